@@ -1,0 +1,1 @@
+"""Sub-commands of the `clef` CLI, one module each."""

@@ -1,0 +1,48 @@
+"""Typed errors. Every message names the thing (file, column, parameter), the problem and the fix."""
+from __future__ import annotations
+
+
+class ClefError(Exception):
+    """Base class for errors raised by clef."""
+
+
+class InvalidRecording(ClefError):
+    """A recording cannot be used. Subclasses say why."""
+
+    def __init__(self, path, problem: str, fix: str):
+        self.path = str(path) if path is not None else "<array>"
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem}. Fix: {fix}")
+
+
+class UnreadableRecording(InvalidRecording):
+    """The file exists but its bytes cannot be parsed (corrupt, truncated, wrong header)."""
+
+
+class UnsupportedFormat(InvalidRecording):
+    """The file's format (by extension or content) is not one clef reads."""
+
+
+class TooFewChannels(InvalidRecording):
+    """Too many of the 19 standard 10-20 channels are missing to interpolate the rest."""
+
+
+class TooShort(InvalidRecording):
+    """The recording is shorter than the minimum duration for the requested processing."""
+
+
+class BadSignal(InvalidRecording):
+    """NaN/Inf, flat or saturated channels."""
+
+
+class InvalidCohort(ClefError):
+    """A cohort folder does not follow the contract (missing file, column or malformed values)."""
+
+
+class CheckpointMismatch(ClefError):
+    """A checkpoint, store or index does not match the model or config it is used with."""
+
+
+class InvalidQuery(ClefError):
+    """A search or concept query is empty or malformed."""
