@@ -10,10 +10,35 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Registration: each module defines `register(app)`. Keep the list sorted.
-from clef.commands import info as _info  # noqa: E402
 
+@app.callback()
+def _main() -> None:
+    """Keep `clef <command>` even while only one sub-command is registered."""
+
+# Registration: each module defines `register(app)`. Keep the list sorted.
+from clef.commands import cohort as _cohort  # noqa: E402
+from clef.commands import dashboard as _dashboard  # noqa: E402
+from clef.commands import demo as _demo  # noqa: E402
+from clef.commands import embed as _embed  # noqa: E402
+from clef.commands import index as _index  # noqa: E402
+from clef.commands import info as _info  # noqa: E402
+from clef.commands import pretrain as _pretrain  # noqa: E402
+from clef.commands import probe as _probe  # noqa: E402
+from clef.commands import query as _query  # noqa: E402
+from clef.commands import synth as _synth  # noqa: E402
+from clef.commands import tasks as _tasks  # noqa: E402
+
+_cohort.register(app)
+_dashboard.register(app)
+_demo.register(app)
+_embed.register(app)
+_index.register(app)
 _info.register(app)
+_pretrain.register(app)
+_probe.register(app)
+_query.register(app)
+_synth.register(app)
+_tasks.register(app)
 
 if __name__ == "__main__":
     app()

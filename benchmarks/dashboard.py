@@ -1,0 +1,367 @@
+"""Dashboard speed: cold start to first render, and server-side time of each main interaction.
+
+1. Cold start: ``clef dashboard`` (streamlit) started on the sample data; seconds until the health
+   endpoint answers and until Chromium shows the rendered cohort map (target <= 10 s).
+2. Interactions at 10k and 100k sessions: bundles made by repeating the sample embeddings with
+   Gaussian jitter (re-normalised), their metadata copied under new ids, map coordinates jittered
+   around the originals. Each interaction is an AppTest rerun (the whole page script, figures
+   serialised: what the server does per click), median of ``--repeats``; target <= 300 ms at 10k.
+3. Library breakdown and choices: map figure build + JSON payload for WebGL scatter vs density
+   binning, selection -> profile, concept scoring, FAISS search, and what ``st.cache_data`` would
+   cost per call for the session table (pickle round trip) vs ``st.cache_resource`` (none).
+4. Browser render of the map at 100k: Scattergl vs density heatmap in headless Chromium
+   (software WebGL, ``--disable-gpu``), time to plotly's first ``afterplot``.
+
+Usage: ``python benchmarks/dashboard.py [--sizes 10000 100000] [--repeats 5] [--out FILE]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from clef import explore
+from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle, dashboard_command
+from clef.index import SessionIndex
+from clef.maps import CohortMap
+from clef.store import EmbeddingStore, l2_normalize
+
+APP = REPO / "dashboard" / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    """Median seconds of ``repeats`` calls, and the last result."""
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+# ---- 1. cold start ------------------------------------------------------------------------------
+
+def cold_start(bundle: Path) -> dict:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(dashboard_command(bundle=bundle, port=port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    out = {}
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.1)
+            if time.perf_counter() - t0 > 120:
+                raise RuntimeError("streamlit did not start within 120 s")
+        out["health_s"] = time.perf_counter() - t0
+        if CHROMIUM.exists():
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+                page = b.new_page(viewport={"width": 1440, "height": 1000})
+                page.set_default_timeout(120_000)
+                page.goto(url)
+                page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot .gl-canvas") \
+                    .first.wait_for(state="attached")
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+                out["first_render_s"] = time.perf_counter() - t0
+                b.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    return out
+
+
+# ---- 2. scaled bundles --------------------------------------------------------------------------
+
+def scaled_bundle(base: Bundle, n: int, out: Path, seed: int = 0) -> Path:
+    """A bundle of ``n`` sessions: base embeddings repeated with jitter, metadata copied."""
+    rng = np.random.default_rng(seed)
+    store = EmbeddingStore.open(base.store)
+    emb = np.asarray(store.embeddings, dtype=np.float32)  # (n0, D)
+    n0 = len(emb)
+    rep = rng.integers(0, n0, n)
+    rep[:n0] = np.arange(min(n0, n))  # copy 0 keeps every original session (and its signals)
+    spread = float(np.median(np.linalg.norm(emb - emb.mean(0), axis=1))) / np.sqrt(emb.shape[1])
+    vec = l2_normalize(emb[rep] + rng.normal(0, 0.3 * spread, (n, emb.shape[1])))
+    vec[:n0] = emb[:n0]
+    sessions = store.sessions.iloc[rep].reset_index(drop=True).copy()
+    copy_no = np.zeros(n, int)
+    seen: dict[int, int] = {}
+    for i, r in enumerate(rep):
+        copy_no[i] = seen.get(int(r), 0)
+        seen[int(r)] = copy_no[i] + 1
+    sessions["session_id"] = [sid if k == 0 else f"{sid}~{k}"
+                              for sid, k in zip(sessions["session_id"].astype(str), copy_no)]
+    labels = None
+    if store.labels is not None:
+        labels = store.labels.iloc[rep].reset_index(drop=True).copy()
+        labels["session_id"] = sessions["session_id"].to_numpy()
+    m = store.manifest
+    info = {k: m.get(k) for k in ("model_name", "model_sha256", "tokenizer_sha256")}
+    info["dim"] = int(vec.shape[1])
+    st = EmbeddingStore.write(out / "store", vec, sessions, model_info=info, labels=labels,
+                              created_by="benchmarks/dashboard.py", normalize=False)
+    idx = SessionIndex.build(st, progress=False)
+    idx.save(out / "index", created_by="benchmarks/dashboard.py")
+    base_map = CohortMap.load(base.map)
+    bxy = base_map.coords.set_index("session_id").loc[store.sessions["session_id"], ["x", "y"]]
+    bxy = bxy.to_numpy(np.float32)
+    scale = bxy.std(axis=0).mean()
+    xy = bxy[rep] + rng.normal(0, 0.05 * scale, (n, 2)).astype(np.float32)
+    xy[:n0] = bxy[:n0]
+    coords = pd.DataFrame({"session_id": sessions["session_id"], "x": xy[:, 0], "y": xy[:, 1],
+                           "anchor": np.arange(n) < n0})
+    CohortMap(coords, vec[:n0], dict(base_map.params, count=n)).save(out / "map")
+    for part in ("cohort", "checkpoint"):
+        os.symlink(getattr(base, part), out / part)
+    return out
+
+
+def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
+    """Median seconds of one rerun per interaction (AppTest; caches warm)."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["CLEF_BUNDLE"] = str(bundle)
+    sessions = pd.read_parquet(bundle / "index" / "sessions.parquet")
+    ids = sessions["session_id"].astype(str).tolist()
+    out: dict[str, float] = {}
+
+    def fresh(page=None):
+        at = AppTest.from_file(str(APP), default_timeout=600)
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    at = fresh()
+    t0 = time.perf_counter()
+    at.run()
+    out["map: first render (cached model/index)"] = time.perf_counter() - t0
+    colours = ["sex", "site"]
+
+    def recolour():
+        colours.reverse()
+        at.selectbox(key="map_color").set_value(colours[0]).run()
+
+    out["map: change colour"] = timed(recolour, repeats)[0]
+    sel = ids[: max(10, len(ids) // 10)]
+
+    def select():
+        at.session_state["map_highlight_ids"] = sel
+        at.run()
+
+    out["map: selection of 10% -> table + profile"] = timed(select, repeats)[0]
+
+    at = fresh("concept_search")
+    queries = iter([f"generalized slowing {i}" for i in range(100)])
+    out["search: new query (text tower + search + histogram + AUROC)"] = timed(
+        lambda: at.text_input(key="search_query").set_value(next(queries)).run(), repeats)[0]
+
+    at = fresh("similar_sessions")
+    at.toggle(key="similar_specs").set_value(False).run()
+    picks = iter(ids[1:200])
+
+    def pick():
+        at.session_state["similar_id"] = next(picks)
+        at.run()
+
+    out["similar: choose another session"] = timed(pick, repeats)[0]
+    at.text_input(key="similar_steer_text").set_value("benzodiazepine effect").run()
+    out["similar: with concept steering"] = timed(lambda: at.run(), repeats)[0]
+
+    at = fresh("session_viewer")
+    montages = ["average", "bipolar"]
+
+    def montage():
+        montages.reverse()
+        at.radio(key="viewer_montage").set_value(montages[0]).run()
+
+    out["viewer: change montage (traces redrawn)"] = timed(montage, repeats)[0]
+    times = iter(range(10, 10000, 10))
+    out["viewer: move in time"] = timed(
+        lambda: at.slider(key="viewer_t").set_value(float(next(times) % 100)).run(), repeats)[0]
+    return out
+
+
+# ---- 3. library breakdown -------------------------------------------------------------------------
+
+def library_breakdown(bundle: Path, repeats: int) -> dict[str, float | str]:
+    from clef.model import CLEFModel
+
+    b = Bundle.locate(bundle)
+    idx = SessionIndex.load(b.index)
+    store = EmbeddingStore.open(b.store)
+    cmap = CohortMap.load(b.map)
+    model = CLEFModel.from_pretrained(b.checkpoint).eval()
+    table = explore.session_table(idx.sessions, cmap.coords)
+    hover = explore.hover_text(table)
+    n = len(table)
+    out: dict[str, float | str] = {}
+    out["hover text build (once, cached)"] = timed(lambda: explore.hover_text(table), 1)[0]
+    for mode in ("scatter", "density"):
+        t, fig = timed(lambda m=mode: explore.map_figure(table, color=table["site"], hover=hover,
+                                                         mode=m).to_json(), repeats)
+        out[f"map figure {mode}: build + JSON"] = t
+        out[f"map figure {mode}: payload MB"] = f"{len(fig) / 1e6:.2f}"
+    t, blob = timed(lambda: pickle.dumps(table, protocol=5), 1)
+    out["session table pickle (st.cache_data per-call cost, half)"] = t
+    out["session table unpickle (st.cache_data per-call cost, other half)"] = timed(
+        lambda: pickle.loads(blob), repeats)[0]
+    lasso = {"lasso": [{"x": [-100, 100, 0], "y": [-100, -100, 100]}]}
+    out["lasso -> rows"] = timed(lambda: explore.selected_rows(table, lasso), repeats)[0]
+    mask = np.zeros(n, bool)
+    mask[: n // 10] = True
+    out["profile of 10% vs rest"] = timed(lambda: explore.cohort_profile(table, mask), repeats)[0]
+    tv = model.encode_text(["generalized slowing"]).detach().numpy()[0]
+    out["text tower, one query"] = timed(lambda: model.encode_text(["left temporal sharp waves"]),
+                                         repeats)[0]
+    emb = explore.embeddings_in_order(store, idx.session_ids)
+    out["concept scores over all sessions"] = timed(lambda: explore.concept_scores(emb, tv),
+                                                    repeats)[0]
+    out["FAISS by_vector k=20"] = timed(lambda: idx.by_vector(tv, 20), repeats)[0]
+    out["FAISS by_vector k=20, site filter"] = timed(
+        lambda: idx.by_vector(tv, 20, site=str(table["site"].iloc[0])), repeats)[0]
+    return out
+
+
+# ---- 4. browser render of large maps ------------------------------------------------------------
+
+def browser_map_render(bundle: Path) -> dict[str, float]:
+    if not CHROMIUM.exists():
+        return {}
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    idx = SessionIndex.load(Bundle.locate(bundle).index)
+    cmap = CohortMap.load(Bundle.locate(bundle).map)
+    table = explore.session_table(idx.sessions, cmap.coords)
+    hover = explore.hover_text(table)
+    js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        shutil.copy(js, Path(tmp) / "plotly.min.js")
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+        for mode in ("scatter", "density"):
+            fig = explore.map_figure(table, color=table["site"], hover=hover, mode=mode)
+            html = Path(tmp) / f"{mode}.html"
+            html.write_text(
+                "<html><head><script src='plotly.min.js'></script></head><body>"
+                "<div id='p' style='width:1200px;height:700px'></div><script>"
+                f"const fig={fig.to_json()};window.t0=performance.now();"
+                "Plotly.newPlot('p',fig.data,fig.layout).then(()=>{window.dt="
+                "performance.now()-window.t0;});</script></body></html>")
+            page = b.new_page()
+            page.goto(html.as_uri())
+            page.wait_for_function("window.dt !== undefined", timeout=300_000)
+            out[f"{mode}: first draw in Chromium (s)"] = page.evaluate("window.dt") / 1000
+            page.close()
+        b.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dashboard.md")
+    ap.add_argument("--bundle", type=Path, default=None,
+                    help="sample bundle (default data_samples/, else a 48-session demo bundle)")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="clef-bench-dashboard-"))
+    try:
+        root = args.bundle or DEFAULT_ROOT
+        try:
+            base = Bundle.locate(root)
+            source = str(root)
+        except BundleNotFound:
+            base = build_demo_bundle(work / "demo", n_sessions=48, seed=0, progress=False)
+            source = "demo bundle (48 synthetic sessions, random-init clef-tiny), data_samples/ absent"
+        lines = ["# Dashboard benchmark", "",
+                 (f"Command: `python benchmarks/dashboard.py --sizes {' '.join(map(str, args.sizes))}"
+                 f" --repeats {args.repeats}`  "),
+                 (f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python "
+                 f"{platform.python_version()}; load average at start "
+                 f"{os.getloadavg()[0]:.1f} (cores shared with other jobs: timings are noisy).  "),
+                 f"Sample data: {source}.", ""]
+        print("cold start ...", flush=True)
+        cs = cold_start(base.root)
+        lines += ["## Cold start (target: first render <= 10 s)", "",
+                  "| step | seconds |", "|---|---|",
+                  f"| process start -> /_stcore/health ok | {cs['health_s']:.2f} |"]
+        if "first_render_s" in cs:
+            ok = "meets" if cs["first_render_s"] <= 10 else "MISSES"
+            lines.append(f"| process start -> cohort map drawn in Chromium | "
+                         f"{cs['first_render_s']:.2f} ({ok} target) |")
+        lines.append("")
+        for n in args.sizes:
+            print(f"{n} sessions ...", flush=True)
+            b = scaled_bundle(base, n, work / f"n{n}")
+            inter = apptest_interactions(b, args.repeats)
+            lines += [(f"## Interactions at {n:,} sessions (server side, AppTest rerun, median of "
+                      f"{args.repeats}; target <= 0.300 s at 10k)"), "",
+                      "| interaction | seconds | target |", "|---|---|---|"]
+            for k, v in inter.items():
+                target = "" if n > 10_000 else ("ok" if v <= 0.3 else "over")
+                if k.startswith("map: first render"):
+                    target = "(once)"
+                lines.append(f"| {k} | {v:.3f} | {target} |")
+            lib = library_breakdown(b, args.repeats)
+            lines += ["", f"Library breakdown at {n:,}:", "", "| step | value |", "|---|---|"]
+            lines += [f"| {k} | {v if isinstance(v, str) else f'{v:.4f} s'} |"
+                      for k, v in lib.items()]
+            lines.append("")
+            if n == max(args.sizes):
+                br = browser_map_render(b)
+                if br:
+                    lines += [f"## Map render in the browser at {n:,} sessions", "",
+                              "| figure | seconds |", "|---|---|"]
+                    lines += [f"| {k} | {v:.2f} |" for k, v in br.items()]
+                    lines.append("")
+            shutil.rmtree(b, ignore_errors=True)
+        text = "\n".join(lines) + "\n"
+        print(text)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, args.out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""`clef dashboard`: the Streamlit explorer on a store/index/checkpoint (default data_samples/)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from clef.errors import ClefError
+
+PathOpt = Annotated[Path | None, typer.Option(exists=True, file_okay=False, dir_okay=True)]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("dashboard")
+    def dashboard(
+        store: PathOpt = None,
+        index: PathOpt = None,
+        checkpoint: PathOpt = None,
+        cohort: Annotated[Path | None, typer.Option(
+            help="Cohort folder (signals for the viewer); default: next to the store.")] = None,
+        map_: Annotated[Path | None, typer.Option(
+            "--map", help="Cohort map folder; default: next to the store.")] = None,
+        bundle: Annotated[Path | None, typer.Option(
+            help="Folder holding cohort/ checkpoint/ store/ index/ map/ (default data_samples/).")
+        ] = None,
+        address: Annotated[str, typer.Option(
+            help="Interface to bind; 127.0.0.1 keeps the app on this machine.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    ) -> None:
+        """Open the explorer (cohort map, concept search, similar sessions, viewer, model)."""
+        from clef.demo import launch_dashboard
+
+        try:
+            typer.echo(f"CLEF explorer on http://{address}:{port}  (Ctrl+C to stop)")
+            code = launch_dashboard(bundle=bundle, store=store, index=index,
+                                    checkpoint=checkpoint, cohort=cohort, map=map_,
+                                    address=address, port=port)
+        except ClefError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        raise typer.Exit(code)

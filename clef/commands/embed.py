@@ -1,0 +1,66 @@
+"""`clef embed`: embed every session of a cohort into a store (resumable, Dask or one process)."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def embed(
+    cohort: Annotated[Path, typer.Option(help="Cohort folder (sessions.parquet, tasks.parquet).")],
+    checkpoint: Annotated[str, typer.Option(
+        help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name.")],
+    out: Annotated[Path, typer.Option(help="Store folder to write (resumed if unfinished).")],
+    scheduler: Annotated[str, typer.Option(
+        help="'local' (Dask LocalCluster), 'none' (this process) or a Dask scheduler address "
+             "such as tcp://host:8786.")] = "local",
+    workers: Annotated[int | None, typer.Option(
+        help="LocalCluster workers (default: one per core).")] = None,
+    threads_per_worker: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Sessions per forward pass.")] = 8,
+    shard_size: Annotated[int, typer.Option(
+        help="Sessions per committed shard (a killed run redoes at most this many).")] = 32,
+    states: Annotated[bool, typer.Option(
+        "--states/--no-states", help="Also store per-time-patch embeddings.")] = False,
+    device: Annotated[str, typer.Option(help="Torch device in each worker.")] = "cpu",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Discard what --out holds (store and unfinished run) first.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Embed every session of a cohort; bad recordings go to the store's failures table."""
+    from clef.embed import EmbedConfig, embed_cohort
+    from clef.errors import ClefError
+
+    for name, value in (("--batch-size", batch_size), ("--shard-size", shard_size),
+                        ("--threads-per-worker", threads_per_worker)):
+        if value < 1:
+            raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=name)
+    cfg = EmbedConfig(scheduler=scheduler, n_workers=workers,
+                      threads_per_worker=threads_per_worker, batch_size=batch_size,
+                      shard_size=shard_size, states=states, device=device, progress=not quiet)
+    command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        store = embed_cohort(cohort, checkpoint, out, cfg, created_by=command,
+                             overwrite=overwrite)
+    except ClefError as e:
+        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    if not quiet:
+        run = store.manifest.get("run", {})
+        typer.echo(f"{store}")
+        if run:
+            typer.echo(f"  embedded {run['sessions_embedded']} sessions this run in "
+                       f"{run['seconds']:.1f} s ({run['sessions_per_s']:.2f} sessions/s)")
+    if len(store.failures):
+        typer.echo(f"{len(store.failures)} session(s) could not be embedded "
+                   f"(listed in {store.path / 'failures.parquet'}):", err=True)
+        for f in store.failures.head(20).itertuples():
+            typer.echo(f"  {f.session_id}: {f.error_type}: {f.message}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``clef embed`` to the CLI."""
+    app.command("embed")(embed)

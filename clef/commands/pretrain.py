@@ -1,0 +1,95 @@
+"""`clef pretrain`: two-stage CLEF pretraining on a cohort (logic in `clef.train`)."""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The options given on the command line, as a reproducible ``clef pretrain ...`` string."""
+    parts = ["clef", ctx.info_name or "pretrain"]
+    for param in ctx.command.params:
+        source = getattr(ctx.get_parameter_source(param.name), "name", None)
+        if param.name in ("resume", "quiet") or source != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        if getattr(param, "is_flag", False):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            parts += [param.opts[0], shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+def pretrain(
+    ctx: typer.Context,
+    cohort: Annotated[Path, typer.Option(help="Cohort folder (clef synth output or real).")],
+    out: Annotated[Path, typer.Option(help="Output folder for the trained checkpoint.")],
+    config: Annotated[str, typer.Option(help="Model config: clef-tiny, clef-base or a JSON path.")
+                      ] = "clef-tiny",
+    stage: Annotated[str, typer.Option(help="recon (stage 1), align (stage 2) or both.")] = "both",
+    arch: Annotated[str, typer.Option(help="session (CLEF) or short-window (baseline).")
+                    ] = "session",
+    steps: Annotated[Optional[int], typer.Option(help="Optimizer steps per stage.")] = None,
+    epochs: Annotated[float, typer.Option(help="Epochs per stage (when --steps is not given).")
+                      ] = 10.0,
+    batch_size: Annotated[int, typer.Option(help="Global batch size.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-4,
+    mask_ratio: Annotated[float, typer.Option(help="Masked share of tokens (stage 1).")] = 0.6,
+    align_recon_weight: Annotated[float, typer.Option(
+        help="Reconstruction term kept in stage 2 (0 = off).")] = 0.25,
+    seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
+    sites: Annotated[Optional[str], typer.Option(
+        help="Comma-separated sites to train on (default: all).")] = None,
+    max_sessions: Annotated[Optional[int], typer.Option(help="Cap on training sessions.")] = None,
+    eval_sessions: Annotated[int, typer.Option(
+        help="Test-split sessions for the model-card metrics (0 = none).")] = 256,
+    ckpt_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 200,
+    log_every: Annotated[int, typer.Option(help="Steps between log lines.")] = 10,
+    work_dir: Annotated[Optional[Path], typer.Option(
+        help="Checkpoints, caches and log (default: --out).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(
+        help="Token/text cache (default: WORK_DIR/cache).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for tokenizing the cohort.")] = 1,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 (default: auto).")
+                      ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")
+                      ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Pretrain CLEF: masked spectrogram reconstruction, then EEG<->report and EEG<->EHR alignment.
+
+    Scales with `torchrun --nproc-per-node N -m clef.cli pretrain ...` (DDP; gloo on CPU).
+    """
+    from clef.errors import ClefError
+    from clef.train import TrainConfig, pretrain as run
+
+    cfg = TrainConfig(
+        cohort=str(cohort), out=str(out), config=config, arch=arch, stage=stage, steps=steps,
+        epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
+        align_recon_weight=align_recon_weight, seed=seed,
+        sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
+        max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
+        log_every=log_every,
+        work_dir=str(work_dir) if work_dir else None,
+        cache_dir=str(cache_dir) if cache_dir else None, workers=workers, device=device,
+        progress=not quiet,
+        command=_command_line(ctx),
+    )
+    try:
+        summary = run(cfg, resume=resume)
+    except (ClefError, ValueError, FileNotFoundError) as e:
+        typer.echo(f"clef pretrain: {e}", err=True)
+        raise typer.Exit(2) from None
+    if "weights_sha256" in summary:
+        ev = summary.get("eval", {})
+        typer.echo(f"saved {out} (sha256 {summary['weights_sha256'][:12]}), "
+                   f"{summary['train_sessions']} sessions, steps {summary['steps']}"
+                   + (f", test recall@1 {ev['eeg_to_report_recall@1']:.3f}"
+                      if "eeg_to_report_recall@1" in ev else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pretrain")(pretrain)

@@ -1,0 +1,90 @@
+"""`clef probe`: linear probes, zero-shot scoring and AUROC tables for a checkpoint on a cohort."""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _parse_pairs(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise typer.BadParameter(f"{part!r} is not NAME=DIR (e.g. recon=runs/recon).",
+                                         param_hint="--baseline-checkpoints")
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def probe(
+    cohort: Annotated[Path, typer.Option(help="Cohort folder (with tasks.parquet).")],
+    out: Annotated[Path, typer.Option(help="Output folder for results.csv, summary.md, plots.")],
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="CLEF checkpoint folder (or shipped name). Omit to probe baselines only.")] = None,
+    baselines: Annotated[str, typer.Option(
+        help="Comma-separated: recon, short-window, band-power, random, oracle.")] =
+        "recon,short-window,band-power,random,oracle",
+    baseline_checkpoints: Annotated[list[str] | None, typer.Option(
+        "--baseline-checkpoints", help="NAME=DIR for model baselines, e.g. recon=runs/recon "
+                                       "short-window=runs/sw (repeat or comma-separate).")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of splits, inner CV and bootstrap.")] = 0,
+    train_site: Annotated[str, typer.Option(help="Site the probes are trained on.")] = "A",
+    zeroshot: Annotated[bool, typer.Option("--zeroshot/--no-zeroshot",
+                                           help="Zero-shot concept scoring.")] = True,
+    min_pos_train: Annotated[int, typer.Option(
+        help="Positive (and negative) training sessions a task needs.")] = 10,
+    min_pos_test: Annotated[int, typer.Option(
+        help="Positive (and negative) test sessions a task needs for an AUROC.")] = 5,
+    device: Annotated[str, typer.Option(help="Torch device for the encoders.")] = "cpu",
+    batch_size: Annotated[int, typer.Option(help="Sessions per encoder batch.")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+) -> None:
+    """Probe frozen session embeddings on the cohort's task battery (patient-level splits)."""
+    from clef.errors import ClefError
+    from clef.probe.pipeline import ProbeRunConfig, run_probe
+    from clef.probe.representations import REPRESENTATIONS
+
+    names = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    bad = sorted(set(names) - set(REPRESENTATIONS) - {"clef"})
+    if bad:
+        raise typer.BadParameter(f"unknown baseline(s) {bad}; choose from "
+                                 f"{', '.join(REPRESENTATIONS[1:])}.", param_hint="--baselines")
+    cfg = ProbeRunConfig(baselines=tuple(n for n in names if n != "clef"), n_boot=n_boot,
+                         seed=seed, train_site=train_site, zeroshot=zeroshot)
+    cfg.battery.min_pos_train, cfg.battery.min_pos_test = min_pos_train, min_pos_test
+    cfg.representation.device = device
+    cfg.representation.batch_size = batch_size
+    pairs = _parse_pairs(baseline_checkpoints or [])
+    parts = ["clef", "probe", "--cohort", str(cohort), "--out", str(out)]
+    if checkpoint is not None:
+        parts += ["--checkpoint", str(checkpoint)]
+    parts += ["--baselines", ",".join(names)]
+    for k, v in pairs.items():
+        parts += ["--baseline-checkpoints", f"{k}={v}"]
+    parts += ["--n-boot", str(n_boot), "--seed", str(seed), "--train-site", train_site,
+              "--min-pos-train", str(min_pos_train), "--min-pos-test", str(min_pos_test)]
+    if not zeroshot:
+        parts.append("--no-zeroshot")
+    command = " ".join(shlex.quote(a) for a in parts)
+    try:
+        res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, config=cfg,
+                        progress=not quiet, command=command)
+    except (ClefError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    if not quiet:
+        typer.echo(res["summary"].table.to_string(float_format=lambda v: f"{v:.3f}"))
+        for t in res["targets"].itertuples():
+            typer.echo(f"  [{t.status}] {t.target}: {t.value:.3f} (target {t.threshold})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``clef probe`` to the CLI."""
+    app.command("probe")(probe)

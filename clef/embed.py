@@ -1,0 +1,593 @@
+"""Batch embedding of a cohort into an :class:`clef.store.EmbeddingStore` (``clef embed``).
+
+Work is cut into shards of ``EmbedConfig.shard_size`` sessions. Each shard runs on a Dask worker
+(``dask.distributed``: a LocalCluster, any cluster by scheduler address) or in this process
+(``scheduler="none"``); a worker loads the model once (a per-process cache keyed by checkpoint path
+and device) and reads, tokenizes and encodes its sessions. The driver commits every finished shard
+to ``OUT/parts/`` as ``part-XXXXX.npy`` (+ ``.states.npy``) then ``part-XXXXX.parquet``, each
+written atomically; the parquet file is the commit mark. A run killed at any point and started
+again skips every committed session, and when all are done the shards are consolidated into the
+store (manifest last) and ``parts/`` is removed. Recordings that fail are kept, with their error,
+in the failures table; nothing else is lost.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clef.errors import CheckpointMismatch, ClefError
+from clef.store import (
+    FAILURE_COLUMNS,
+    EmbeddingStore,
+    InvalidStore,
+    atomic_save_npy,
+    atomic_write_json,
+    atomic_write_parquet,
+    l2_normalize,
+    model_fingerprint,
+)
+
+
+@dataclass
+class EmbedConfig:
+    """How ``clef embed`` runs."""
+
+    scheduler: str = "local"  # "none" = this process; "local" = Dask LocalCluster; else an address
+    n_workers: int | None = None  # LocalCluster workers; None = one per CPU core
+    threads_per_worker: int = 1  # torch threads in each worker (workers x threads <= cores)
+    batch_size: int = 8  # sessions per forward pass (sorted by length to limit padding)
+    shard_size: int = 32  # sessions per committed shard: a killed run redoes at most this many
+    states: bool = False  # also store per-time-patch embeddings (float16) for concept timelines
+    device: str = "cpu"  # torch device of the model in each worker
+    progress: bool = True  # tqdm bar over sessions
+
+
+# ----------------------------------------------------------------------------------------------
+# per-process caches (one model per worker process)
+
+_MODELS: dict = {}
+_COHORTS: dict = {}
+MODEL_LOADS = {"count": 0}  # how many times this process loaded a model (tests, benchmarks)
+
+
+def resolve_checkpoint(checkpoint) -> Path:
+    """Absolute path of a checkpoint folder (or a shipped checkpoint name such as 'clef-tiny')."""
+    from clef.model.hub import resolve_checkpoint as _resolve
+
+    try:
+        return Path(_resolve(checkpoint)).resolve()
+    except FileNotFoundError as e:
+        raise CheckpointMismatch(str(e)) from e
+
+
+def load_model(checkpoint, device: str = "cpu"):
+    """The model at ``checkpoint``, loaded once per process and cached (eval mode)."""
+    key = (str(resolve_checkpoint(checkpoint)), str(device))
+    model = _MODELS.get(key)
+    if model is None:
+        from clef.model import CLEFModel
+
+        model = CLEFModel.from_pretrained(key[0], map_location=device).eval()
+        _MODELS[key] = model
+        MODEL_LOADS["count"] += 1
+    return model
+
+
+def _load_cohort(cohort_dir: str):
+    from clef.cohort import Cohort
+
+    cohort = _COHORTS.get(cohort_dir)
+    if cohort is None:
+        cohort = _COHORTS[cohort_dir] = Cohort.load(cohort_dir)
+    return cohort
+
+
+def tokenizer_sfreq(model) -> float:
+    """Sampling rate the model's tokenizer expects."""
+    return float(getattr(model.tokenizer.config, "sfreq", 200.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# embedding sessions with a loaded model
+
+
+def _window_embeddings(model, tokens, states) -> list[np.ndarray]:
+    """Per-time-patch embeddings of each session: mean token state per time index, projected
+    into the shared space and normalised. -> list of (W_i, D) float32."""
+    import torch
+
+    out = []
+    for b in range(tokens.batch_size):
+        m = tokens.mask[b]  # (N,)
+        t = tokens.time_idx[b][m]  # (n_real,)
+        s = states[b][m].float()  # (n_real, d_model)
+        n_win = int(t.max().item()) + 1 if len(t) else 0
+        pooled = torch.zeros(n_win, s.shape[-1], dtype=s.dtype, device=s.device)
+        pooled.index_add_(0, t, s)  # (W, d_model)
+        counts = torch.bincount(t, minlength=n_win).clamp_min(1)[:, None]
+        pooled = pooled / counts
+        if getattr(model.config, "eeg_output", "shared") != "mean":
+            pooled = model.eeg_proj(pooled)  # (W, embed_dim)
+        out.append(l2_normalize(pooled.detach().cpu().numpy()))
+    return out
+
+
+def _as_array(model, s) -> np.ndarray:
+    """A Session (any rate/channel set) or array -> (19, samples) float32 at the tokenizer rate."""
+    from clef.channels import STANDARD_CHANNELS
+    from clef.session import Session
+
+    if isinstance(s, Session):
+        if abs(s.sfreq - tokenizer_sfreq(model)) > 1e-6 or list(s.ch_names) != list(
+                STANDARD_CHANNELS):
+            from clef.io import preprocess
+
+            s = preprocess(s, sfreq=tokenizer_sfreq(model))
+        return np.asarray(s.data, np.float32)  # (19, samples)
+    a = np.asarray(s, np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"session array has shape {a.shape}; expected (channels, samples)")
+    return a
+
+
+def _encode(model, arrays, states: bool):
+    tokens = model.tokenizer.tokenize(arrays)
+    if states:
+        z, st = model.encode_eeg(tokens, normalize=True, return_states=True)
+        return z.float().cpu().numpy(), _window_embeddings(model, tokens, st)
+    return model.encode_eeg(tokens, normalize=True).float().cpu().numpy(), None
+
+
+def embed_sessions(model, sessions, *, batch_size: int = 8, states: bool = False):
+    """Embed in-memory sessions, isolating failures.
+
+    Parameters
+    ----------
+    model : CLEFModel
+    sessions : list of Session or (19, samples) arrays
+        Sessions are brought to the tokenizer's rate/channels as in ``CLEFModel.embed_sessions``.
+    batch_size : int
+    states : bool
+        Also return per-time-patch embeddings.
+
+    Returns
+    -------
+    vectors : np.ndarray
+        (n, D) float32, unit rows; rows of failed sessions are NaN.
+    window_states : list of (W_i, D) arrays or None (None entries for failures)
+    errors : dict
+        index -> exception, for sessions that failed to tokenize or encode.
+    """
+    import torch
+
+    errors: dict[int, Exception] = {}
+    arrays: dict[int, np.ndarray] = {}
+    for i, s in enumerate(sessions):
+        try:
+            arrays[i] = _as_array(model, s)
+        except Exception as e:  # noqa: BLE001 - recorded per session, reported by the caller
+            errors[i] = e
+    ok = sorted(arrays, key=lambda i: arrays[i].shape[-1])  # similar lengths together
+    dim = getattr(model, "eeg_dim", None)
+    vectors: np.ndarray | None = None if dim is None else np.full((len(sessions), dim), np.nan,
+                                                                  np.float32)
+    window: list | None = [None] * len(sessions) if states else None
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(ok), batch_size):
+            idx = ok[start:start + batch_size]
+            try:
+                results = [(idx, _encode(model, [arrays[i] for i in idx], states))]
+            except Exception:  # noqa: BLE001 - isolate the bad session(s): one at a time
+                results = []
+                for i in idx:
+                    try:
+                        results.append(([i], _encode(model, [arrays[i]], states)))
+                    except Exception as e:  # noqa: BLE001
+                        errors[i] = e
+            for rows, (z, w) in results:
+                if vectors is None:
+                    vectors = np.full((len(sessions), z.shape[1]), np.nan, np.float32)
+                vectors[rows] = z
+                if states:
+                    for r, wr in zip(rows, w):
+                        window[r] = wr
+    model.train(was_training)
+    if vectors is None:
+        vectors = np.full((len(sessions), 0), np.nan, np.float32)
+    return vectors, window, errors
+
+
+def embed_recording(model, path) -> np.ndarray:
+    """(D,) unit embedding of one recording file, read with ``clef.io.read_session``.
+
+    Raises
+    ------
+    clef.errors.InvalidRecording
+        The file cannot be read or used.
+    """
+    from clef.io import read_session
+
+    session = read_session(path, sfreq=tokenizer_sfreq(model))
+    vectors, _, errors = embed_sessions(model, [session], batch_size=1)
+    if errors:
+        raise errors[0]
+    return vectors[0]
+
+
+def _failure(session_id, path, exc) -> dict:
+    return {"session_id": str(session_id), "path": None if path is None else str(path),
+            "error_type": type(exc).__name__, "message": str(exc)}
+
+
+def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], options: dict) -> dict:
+    """Read, tokenize and embed some sessions of a cohort (runs on a worker or locally).
+
+    Returns a dict: ``ok_ids`` (list), ``vectors`` (n_ok, D) float32, ``states`` (list of
+    (W, D) float16 or None), ``failures`` (list of dicts), ``pid``, ``model_loads``.
+    """
+    import torch
+
+    threads = int(options.get("threads_per_worker") or 0)
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    model = load_model(checkpoint, options.get("device", "cpu"))
+    cohort = _load_cohort(cohort_dir)
+    sfreq = tokenizer_sfreq(model)
+    sessions, ids, failures = [], [], []
+    for sid in session_ids:
+        try:
+            sessions.append(cohort.session(sid, sfreq=sfreq))
+            ids.append(sid)
+        except Exception as e:  # noqa: BLE001 - a bad recording: keep its error, carry on
+            failures.append(_failure(sid, cohort.sessions.loc[cohort._row[sid], "path"], e))
+    vectors, window, errors = embed_sessions(model, sessions,
+                                             batch_size=int(options.get("batch_size", 8)),
+                                             states=bool(options.get("states")))
+    keep = [i for i in range(len(ids)) if i not in errors]
+    for i, e in errors.items():
+        failures.append(_failure(ids[i], cohort.sessions.loc[cohort._row[ids[i]], "path"], e))
+    return {
+        "ok_ids": [ids[i] for i in keep],
+        "vectors": vectors[keep] if len(keep) else np.zeros((0, vectors.shape[1]), np.float32),
+        "states": ([window[i].astype(np.float16) for i in keep] if window is not None else None),
+        "failures": failures,
+        "pid": os.getpid(),
+        "model_loads": MODEL_LOADS["count"],
+    }
+
+
+def _fingerprint_task(checkpoint: str, device: str) -> dict:
+    return model_fingerprint(load_model(checkpoint, device))
+
+
+# ----------------------------------------------------------------------------------------------
+# shards on disk
+
+
+class _Parts:
+    """The ``OUT/parts/`` folder of a run: committed shards and the run description."""
+
+    def __init__(self, out: Path):
+        self.dir = out / "parts"
+
+    def committed(self) -> list[int]:
+        if not self.dir.is_dir():
+            return []
+        nums = []
+        for p in self.dir.glob("part-*.parquet"):
+            try:
+                nums.append(int(p.stem.split("-")[1]))
+            except (IndexError, ValueError):
+                continue
+        return sorted(n for n in nums if (self.dir / f"part-{n:05d}.npy").is_file())
+
+    def read(self, num: int):
+        table = pd.read_parquet(self.dir / f"part-{num:05d}.parquet")
+        vectors = np.load(self.dir / f"part-{num:05d}.npy", allow_pickle=False)
+        spath = self.dir / f"part-{num:05d}.states.npy"
+        states = np.load(spath, allow_pickle=False) if spath.is_file() else None
+        return table, vectors, states
+
+    def write(self, num: int, result: dict) -> None:
+        """Commit one shard: arrays first, then the parquet table (the commit mark)."""
+        ok, fail = result["ok_ids"], result["failures"]
+        vectors = np.asarray(result["vectors"], np.float32)  # (n_ok, D)
+        n_states = [0] * len(ok)
+        if result.get("states") is not None:
+            n_states = [len(s) for s in result["states"]]
+            stacked = (np.concatenate(result["states"]) if ok else
+                       np.zeros((0, vectors.shape[1]), np.float16))  # (sum W, D)
+            atomic_save_npy(self.dir / f"part-{num:05d}.states.npy", stacked)
+        atomic_save_npy(self.dir / f"part-{num:05d}.npy", vectors)
+        table = pd.DataFrame({
+            "session_id": list(ok) + [f["session_id"] for f in fail],
+            "ok": [True] * len(ok) + [False] * len(fail),
+            "n_states": n_states + [0] * len(fail),
+            "path": [None] * len(ok) + [f["path"] for f in fail],
+            "error_type": [None] * len(ok) + [f["error_type"] for f in fail],
+            "message": [None] * len(ok) + [f["message"] for f in fail],
+        })
+        atomic_write_parquet(self.dir / f"part-{num:05d}.parquet", table)
+
+    def clean_uncommitted(self) -> None:
+        """Remove arrays of shards whose commit mark never landed, and stray temporary files."""
+        if not self.dir.is_dir():
+            return
+        done = set(self.committed())
+        for p in self.dir.iterdir():
+            if p.name.startswith("."):
+                p.unlink(missing_ok=True)  # temporary file of an interrupted atomic write
+            elif p.name.startswith("part-") and p.suffix == ".npy":
+                try:
+                    num = int(p.name.split("-")[1].split(".")[0])
+                except (IndexError, ValueError):
+                    continue
+                if num not in done:
+                    p.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the batch job
+
+
+def _cohort_key(cohort) -> str:
+    return str(Path(cohort.root).resolve())
+
+
+def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
+                 created_by: str | None = None, overwrite: bool = False,
+                 client=None) -> EmbeddingStore:
+    """Embed every session of a cohort into a store folder, resumably.
+
+    Parameters
+    ----------
+    cohort : str, Path or clef.cohort.Cohort
+    checkpoint : str or Path
+        Checkpoint folder (``save_pretrained``) or a shipped name such as ``"clef-tiny"``.
+    out : str or Path
+        Store folder. An unfinished run there is resumed; a finished store is extended with the
+        cohort's new sessions (same model only).
+    config : EmbedConfig, optional
+    created_by : str, optional
+        Command line recorded in the manifest.
+    overwrite : bool
+        Discard whatever ``out`` holds (store and unfinished shards) first.
+    client : dask.distributed.Client, optional
+        Use this client instead of ``config.scheduler``.
+
+    Returns
+    -------
+    EmbeddingStore
+
+    Raises
+    ------
+    clef.errors.CheckpointMismatch
+        ``out`` holds embeddings from another model (use a new ``out`` or ``overwrite``).
+    clef.errors.ClefError
+        No session could be embedded, or shards failed on the cluster (re-run to retry them).
+    """
+    from clef.cohort import Cohort
+
+    cfg = config or EmbedConfig()
+    if not isinstance(cohort, Cohort):
+        cohort = Cohort.load(cohort)
+    ckpt = str(resolve_checkpoint(checkpoint))
+    out = Path(out)
+    parts = _Parts(out)
+    if overwrite:
+        shutil.rmtree(parts.dir, ignore_errors=True)
+        for name in ("manifest.json",) + EmbeddingStore.FILES:
+            (out / name).unlink(missing_ok=True)
+    t_start = time.perf_counter()
+
+    own_client = None
+    if client is None and cfg.scheduler not in ("none", "", None):
+        client = own_client = _make_client(cfg)
+    try:
+        if client is not None:
+            fp = client.submit(_fingerprint_task, ckpt, cfg.device, pure=False).result()
+        else:
+            fp = model_fingerprint(load_model(ckpt, cfg.device))
+
+        # what is already done: a previous store (same model) and committed shards
+        previous = _previous_store(out, fp)
+        run_path = parts.dir / "run.json"
+        if run_path.is_file():
+            run = json.loads(run_path.read_text())
+            if run.get("model_sha256") != fp["model_sha256"]:
+                raise CheckpointMismatch(
+                    f"{out}: an unfinished `clef embed` run with model {run.get('model_name')} "
+                    f"(sha256 {run.get('model_sha256')}) is in parts/, but the checkpoint "
+                    f"{ckpt} has sha256 {fp['model_sha256']}. Fix: re-run with that run's "
+                    "checkpoint, use a new --out folder, or pass --overwrite.")
+        parts.dir.mkdir(parents=True, exist_ok=True)
+        parts.clean_uncommitted()
+        if not run_path.is_file():
+            atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": _cohort_key(cohort),
+                                         "options": asdict(cfg)})
+        done: set[str] = set()
+        if previous is not None:
+            done |= set(previous.session_ids) | set(previous.failures["session_id"].astype(str))
+        committed = parts.committed()
+        for num in committed:
+            done |= set(pd.read_parquet(parts.dir / f"part-{num:05d}.parquet",
+                                        columns=["session_id"])["session_id"].astype(str))
+        all_ids = cohort.sessions["session_id"].astype(str).tolist()
+        pending = [s for s in all_ids if s not in done]
+        next_num = (max(committed) + 1) if committed else 0
+        chunks = [pending[i:i + cfg.shard_size] for i in range(0, len(pending), cfg.shard_size)]
+        if not chunks and not committed and previous is not None:
+            shutil.rmtree(parts.dir, ignore_errors=True)
+            return previous  # up to date: nothing new in the cohort
+
+        stats = _run_chunks(cohort, ckpt, chunks, next_num, parts, cfg, client,
+                            n_total=len(all_ids), n_done=len(all_ids) - len(pending))
+    finally:
+        if own_client is not None:
+            _close_client(own_client)
+
+    if stats["chunk_errors"]:
+        first = stats["chunk_errors"][0]
+        raise ClefError(
+            f"{len(stats['chunk_errors'])} shard(s) failed on the cluster (first: "
+            f"{first}); {stats['n_sessions']} sessions were committed to {parts.dir}. "
+            "Fix: re-run the same command to retry only what is missing.")
+    elapsed = time.perf_counter() - t_start
+    run_info = {"seconds": round(elapsed, 3), "sessions_embedded": stats["n_sessions"],
+                "sessions_per_s": round(stats["n_sessions"] / max(stats["work_s"], 1e-9), 3),
+                "workers_seen": len(stats["loads"]),
+                "max_model_loads_per_worker": max(stats["loads"].values(), default=0),
+                "scheduler": cfg.scheduler if client is None or own_client is not None
+                else "client"}
+    return _consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
+                        created_by or "clef.embed.embed_cohort")
+
+
+def _make_client(cfg: EmbedConfig):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if cfg.scheduler == "local":
+        n = cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster)
+    try:
+        return Client(cfg.scheduler, timeout="20s")
+    except OSError as e:
+        raise ClefError(f"cannot reach the Dask scheduler at {cfg.scheduler!r} ({e}). Fix: start "
+                        "it (`dask scheduler`) or use --scheduler local / none.") from e
+
+
+def _close_client(client) -> None:
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _run_chunks(cohort, ckpt, chunks, next_num, parts: _Parts, cfg, client, n_total, n_done):
+    from tqdm.auto import tqdm
+
+    options = asdict(cfg)
+    cohort_dir = _cohort_key(cohort)
+    stats = {"n_sessions": 0, "loads": {}, "chunk_errors": [], "work_s": 0.0}
+    t0 = time.perf_counter()
+    with tqdm(total=n_total, initial=n_done, desc="embed", unit="session",
+              disable=not cfg.progress) as bar:
+        def commit(num, result):
+            parts.write(num, result)
+            n = len(result["ok_ids"]) + len(result["failures"])
+            stats["n_sessions"] += n
+            stats["loads"][result["pid"]] = result["model_loads"]
+            bar.update(n)
+            if result["failures"]:
+                bar.set_postfix(failed=sum(1 for _ in result["failures"]), refresh=False)
+
+        if client is None:
+            for i, chunk in enumerate(chunks):
+                commit(next_num + i, embed_chunk(cohort_dir, ckpt, chunk, options))
+        else:
+            from dask.distributed import as_completed
+
+            futures = {}
+            for i, chunk in enumerate(chunks):
+                fut = client.submit(embed_chunk, cohort_dir, ckpt, chunk, options, pure=False,
+                                    key=f"clef-embed-{next_num + i:05d}-{os.getpid()}-{t0:.0f}")
+                futures[fut] = next_num + i
+            for fut in as_completed(list(futures)):
+                try:
+                    result = fut.result()
+                except Exception as e:  # noqa: BLE001 - worker died: sessions stay pending
+                    stats["chunk_errors"].append(f"shard {futures[fut]}: {type(e).__name__}: {e}")
+                    continue
+                commit(futures[fut], result)
+                fut.release()
+    stats["work_s"] = time.perf_counter() - t0
+    return stats
+
+
+def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
+    if not (out / "manifest.json").is_file():
+        return None
+    try:
+        store = EmbeddingStore.open(out)
+    except InvalidStore:
+        return None
+    if store.manifest.get("model_sha256") != fp["model_sha256"]:
+        raise CheckpointMismatch(
+            f"{out} already holds a store from model {store.manifest.get('model_name')} (sha256 "
+            f"{store.manifest.get('model_sha256')}); the checkpoint has sha256 "
+            f"{fp['model_sha256']}. Fix: use a new --out folder, or pass --overwrite.")
+    return store
+
+
+def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info, created_by):
+    """Merge the previous store and committed shards into the final store (cohort order)."""
+    vec: dict[str, np.ndarray] = {}
+    states: dict[str, np.ndarray] = {}
+    failures: dict[str, dict] = {}
+    has_states = False
+    if previous is not None:
+        emb = np.asarray(previous.embeddings)
+        for i, sid in enumerate(previous.session_ids):
+            vec[sid] = emb[i]
+            st = previous.states(sid)
+            if st is not None:
+                states[sid], has_states = st.astype(np.float16), True
+        for rec in previous.failures.to_dict("records"):
+            failures[str(rec["session_id"])] = rec
+    for num in parts.committed():
+        table, vectors, st = parts.read(num)
+        offsets = np.concatenate([[0], np.cumsum(table.loc[table["ok"], "n_states"])])
+        for j, sid in enumerate(table.loc[table["ok"], "session_id"].astype(str)):
+            vec.setdefault(sid, vectors[j])  # first commit wins: never a duplicate row
+            if st is not None:
+                states.setdefault(sid, st[offsets[j]:offsets[j + 1]])
+                has_states = True
+        for rec in table.loc[~table["ok"], FAILURE_COLUMNS].to_dict("records"):
+            failures.setdefault(str(rec["session_id"]), rec)
+
+    sessions = cohort.sessions.copy()
+    sessions["session_id"] = sessions["session_id"].astype(str)
+    ok_mask = sessions["session_id"].isin(vec.keys()).to_numpy()
+    meta = sessions[ok_mask].reset_index(drop=True)
+    ids = meta["session_id"].tolist()
+    failed = [failures[s] for s in sessions["session_id"] if s in failures and s not in vec]
+    if not ids:
+        first = failed[0] if failed else {"error_type": "?", "message": "no sessions"}
+        raise ClefError(f"no session of {cohort.root} could be embedded ({len(failed)} failed; "
+                        f"first: {first['error_type']}: {first['message']}). Fix: check the "
+                        "recordings with `clef info PATH`, and the checkpoint.")
+    embeddings = np.stack([vec[s] for s in ids])  # (N, D)
+    labels = None
+    if len(cohort.tasks):
+        labels = cohort.labels().reindex(ids).reset_index()
+        labels["session_id"] = labels["session_id"].astype(str)
+    st_arr = st_off = None
+    if has_states:
+        lens = [len(states.get(s, ())) for s in ids]
+        st_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)  # (N + 1,)
+        st_arr = (np.concatenate([states[s] for s in ids if s in states])
+                  if st_off[-1] else np.zeros((0, embeddings.shape[1]), np.float16))
+    extra = {"checkpoint": ckpt, "cohort": _cohort_key(cohort),
+             "cohort_kind": cohort.meta.get("kind"), "run": run_info,
+             "states": bool(has_states),
+             "updated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    store = EmbeddingStore.write(out, embeddings, meta, model_info=fp,
+                                 failures=pd.DataFrame(failed, columns=FAILURE_COLUMNS),
+                                 labels=labels, states=st_arr, state_offsets=st_off,
+                                 created_by=created_by, extra=extra)
+    shutil.rmtree(parts.dir, ignore_errors=True)  # everything is in the store now
+    return store

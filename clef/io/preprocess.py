@@ -1,0 +1,391 @@
+"""The shared processing pipeline: quality checks, resampling, interpolation, filters, montage.
+
+:func:`read_session` (files) and :func:`preprocess` (in-memory sessions) both end here, so a file
+and a synthetic session go through identical steps:
+
+1. harmonize channel names to the 19 standard channels (+ ear electrodes for linked ears);
+2. quality checks on the recorded channels (NaN/Inf, flat, saturated, too short);
+3. polyphase resampling channel by channel (``scipy.signal.resample_poly``, Kaiser window, the
+   same filter as MNE's ``method="polyphase"``) into a float32 buffer at the target rate;
+4. spherical-spline interpolation of up to ``max_missing`` missing channels (MNE's weights);
+5. optional notch (line frequency and harmonics) and band-pass, zero-phase IIR, in place;
+6. reference/montage (:mod:`clef.io.montage`).
+
+Memory: besides the input, one float32 buffer at the target rate plus one channel of float64
+temporaries. All steps after resampling are linear and channel-independent in time, so their order
+does not change the result beyond float rounding.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+
+from clef.channels import STANDARD_CHANNELS
+from clef.errors import BadSignal, TooFewChannels, TooShort
+from clef.io.harmonize import Harmonization, harmonize_names
+from clef.io.montage import BIPOLAR_NAMES, _average_inplace, check_montage
+from clef.session import Session
+
+_BLOCK = 1 << 15  # samples per block for block-wise matrix products (bounds temporaries)
+
+
+@dataclass
+class PreprocessConfig:
+    """Settings of the pipeline shared by :func:`read_session` and :func:`preprocess`."""
+
+    sfreq: float | None = 200.0  # target rate in Hz; None keeps the recorded rate
+    montage: str = "average"  # "average" | "linked_ears" | "bipolar" | "none"/"as_recorded"
+    max_missing: int = 3  # up to this many of the 19 channels may be interpolated
+    notch: float | str | None = None  # line frequency (50/60 Hz, harmonics too); "auto" = the
+    # file's/session's meta["line_freq"] when known (BIDS, FIF, synthetic sites), else no notch
+    l_freq: float | None = 0.5  # high-pass edge in Hz (removes drift); None = no high-pass
+    h_freq: float | None = None  # low-pass edge in Hz; None = only the resampling anti-alias filter
+    min_duration_s: float = 10.0  # shorter recordings raise TooShort
+    check_quality: bool = True  # NaN/Inf, flat and saturated checks on recorded channels
+    flat_std_v: float = 1e-7  # a channel with std below 0.1 uV is flat (EEG is ~10-50 uV)
+    max_clipped_fraction: float = 0.01  # > 1% of samples pinned at the channel's min/max: saturated
+    filter_order: int = 4  # Butterworth order of the band-pass (applied forward and backward)
+
+    def __post_init__(self):
+        self.montage = check_montage(self.montage)
+        if self.sfreq is not None and not (math.isfinite(self.sfreq) and self.sfreq > 0):
+            raise ValueError(f"sfreq={self.sfreq!r} must be a positive number of Hz (or None)")
+        if int(self.max_missing) != self.max_missing or not 0 <= self.max_missing <= 16:
+            raise ValueError(f"max_missing={self.max_missing!r} must be an integer in 0..16")
+        for name in ("notch", "l_freq", "h_freq"):
+            v = getattr(self, name)
+            if name == "notch" and v == "auto":
+                continue
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name}={v!r} must be a positive frequency in Hz or None")
+        if self.l_freq and self.h_freq and self.l_freq >= self.h_freq:
+            raise ValueError(f"l_freq={self.l_freq} must be below h_freq={self.h_freq}")
+        if self.min_duration_s < 0:
+            raise ValueError(f"min_duration_s={self.min_duration_s!r} must be >= 0")
+
+
+# ----------------------------------------------------------------------------------------------
+# Quality checks
+
+
+def check_duration(n_samples: int, sfreq: float, min_duration_s: float, path) -> None:
+    """Raise TooShort when ``n_samples / sfreq < min_duration_s``."""
+    dur = n_samples / sfreq
+    if dur < min_duration_s:
+        raise TooShort(path, f"recording lasts {dur:.2f} s, shorter than the minimum "
+                             f"{min_duration_s:g} s",
+                       "use a longer recording, or lower min_duration_s")
+
+
+def channel_problems(row: np.ndarray, flat_std_v: float, max_clipped_fraction: float) -> str | None:
+    """Why one channel is unusable ("NaN/Inf", "flat", "saturated"), or None when it is fine."""
+    if not np.isfinite(row).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(row)))
+        return f"{n_bad} NaN/Inf samples"
+    if float(np.std(row, dtype=np.float64)) < flat_std_v:
+        return "flat (no signal)"
+    # Clipping holds the signal at the limit for consecutive samples; a sine merely touches its
+    # peak. Count samples inside runs of >= 3 equal values at the channel's max or min.
+    pinned = 0
+    for edge in (row.max(), row.min()):
+        at = row == edge
+        pinned += int(np.count_nonzero(at[2:] & at[1:-1] & at[:-2]))
+    if pinned > max_clipped_fraction * row.size:
+        return f"saturated ({100.0 * pinned / row.size:.1f}% of samples at the amplifier limits)"
+    return None
+
+
+def _raise_bad(problems: dict[str, str], path) -> None:
+    if problems:
+        listed = "; ".join(f"{ch}: {why}" for ch, why in problems.items())
+        raise BadSignal(path, f"bad channel(s) {listed}",
+                        "fix or exclude the recording; a flat or saturated electrode can be "
+                        "removed from the file so clef interpolates it (up to max_missing)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernels
+
+
+def resample_ratio(orig_sfreq: float, sfreq: float) -> tuple[int, int]:
+    """Integer ``(up, down)`` with ``orig_sfreq * up / down ~= sfreq``.
+
+    Exact for the usual rates (160, 250, 256, 500, 512 Hz ...); for odd rates such as 173.61 Hz
+    the ratio is the closest fraction with a denominator <= 1000 (relative error < 1e-6), which
+    keeps the polyphase filter short.
+    """
+    frac = Fraction(sfreq / orig_sfreq).limit_denominator(1000)
+    if frac.numerator == 0:
+        raise ValueError(f"cannot resample {orig_sfreq} Hz to {sfreq} Hz")
+    return frac.numerator, frac.denominator
+
+
+def resample_row(row: np.ndarray, up: int, down: int) -> np.ndarray:
+    """Polyphase resampling of one channel (MNE's ``method="polyphase"`` filter), float32 out."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(row, up, down, window=("kaiser", 5.0), padtype="reflect")
+
+
+def _montage_name() -> str:
+    import mne
+
+    names = mne.channels.get_builtin_montages()
+    return "colin27_1020" if "colin27_1020" in names else "standard_1020"  # renamed in MNE 1.13
+
+
+@lru_cache(maxsize=64)
+def interpolation_matrix(present: tuple[str, ...], missing: tuple[str, ...]) -> np.ndarray:
+    """Spherical-spline weights (missing, present) that MNE's ``interpolate_bads`` applies.
+
+    MNE's interpolation is linear in the data, so interpolating an identity matrix recovers its
+    weights exactly; applying them block-wise avoids building a full-length ``Raw`` copy.
+    """
+    import mne
+
+    names = list(present) + list(missing)
+    info = mne.create_info(names, 1000.0, "eeg")
+    eye = np.zeros((len(names), len(present)))
+    eye[: len(present)] = np.eye(len(present))  # (channels, present) identity on the good rows
+    raw = mne.io.RawArray(eye, info, verbose="error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw.set_montage(_montage_name(), on_missing="ignore", verbose="error")
+    raw.info["bads"] = list(missing)
+    raw.interpolate_bads(reset_bads=True, origin="auto", verbose="error")
+    return raw.get_data()[len(present):].astype(np.float32)  # (missing, present)
+
+
+def _iir_sos(cfg: PreprocessConfig, sfreq: float):
+    """Band-pass second-order sections for the configured edges at ``sfreq`` (None if no filter)."""
+    from scipy.signal import butter
+
+    nyq = sfreq / 2.0
+    lo = cfg.l_freq if cfg.l_freq and cfg.l_freq < nyq else None
+    hi = cfg.h_freq if cfg.h_freq and cfg.h_freq < nyq * 0.99 else None
+    if lo and hi:
+        return butter(cfg.filter_order, [lo, hi], btype="bandpass", fs=sfreq, output="sos")
+    if lo:
+        return butter(cfg.filter_order, lo, btype="highpass", fs=sfreq, output="sos")
+    if hi:
+        return butter(cfg.filter_order, hi, btype="lowpass", fs=sfreq, output="sos")
+    return None
+
+
+def _notch_sos(notch: float | None, sfreq: float):
+    from scipy.signal import iirnotch, tf2sos
+
+    if not notch:
+        return []
+    out = []
+    f = notch
+    while f < sfreq / 2.0 * 0.99:
+        b, a = iirnotch(f, Q=30.0, fs=sfreq)
+        out.append(tf2sos(b, a))
+        f += notch
+    return out
+
+
+def _filter_inplace(data: np.ndarray, sos_list) -> None:
+    """Zero-phase IIR filtering of each row in place. data: (channels, samples) float32."""
+    from scipy.signal import sosfiltfilt
+
+    if not sos_list:
+        return
+    sos = np.concatenate(sos_list, axis=0)
+    padlen = min(data.shape[1] - 1, 3 * (2 * len(sos) + 1) * 50)
+    for i in range(data.shape[0]):
+        data[i] = sosfiltfilt(sos, data[i], padlen=padlen)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pipeline
+
+
+def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
+                 cfg: PreprocessConfig, *, path=None, meta: dict | None = None,
+                 annotations=None, harm: Harmonization | None = None,
+                 owned: np.ndarray | None = None) -> Session:
+    """Process recorded channels into a harmonized, referenced, resampled Session.
+
+    Parameters
+    ----------
+    rows : callable
+        ``rows(name) -> (samples,) array`` in volts for each name in ``src_names``.
+    src_names : list of str
+        Original names of the channels ``rows`` serves.
+    n_samples, orig_sfreq : int, float
+        Length and rate of the recorded channels.
+    cfg : PreprocessConfig
+    path : optional
+        Source, for error messages.
+    meta, annotations : optional
+        Extra provenance and events carried into the Session.
+    harm : Harmonization, optional
+        Precomputed harmonization of ``src_names``.
+    owned : np.ndarray, optional
+        When the target rate equals ``orig_sfreq``, a float32 (channels, samples) buffer whose rows
+        are the kept channels in output order; reused in place instead of copied.
+
+    Returns
+    -------
+    Session
+    """
+    harm = harm or harmonize_names(src_names)
+    meta = dict(meta or {})
+    if len(harm.missing) > cfg.max_missing:
+        raise TooFewChannels(
+            path, f"{len(harm.missing)} of the 19 standard 10-20 channels are missing "
+                  f"({', '.join(harm.missing)}); found {', '.join(harm.found) or 'none'} "
+                  f"(max_missing={cfg.max_missing})",
+            "use a recording with the standard 10-20 electrodes, raise max_missing, or check the "
+            "channel names (clef info PATH shows how each was mapped)")
+    ear_pair = harm.ear_pair() if cfg.montage == "linked_ears" else None
+    if cfg.montage == "linked_ears" and ear_pair is None:
+        raise TooFewChannels(path, "montage 'linked_ears' needs both ear electrodes A1/A2 (or "
+                                   f"mastoids M1/M2); the file has {list(src_names)}",
+                             "use montage='average' or 'bipolar'")
+    check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
+
+    found = harm.found
+    kept = [(harm.source_of(c), c) for c in found]  # (original, standard) in standard order
+    if ear_pair:
+        kept += [(ear_pair[0], "EAR_L"), (ear_pair[1], "EAR_R")]
+
+    if cfg.check_quality:
+        problems = {}
+        for orig, std in kept:
+            why = channel_problems(np.asarray(rows(orig)), cfg.flat_std_v, cfg.max_clipped_fraction)
+            if why:
+                problems[orig if orig == std else f"{orig} ({std})"] = why
+        _raise_bad(problems, path)
+
+    target = float(cfg.sfreq) if cfg.sfreq else float(orig_sfreq)
+    same_rate = abs(target - orig_sfreq) < 1e-9 * orig_sfreq
+    up, down = (1, 1) if same_rate else resample_ratio(orig_sfreq, target)
+    n_out = n_samples if same_rate else -(-n_samples * up // down)  # ceil, as resample_poly
+    n_rows = 19 + (2 if ear_pair else 0)
+    out_index = {c: i for i, c in enumerate(STANDARD_CHANNELS)}
+    out_index.update({"EAR_L": 19, "EAR_R": 20})
+
+    identity_layout = [out_index[std] for _, std in kept] == list(range(len(kept)))
+    if (owned is not None and same_rate and owned.dtype == np.float32 and identity_layout
+            and not harm.missing and owned.shape[0] == n_rows):
+        data = owned  # rows already in output order
+    else:
+        data = np.empty((n_rows, n_out), dtype=np.float32)  # (19 [+2 ears], samples at target)
+        for orig, std in kept:
+            src = rows(orig)
+            data[out_index[std]] = src if same_rate else resample_row(src, up, down)
+
+    interpolated = list(harm.missing)
+    if interpolated:
+        present_rows = [out_index[c] for c in found]
+        miss_rows = [out_index[c] for c in interpolated]
+        w = interpolation_matrix(tuple(found), tuple(interpolated))  # (missing, present)
+        for s in range(0, n_out, _BLOCK):
+            data[miss_rows, s:s + _BLOCK] = w @ data[present_rows, s:s + _BLOCK]
+
+    notch = cfg.notch
+    if notch == "auto":
+        notch = meta.get("line_freq") or None
+        if notch is None:
+            meta.setdefault("warnings", []).append("notch='auto' but the line frequency is "
+                                                   "unknown; no notch filter applied")
+    if notch and notch >= target / 2.0:
+        meta.setdefault("warnings", []).append(
+            f"notch {notch} Hz is above the Nyquist frequency of {target:g} Hz; skipped")
+    band = _iir_sos(cfg, target)
+    _filter_inplace(data, _notch_sos(notch, target) + ([band] if band is not None else []))
+
+    montage = cfg.montage
+    if montage == "average":
+        _average_inplace(data, list(range(19)))
+        ch_names = list(STANDARD_CHANNELS)
+    elif montage == "linked_ears":
+        ref = (data[19] + data[20]) * np.float32(0.5)  # (samples,)
+        data[:19] -= ref
+        data = data[:19]
+        ch_names = list(STANDARD_CHANNELS)
+    elif montage == "bipolar":
+        bip = np.empty((len(BIPOLAR_NAMES), n_out), dtype=np.float32)  # (18, samples)
+        from clef.channels import DOUBLE_BANANA
+
+        for k, (a, b) in enumerate(DOUBLE_BANANA):
+            np.subtract(data[out_index[a]], data[out_index[b]], out=bip[k])
+        data = bip
+        ch_names = list(BIPOLAR_NAMES)
+    else:
+        ch_names = list(STANDARD_CHANNELS)
+
+    nyq = target / 2.0
+    meta.update({
+        "orig_sfreq": float(orig_sfreq),
+        "orig_n_samples": int(n_samples),
+        "channel_map": {orig: std for orig, std in harm.mapping.items()},
+        "ear_channels": dict(harm.ears),
+        "dropped": list(harm.dropped),
+        "missing": list(harm.missing),
+        "interpolated": interpolated,
+        "montage": montage,
+        "reference": {"average": "average", "linked_ears": "linked_ears",
+                      "bipolar": "bipolar", "none": meta.get("reference", "as_recorded")}[montage],
+        "filters": {
+            "l_freq": cfg.l_freq if cfg.l_freq and cfg.l_freq < nyq else None,
+            "h_freq": cfg.h_freq if cfg.h_freq and cfg.h_freq < nyq * 0.99 else None,
+            "notch": float(notch) if notch and notch < nyq else None,
+            "type": f"butterworth order {cfg.filter_order}, zero-phase (sosfiltfilt)",
+            "resample": None if same_rate else f"polyphase up={up} down={down} (kaiser 5.0)",
+        },
+        "config": asdict(cfg),
+    })
+    anns = [(float(o), float(d), str(t)) for o, d, t in (annotations or [])]
+    return Session(data, target, ch_names, meta, anns)
+
+
+def preprocess(session: Session, *, sfreq: float | None = 200.0, montage: str = "average",
+               max_missing: int = 3, notch: float | str | None = None,
+               l_freq: float | None = 0.5,
+               h_freq: float | None = None, min_duration_s: float = 10.0,
+               check_quality: bool = True, **options) -> Session:
+    """Apply the :func:`read_session` pipeline to an in-memory session.
+
+    Parameters
+    ----------
+    session : Session
+        Raw channels in volts at their native rate, with any of the accepted channel spellings
+        (e.g. from ``clef.synth.regenerate_session``). Not modified.
+    sfreq, montage, max_missing, notch, l_freq, h_freq, min_duration_s, check_quality
+        See :class:`PreprocessConfig`.
+    **options
+        Other :class:`PreprocessConfig` fields (``flat_std_v``, ``max_clipped_fraction``, ...).
+
+    Returns
+    -------
+    Session
+        19 standard channels (18 derivations for ``"bipolar"``), float32 volts at ``sfreq``.
+        Peak memory: the input plus one float32 copy at the target rate.
+
+    Raises
+    ------
+    TooFewChannels, TooShort, BadSignal
+    """
+    cfg = PreprocessConfig(sfreq=sfreq, montage=montage, max_missing=max_missing, notch=notch,
+                           l_freq=l_freq, h_freq=h_freq, min_duration_s=min_duration_s,
+                           check_quality=check_quality, **options)
+    data = np.asarray(session.data)
+    if data.ndim != 2 or data.shape[0] != len(session.ch_names):
+        raise ValueError(f"session.data has shape {data.shape} but {len(session.ch_names)} "
+                         "channel names; expected (channels, samples)")
+    index = {n: i for i, n in enumerate(session.ch_names)}
+    meta = dict(session.meta)
+    meta.setdefault("source_path", session.meta.get("source_path"))
+    path = meta.get("source_path") or meta.get("session_id")
+    return run_pipeline(lambda name: data[index[name]], list(session.ch_names), data.shape[1],
+                        float(session.sfreq), cfg, path=path, meta=meta,
+                        annotations=session.annotations)

@@ -1,0 +1,239 @@
+"""`CLEFModel`: the EEG session encoder with its text and EHR towers in one shared space."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from clef.model.config import ModelConfig
+from clef.model.ehr import EHRTower
+from clef.model.encoder import ReconDecoder, SessionEncoder, select_visible, token_times
+from clef.model.text import TextTower
+from clef.tokens import Tokens
+
+
+class CLEFModel(nn.Module):
+    """CLEF: session-scale EEG embeddings aligned to report text and EHR.
+
+    Parameters
+    ----------
+    config : ModelConfig or str
+        A config, or the name/path of one (``"clef-tiny"``, ``"clef-base"``, a JSON file).
+
+    Attributes
+    ----------
+    eeg : SessionEncoder
+        Tokens -> pooled (B, d_model) and states (B, N, d_model).
+    eeg_proj, text, ehr :
+        Projections into the shared ``embed_dim`` space.
+    decoder : ReconDecoder
+        Masked-reconstruction head (stage 1).
+    logit_scale, logit_scale_ehr : nn.Parameter
+        Learnable inverse temperatures (log scale) of the EEG-text and EEG-EHR contrastive losses.
+    """
+
+    def __init__(self, config: ModelConfig | str):
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            config = ModelConfig.load(config)
+        if not config.is_resolved:
+            config = config.resolve()
+        config.validate()
+        self.config = config
+        self.eeg = SessionEncoder(config.encoder, config.arch, config.short_window.window_s)
+        self.eeg_proj = nn.Linear(config.encoder.d_model, config.embed_dim, bias=False)
+        nn.init.trunc_normal_(self.eeg_proj.weight, std=config.encoder.d_model ** -0.5)
+        self.decoder = ReconDecoder(config.decoder, config.encoder)
+        self.text = TextTower(config.text, config.embed_dim)
+        self.ehr = EHRTower(config.ehr, config.embed_dim)
+        init = math.log(1.0 / config.init_temperature)
+        self.logit_scale = nn.Parameter(torch.tensor(init))
+        self.logit_scale_ehr = nn.Parameter(torch.tensor(init))
+        self._tokenizer = None
+        self.training_info: dict = {}  # filled by from_pretrained (the model card's data)
+        # (regions, bands, patch_dim): patch values from real channels/bins (not saved: derived)
+        self.register_buffer("patch_valid", _patch_valid(config), persistent=False)
+
+    # ------------------------------------------------------------------ construction / hub
+    @classmethod
+    def from_config(cls, config: ModelConfig | str) -> "CLEFModel":
+        """A randomly initialised model from a config, name or path."""
+        return cls(config)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, map_location="cpu") -> "CLEFModel":
+        """Load a checkpoint folder (``model.safetensors`` + ``config.json`` + ``MODEL_CARD.md``).
+
+        Raises ``clef.errors.CheckpointMismatch`` when the weights hash or tensor shapes do not match
+        the config.
+        """
+        from clef.model.hub import load_pretrained
+
+        return load_pretrained(cls, path, map_location)
+
+    def save_pretrained(self, path: str | os.PathLike, card: dict | None = None) -> str:
+        """Write weights, config and model card to the folder ``path``; returns the weights sha256.
+
+        ``card`` (optional) holds ``training_data``, ``command``, ``metrics`` and ``notes``.
+        """
+        from clef.model.hub import save_pretrained
+
+        return save_pretrained(self, path, card)
+
+    @property
+    def device(self) -> torch.device:
+        return self.logit_scale.device
+
+    @property
+    def tokenizer(self):
+        """The `clef.tokenizer.MultitaperTokenizer` this model was trained with."""
+        if self._tokenizer is None:
+            from clef.tokenizer import MultitaperTokenizer
+
+            self._tokenizer = MultitaperTokenizer(self.config.tokenizer_config())
+        return self._tokenizer
+
+    # ------------------------------------------------------------------ encoders
+    def encode_eeg(self, tokens: Tokens, normalize: bool = True, return_states: bool = False):
+        """Session embeddings.
+
+        Parameters
+        ----------
+        tokens : Tokens
+            (B, N) batch from ``model.tokenizer``.
+        normalize : bool
+            L2-normalize the embeddings.
+        return_states : bool
+            Also return per-token states (B, N, d_model) (zeros at padding); map a token to
+            seconds with :func:`clef.model.token_times`.
+
+        Returns
+        -------
+        (B, eeg_dim) tensor, or (embeddings, states). ``eeg_dim`` is ``embed_dim``, or
+        ``d_model`` for reconstruction-only models (``config.eeg_output == "mean"``).
+        """
+        tokens = tokens.to(self.device)
+        if self.config.eeg_output == "mean":
+            states = self.eeg(tokens, pool=False)
+            m = tokens.mask[..., None].to(states.dtype)  # (B, N, 1)
+            z = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, d_model)
+        else:
+            pooled, states = self.eeg(tokens)
+            z = self.eeg_proj(pooled)  # (B, embed_dim)
+        if normalize:
+            z = F.normalize(z, dim=-1)
+        return (z, states) if return_states else z
+
+    def encode_text_features(self, feats: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        """Backbone features (n, feat_dim) (e.g. cached) -> (n, embed_dim)."""
+        z = self.text(feats.to(self.device, torch.float32))
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def encode_text(self, texts, normalize: bool = True, preprocess: bool = True) -> torch.Tensor:
+        """Report texts or free-text queries -> (n, embed_dim).
+
+        Reports keep their DESCRIPTION and IMPRESSION sections (``preprocess``); text without
+        section headers is used whole.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.encode_text_features(self.text.features(list(texts), preprocess), normalize)
+
+    def encode_ehr(self, records, normalize: bool = True) -> torch.Tensor:
+        """EHR records (list of dicts or DataFrame with diagnoses, medications, age, sex,
+        setting) -> (n, embed_dim). Unknown codes use the unknown bucket."""
+        z = self.ehr(self.ehr.featurize(records))
+        return F.normalize(z, dim=-1) if normalize else z
+
+    def states_to_time(self, tokens: Tokens) -> torch.Tensor:
+        """Seconds from session start of each token/state: ``time_idx * time_patch_s``."""
+        return token_times(tokens)
+
+    # ------------------------------------------------------------------ reconstruction
+    def reconstruct(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
+        """MAE pass: hide ``mask_ratio`` of each session's tokens (lowest ``noise`` kept).
+
+        Returns (pred (B, N, patch_dim), masked (B, N) bool, valid (B, N, patch_dim) bool).
+        """
+        tokens = tokens.to(self.device)
+        visible, keep_idx, keep_mask, masked = select_visible(tokens, noise.to(self.device),
+                                                              mask_ratio)
+        enc = self.eeg
+        x = enc.embed(visible.values, visible.region_idx, visible.band_idx)  # (B, K, d)
+        vstates = enc.contextualize(x, visible, enc.groups(visible))  # (B, K, d)
+        pred = self.decoder(tokens, vstates, keep_idx, keep_mask, enc.groups(tokens))
+        valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
+        return pred, masked, valid
+
+    # ------------------------------------------------------------------ convenience
+    @torch.inference_mode()
+    def embed_sessions(self, sessions, batch_size: int = 8, progress: bool = False,
+                       normalize: bool = True) -> np.ndarray:
+        """Embed recordings end to end (tokenize + encode). -> (n, embed_dim) float32.
+
+        Parameters
+        ----------
+        sessions : list of clef.session.Session or (channels, samples) arrays
+            Sessions are brought to the tokenizer's sampling rate and the 19 standard channels
+            with ``clef.io.preprocess`` when needed; arrays must already be (19, samples) at the
+            tokenizer's rate.
+        """
+        from tqdm.auto import tqdm
+
+        was_training = self.training
+        self.eval()
+        arrays = [self._as_array(s) for s in sessions]
+        order = np.argsort([a.shape[-1] for a in arrays], kind="stable")  # less padding
+        out = np.zeros((len(arrays), self.eeg_dim), np.float32)
+        starts = range(0, len(arrays), batch_size)
+        for s in tqdm(starts, disable=not progress, desc="embed", unit="batch"):
+            idx = order[s:s + batch_size]
+            tokens = self.tokenizer.tokenize([arrays[i] for i in idx])
+            out[idx] = self.encode_eeg(tokens, normalize=normalize).float().cpu().numpy()
+        self.train(was_training)
+        return out
+
+    def _as_array(self, s) -> np.ndarray:
+        from clef.channels import STANDARD_CHANNELS
+        from clef.session import Session
+
+        sfreq = float(getattr(self.config.tokenizer_config(), "sfreq", 200.0))
+        if isinstance(s, Session):
+            if abs(s.sfreq - sfreq) > 1e-6 or list(s.ch_names) != list(STANDARD_CHANNELS):
+                from clef.io import preprocess
+
+                s = preprocess(s, sfreq=sfreq)
+            return np.asarray(s.data, np.float32)
+        a = np.asarray(s, np.float32)
+        if a.ndim != 2:
+            raise ValueError(f"session array has shape {a.shape}; expected (channels, samples). "
+                             "Fix: pass clef.session.Session objects or 2-D arrays.")
+        return a
+
+    @property
+    def eeg_dim(self) -> int:
+        """Size of ``encode_eeg`` output."""
+        if self.config.eeg_output == "mean":
+            return self.config.encoder.d_model
+        return self.config.embed_dim
+
+    def num_parameters(self, part: str | None = None) -> int:
+        mod = self if part is None else getattr(self, part)
+        return sum(p.numel() for p in mod.parameters())
+
+
+def _patch_valid(config: ModelConfig) -> torch.Tensor:
+    e = config.encoder
+    try:
+        from clef.tokenizer import PatchLayout
+
+        valid = PatchLayout.from_config(config.tokenizer_config()).valid()
+        if tuple(valid.shape) == (e.n_regions, e.n_bands, e.patch_dim):
+            return valid
+    except (ImportError, TypeError, ValueError):
+        pass
+    return torch.ones(e.n_regions, e.n_bands, e.patch_dim, dtype=torch.bool)

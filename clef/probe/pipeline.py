@@ -1,0 +1,219 @@
+"""`run_probe`: the whole evaluation of a checkpoint on a cohort, written to one folder."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clef.errors import InvalidCohort
+from clef.probe.battery import BatteryConfig, probe_tasks, results_long, summarize
+from clef.probe.report import (
+    atomic_write_csv,
+    atomic_write_text,
+    evaluate_targets,
+    write_plots,
+    write_summary_md,
+)
+from clef.probe.representations import (
+    REPRESENTATIONS,
+    RepresentationConfig,
+    checkpoint_id,
+    compute_representations,
+    features_digest,
+    random_encoder,
+)
+from clef.probe.splits import patient_split, site_split
+from clef.probe.zeroshot import summarize_zeroshot, text_encoder, zeroshot_eval
+
+
+@dataclass
+class ProbeRunConfig:
+    """Settings of one `clef probe` run."""
+
+    baselines: tuple[str, ...] = ("recon", "short-window", "band-power", "random", "oracle")
+    train_site: str = "A"  # probes are trained on this site; other sites are external tests
+    use_split_column: bool = True  # test = the cohort's "test" split (sessions never trained on)
+    test_size: float = 0.3  # patient share of the test side when there is no split column
+    n_boot: int = 200  # bootstrap resamples for the 95% intervals
+    seed: int = 0
+    zeroshot: bool = True  # zero-shot concept scoring with the checkpoint's text tower
+    battery: BatteryConfig = field(default_factory=BatteryConfig)
+    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+
+
+def _splits(sessions: pd.DataFrame, cfg: ProbeRunConfig) -> tuple[dict, str]:
+    col = None
+    if cfg.use_split_column and "split" in sessions.columns:
+        s = sessions["split"].astype(str)
+        home = sessions["site"].astype(str) == str(cfg.train_site)
+        if {"train", "test"} <= set(s[home]):
+            col = "split"
+    if sessions["site"].nunique() > 1 or str(cfg.train_site) in set(sessions["site"].astype(str)):
+        sets = site_split(sessions, train_site=cfg.train_site, test_size=cfg.test_size,
+                          seed=cfg.seed, split_column=col)
+    else:
+        tr, te = patient_split(sessions, cfg.test_size, cfg.seed, split_column=col)
+        sets = {"train": tr, "test": te}
+    how = ("the cohort's patient-level 'split' column" if col else
+           f"a random patient-level split (test_size={cfg.test_size}, seed={cfg.seed})")
+    return sets, how
+
+
+def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None = None,
+              config: ProbeRunConfig | None = None, progress: bool = True,
+              command: str | None = None) -> dict:
+    """Probe a checkpoint and its baselines on a cohort; write results, summary and plots.
+
+    Parameters
+    ----------
+    cohort_dir : path
+        Cohort folder (``clef.cohort`` contract, with ``tasks.parquet``).
+    checkpoint : path or None
+        The CLEF checkpoint (``CLEFModel.save_pretrained`` folder). None probes baselines only.
+    out : path
+        Output folder: ``results.csv``, ``zeroshot.csv``, ``targets.csv``, ``summary.md``,
+        ``run.json``, PNG plots, ``features/`` (cache; a rerun resumes from it).
+    baseline_checkpoints : dict of str -> path, optional
+        Checkpoints of model baselines, e.g. ``{"recon": dir1, "short-window": dir2}``.
+    config : ProbeRunConfig, optional
+    progress : bool
+        Progress bars and status lines.
+    command : str, optional
+        The command line, recorded in the summary.
+
+    Returns
+    -------
+    dict
+        ``summary`` (Summary), ``summary_external``, ``results`` (long DataFrame), ``zeroshot``,
+        ``targets``, ``skipped_representations`` and ``paths``.
+    """
+    from clef.cohort import Cohort
+
+    t0 = time.time()
+    cfg = config or ProbeRunConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = print if progress else (lambda *a, **k: None)
+    unknown = sorted(set(cfg.baselines) - set(REPRESENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(REPRESENTATIONS)}.")
+    cohort = Cohort.load(cohort_dir)
+    sessions = cohort.sessions
+    labels = cohort.labels()
+    info = cohort.task_info()
+    if info.empty:
+        raise InvalidCohort(f"{cohort_dir}: tasks.parquet has no tasks. Fix: derive them with "
+                            "`clef tasks --cohort DIR`.")
+    sets, split_how = _splits(sessions, cfg)
+    external = {k: v for k, v in sets.items() if k not in ("train", "test") and len(v)}
+    say(f"cohort {cohort_dir}: {len(sessions)} sessions, {len(info)} tasks; train "
+        f"{len(sets['train'])}, test {len(sets['test'])}"
+        + "".join(f", site {k} {len(v)}" for k, v in external.items()) + f" ({split_how})")
+
+    # -- encoders -------------------------------------------------------------------------
+    models, sources, skipped = {}, {}, {}
+    clef_model = None
+    bc = dict(baseline_checkpoints or {})
+    if checkpoint is not None:
+        from clef.model import CLEFModel
+
+        clef_model = CLEFModel.from_pretrained(checkpoint)
+        clef_model.eval()
+        models["clef"], sources["clef"] = clef_model, checkpoint_id(checkpoint)
+    for name in ("recon", "short-window"):
+        if name not in cfg.baselines:
+            continue
+        if name in bc:
+            from clef.model import CLEFModel
+
+            models[name] = CLEFModel.from_pretrained(bc[name]).eval()
+            sources[name] = checkpoint_id(bc[name])
+        else:
+            skipped[name] = (f"no checkpoint given (pass --baseline-checkpoints {name}=DIR, "
+                             "trained by `clef pretrain`)")
+    if "random" in cfg.baselines:
+        if clef_model is None:
+            skipped["random"] = "needs --checkpoint for the architecture"
+        else:
+            models["random"] = random_encoder(clef_model, cfg.seed).eval()
+            sources["random"] = f"random init seed={cfg.seed} of {sources['clef']}"
+    want_oracle = "oracle" in cfg.baselines
+    if want_oracle and cohort.oracle is None:
+        skipped["oracle"] = "the cohort has no oracle.parquet (only synthetic cohorts do)"
+        want_oracle = False
+    if not models and "band-power" not in cfg.baselines and not want_oracle:
+        raise ValueError("nothing to probe: give --checkpoint or at least one baseline.")
+    for k, v in skipped.items():
+        say(f"skipping representation {k}: {v}")
+
+    # -- features ---------------------------------------------------------------------------
+    ids = sorted(set(sets["train"]) | set(sets["test"]) | {s for v in external.values()
+                                                            for s in v})
+    rcfg = cfg.representation
+    if clef_model is not None:
+        rcfg.sfreq = float(getattr(clef_model.config.tokenizer_config(), "sfreq", rcfg.sfreq))
+    feats, failed = compute_representations(
+        cohort, models, ids, band_power_on="band-power" in cfg.baselines, oracle=want_oracle,
+        cache_dir=out / "features", config=rcfg, progress=progress, sources=sources)
+    if failed:
+        say(f"{len(failed)} session(s) could not be loaded and are left out (see summary.md)")
+    good = set(next(iter(feats.values())).index) if feats else set()
+    sets = {k: np.array([s for s in v if s in good]) for k, v in sets.items()}
+    external = {k: sets[k] for k in external}
+    order = [r for r in REPRESENTATIONS if r in feats]
+
+    # -- probes -----------------------------------------------------------------------------
+    results = {}
+    for name in order:
+        say(f"probing {name} ({feats[name].shape[1]} features)")
+        results[name] = probe_tasks(feats[name], sessions, labels, info, sets["train"],
+                                    sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
+                                    external=external, config=cfg.battery, progress=progress,
+                                    desc=name)
+    summary = summarize(results, "test")
+    ext_name = next(iter(external), None)
+    summary_ext = summarize(results, ext_name) if ext_name else None
+
+    # -- zero-shot --------------------------------------------------------------------------
+    zs, zs_sum = None, None
+    if cfg.zeroshot and clef_model is not None:
+        say("zero-shot concept scoring")
+        zs = zeroshot_eval(feats["clef"], sessions, labels, info, text_encoder(clef_model),
+                           ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed)
+        zs_sum = summarize_zeroshot(zs)
+
+    # -- write ------------------------------------------------------------------------------
+    long = results_long(results)
+    targets = evaluate_targets(summary, results, zs_sum, external=ext_name or "B")
+    atomic_write_csv(long, out / "results.csv", index=False)
+    atomic_write_csv(summary.table, out / "summary_table.csv")
+    atomic_write_csv(summary.beats, out / "beats.csv")
+    atomic_write_csv(targets, out / "targets.csv", index=False)
+    if zs is not None:
+        atomic_write_csv(zs, out / "zeroshot.csv", index=False)
+    for name, why in skipped.items():
+        sources.setdefault(name, f"skipped: {why}")
+    meta = {
+        "cohort": str(cohort_dir), "cohort_kind": cohort.kind, "checkpoint": str(checkpoint),
+        "command": command, "n_sessions": len(sessions), "n_train": len(sets["train"]),
+        "n_test": len(sets["test"]),
+        "n_external": {k: len(v) for k, v in external.items()}, "split": split_how,
+        "representations": ", ".join(order), "n_boot": cfg.n_boot, "seed": cfg.seed,
+        "sources": sources, "feature_digests": {k: features_digest(v) for k, v in feats.items()},
+        "failed_sessions": len(failed), "elapsed_s": round(time.time() - t0, 1),
+    }
+    write_summary_md(out / "summary.md", summary=summary, summary_ext=summary_ext,
+                     results_long=long, targets=targets, zeroshot=zs, zs_summary=zs_sum,
+                     meta=meta, failed=failed, external=ext_name or "B")
+    plots = write_plots(out, summary, reference="clef" if "clef" in results else order[0])
+    atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str))
+    say(f"wrote {out / 'summary.md'}")
+    return {"summary": summary, "summary_external": summary_ext, "results": long,
+            "zeroshot": zs, "targets": targets, "skipped_representations": skipped,
+            "failed": failed,
+            "paths": {"results": out / "results.csv", "summary": out / "summary.md",
+                      "plots": plots}}

@@ -1,0 +1,219 @@
+"""Probe results on disk: ``results.csv``, ``summary.md`` with the issue's targets, and plots."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clef.probe.battery import Summary
+from clef.probe.zeroshot import GROUP_HELD_OUT, GROUP_NAMED
+
+# The targets of the probing issue (synthetic benchmark, site-A held-out patients).
+TARGETS = {
+    "recon_margin": 0.04,  # CLEF mean AUROC - reconstruction-only mean >= this
+    "short_margin": 0.06,  # CLEF mean AUROC - short-window mean >= this
+    "short_beats_frac": 0.85,  # CLEF beats short-window on at least this share of tasks
+    "site_b_drop": 0.03,  # CLEF mean AUROC drop from site A to site B <= this
+    "zs_named": 0.75,  # zero-shot mean AUROC, concepts named in training reports >= this
+    "zs_held_out": 0.65,  # zero-shot mean AUROC, held-out concepts >= this
+}
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write text via a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def atomic_write_csv(df: pd.DataFrame, path, **kw) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    df.to_csv(tmp, **kw)
+    os.replace(tmp, path)
+
+
+def site_drop(results: pd.DataFrame, home: str = "test", external: str = "B") -> dict:
+    """Mean AUROC on the home test set and on an external one, over tasks scored on both."""
+    ok = results[results["status"] == "ok"]
+    a = ok[ok["test_set"] == home].set_index("task")["auroc"]
+    b = ok[ok["test_set"] == external].set_index("task")["auroc"]
+    common = a.index.intersection(b.index)
+    if len(common) == 0:
+        return {"n_tasks": 0, "home": np.nan, "external": np.nan, "drop": np.nan}
+    ma, mb = float(a[common].mean()), float(b[common].mean())
+    return {"n_tasks": len(common), "home": ma, "external": mb, "drop": ma - mb}
+
+
+def evaluate_targets(summary: Summary, results_by_rep: dict, zs_summary: pd.DataFrame | None,
+                     clef: str = "clef", recon: str = "recon", short: str = "short-window",
+                     external: str = "B") -> pd.DataFrame:
+    """The issue's targets, each "met", "missed" or "not measured" (never softened).
+
+    Returns
+    -------
+    DataFrame
+        target, value, threshold, status.
+    """
+    t = summary.table
+    rows = []
+
+    def add(name, value, threshold, ok, note=""):
+        status = "not measured" if value is None or not np.isfinite(value) else (
+            "met" if ok(value) else "missed")
+        rows.append({"target": name, "value": np.nan if value is None else value,
+                     "threshold": threshold, "status": status, "note": note})
+
+    have = set(t.index)
+    overall = t["overall"] if "overall" in t.columns else pd.Series(dtype=float)
+    margin = (lambda other: float(overall[clef] - overall[other])
+              if {clef, other} <= have else None)
+    add("CLEF mean AUROC - reconstruction-only", margin(recon), f">= {TARGETS['recon_margin']}",
+        lambda v: v >= TARGETS["recon_margin"])
+    add("CLEF mean AUROC - short-window", margin(short), f">= {TARGETS['short_margin']}",
+        lambda v: v >= TARGETS["short_margin"])
+    frac = (float(summary.beats.loc[clef, short]) / summary.n_tasks
+            if {clef, short} <= have and summary.n_tasks else None)
+    add("share of tasks where CLEF beats short-window", frac,
+        f">= {TARGETS['short_beats_frac']}", lambda v: v >= TARGETS["short_beats_frac"],
+        f"{summary.beats.loc[clef, short]} of {summary.n_tasks}" if frac is not None else "")
+    drop = None
+    note = ""
+    if clef in results_by_rep:
+        d = site_drop(results_by_rep[clef], external=external)
+        drop = d["drop"] if d["n_tasks"] else None
+        note = (f"site A {d['home']:.3f} vs site {external} {d['external']:.3f} over "
+                f"{d['n_tasks']} tasks") if d["n_tasks"] else ""
+    add(f"CLEF mean AUROC drop, site A -> site {external}", drop,
+        f"<= {TARGETS['site_b_drop']}", lambda v: v <= TARGETS["site_b_drop"], note)
+    for group, key in ((GROUP_NAMED, "zs_named"), (GROUP_HELD_OUT, "zs_held_out")):
+        v = None
+        n = ""
+        if zs_summary is not None and group in zs_summary.index:
+            v = zs_summary.loc[group, "mean_auroc"]
+            n = f"{int(zs_summary.loc[group, 'n_tasks']) if np.isfinite(v) else 0} concepts"
+        add(f"zero-shot mean AUROC, {group} concepts", v, f">= {TARGETS[key]}",
+            lambda x, k=key: x >= TARGETS[k], n)
+    return pd.DataFrame(rows)
+
+
+def _md(df: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
+    """A small markdown table without the optional `tabulate` dependency."""
+    d = df.reset_index() if index else df.copy()
+
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            return "" if not np.isfinite(v) else format(v, floatfmt)
+        return "" if v is None else str(v)
+
+    head = "| " + " | ".join(map(str, d.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in d.columns) + "|"
+    body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in d.itertuples(index=False)]
+    return "\n".join([head, sep, *body])
+
+
+def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
+                     results_long: pd.DataFrame, targets: pd.DataFrame,
+                     zeroshot: pd.DataFrame | None, zs_summary: pd.DataFrame | None,
+                     meta: dict, failed: dict, external: str = "B") -> None:
+    """Write ``summary.md``: headline tables, targets, zero-shot, skipped tasks, provenance."""
+    L = [f"# Probe results: {meta.get('cohort', '')}", ""]
+    if meta.get("command"):
+        L += ["Made with:", "", "```", meta["command"], "```", ""]
+    for k in ("cohort_kind", "n_sessions", "n_train", "n_test", "n_external", "representations",
+              "n_boot", "seed", "elapsed_s"):
+        if k in meta:
+            L.append(f"- {k.replace('_', ' ')}: {meta[k]}")
+    for name, src in (meta.get("sources") or {}).items():
+        L.append(f"- source of {name}: `{src}`")
+    L += ["", "## Targets (site-A held-out patients)", "", _md(targets, index=False), ""]
+    L += [f"## Linear probes, site-A held-out patients ({summary.n_tasks} tasks)", "",
+          ("Mean AUROC per category and overall (mean over tasks), on the tasks every "
+          "representation was scored on."), "", _md(summary.table), ""]
+    L += ["### Tasks on which the row beats the column", "", _md(summary.beats), ""]
+    if summary_ext is not None and summary_ext.n_tasks:
+        L += [(f"## External site {external} (probes trained on site A, {summary_ext.n_tasks} "
+              "tasks)"), "", _md(summary_ext.table), ""]
+    if zeroshot is not None and len(zeroshot):
+        L += ["## Zero-shot concept scoring (site-A held-out patients)", ""]
+        if zs_summary is not None:
+            L += [_md(zs_summary), ""]
+        zs = zeroshot[["task", "group", "status", "auroc", "ci_low", "ci_high", "n_pos",
+                       "n_train_reports_naming"]]
+        L += [_md(zs, index=False), ""]
+    if summary.n_tasks:
+        per = summary.wide.copy()
+        L += ["## Per-task AUROC (site-A held-out patients)", "", _md(per), ""]
+    skipped = results_long[results_long["status"] == "skipped"]
+    if len(skipped):
+        sk = skipped.drop_duplicates(["task", "test_set"])[["task", "category", "test_set",
+                                                             "reason"]]
+        L += [f"## Skipped tasks ({sk['task'].nunique()})", "", _md(sk, index=False), ""]
+    if failed:
+        L += [f"## Sessions that could not be loaded ({len(failed)})", ""]
+        L += [f"- {k}: {v}" for k, v in list(failed.items())[:50]]
+        L.append("")
+    atomic_write_text(path, "\n".join(L))
+
+
+def write_plots(out_dir, summary: Summary, reference: str = "clef") -> list[Path]:
+    """Per-category bars and per-task scatter (reference vs each other representation), PNG.
+
+    Returns the written paths (empty when matplotlib is unavailable or nothing was scored).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:  # plots are optional; tables are always written
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    t = summary.table.drop(columns=["n_tasks"], errors="ignore")
+    if summary.n_tasks and len(t):
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(t.columns), 3.6))
+        w = 0.8 / len(t.index)
+        x = np.arange(len(t.columns))
+        for i, rep in enumerate(t.index):
+            ax.bar(x + i * w - 0.4 + w / 2, t.loc[rep].to_numpy(float), w, label=rep)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        ax.set_xticks(x, t.columns)
+        ax.set_ylim(0.4, 1.0)
+        ax.set_ylabel("mean AUROC")
+        ax.legend(fontsize=7, ncol=2)
+        ax.set_title(f"Linear probes by category ({summary.n_tasks} tasks)")
+        fig.tight_layout()
+        p = out_dir / "category_bars.png"
+        _savefig(fig, p)
+        plt.close(fig)
+        written.append(p)
+    others = [c for c in summary.wide.columns if c != reference]
+    if reference in summary.wide.columns and others and summary.n_tasks:
+        fig, axes = plt.subplots(1, len(others), figsize=(3.2 * len(others), 3.3), squeeze=False)
+        for ax, other in zip(axes[0], others):
+            ax.scatter(summary.wide[other], summary.wide[reference], s=10)
+            ax.plot([0.3, 1], [0.3, 1], color="grey", lw=0.8)
+            ax.set_xlim(0.3, 1)
+            ax.set_ylim(0.3, 1)
+            ax.set_xlabel(f"{other} AUROC")
+            ax.set_ylabel(f"{reference} AUROC")
+            ax.set_title(f"{int(summary.beats.loc[reference, other])}/{summary.n_tasks} above")
+        fig.tight_layout()
+        p = out_dir / "task_scatter.png"
+        _savefig(fig, p)
+        plt.close(fig)
+        written.append(p)
+    return written
+
+
+def _savefig(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)

@@ -1,0 +1,256 @@
+"""Session features for every representation on the same sessions: CLEF, reconstruction-only,
+short-window, randomly initialised encoder (all ``CLEFModel`` checkpoints), band power, oracle.
+
+Signals are loaded once per chunk and shared by every signal-based representation; finished
+chunks are cached under ``cache_dir`` (``<name>.npy`` + ``<name>.json``, atomic), so a killed run
+resumes where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from clef.errors import ClefError, InvalidCohort
+from clef.features import BandPowerConfig, band_power
+
+# Names the probe command understands, in report order.
+REPRESENTATIONS = ("clef", "recon", "short-window", "band-power", "random", "oracle")
+MODEL_REPRESENTATIONS = ("clef", "recon", "short-window", "random")
+
+
+@dataclass
+class RepresentationConfig:
+    """How session features are computed."""
+
+    sfreq: float = 200.0  # sessions are loaded (resampled) at this rate; models re-check theirs
+    chunk: int = 32  # sessions loaded into memory at once (20 min x 19 ch x 200 Hz ~ 18 MB each)
+    batch_size: int = 8  # sessions per encoder forward pass
+    seed: int = 0  # seed of the randomly initialised encoder
+    device: str = "cpu"  # torch device for the encoders ("cuda" on a GPU machine)
+
+
+def checkpoint_id(path) -> str:
+    """A short identity of a checkpoint folder: the weights sha256 recorded in its config."""
+    p = Path(path)
+    cfg = p / "config.json"
+    if cfg.is_file():
+        sha = json.loads(cfg.read_text("utf-8")).get("weights_sha256")
+        if sha:
+            return str(sha)
+    return str(p.resolve())
+
+
+def random_encoder(model, seed: int = 0):
+    """A freshly initialised ``CLEFModel`` with ``model``'s config (the random-init baseline)."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return type(model)(model.config)
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def oracle_features(oracle_df: pd.DataFrame, sessions_df: pd.DataFrame) -> pd.DataFrame:
+    """True latent findings as features: presence and fraction of the session per concept.
+
+    Parameters
+    ----------
+    oracle_df : DataFrame
+        ``session_id``, ``concept`` and, when known, ``onset_s`` and ``duration_s`` (or
+        ``end_s``) of each occurrence.
+    sessions_df : DataFrame
+        ``session_id`` and ``duration_s``.
+
+    Returns
+    -------
+    DataFrame
+        Index session_id (all sessions), columns ``has_<concept>`` and ``frac_<concept>``.
+    """
+    for col in ("session_id", "concept"):
+        if col not in oracle_df.columns:
+            raise InvalidCohort(f"oracle.parquet lacks column {col!r}; the oracle representation "
+                                "needs session_id and concept. Fix: regenerate the cohort.")
+    o = oracle_df.copy()
+    o["session_id"] = o["session_id"].astype(str)
+    dur = sessions_df.set_index(sessions_df["session_id"].astype(str))["duration_s"].astype(float)
+    if "duration_s" in o.columns:
+        d = o["duration_s"].astype(float)
+    elif {"onset_s", "end_s"} <= set(o.columns):
+        d = o["end_s"].astype(float) - o["onset_s"].astype(float)
+    else:
+        d = pd.Series(np.nan, index=o.index)
+    total = o["session_id"].map(dur)
+    o["frac"] = (d / total).fillna(1.0).clip(0, 1)  # no interval: whole session
+    concepts = sorted(o["concept"].astype(str).unique())
+    ids = sessions_df["session_id"].astype(str)
+    has = (o.assign(v=1).pivot_table(index="session_id", columns="concept", values="v",
+                                     aggfunc="max").reindex(index=ids, columns=concepts)
+           .fillna(0.0))
+    frac = (o.pivot_table(index="session_id", columns="concept", values="frac", aggfunc="sum")
+            .reindex(index=ids, columns=concepts).fillna(0.0).clip(0, 1))
+    out = pd.concat([has.add_prefix("has_"), frac.add_prefix("frac_")], axis=1)
+    out.index.name = "session_id"
+    return out.astype(np.float32)
+
+
+class _Cache:
+    """Per-representation feature rows on disk (``<name>.npy`` float32 + ``<name>.json``)."""
+
+    def __init__(self, folder, name: str, source: str):
+        self.folder = None if folder is None else Path(folder)
+        self.name, self.source = name, source
+        self.rows: dict[str, np.ndarray] = {}
+        if self.folder is None:
+            return
+        meta_p, arr_p = self._paths()
+        if meta_p.is_file() and arr_p.is_file():
+            meta = json.loads(meta_p.read_text("utf-8"))
+            if meta.get("source") == source:
+                arr = np.load(arr_p, allow_pickle=False)
+                if arr.shape[0] == len(meta["session_ids"]):
+                    self.rows = dict(zip(meta["session_ids"], arr))
+
+    def _paths(self):
+        safe = self.name.replace("/", "_")
+        return self.folder / f"{safe}.json", self.folder / f"{safe}.npy"
+
+    def save(self) -> None:
+        if self.folder is None or not self.rows:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        meta_p, arr_p = self._paths()
+        ids = list(self.rows)
+        arr = np.stack([self.rows[i] for i in ids]).astype(np.float32)  # (sessions, d)
+        tmp = arr_p.with_name(f".{arr_p.name}.{os.getpid()}.tmp.npy")
+        np.save(tmp, arr, allow_pickle=False)
+        os.replace(tmp, arr_p)
+        tmpj = meta_p.with_name(f".{meta_p.name}.{os.getpid()}.tmp")
+        tmpj.write_text(json.dumps({"source": self.source, "session_ids": ids}), "utf-8")
+        os.replace(tmpj, meta_p)
+
+
+def _embed(model, sessions, batch_size: int, ids, failed: dict) -> dict[int, np.ndarray]:
+    """Embed sessions in batches; a batch that fails is retried one session at a time, and
+    sessions the model cannot take (e.g. shorter than one token span) are marked failed."""
+    out: dict[int, np.ndarray] = {}
+    if not sessions:
+        return out
+    try:
+        emb = model.embed_sessions(sessions, batch_size=batch_size)  # (n, embed_dim)
+        return {i: np.asarray(e, np.float32) for i, e in enumerate(emb)}
+    except ClefError:
+        pass
+    for i, (sid, sess) in enumerate(zip(ids, sessions)):
+        try:
+            out[i] = np.asarray(model.embed_sessions([sess], batch_size=1)[0], np.float32)
+        except ClefError as e:
+            failed[sid] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def compute_representations(cohort, models: dict, session_ids, *, band_power_on: bool = True,
+                            oracle: bool = False, cache_dir=None,
+                            config: RepresentationConfig | None = None, progress: bool = True,
+                            sources: dict | None = None):
+    """Compute each representation's features for the given sessions.
+
+    Parameters
+    ----------
+    cohort : clef.cohort.Cohort
+        Provides ``session(session_id, sfreq=...)``, ``sessions`` and ``oracle``.
+    models : dict of str -> CLEFModel
+        Encoders by representation name (e.g. ``{"clef": m, "recon": m1, "random": m0}``);
+        embeddings come from ``model.embed_sessions``.
+    session_ids : sequence of str
+    band_power_on : bool
+        Also compute ``band-power`` (:func:`clef.features.band_power`).
+    oracle : bool
+        Also build ``oracle`` features from ``cohort.oracle`` (synthetic cohorts).
+    cache_dir : path, optional
+        Resume/cache folder.
+    config : RepresentationConfig, optional
+    progress : bool
+        Progress bar over sessions.
+    sources : dict of str -> str, optional
+        Identity of each model (e.g. :func:`checkpoint_id`), used to validate the cache.
+
+    Returns
+    -------
+    features : dict of str -> DataFrame
+        Index session_id (sessions that loaded), one column per feature dimension.
+    failed : dict of str -> str
+        Sessions that could not be loaded, with the reason (skipped for every representation).
+    """
+    cfg = config or RepresentationConfig()
+    ids = [str(s) for s in session_ids]
+    sources = sources or {}
+    bp_cfg = BandPowerConfig()
+    caches: dict[str, _Cache] = {}
+    for name in models:
+        caches[name] = _Cache(cache_dir, name, f"{sources.get(name, name)}|sfreq={cfg.sfreq}")
+    if band_power_on:
+        caches["band-power"] = _Cache(cache_dir, "band-power", f"{bp_cfg}|sfreq={cfg.sfreq}")
+    failed: dict[str, str] = {}
+    if cache_dir is not None and (Path(cache_dir) / "failed.json").is_file():
+        failed = json.loads((Path(cache_dir) / "failed.json").read_text("utf-8"))
+    todo = [s for s in ids if s not in failed and any(s not in c.rows for c in caches.values())]
+    for m in models.values():
+        m.to(cfg.device)
+    bar = tqdm(total=len(todo), desc="features", unit="session", disable=not progress)
+    for start in range(0, len(todo), cfg.chunk):
+        chunk = todo[start:start + cfg.chunk]
+        loaded, sessions = [], []
+        for sid in chunk:
+            try:
+                sessions.append(cohort.session(sid, sfreq=cfg.sfreq))
+                loaded.append(sid)
+            except ClefError as e:  # one bad recording loses nothing else
+                failed[sid] = f"{type(e).__name__}: {e}"
+        for name, model in models.items():
+            need = [i for i, s in enumerate(loaded) if s not in caches[name].rows
+                    and s not in failed]
+            for i, e in _embed(model, [sessions[i] for i in need], cfg.batch_size,
+                               [loaded[i] for i in need], failed).items():
+                caches[name].rows[loaded[need[i]]] = e
+        if band_power_on:
+            for sid, sess in zip(loaded, sessions):
+                if sid not in caches["band-power"].rows and sid not in failed:
+                    caches["band-power"].rows[sid] = band_power(sess.data, sess.sfreq, bp_cfg)
+        for c in caches.values():
+            c.save()
+        if cache_dir is not None and failed:
+            p = Path(cache_dir) / "failed.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_name(f".{p.name}.tmp")
+            tmp.write_text(json.dumps(failed, indent=1), "utf-8")
+            os.replace(tmp, p)
+        bar.update(len(chunk))
+    bar.close()
+    ok = [s for s in ids if s not in failed and all(s in c.rows for c in caches.values())]
+    out = {}
+    for name, c in caches.items():
+        out[name] = pd.DataFrame(np.stack([c.rows[s] for s in ok]) if ok else np.zeros((0, 0)),
+                                 index=pd.Index(ok, name="session_id"))
+    if oracle:
+        if getattr(cohort, "oracle", None) is None:
+            raise InvalidCohort(f"{cohort.root}: no oracle.parquet, so the oracle representation "
+                                "cannot be built. Fix: drop 'oracle' from the baselines (real "
+                                "cohorts have no oracle).")
+        out["oracle"] = oracle_features(cohort.oracle, cohort.sessions).loc[ok]
+    return out, {s: r for s, r in failed.items() if s in set(ids)}
+
+
+def features_digest(X: pd.DataFrame) -> str:
+    """sha256 (16 hex) of a feature table, for provenance in the results."""
+    h = hashlib.sha256(np.ascontiguousarray(X.to_numpy(np.float32)).tobytes())
+    h.update("|".join(map(str, X.index)).encode())
+    return h.hexdigest()[:16]

@@ -1,0 +1,239 @@
+"""Zero-shot concept scoring: prompt ensembles -> text tower -> cosine with session embeddings."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from clef.errors import InvalidQuery
+from clef.probe.battery import feature_matrix
+from clef.probe.metrics import auroc, bootstrap_auroc
+
+# Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
+TEMPLATES: tuple[str, ...] = ("{}", "EEG shows {}.", "The record demonstrates {}.",
+                              "Impression: abnormal EEG due to {}.")
+GROUP_NAMED = "named in training reports"
+GROUP_HELD_OUT = "held-out"
+
+TextEncoder = Callable[[list[str]], np.ndarray]  # list of n texts -> (n, d) embeddings
+
+
+def concept_prompts(concept: str, synonyms: dict | None = None,
+                    templates: Sequence[str] = TEMPLATES, max_phrases: int = 6) -> list[str]:
+    """Prompts for one concept: each of its phrases (label + synonyms) in each template.
+
+    Parameters
+    ----------
+    concept : str
+        Ontology concept name, e.g. ``"lpds"``.
+    synonyms : dict of str -> sequence of str, optional
+        Concept -> phrases; default: the synthetic generator's ontology.
+    templates : sequence of str
+        Format strings with one ``{}``.
+    max_phrases : int
+        Use at most this many phrases (longest first, as the ontology orders them).
+
+    Returns
+    -------
+    list of str
+    """
+    phrases = concept_phrases(concept, synonyms)
+    return [t.format(p) for p in phrases[:max_phrases] for t in templates]
+
+
+def concept_phrases(concept: str, synonyms: dict | None = None) -> list[str]:
+    """A concept's phrases (label + synonyms) from ``synonyms`` or the generator's ontology."""
+    if synonyms is None:
+        from clef.synth.ontology import ONTOLOGY  # lazy: only synthetic/ontology concepts
+
+        if concept not in ONTOLOGY:
+            raise InvalidQuery(f"concept {concept!r} is not in the ontology. Fix: pass one of "
+                               f"{sorted(ONTOLOGY)[:8]}... or give synonyms explicitly.")
+        phrases = list(ONTOLOGY[concept].phrases)
+    else:
+        phrases = [str(p) for p in synonyms.get(concept, ())]
+    if not phrases:
+        raise InvalidQuery(f"concept {concept!r} has no phrases to build prompts from.")
+    return phrases
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+
+
+def text_encoder(model, batch_size: int = 64) -> TextEncoder:
+    """Wrap a ``CLEFModel`` (anything with ``encode_text(list[str], normalize=True)``) as a numpy
+    text encoder."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(texts), batch_size):
+                e = model.encode_text(list(texts[i:i + batch_size]), normalize=True)
+                out.append(e.detach().float().cpu().numpy() if hasattr(e, "detach")
+                           else np.asarray(e))
+        return np.concatenate(out, axis=0)  # (n_texts, d)
+
+    return encode
+
+
+def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
+                       synonyms: dict | None = None,
+                       templates: Sequence[str] = TEMPLATES) -> np.ndarray:
+    """Unit-norm ensemble embedding per concept: mean of its unit prompt embeddings, renormalized.
+
+    Returns
+    -------
+    np.ndarray, shape (len(concepts), d)
+    """
+    prompts = [concept_prompts(c, synonyms, templates) for c in concepts]
+    flat = [p for ps in prompts for p in ps]
+    E = _unit(encode_text(flat))  # (n_prompts, d)
+    if E.shape[0] != len(flat):
+        raise ValueError(f"text encoder returned {E.shape[0]} embeddings for {len(flat)} prompts.")
+    out, k = [], 0
+    for ps in prompts:
+        out.append(E[k:k + len(ps)].mean(axis=0))
+        k += len(ps)
+    return _unit(np.stack(out))  # (concepts, d)
+
+
+def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[str],
+                    synonyms: dict | None = None, index=None) -> pd.DataFrame:
+    """Cosine similarity of each session embedding with each concept's prompt ensemble.
+
+    Parameters
+    ----------
+    session_emb : array, shape (n_sessions, d)
+    encode_text : callable
+        list of str -> (n, d) array (see :func:`text_encoder`).
+    concepts : sequence of str
+    synonyms : dict, optional
+        Concept -> phrases (default: the ontology).
+    index : sequence, optional
+        Row labels (session ids).
+
+    Returns
+    -------
+    DataFrame, shape (n_sessions, n_concepts)
+    """
+    S = _unit(np.asarray(session_emb, dtype=np.float64))  # (n, d)
+    C = concept_embeddings(encode_text, concepts, synonyms)  # (k, d)
+    if S.shape[1] != C.shape[1]:
+        raise ValueError(f"session embeddings have dimension {S.shape[1]} but text embeddings "
+                         f"{C.shape[1]}. Fix: use the same model for both towers.")
+    return pd.DataFrame(S @ C.T, index=index, columns=list(concepts))
+
+
+def rank_concepts(embedding, encode_text: TextEncoder, concepts: Sequence[str],
+                  synonyms: dict | None = None) -> pd.Series:
+    """Concepts ranked by cosine with one session embedding (highest first)."""
+    s = zeroshot_scores(np.asarray(embedding).reshape(1, -1), encode_text, concepts, synonyms)
+    return s.iloc[0].sort_values(ascending=False)
+
+
+def _named_in(reports: pd.Series, phrases) -> int:
+    alt = "|".join(re.escape(p) for p in phrases)
+    pat = re.compile(rf"(?<![\w-])(?:{alt})", re.IGNORECASE)
+    return int(reports.fillna("").map(lambda t: bool(pat.search(t))).sum())
+
+
+def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFrame,
+                  task_info: pd.DataFrame, encode_text: TextEncoder, ids=None, n_boot: int = 200,
+                  seed: int = 0, synonyms: dict | None = None,
+                  categories: Sequence[str] = ("finding",)) -> pd.DataFrame:
+    """Zero-shot AUROC per concept task, split into training-report and held-out concepts.
+
+    Parameters
+    ----------
+    session_emb : array (n_sessions, d) in ``sessions_df`` order, or DataFrame by session_id
+    sessions_df : DataFrame
+        ``session_id``, ``patient_id``; with ``report`` and ``split`` the number of training-split
+        reports naming each concept is counted (0 for a truly held-out concept).
+    labels_wide : DataFrame
+        Index session_id, one 0/1 column per task.
+    task_info : DataFrame
+        task, category, held_out, concept.
+    encode_text : callable
+        list of str -> (n, d) array.
+    ids : sequence of str, optional
+        Sessions to evaluate on (default: all; use held-out patients).
+    n_boot, seed : int
+        Patient-level bootstrap for the 95% interval.
+    synonyms : dict, optional
+        Concept -> phrases (default: the ontology).
+    categories : sequence of str
+        Task categories scored.
+
+    Returns
+    -------
+    DataFrame
+        task, concept, category, held_out, group, status, reason, auroc, ci_low, ci_high, n,
+        n_pos, n_train_reports_naming.
+    """
+    ids = sessions_df["session_id"].astype(str).tolist() if ids is None else list(map(str, ids))
+    tasks = task_info[task_info["category"].isin(categories) & task_info["concept"].notna()]
+    tasks = tasks.drop_duplicates("task")
+    labels_wide = labels_wide.copy()
+    labels_wide.index = labels_wide.index.astype(str)
+    X = feature_matrix(session_emb, sessions_df, ids)
+    patient = sessions_df.set_index(sessions_df["session_id"].astype(str))["patient_id"].astype(str)
+    concepts, rows = [], []
+    for t in tasks.itertuples(index=False):
+        try:
+            concept_prompts(t.concept, synonyms)
+            concepts.append(t.concept)
+        except InvalidQuery as e:
+            rows.append({"task": t.task, "concept": t.concept, "status": "skipped",
+                         "reason": str(e)})
+    uniq = list(dict.fromkeys(concepts))
+    scores = zeroshot_scores(X, encode_text, uniq, synonyms) if uniq else pd.DataFrame()
+    train_reports = None
+    if {"report", "split"} <= set(sessions_df.columns):
+        train_reports = sessions_df.loc[sessions_df["split"].astype(str) == "train", "report"]
+    for i, t in enumerate(tasks.itertuples(index=False)):
+        if t.concept not in uniq:
+            continue
+        y = (pd.to_numeric(labels_wide[t.task].reindex(ids), errors="coerce").to_numpy(float)
+             if t.task in labels_wide.columns else np.full(len(ids), np.nan))
+        keep = np.isfinite(y)
+        n_pos, n_neg = int((y[keep] == 1).sum()), int((y[keep] == 0).sum())
+        row = {"task": t.task, "concept": t.concept, "n": int(keep.sum()), "n_pos": n_pos}
+        if train_reports is not None:
+            row["n_train_reports_naming"] = _named_in(train_reports,
+                                                      concept_phrases(t.concept, synonyms))
+        if min(n_pos, n_neg) < 1:
+            rows.append({**row, "status": "skipped",
+                         "reason": f"{n_pos} positive / {n_neg} negative sessions"})
+            continue
+        s = scores[t.concept].to_numpy()[keep]
+        lo, hi = bootstrap_auroc(y[keep], s, n_boot=n_boot, seed=seed + i,
+                                 groups=patient.reindex(np.asarray(ids)[keep]).to_numpy())
+        rows.append({**row, "status": "ok", "reason": "", "auroc": auroc(y[keep], s),
+                     "ci_low": lo, "ci_high": hi})
+    out = pd.DataFrame(rows)
+    meta = tasks.set_index("task")[["category", "held_out"]]
+    out["category"] = out["task"].map(meta["category"])
+    out["held_out"] = out["task"].map(meta["held_out"]).astype(bool)
+    out["group"] = np.where(out["held_out"], GROUP_HELD_OUT, GROUP_NAMED)
+    cols = ["task", "concept", "category", "held_out", "group", "status", "reason", "auroc",
+            "ci_low", "ci_high", "n", "n_pos", "n_train_reports_naming"]
+    for c in cols:
+        if c not in out.columns:
+            out[c] = np.nan
+    return out[cols]
+
+
+def summarize_zeroshot(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean zero-shot AUROC and task count per group (training-report concepts, held-out)."""
+    ok = df[df["status"] == "ok"]
+    g = ok.groupby("group")["auroc"].agg(["mean", "count"]).rename(
+        columns={"mean": "mean_auroc", "count": "n_tasks"})
+    g = g.reindex([GROUP_NAMED, GROUP_HELD_OUT])
+    g["n_tasks"] = g["n_tasks"].fillna(0).astype(int)
+    return g

@@ -1,0 +1,88 @@
+"""`TrainConfig`: every choice of a pretraining run (stored in checkpoints and the model card)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+STAGES = ("recon", "align", "both")
+
+
+@dataclass
+class TrainConfig:
+    """Two-stage CLEF pretraining.
+
+    Stage 1 (``recon``): masked spectrogram reconstruction. Stage 2 (``align``): symmetric InfoNCE
+    EEG<->report and EEG<->EHR, plus ``align_recon_weight`` x reconstruction. ``both`` runs stage 1
+    then stage 2, each for ``steps`` (or ``epochs``) with its own warm-up and cosine decay.
+    """
+
+    cohort: str = ""  # cohort folder (clef.cohort.Cohort.load)
+    out: str = ""  # output folder: final checkpoint (model.safetensors, config.json, MODEL_CARD.md)
+    config: str = "clef-tiny"  # model config name or JSON path
+    arch: str = "session"  # "session" (CLEF) or "short-window" (baseline)
+    stage: str = "both"  # "recon", "align" or "both"
+    steps: int | None = None  # optimizer steps per stage (overrides epochs)
+    epochs: float = 10.0  # epochs per stage when steps is None
+    batch_size: int = 32  # global batch (split evenly over DDP ranks)
+    lr: float = 5e-4  # peak AdamW learning rate
+    weight_decay: float = 0.05  # not applied to biases, norms, embeddings, temperatures
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup_frac: float = 0.05  # linear warm-up share of each stage's steps (at least 1 step)
+    min_lr_frac: float = 0.1  # cosine decays to min_lr_frac * lr
+    grad_clip: float = 1.0  # max global grad norm (0 = off)
+    mask_ratio: float = 0.6  # share of each session's tokens hidden from the encoder in stage 1
+    text_weight: float = 1.0  # EEG<->report InfoNCE weight
+    ehr_weight: float = 0.5  # EEG<->EHR InfoNCE weight
+    align_recon_weight: float = 0.25  # reconstruction term kept in stage 2 (0 = off)
+    max_logit_scale: float = 4.6052  # ln(100): CLIP's temperature clamp
+    seed: int = 0
+    sites: list[str] | None = None  # train on these sites only (None = all)
+    max_sessions: int | None = None  # cap on training sessions (None = all of split "train")
+    eval_sessions: int = 256  # held-out ("test" split) sessions for the model-card metrics
+    ckpt_every: int = 200  # steps between checkpoints (a checkpoint is also written at stage ends)
+    keep_checkpoints: int = 2  # newest checkpoints kept
+    log_every: int = 10  # steps between log lines (train_log.jsonl)
+    work_dir: str | None = None  # checkpoints + caches (default: <out>)
+    cache_dir: str | None = None  # token and text-feature cache (default: <work_dir>/cache)
+    workers: int = 1  # processes for filling the token cache
+    device: str | None = None  # default: cuda if available else cpu
+    progress: bool = True
+    command: str = ""  # the command line, for the model card
+
+    def validate(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage={self.stage!r}; allowed: {STAGES}")
+        if self.arch not in ("session", "short-window"):
+            raise ValueError(f"arch={self.arch!r}; allowed: 'session', 'short-window'")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size={self.batch_size}; contrastive training needs >= 2")
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio={self.mask_ratio}; must be in (0, 1)")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps={self.steps}; must be >= 1")
+        if self.steps is None and not self.epochs > 0:
+            raise ValueError(f"epochs={self.epochs}; must be > 0 (or pass steps)")
+        if not self.cohort or not self.out:
+            raise ValueError("cohort and out are required. Fix: pass --cohort DIR --out DIR")
+
+    def stages(self) -> list[str]:
+        return ["recon", "align"] if self.stage == "both" else [self.stage]
+
+    # Fields that must agree between a run and the checkpoint it resumes from.
+    RESUME_KEYS = ("config", "arch", "stage", "steps", "epochs", "batch_size", "lr",
+                   "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
+                   "ehr_weight", "align_recon_weight", "seed", "sites", "max_sessions")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(d["betas"])
+        return d
+
+
+@dataclass
+class StageState:
+    """Where a run is: stage index, step within the stage, steps of the stage."""
+
+    stage_index: int = 0
+    step: int = 0
+    total: int = 0
+    history: list = field(default_factory=list)

@@ -1,0 +1,87 @@
+"""The two pretraining objectives as one module (what DDP wraps), and per-stage trainable sets."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from clef.model.clef_model import CLEFModel
+from clef.model.losses import ClipLoss, MaskedReconLoss
+from clef.train.config import TrainConfig
+from clef.train.data import Batch
+
+# Parameters trained in each stage (prefixes of CLEFModel parameter names).
+RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")
+ALIGN_FROZEN_WITHOUT_RECON = ("decoder.",)
+
+
+def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
+    """Freeze what a stage does not use (DDP needs every trainable parameter used). -> names."""
+    names = []
+    for name, p in model.named_parameters():
+        if stage == "recon":
+            on = name.startswith(RECON_PARAMS)
+        else:
+            on = not (cfg.align_recon_weight <= 0 and name.startswith(ALIGN_FROZEN_WITHOUT_RECON))
+        p.requires_grad_(on)
+        if on:
+            names.append(name)
+    return names
+
+
+class PretrainObjective(nn.Module):
+    """``forward(batch, stage) -> (loss, logs)`` for ``stage`` in {"recon", "align"}.
+
+    Under DDP the losses use global-batch normalization (see ``clef.model.losses``), so any
+    number of ranks gives the single-process gradient of the same global batch.
+    """
+
+    def __init__(self, model: CLEFModel, cfg: TrainConfig):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+        self.clip = ClipLoss()
+        self.recon = MaskedReconLoss()
+
+    def recon_loss(self, batch: Batch) -> torch.Tensor:
+        pred, masked, valid = self.model.reconstruct(batch.tokens, batch.noise, self.cfg.mask_ratio)
+        target = batch.tokens.values.to(pred.device)
+        return self.recon(pred, target, masked.to(pred.device), valid)
+
+    def forward(self, batch: Batch, stage: str):
+        m, cfg = self.model, self.cfg
+        logs: dict[str, torch.Tensor] = {}
+        if stage == "recon":
+            loss = self.recon_loss(batch)
+            logs["recon"] = loss.detach()
+            return loss, logs
+        dev = m.device
+        z_eeg = m.encode_eeg(batch.tokens)  # (b, embed) normalized
+        z_txt = F.normalize(m.text(batch.text.to(dev)), dim=-1)
+        z_ehr = F.normalize(m.ehr(batch.ehr), dim=-1)
+        l_txt = self.clip(z_eeg.float(), z_txt.float(), m.logit_scale.exp(),
+                          batch.text_group.to(dev))
+        l_ehr = self.clip(z_eeg.float(), z_ehr.float(), m.logit_scale_ehr.exp(),
+                          batch.ehr_group.to(dev))
+        loss = cfg.text_weight * l_txt + cfg.ehr_weight * l_ehr
+        logs.update(clip_text=l_txt.detach(), clip_ehr=l_ehr.detach())
+        if cfg.align_recon_weight > 0:
+            r = self.recon_loss(batch)
+            loss = loss + cfg.align_recon_weight * r
+            logs["recon"] = r.detach()
+        return loss, logs
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: no decay for biases, norms, embeddings, pooling queries, temperatures."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = (p.ndim < 2 or "logit_scale" in name or "norm" in name or "embed.region" in name
+                or "embed.band" in name or ".region." in name or ".band." in name
+                or "mask_token" in name or "query" in name or name.startswith(("ehr.dx.",
+                                                                              "ehr.med.")))
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]

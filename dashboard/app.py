@@ -1,0 +1,45 @@
+"""CLEF explorer: Streamlit entry point (router). Run with `clef dashboard` or `make demo`.
+
+    streamlit run dashboard/app.py -- [--bundle DIR] [--store S] [--index I] [--checkpoint C]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # pages import `state` from this folder
+    sys.path.insert(0, str(HERE))
+
+import state
+
+from clef import explore
+
+st.set_page_config(page_title="CLEF explorer", page_icon=":material/neurology:", layout="wide")
+
+PAGES = [
+    st.Page(str(HERE / "pages" / "cohort_map.py"), title="Cohort map", icon=":material/scatter_plot:",
+            url_path="map", default=True),
+    st.Page(str(HERE / "pages" / "concept_search.py"), title="Concept search", icon=":material/search:",
+            url_path="search"),
+    st.Page(str(HERE / "pages" / "similar_sessions.py"), title="Similar sessions", icon=":material/group_work:",
+            url_path="similar"),
+    st.Page(str(HERE / "pages" / "session_viewer.py"), title="Session viewer", icon=":material/monitor_heart:",
+            url_path="viewer"),
+    st.Page(str(HERE / "pages" / "model.py"), title="Model", icon=":material/description:", url_path="model"),
+]
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    try:
+        info = state.bundle_summary()
+    except Exception as exc:  # noqa: BLE001 - shown to the user, the app stops cleanly
+        st.error(explore.error_message(exc))
+        st.stop()
+    st.caption(f"**{info['sessions']:,} sessions** · model `{info['model']}` · "
+               f"{info['dim']}-d embeddings")
+    st.caption(f"data: `{info['bundle']}`")
+
+page.run()

@@ -1,0 +1,70 @@
+"""Cohort map: UMAP of session embeddings; colour, hover, lasso/box selection -> table + profile."""
+from __future__ import annotations
+
+import numpy as np
+import state
+import streamlit as st
+
+from clef import explore
+
+st.title("Cohort map")
+sessions = state.sessions()
+if "x" not in sessions.columns:
+    st.warning("This bundle has no cohort map (no `map/` folder). Build one with `clef map`.")
+    st.stop()
+labels = state.labels()
+options = explore.color_options(sessions, labels)
+CONCEPT = "concept score…"
+
+c1, c2, c3 = st.columns([2, 2, 1])
+color_by = c1.selectbox("Colour by", ["(none)", CONCEPT, *options], index=2 if "site" in options
+                        else 0, key="map_color")
+concept = None
+if color_by == CONCEPT:
+    concept = c2.text_input("Concept", "benzodiazepine effect", key="map_concept")
+view = c3.radio("View", ["auto", "scatter", "density"], horizontal=True, key="map_view",
+                help="auto: density with a selectable subsample above "
+                     f"{explore.DENSITY_THRESHOLD:,} sessions")
+
+color, color_name = None, ""
+try:
+    if color_by == CONCEPT and concept:
+        color, color_name = explore.as_series(state.concept_scores(concept)), concept
+    elif color_by in options:
+        color, color_name = explore.color_values(options[color_by], sessions, labels), color_by
+except Exception as exc:  # noqa: BLE001 - bad query: tell the user, keep the map
+    st.error(explore.error_message(exc))
+
+highlight = explore.selection_mask(sessions["session_id"],
+                                   st.session_state.get("map_highlight_ids", []))
+fig = explore.map_figure(sessions, color=color, color_name=color_name, hover=state.hover(),
+                         highlight=highlight, mode=view)
+event = st.plotly_chart(fig, key="map_chart", on_select="rerun",
+                        selection_mode=("points", "box", "lasso"), width="stretch")
+
+rows = explore.selected_rows(sessions, event.selection if event else None)
+if len(rows) == 0 and highlight.any():
+    rows = np.flatnonzero(highlight)
+    st.caption("Showing the sessions sent from another page; draw a lasso to select others.")
+if len(rows) == 0:
+    st.info("Draw a lasso or box on the map (toolbar, top right) to profile a group of sessions.")
+    st.stop()
+
+selected = sessions.iloc[rows]
+st.session_state["map_selected_ids"] = selected["session_id"].tolist()
+st.subheader(f"Selected cohort: {len(selected):,} of {len(sessions):,} sessions")
+st.dataframe(explore.display_table(selected), width="stretch", height=260, hide_index=True,
+             key="map_selected_table")
+st.download_button("Download selection (CSV)", explore.to_csv_bytes(selected),
+                   file_name="selected_sessions.csv", mime="text/csv", key="map_download")
+
+profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)))
+st.subheader("Profile against the rest")
+left, right = st.columns([1, 2])
+left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="map_numeric")
+right.plotly_chart(explore.profile_figure(profile), width="stretch", key="map_profile_fig")
+st.dataframe(explore.profile_table(profile), hide_index=True, width="stretch", height=320,
+             key="map_profile_table")
+if st.button("Find sessions similar to the first selected", key="map_to_similar"):
+    st.session_state["similar_session"] = str(selected["session_id"].iloc[0])
+    st.switch_page("pages/similar_sessions.py")

@@ -1,0 +1,238 @@
+"""Cached loaders shared by the dashboard pages.
+
+The bundle location comes from the command line (``streamlit run dashboard/app.py -- --store S
+--index I --checkpoint C``), else the environment (``CLEF_BUNDLE``, ``CLEF_STORE``, ``CLEF_INDEX``,
+``CLEF_CHECKPOINT``, ``CLEF_COHORT``, ``CLEF_MAP``), else ``data_samples/``. Model, index, store and
+map load once per process (``st.cache_resource``); tables and per-session results are
+``st.cache_data``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from clef import explore
+from clef.demo import Bundle
+
+ENV = {"root": "CLEF_BUNDLE", "store": "CLEF_STORE", "index": "CLEF_INDEX",
+       "checkpoint": "CLEF_CHECKPOINT", "cohort": "CLEF_COHORT", "map": "CLEF_MAP"}
+
+
+def bundle_args() -> dict:
+    """Bundle paths from CLI args (after ``--``) overriding environment variables."""
+    p = argparse.ArgumentParser(add_help=False)
+    for name in ENV:
+        p.add_argument(f"--{'bundle' if name == 'root' else name}", dest=name, default=None)
+    known, _ = p.parse_known_args(sys.argv[1:])
+    return {k: (getattr(known, k) or os.environ.get(env) or None) for k, env in ENV.items()}
+
+
+@st.cache_resource(show_spinner=False)
+def _bundle(root, store, index, checkpoint, cohort, map_) -> Bundle:
+    return Bundle.locate(root, store=store, index=index, checkpoint=checkpoint, cohort=cohort,
+                         map=map_)
+
+
+def bundle() -> Bundle:
+    a = bundle_args()
+    return _bundle(a["root"], a["store"], a["index"], a["checkpoint"], a["cohort"], a["map"])
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _model(path: str):
+    from clef.model import CLEFModel
+
+    m = CLEFModel.from_pretrained(path)
+    m.eval()
+    return m
+
+
+def model():
+    return _model(str(bundle().checkpoint))
+
+
+@st.cache_resource(show_spinner="Loading the index…")
+def _index(path: str, checkpoint: str):
+    from clef.index import SessionIndex
+
+    return SessionIndex.load(path, _model(checkpoint))
+
+
+def index():
+    b = bundle()
+    return _index(str(b.index), str(b.checkpoint))
+
+
+@st.cache_resource(show_spinner="Opening the embedding store…")
+def _store(path: str):
+    from clef.store import EmbeddingStore
+
+    return EmbeddingStore.open(path)
+
+
+def store():
+    return _store(str(bundle().store))
+
+
+@st.cache_resource(show_spinner="Loading the cohort map…")
+def _cohort_map(path: str | None):
+    if path is None:
+        return None
+    from clef.maps import CohortMap
+
+    return CohortMap.load(path)
+
+
+def cohort_map():
+    b = bundle()
+    return _cohort_map(str(b.map) if b.map else None)
+
+
+@st.cache_resource(show_spinner=False)
+def _cohort(path: str | None):
+    if path is None:
+        return None
+    from clef.cohort import Cohort
+
+    return Cohort.load(path)
+
+
+def cohort():
+    b = bundle()
+    return _cohort(str(b.cohort) if b.cohort else None)
+
+
+# ---- tables ----------------------------------------------------------------------------------
+# The session table is large (100k rows at scale) and only read: it is shared as a resource rather
+# than copied by st.cache_data on every call (see benchmarks/results/dashboard.md).
+
+@st.cache_resource(show_spinner=False)
+def _sessions(index_path: str, map_path: str | None, checkpoint: str) -> pd.DataFrame:
+    idx = _index(index_path, checkpoint)
+    cmap = _cohort_map(map_path)
+    return explore.session_table(idx.sessions, cmap.coords if cmap is not None else None)
+
+
+def sessions() -> pd.DataFrame:
+    """Session metadata in index row order, with map coordinates ``x``/``y`` when a map exists."""
+    b = bundle()
+    return _sessions(str(b.index), str(b.map) if b.map else None, str(b.checkpoint))
+
+
+@st.cache_data(show_spinner=False)
+def _labels(index_path: str, checkpoint: str) -> pd.DataFrame | None:
+    lab = _index(index_path, checkpoint).labels
+    if lab is None:
+        return None
+    return lab.set_index("session_id") if "session_id" in lab.columns else lab
+
+
+def labels() -> pd.DataFrame | None:
+    """Wide task labels indexed by session_id (None when the index has none)."""
+    b = bundle()
+    return _labels(str(b.index), str(b.checkpoint))
+
+
+@st.cache_data(show_spinner=False)
+def _task_info(cohort_path: str | None) -> pd.DataFrame:
+    c = _cohort(cohort_path)
+    if c is None:
+        return pd.DataFrame(columns=["task", "category", "held_out", "concept"])
+    return c.task_info()
+
+
+def task_info() -> pd.DataFrame:
+    b = bundle()
+    return _task_info(str(b.cohort) if b.cohort else None)
+
+
+@st.cache_resource(show_spinner=False)
+def _hover(index_path: str, map_path: str | None, checkpoint: str) -> np.ndarray:
+    return explore.hover_text(_sessions(index_path, map_path, checkpoint))
+
+
+def hover() -> np.ndarray:
+    b = bundle()
+    return _hover(str(b.index), str(b.map) if b.map else None, str(b.checkpoint))
+
+
+# ---- model-derived values --------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def text_vector(query: str) -> np.ndarray:
+    """Unit text embedding of a query (cached per query)."""
+    from clef.index import text_vector as tv
+
+    return tv(explore.check_query(query), model())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def concept_scores(query: str) -> np.ndarray:
+    """Cosine of every session (index row order) with a concept query."""
+    st_ = store()
+    emb = explore.embeddings_in_order(st_, index().session_ids)
+    return explore.concept_scores(emb, text_vector(query))
+
+
+@st.cache_data(show_spinner="Loading the recording…", max_entries=8)
+def session_signal(session_id: str):
+    """A sample session's signals (regenerated on demand for synthetic cohorts)."""
+    c = cohort()
+    if c is None:
+        raise explore.SignalsUnavailable(session_id)
+    return c.session(session_id)
+
+
+@st.cache_data(show_spinner="Computing the spectrogram…", max_entries=32)
+def session_spectrogram(session_id: str):
+    """(times_s, freqs, power_db) of a sample session."""
+    return explore.session_spectrogram(session_signal(session_id), model().tokenizer)
+
+
+@st.cache_data(show_spinner="Embedding the session…", max_entries=16)
+def window_states(session_id: str):
+    """((n_patches, D) per-time-patch embeddings, seconds per patch) of a sample session."""
+    st_ = store()
+    if st_.manifest.get("states"):
+        return explore.window_states(model(), store=st_, session_id=session_id)
+    return explore.window_states(model(), session_signal(session_id))
+
+
+@st.cache_data(show_spinner="Reading and embedding the upload…", max_entries=4)
+def _upload(digest: str, name: str, _data: bytes):
+    return explore.embed_upload(_data, name, model(), cohort_map())
+
+
+def upload(data: bytes, name: str):
+    """Embed an uploaded recording (cached by content hash); raises clef errors for bad files."""
+    return _upload(hashlib.sha256(data).hexdigest(), name, data)
+
+
+def bundle_summary() -> dict:
+    """Short facts for the sidebar."""
+    b = bundle()
+    idx = index()
+    return {"sessions": len(idx), "model": idx.manifest.get("model_name"),
+            "dim": idx.dim, "bundle": str(b.root or b.store)}
+
+
+PICKER_MAX = 5000  # above this many sessions, pickers are a text box (a selectbox ships every id)
+
+
+def session_picker(label: str, ids: list[str], key: str, default: str | None = None) -> str:
+    """Pick a session: a selectbox for small cohorts, an id text box for large ones."""
+    if len(ids) <= PICKER_MAX:
+        return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0,
+                            key=key)
+    value = st.text_input(f"{label} id", value=default or ids[0], key=key).strip()
+    if value not in set(ids):
+        st.error(f"No session {value!r} in this cohort ({len(ids):,} sessions). Fix: paste an id "
+                 "from a table or the map.")
+        st.stop()
+    return value

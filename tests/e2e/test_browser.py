@@ -1,0 +1,188 @@
+"""Browser tests: Playwright drives Debian's Chromium (headless) against the dashboard served on
+127.0.0.1. Each test saves a screenshot to docs/screenshots/ (shown in the README)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle, dashboard_command
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT_S = 90
+UI_TIMEOUT_MS = 90_000
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def bundle_root(tmp_path_factory) -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make browsers`)")
+    if os.environ.get("CLEF_TEST_BUNDLE"):
+        return Path(os.environ["CLEF_TEST_BUNDLE"])
+    try:
+        Bundle.locate(DEFAULT_ROOT)
+        return DEFAULT_ROOT
+    except BundleNotFound:
+        out = tmp_path_factory.mktemp("bundle")
+        build_demo_bundle(out, n_sessions=24, seed=0, minutes=2.0, progress=False)
+        return out
+
+
+@pytest.fixture(scope="module")
+def server(bundle_root, tmp_path_factory):
+    """The dashboard as `clef dashboard` starts it, on a free loopback port; stopped afterwards."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(dashboard_command(bundle=bundle_root, port=port), stdout=fh,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"no health response in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1600})
+    pg = ctx.new_page()
+    pg.set_default_timeout(UI_TIMEOUT_MS)
+    yield pg
+    ctx.close()
+
+
+def _shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.wait_for_timeout(800)  # let plotly finish drawing
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def _idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=UI_TIMEOUT_MS)
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_load_app(page, server):
+    page.goto(server)
+    page.get_by_role("heading", name="Cohort map").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert page.get_by_text("sessions", exact=False).first.is_visible()
+    _shot(page, "cohort_map")
+
+
+def test_concept_search_ranked_results(page, server):
+    page.goto(f"{server}/search")
+    box = page.get_by_label("Describe what you are looking for")
+    box.fill("generalized slowing")
+    box.press("Enter")
+    page.get_by_text("Top 20 sessions for", exact=False).wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()  # the score histogram
+    _idle(page)
+    _no_exception(page)
+    _shot(page, "concept_search")
+
+
+def test_lasso_on_map_shows_selected_cohort(page, server):
+    page.goto(server)
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    _idle(page)
+    drag = plot.locator(".nsewdrag").first
+    bb = drag.bounding_box()
+    assert bb is not None
+    # a lasso around the middle 60 % of the plot area (dragmode is lasso by default)
+    x0, y0, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
+    pts = [(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.25)]
+    page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
+    page.mouse.down()
+    for fx, fy in pts[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+    page.mouse.up()
+    page.get_by_text("Selected cohort:", exact=False).wait_for()
+    _idle(page)
+    _no_exception(page)
+    page.get_by_text("Profile against the rest").wait_for()
+    page.get_by_text("Download selection (CSV)").wait_for()
+    _shot(page, "map_selection")
+
+
+def test_viewer_traces_and_spectrogram(page, server, bundle_root):
+    page.goto(f"{server}/viewer")
+    page.get_by_role("heading", name="Session viewer").wait_for()
+    page.get_by_text("Whole session: click to jump").wait_for()
+    page.get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, traces, timeline
+    _idle(page)
+    _no_exception(page)
+    _shot(page, "session_viewer")
+
+
+def test_upload_real_recording_shows_neighbours(page, server, eegmmidb_edf):
+    page.goto(f"{server}/similar")
+    page.get_by_text("Upload a recording").click()
+    page.locator('input[type="file"]').set_input_files(str(eegmmidb_edf))
+    page.get_by_text(f"Read {eegmmidb_edf.name}", exact=False).wait_for()
+    page.get_by_text(f"Nearest neighbours of {eegmmidb_edf.name}").wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    _shot(page, "upload_neighbours")
+

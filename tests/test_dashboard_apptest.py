@@ -1,0 +1,265 @@
+"""Streamlit AppTest over every dashboard page: renders without exception on the sample data (or a
+small demo bundle when data_samples/ holds none), and the main widget of each page changes what
+the page shows."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def bundle_root(tmp_path_factory) -> Path:
+    """data_samples/ when it holds a bundle, else a 24-session demo bundle built once
+    ($CLEF_TEST_BUNDLE reuses one built earlier, e.g. while working on the pages)."""
+    if os.environ.get("CLEF_TEST_BUNDLE"):
+        return Path(os.environ["CLEF_TEST_BUNDLE"])
+    try:
+        Bundle.locate(DEFAULT_ROOT)
+        return DEFAULT_ROOT
+    except BundleNotFound:
+        out = tmp_path_factory.mktemp("bundle")
+        build_demo_bundle(out, n_sessions=24, seed=0, minutes=2.0, progress=False)
+        _probe_tables(out / "probe")
+        return out
+
+
+def _probe_tables(folder: Path) -> None:
+    """Two small probe tables, in the shape `clef probe` writes, for the model page."""
+    folder.mkdir()
+    pd.DataFrame({"category": ["finding", "medication", "phenotype"] * 2,
+                  "model": ["clef"] * 3 + ["band_power"] * 3,
+                  "auroc": [0.8, 0.7, 0.65, 0.7, 0.6, 0.6]}).to_csv(folder / "summary.csv",
+                                                                   index=False)
+    pd.DataFrame({"task": ["gsw_3hz", "lorazepam"], "category": ["finding", "medication"],
+                  "auroc": [0.9, 0.7]}).to_csv(folder / "per_task.csv", index=False)
+
+
+@pytest.fixture()
+def app(bundle_root, monkeypatch):
+    for name in ("CLEF_STORE", "CLEF_INDEX", "CLEF_CHECKPOINT", "CLEF_COHORT", "CLEF_MAP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLEF_BUNDLE", str(bundle_root))
+
+    def make(page: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        if page is not None:
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return make
+
+
+def _arr(v) -> np.ndarray:
+    """A plotly JSON array: a list, or a typed array ``{"dtype", "bdata"}`` (base64)."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v)
+
+
+def _plots(at) -> list[dict]:
+    return [json.loads(p.proto.spec) for p in at.get("plotly_chart")]
+
+
+def _frames(at) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe]
+
+
+def _frame(at, *columns: str, nth: int = 0) -> pd.DataFrame:
+    """The nth dataframe on the page holding all ``columns`` (st.dataframe is not keyed here)."""
+    hits = [f for f in _frames(at) if set(columns) <= set(f.columns)]
+    assert len(hits) > nth, f"no table with {columns}: {[list(f.columns) for f in _frames(at)]}"
+    return hits[nth]
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# ---- cohort map ---------------------------------------------------------------------------------
+
+def test_map_renders_and_colour_changes_figure(app):
+    at = app()
+    _ok(at)
+    assert at.title[0].value == "Cohort map"
+    assert "sessions" in at.sidebar.caption[0].value
+    before = _plots(at)[0]
+    names_before = {tr.get("name") for tr in before["data"]}
+    at.selectbox(key="map_color").set_value("sex").run()
+    _ok(at)
+    after = _plots(at)[0]
+    names_after = {tr.get("name") for tr in after["data"]}
+    assert names_before != names_after and names_after & {"F", "M"}
+    at.selectbox(key="map_color").set_value("concept score…").run()
+    _ok(at)
+    cont = _plots(at)[0]["data"][0]
+    assert cont["marker"].get("showscale") is True  # continuous concept-score colouring
+
+
+def test_map_selection_gives_table_profile_and_csv(app, bundle_root):
+    at = app()
+    ids = _first_ids(bundle_root, 8)
+    at.session_state["map_highlight_ids"] = ids
+    at.run()
+    _ok(at)
+    sub = [s.value for s in at.subheader]
+    assert any(s.startswith(f"Selected cohort: {len(ids)} of") for s in sub)
+    table = _frame(at, "session_id", "report")
+    assert sorted(table["session_id"]) == sorted(ids)
+    prof = _frame(at, "variable", "level")
+    assert {"variable", "level", "odds_ratio", "cohen_h"} <= set(prof.columns)
+    assert at.session_state["map_selected_ids"] == table["session_id"].tolist()
+    assert len(at.get("download_button")) == 1
+
+
+def _first_ids(root: Path, n: int) -> list[str]:
+    table = pd.read_parquet(Bundle.locate(root).index / "sessions.parquet")
+    return table["session_id"].astype(str).head(n).tolist()
+
+
+# ---- concept search -----------------------------------------------------------------------------
+
+def test_search_query_ranks_and_changes(app):
+    at = app("concept_search")
+    _ok(at)
+    assert at.info  # asks for a query first
+    at.text_input(key="search_query").set_value("generalized slowing").run()
+    _ok(at)
+    res = _frame(at, "rank", "score")
+    assert len(res) == 20 and res["score"].is_monotonic_decreasing
+    assert any(p["data"][0]["type"] == "histogram" for p in _plots(at))
+    at.text_input(key="search_query").set_value("burst suppression").run()
+    _ok(at)
+    res2 = _frame(at, "rank", "score")
+    assert not res2["score"].round(6).equals(res["score"].round(6))
+    at.slider(key="search_k").set_value(7).run()
+    assert len(_frame(at, "rank", "score")) == 7
+
+
+def test_search_filter_and_task_auroc(app):
+    at = app("concept_search")
+    at.text_input(key="search_query").set_value("lorazepam").run()
+    sites = at.multiselect(key="search_site").options
+    at.multiselect(key="search_site").set_value([sites[0]]).run()
+    _ok(at)
+    res = _frame(at, "rank", "score")
+    assert len(res) > 0 and set(res["site"]) == {sites[0]}
+    metrics = [m.label for m in at.metric]
+    assert any("AUROC" in m for m in metrics), metrics
+
+
+def test_search_example_pill_sets_query(app):
+    at = app("concept_search")
+    at.pills(key="search_example").set_value("triphasic waves").run()
+    _ok(at)
+    assert at.text_input(key="search_query").value == "triphasic waves"
+    assert len(_frame(at, "rank", "score")) > 0
+
+
+# ---- similar sessions ---------------------------------------------------------------------------
+
+def test_similar_by_id_changes_with_session_and_steering(app):
+    at = app("similar_sessions")
+    _ok(at)
+    t1 = _frame(at, "rank", "score")
+    first = at.selectbox(key="similar_id").value
+    assert first not in t1["session_id"].tolist() and t1["score"].is_monotonic_decreasing
+    other = at.selectbox(key="similar_id").options[3]
+    at.selectbox(key="similar_id").set_value(other).run()
+    _ok(at)
+    t2 = _frame(at, "rank", "score")
+    assert other not in t2["session_id"].tolist() and not t2["session_id"].equals(t1["session_id"])
+    at.text_input(key="similar_steer_text").set_value("benzodiazepine effect").run()
+    _ok(at)
+    steered = _frame(at, "rank", "score", nth=1)
+    assert len(steered) == len(t2)
+    spectra = [p for p in _plots(at) if p["data"][0]["type"] == "heatmap"]
+    assert len(spectra) == 4  # the query and its top 3 neighbours
+
+
+def test_similar_upload_real_and_bad_file(app, eegmmidb_edf):
+    at = app("similar_sessions")
+    at.radio(key="similar_source").set_value("Upload a recording").run()
+    _ok(at)
+    at.file_uploader(key="similar_upload").set_value(("bad.edf", b"0" * 4096,
+                                                      "application/octet-stream")).run()
+    assert at.error and "Fix:" in at.error[0].value and not at.exception
+    at.file_uploader(key="similar_upload").set_value((eegmmidb_edf.name,
+                                                      eegmmidb_edf.read_bytes(),
+                                                      "application/octet-stream")).run()
+    _ok(at)
+    assert at.success and eegmmidb_edf.name in at.success[0].value
+    assert len(_frame(at, "rank", "score")) == 10
+    maps = [p for p in _plots(at) if any(tr.get("name") == "upload" for tr in p["data"])]
+    assert len(maps) == 1
+
+
+# ---- session viewer ---------------------------------------------------------------------------
+
+def _traces(at) -> dict:
+    return next(p for p in _plots(at) if len(p["data"]) >= 18)
+
+
+def test_viewer_montage_gain_time(app):
+    at = app("session_viewer")
+    _ok(at)
+    assert len(_traces(at)["data"]) == 18  # double banana
+    at.radio(key="viewer_montage").set_value("average").run()
+    _ok(at)
+    avg = _traces(at)
+    assert len(avg["data"]) == 19
+    at.select_slider(key="viewer_gain").set_value(50).run()
+    assert _traces(at)["layout"]["yaxis"]["tickvals"][0] == 18 * 50
+    at.slider(key="viewer_t").set_value(30.0).run()
+    _ok(at)
+    assert _arr(_traces(at)["data"][0]["x"]).min() >= 30.0 - 1e-6
+    at.button(key="viewer_next").click().run()
+    assert at.slider(key="viewer_t").value == pytest.approx(40.0)
+    spec = [p for p in _plots(at) if p["data"][0]["type"] == "heatmap"]
+    assert spec, "whole-session spectrogram"
+    assert _frame(at, "field", "value")["field"].tolist()[0] == "session_id"
+
+
+def test_viewer_concept_timeline_changes(app):
+    at = app("session_viewer")
+    bars1 = _arr(next(p for p in _plots(at) if p["data"][0]["type"] == "bar")["data"][0]["y"])
+    at.text_input(key="viewer_concept").set_value("burst suppression").run()
+    _ok(at)
+    bars2 = _arr(next(p for p in _plots(at) if p["data"][0]["type"] == "bar")["data"][0]["y"])
+    assert len(bars1) == len(bars2) and not np.allclose(bars1, bars2)
+    ids = at.selectbox(key="viewer_id").options
+    at.selectbox(key="viewer_id").set_value(ids[1]).run()
+    _ok(at)
+    assert at.slider(key="viewer_t").value == 0.0
+
+
+# ---- model --------------------------------------------------------------------------------------
+
+def test_model_page_card_and_probe(app, bundle_root):
+    at = app("model")
+    _ok(at)
+    facts = _frame(at, "field", "value")
+    assert "weights sha256" in facts["field"].tolist()
+    assert any(m.value.startswith("#") or "CLEF" in m.value for m in at.markdown)
+    assert (bundle_root / "probe").is_dir()
+    names = at.selectbox(key="model_table").options
+    t1 = _frame(at, "auroc")
+    assert len(names) > 1
+    at.selectbox(key="model_table").set_value(names[1]).run()
+    _ok(at)
+    assert not _frame(at, "auroc").equals(t1)

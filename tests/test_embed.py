@@ -1,0 +1,208 @@
+"""`clef embed`: store contents, failures table, kill-and-resume, Dask workers, states."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from clef.cohort import Cohort, write_cohort
+from clef.embed import EmbedConfig, embed_cohort, load_model
+from clef.errors import CheckpointMismatch
+from clef.model import CLEFModel, ModelConfig
+from clef.store import EmbeddingStore, model_fingerprint
+
+REPO = Path(__file__).resolve().parents[1]
+STANDARD = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5",
+            "P3", "Pz", "P4", "T6", "O1", "O2"]
+# small tokenizer/encoder and a hashing text tower: loads in a second, no download
+TINY = {
+    "name": "test-tiny", "embed_dim": 16,
+    "tokenizer": {"preset": "tiny", "windows_per_patch": 2, "freq_pool": 8},
+    "encoder": {"d_model": 32, "n_layers": 2, "n_heads": 2, "max_tokens": 256},
+    "decoder": {"d_model": 16, "n_layers": 1, "n_heads": 2},
+    "text": {"backbone": "hashing", "hash_dim": 64},
+    "ehr": {"code_dim": 8, "hidden": 16},
+}
+
+
+def save_tiny(path, seed=0) -> Path:
+    torch.manual_seed(seed)
+    CLEFModel(ModelConfig.from_dict(TINY).resolve()).save_pretrained(path)
+    return Path(path)
+
+
+def write_edf(path, seconds, seed, sfreq=200.0, alpha=1.0):
+    import mne
+    from mne.export import export_raw
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sfreq)
+    t = np.arange(n) / sfreq
+    x = rng.standard_normal((19, n)) * 10e-6
+    x += alpha * 20e-6 * np.sin(2 * np.pi * rng.uniform(8, 12) * t)
+    raw = mne.io.RawArray(x, mne.create_info(STANDARD, sfreq, "eeg"), verbose="error")
+    export_raw(str(path), raw, fmt="edf", verbose="error")
+
+
+def make_cohort(root: Path, n: int, seconds=60.0, corrupt: int | None = None) -> Path:
+    """A real-kind cohort of n EDF sessions; session `corrupt` (index) is a truncated file."""
+    rec = root / "recordings"
+    rec.mkdir(parents=True)
+    rows, tasks = [], []
+    for i in range(n):
+        sid = f"s{i:03d}"
+        write_edf(rec / f"{sid}.edf", seconds, seed=i, alpha=0.2 + (i % 3))
+        if i == corrupt:
+            data = (rec / f"{sid}.edf").read_bytes()
+            (rec / f"{sid}.edf").write_bytes(data[: len(data) // 3])
+        rows.append({"session_id": sid, "patient_id": f"p{i // 2}", "site": "AB"[i % 2],
+                     "path": f"recordings/{sid}.edf", "duration_s": seconds, "sfreq": 200.0,
+                     "age": 20.0 + i, "sex": "FM"[i % 2], "setting": "outpatient",
+                     "report": f"report {i}", "diagnoses": [["G40.3"], []][i % 2],
+                     "medications": [[], ["lorazepam"]][i % 2], "split": "train"})
+        tasks.append({"session_id": sid, "task": "sex_f", "category": "demographic",
+                      "held_out": False, "concept": None, "label": int(i % 2 == 0)})
+    write_cohort(root, pd.DataFrame(rows), pd.DataFrame(tasks),
+                 {"kind": "real", "created_by": "test"})
+    return root
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return save_tiny(tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    return make_cohort(tmp_path_factory.mktemp("cohort") / "c", 7, corrupt=3)
+
+
+@pytest.fixture(scope="module")
+def store(cohort, ckpt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("store") / "st"
+    return embed_cohort(cohort, ckpt, out, EmbedConfig(scheduler="none", shard_size=2,
+                                                       progress=False))
+
+
+def test_store_contents_and_failures(store, cohort, ckpt):
+    store.verify()
+    assert len(store) == 6 and store.dim == 16
+    assert store.session_ids.tolist() == ["s000", "s001", "s002", "s004", "s005", "s006"]
+    # the truncated recording is in the failures table with its error, nothing else is lost
+    assert store.failures["session_id"].tolist() == ["s003"]
+    assert store.failures["error_type"].iloc[0] == "UnreadableRecording"
+    assert "s003.edf" in store.failures["path"].iloc[0]
+    assert store.failures["message"].iloc[0]
+    # metadata aligned row by row with the cohort
+    c = Cohort.load(cohort)
+    ref = c.sessions.set_index("session_id").loc[store.session_ids]
+    assert np.allclose(store.sessions["age"], ref["age"])
+    assert store.sessions["site"].tolist() == ref["site"].tolist()
+    assert store.labels["sex_f"].tolist() == [1, 0, 1, 1, 0, 1]
+    # manifest pins the model
+    model = load_model(ckpt)
+    fp = model_fingerprint(model)
+    for key in ("model_sha256", "tokenizer_sha256", "model_name", "dim"):
+        assert store.manifest[key] == fp[key]
+    assert store.manifest["count"] == 6 and store.manifest["n_failures"] == 1
+    assert not (store.path / "parts").exists()
+    # embeddings equal the model's own end-to-end embedding of the same recordings
+    sess = [c.session(s, sfreq=200.0) for s in store.session_ids]
+    ref_vec = model.embed_sessions(sess, batch_size=3)
+    np.testing.assert_allclose(store.embeddings, ref_vec, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(store.embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_verify_detects_changed_file(store, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(store.path, copy)
+    emb = np.load(copy / "embeddings.npy")
+    emb[0, 0] += 0.5
+    np.save(copy / "embeddings.npy", emb)
+    from clef.store import InvalidStore
+
+    with pytest.raises(InvalidStore, match="sha256"):
+        EmbeddingStore.open(copy, verify=True)
+
+
+def test_rerun_is_a_no_op_and_other_model_refused(store, cohort, ckpt, tmp_path):
+    before = (store.path / "manifest.json").read_text()
+    again = embed_cohort(cohort, ckpt, store.path, EmbedConfig(scheduler="none", progress=False))
+    assert (store.path / "manifest.json").read_text() == before
+    assert len(again) == len(store)
+    other = save_tiny(tmp_path / "other", seed=1)
+    with pytest.raises(CheckpointMismatch, match="--overwrite"):
+        embed_cohort(cohort, other, store.path, EmbedConfig(scheduler="none", progress=False))
+
+
+@pytest.mark.slow  # three real `clef embed` processes
+def test_kill_and_resume_subprocess(ckpt, store, tmp_path):
+    """SIGKILL a real `clef embed` after its first committed shard; a re-run completes it with
+    every session exactly once, without redoing the committed ones."""
+    cohort = make_cohort(tmp_path / "c", 14, seconds=120.0, corrupt=5)
+    out = tmp_path / "store"
+    cmd = [sys.executable, "-m", "clef.cli", "embed", "--cohort", str(cohort), "--checkpoint",
+           str(ckpt), "--out", str(out), "--scheduler", "none", "--shard-size", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parts = out / "parts"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if any(parts.glob("part-*.parquet")):
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    assert not (out / "manifest.json").exists()
+    committed = sorted(parts.glob("part-*.parquet"))
+    assert 1 <= len(committed) < 14
+    n_before = sum(len(pd.read_parquet(p)) for p in committed)
+
+    res = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    st = EmbeddingStore.open(out, verify=True)
+    ids = st.session_ids.tolist() + st.failures["session_id"].tolist()
+    assert sorted(ids) == [f"s{i:03d}" for i in range(14)]  # every session exactly once
+    assert len(set(ids)) == len(ids) == 14
+    assert st.failures["session_id"].tolist() == ["s005"]
+    assert st.manifest["run"]["sessions_embedded"] == 14 - n_before  # nothing redone
+    assert "clef embed" in st.manifest["created_by"]
+    # same vectors as a run that was never interrupted
+    ref = embed_cohort(cohort, ckpt, tmp_path / "ref", EmbedConfig(scheduler="none",
+                                                                   progress=False))
+    np.testing.assert_allclose(st.embeddings, ref.embeddings, atol=1e-5)
+
+
+def test_states_stored(cohort, ckpt, tmp_path):
+    st = embed_cohort(cohort, ckpt, tmp_path / "s", EmbedConfig(scheduler="none", states=True,
+                                                                progress=False))
+    w = st.states("s000")
+    model = load_model(ckpt)
+    patch_s = model.tokenizer.config.step_s * model.tokenizer.config.windows_per_patch
+    assert w.shape[1] == 16 and abs(w.shape[0] - 60.0 / patch_s) <= 2
+    np.testing.assert_allclose(np.linalg.norm(w, axis=1), 1.0, atol=1e-2)  # float16 storage
+    assert json.loads((st.path / "manifest.json").read_text())["states"] is True
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_single_process(cohort, ckpt, store, tmp_path):
+    st = embed_cohort(cohort, ckpt, tmp_path / "d", EmbedConfig(
+        scheduler="local", n_workers=2, shard_size=1, progress=False))
+    assert st.session_ids.tolist() == store.session_ids.tolist()
+    np.testing.assert_allclose(st.embeddings, store.embeddings, atol=1e-5)
+    assert st.failures["session_id"].tolist() == ["s003"]
+    run = st.manifest["run"]
+    assert 1 <= run["workers_seen"] <= 2
+    assert run["max_model_loads_per_worker"] == 1  # 7 shards, each worker loaded the model once

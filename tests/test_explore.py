@@ -1,0 +1,398 @@
+"""clef.explore: cohort profiles, concept scores/timelines, figures, selections, uploads."""
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from clef import explore
+from clef.channels import DOUBLE_BANANA, STANDARD_CHANNELS
+from clef.errors import InvalidQuery, InvalidRecording, UnsupportedFormat
+from clef.session import Session
+
+
+def _cohort(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    dx_pool = ["G40.909", "G30.9", "I63.9", "R56.9"]
+    med_pool = ["lorazepam", "levetiracetam", "propofol"]
+    return pd.DataFrame({
+        "session_id": [f"s{i:03d}" for i in range(n)],
+        "age": rng.normal(50, 15, n).round(1),
+        "sex": rng.choice(["F", "M"], n),
+        "site": rng.choice(["A", "B", "C"], n),
+        "setting": rng.choice(["outpatient", "emu", "icu"], n),
+        "diagnoses": [list(rng.choice(dx_pool, rng.integers(0, 3))) for _ in range(n)],
+        "medications": [list(rng.choice(med_pool, rng.integers(0, 3))) for _ in range(n)],
+        "report": [f"report {i}" for i in range(n)],
+    })
+
+
+# ---- selections and profiles ------------------------------------------------------------------
+
+def test_selection_mask_ids_and_bool():
+    ids = ["a", "b", "c", "d"]
+    assert explore.selection_mask(ids, ["b", "d", "zz"]).tolist() == [False, True, False, True]
+    m = np.array([True, False, False, True])
+    assert explore.selection_mask(ids, m).tolist() == m.tolist()
+    with pytest.raises(ValueError, match="boolean mask"):
+        explore.selection_mask(ids, np.array([True, False]))
+
+
+def test_profile_matches_brute_force_and_scipy():
+    df = _cohort()
+    sel = df["site"].eq("A").to_numpy() | (df["age"] > 65).to_numpy()
+    prof = explore.cohort_profile(df, df["session_id"][sel])
+    assert (prof.n_selected, prof.n_rest) == (sel.sum(), (~sel).sum())
+
+    # numeric: Cohen's d with pooled SD, Mann-Whitney p
+    age = prof.numeric.set_index("variable").loc["age"]
+    x1, x0 = df["age"][sel].to_numpy(), df["age"][~sel].to_numpy()
+    sp = np.sqrt(((len(x1) - 1) * x1.var(ddof=1) + (len(x0) - 1) * x0.var(ddof=1))
+                 / (len(x1) + len(x0) - 2))
+    assert age["effect"] == pytest.approx((x1.mean() - x0.mean()) / sp)
+    assert age["p_value"] == pytest.approx(stats.mannwhitneyu(x1, x0).pvalue)
+
+    cat = prof.categorical.set_index(["variable", "level"])
+    # list column, brute force per item (each session counted once even with repeats)
+    for item in ["G40.909", "I63.9"]:
+        has = df["diagnoses"].map(lambda v, it=item: it in v).to_numpy()
+        a, c = int((has & sel).sum()), int((has & ~sel).sum())
+        b, d = int(sel.sum()) - a, int((~sel).sum()) - c
+        row = cat.loc[("diagnoses", item)]
+        assert (row["n_sel"], row["n_rest"]) == (a, c)
+        assert row["rate_diff"] == pytest.approx(a / (a + b) - c / (c + d))
+        assert row["p_value"] == pytest.approx(stats.fisher_exact([[a, b], [c, d]])[1])
+        if min(a, b, c, d) > 0:
+            ref = stats.contingency.odds_ratio([[a, b], [c, d]], kind="sample").statistic
+            assert row["odds_ratio"] == pytest.approx(ref)
+        h = 2 * np.arcsin(np.sqrt(a / (a + b))) - 2 * np.arcsin(np.sqrt(c / (c + d)))
+        assert row["effect"] == pytest.approx(h)
+    # categorical: site A fully inside the selection
+    assert cat.loc[("site", "A"), "rate_sel"] > cat.loc[("site", "A"), "rate_rest"]
+    assert cat.loc[("site", "A"), "n_rest"] == 0
+    assert np.isfinite(cat.loc[("site", "A"), "odds_ratio"])  # Haldane correction for the zero
+    # BH q-values and ordering by |effect|
+    q = stats.false_discovery_control(prof.categorical["p_value"].to_numpy(), method="bh")
+    np.testing.assert_allclose(prof.categorical["q_value"], q)
+    eff = prof.categorical["effect"].abs().to_numpy()
+    assert np.all(np.diff(eff) <= 1e-12)
+
+
+def test_profile_counts_repeated_items_once():
+    df = pd.DataFrame({"session_id": ["a", "b", "c"], "medications": [["x", "x"], ["x"], []]})
+    prof = explore.cohort_profile(df, ["a"], numeric=(), categorical=())
+    row = prof.categorical.set_index("level").loc["x"]
+    assert (row["n_sel"], row["n_rest"]) == (1, 1)
+
+
+# ---- concept scores, task matching, timelines ---------------------------------------------------
+
+def test_concept_scores_is_cosine():
+    rng = np.random.default_rng(1)
+    e, t = rng.normal(size=(50, 16)), rng.normal(size=16)
+    ref = [float(v @ t / np.linalg.norm(v) / np.linalg.norm(t)) for v in e]
+    np.testing.assert_allclose(explore.concept_scores(e, t), ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="dimension"):
+        explore.concept_scores(e, t[:8])
+
+
+def test_match_task_by_name_or_concept():
+    info = pd.DataFrame({"task": ["ied_left_temporal", "lorazepam"],
+                         "concept": ["left temporal epileptiform discharges", None]})
+    assert explore.match_task("IED left-temporal", info) == "ied_left_temporal"
+    assert explore.match_task("left temporal epileptiform discharges", info) == "ied_left_temporal"
+    assert explore.match_task("Lorazepam", info) == "lorazepam"
+    assert explore.match_task("something else", info) is None
+    assert explore.match_task("", info) is None
+
+
+def test_concept_timeline_against_loop():
+    rng = np.random.default_rng(2)
+    states = rng.normal(size=(30, 8)).astype(np.float32)
+    time_idx = np.repeat(np.arange(6), 5)
+    mask = np.ones(30, bool)
+    mask[-3:] = False  # padding
+    text = rng.normal(size=8)
+    tl = explore.concept_timeline(states, time_idx, mask, text, time_patch_s=24.0)
+    for _, row in tl.iterrows():
+        sel = (time_idx == row["time_patch"]) & mask
+        cos = [s @ text / np.linalg.norm(s) / np.linalg.norm(text) for s in states[sel]]
+        assert row["score"] == pytest.approx(np.mean(cos), rel=1e-5)
+        assert row["max_score"] == pytest.approx(np.max(cos), rel=1e-5)
+        assert row["n_tokens"] == sel.sum()
+        assert row["start_min"] == pytest.approx(row["time_patch"] * 24.0 / 60)
+    # per-patch states (no time_idx): one row per patch
+    tl2 = explore.concept_timeline(states[:4], None, None, text, 12.0)
+    assert tl2["time_patch"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="shared space"):
+        explore.concept_timeline(states, time_idx, mask, text[:4], 24.0)
+
+
+# ---- traces and spectrogram ------------------------------------------------------------------
+
+def _session(seconds=30.0, sfreq=200.0, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sfreq)
+    t = np.arange(n) / sfreq
+    data = (20e-6 * np.sin(2 * np.pi * 10 * t)[None, :]
+            + 5e-6 * rng.normal(size=(19, n))).astype(np.float32)
+    return Session(data, sfreq, list(STANDARD_CHANNELS), {"session_id": "x"})
+
+
+def test_montage_window_bipolar_and_average():
+    s = _session(5)
+    bip, names = explore.montage_window(s.data, s.ch_names, "bipolar", s.sfreq)
+    assert names == [f"{a}-{b}" for a, b in DOUBLE_BANANA]
+    idx = {n: i for i, n in enumerate(STANDARD_CHANNELS)}
+    for k, (a, b) in enumerate(DOUBLE_BANANA):
+        np.testing.assert_allclose(bip[k], s.data[idx[a]] - s.data[idx[b]], atol=1e-12)
+    avg, names = explore.montage_window(s.data, s.ch_names, "average", s.sfreq)
+    np.testing.assert_allclose(avg.mean(axis=0), 0, atol=1e-10)
+    with pytest.raises(ValueError, match="montage"):
+        explore.montage_window(s.data, s.ch_names, "laplacian")
+
+
+def test_minmax_decimate_keeps_extremes():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(3, 10_001))
+    y[1, 7777] = 50.0  # a spike must survive
+    t = np.arange(y.shape[1]) / 200.0
+    td, yd = explore.minmax_decimate(t, y, 1000)
+    assert yd.shape[1] <= 1002 and td.shape[0] == yd.shape[1]
+    np.testing.assert_allclose(yd.max(axis=1), y.max(axis=1))
+    np.testing.assert_allclose(yd.min(axis=1), y.min(axis=1))
+    assert np.all(np.diff(td) >= 0)
+    same_t, same_y = explore.minmax_decimate(t[:100], y[:, :100], 1000)
+    assert same_y.shape == (3, 100) and same_t is not None
+
+
+def test_trace_figure_montage_window_gain():
+    s = _session(30)
+    fig = explore.trace_figure(s, montage="bipolar", start_s=5, window_s=10, gain_uv=100)
+    assert len(fig.data) == 18
+    x = np.asarray(fig.data[0].x)
+    assert x.min() >= 5 - 1e-9 and x.max() <= 15
+    fig2 = explore.trace_figure(s, montage="average", start_s=5, window_s=10, gain_uv=50)
+    assert len(fig2.data) == 19
+    assert list(fig2.layout.yaxis.tickvals)[:2] == [18 * 50, 17 * 50]
+    # start beyond the end is clamped to the last full window
+    fig3 = explore.trace_figure(s, start_s=1e6, window_s=10)
+    assert np.asarray(fig3.data[0].x).min() == pytest.approx(20.0)
+    with pytest.raises(ValueError, match="gain_uv"):
+        explore.trace_figure(s, gain_uv=0)
+
+
+def test_session_spectrogram_peak_and_axes():
+    s = _session(60)
+    times, freqs, power = explore.session_spectrogram(s)
+    assert power.shape == (len(freqs), len(times))
+    assert freqs.max() <= 30.0
+    assert abs(freqs[np.argmax(power.mean(axis=1))] - 10.0) <= 0.5  # the 10 Hz sine
+    assert times[0] == pytest.approx(2.0) and np.allclose(np.diff(times), 2.0)
+
+
+def test_clicked_time_points_and_box():
+    assert explore.clicked_time({"points": [{"x": 2.5}], "box": []}) == pytest.approx(150.0)
+    assert explore.clicked_time({"points": [], "box": [{"x": [3.0, 1.0], "y": [0, 1]}]}) == 60.0
+    assert explore.clicked_time({"points": [], "box": []}) is None
+    assert explore.clicked_time(None) is None
+
+
+# ---- cohort map ---------------------------------------------------------------------------------
+
+def _coords(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"session_id": [f"s{i}" for i in range(n)], "x": rng.uniform(0, 10, n),
+                         "y": rng.uniform(0, 10, n)})
+
+
+def test_map_figure_scatter_categories_and_customdata():
+    df = _cohort(200)
+    coords = _coords(200)
+    df["x"], df["y"] = coords["x"], coords["y"]
+    fig = explore.map_figure(df, color=df["site"], color_name="site",
+                             hover=explore.hover_text(df))
+    assert {tr.name for tr in fig.data} == {"A", "B", "C"}
+    assert all(tr.type == "scattergl" for tr in fig.data)
+    for tr in fig.data:  # customdata = row position, so a click maps back to its session
+        rows = np.asarray(tr.customdata)
+        assert (df["site"].to_numpy()[rows] == tr.name).all()
+        np.testing.assert_allclose(np.asarray(tr.x), df["x"].to_numpy()[rows], rtol=1e-6)
+    cont = explore.map_figure(df, color=df["age"], color_name="age")
+    assert len(cont.data) == 1 and cont.data[0].marker.showscale
+
+
+def test_map_figure_density_above_threshold():
+    coords = _coords(3000)
+    fig = explore.map_figure(coords, density_threshold=1000, sample=500)
+    kinds = [tr.type for tr in fig.data]
+    assert kinds[0] == "heatmap" and "scattergl" in kinds
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert np.nansum(10 ** z - 1) == pytest.approx(3000, rel=1e-6)  # every point is binned
+    assert len(fig.data[1].x) == 500
+    small = explore.map_figure(coords.head(100), density_threshold=1000)
+    assert [tr.type for tr in small.data] == ["scattergl"]
+
+
+def test_selected_rows_box_lasso_points():
+    coords = _coords(2000)
+    x, y = coords["x"].to_numpy(), coords["y"].to_numpy()
+    box = {"box": [{"x": [2, 5], "y": [7, 3]}], "lasso": [], "points": []}
+    want = np.flatnonzero((x >= 2) & (x <= 5) & (y >= 3) & (y <= 7))
+    np.testing.assert_array_equal(explore.selected_rows(coords, box), want)
+    # lasso: triangle (0,0) (10,0) (0,10): inside iff x + y < 10
+    tri = {"lasso": [{"x": [0, 10, 0], "y": [0, 0, 10]}], "box": [], "points": []}
+    got = explore.selected_rows(coords, tri)
+    inside = np.flatnonzero(x + y < 10)
+    near = np.abs(x + y - 10) < 1e-9
+    assert set(got) ^ set(inside) <= set(np.flatnonzero(near))
+    pts = {"points": [{"customdata": 7}, {"customdata": [11]}], "box": [], "lasso": []}
+    assert explore.selected_rows(coords, pts).tolist() == [7, 11]
+    assert explore.selected_rows(coords, None).size == 0
+
+
+def test_color_options_and_values():
+    df = _cohort(20)
+    labels = pd.DataFrame({"lorazepam": pd.array([1, 0] * 10, dtype="Int8")},
+                          index=df["session_id"])
+    labels.iloc[0, 0] = pd.NA
+    opts = explore.color_options(df, labels)
+    assert "site" in opts and "diagnoses" not in opts and "report" not in opts
+    assert opts["task: lorazepam"] == "task:lorazepam"
+    v = explore.color_values("task:lorazepam", df, labels)
+    assert v.tolist()[:3] == ["unlabelled", "negative", "positive"]
+    with pytest.raises(ValueError, match="colour source"):
+        explore.color_values("bogus:x", df, labels)
+
+
+# ---- tables, filters, evaluation, neighbours ------------------------------------------------
+
+def test_tables_and_csv():
+    df = _cohort(5)
+    df.at[0, "medications"] = ["lorazepam", "propofol"]
+    csv = explore.to_csv_bytes(df).decode()
+    back = pd.read_csv(io.StringIO(csv))
+    assert len(back) == 5 and list(back.columns) == list(df.columns)
+    assert back.loc[0, "medications"] == "lorazepam; propofol"
+    disp = explore.display_table(df.assign(score=np.linspace(0, 1, 5)))
+    assert disp["diagnoses"].map(type).eq(str).all()
+    prof = explore.cohort_profile(df, ["s000", "s001"])
+    assert len(explore.profile_figure(prof).data) == 1
+    assert "cohen_h" in explore.profile_table(prof).columns
+
+
+def test_build_filters_drops_unused():
+    f = explore.build_filters(site=["A"], sex=[], age=(0, 100), full_age=(0, 100),
+                              diagnosis=" G40, I63 ", medication=["lorazepam"])
+    assert f == {"site": ["A"], "medication": ["lorazepam"], "diagnosis": ["G40", "I63"]}
+    assert explore.build_filters(age=(10, 50), full_age=(0, 100)) == {"age": (10.0, 50.0)}
+
+
+def test_query_evaluation_auroc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    df = _cohort(60)
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 60)
+    labels = pd.DataFrame({"lorazepam": pd.array(y, dtype="Int8")}, index=df["session_id"])
+    labels.iloc[:5, 0] = pd.NA
+    info = pd.DataFrame({"task": ["lorazepam"], "concept": [None]})
+    scores = y * 0.3 + rng.normal(0, 0.3, 60)
+    ev = explore.query_evaluation("Lorazepam", scores, df, labels, info)
+    assert ev.task == "lorazepam" and ev.positives[:5].tolist() == [-1] * 5
+    assert ev.auroc == pytest.approx(roc_auc_score(y[5:], scores[5:]))
+    assert (ev.n_pos, ev.n_neg) == (int(y[5:].sum()), int((1 - y[5:]).sum()))
+    assert explore.query_evaluation("nothing like it", scores, df, labels, info).task is None
+
+
+class _TextModel:
+    """Test double for the text tower: fixed vectors for known phrases."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def encode_text(self, texts, normalize=True):
+        return np.stack([self.table[t] for t in texts])
+
+
+def test_neighbours_plain_and_steered():
+    from clef.index import SessionIndex
+
+    rng = np.random.default_rng(5)
+    d = 16
+    base = np.eye(d)[0]
+    concept = np.eye(d)[1]
+    vecs = rng.normal(0, 0.05, (40, d)) + base
+    vecs[0] = base  # the query session
+    vecs[1] = base + 0.02 * rng.normal(size=d)  # its plain nearest neighbour
+    vecs[2] = base + 0.9 * concept  # like it, but with the concept
+    idx = SessionIndex.from_vectors(vecs, [f"s{i}" for i in range(40)])
+    model = _TextModel({"the concept": concept})
+    plain, steered = explore.neighbours(idx, model, k=5, session_id="s0",
+                                        steer_text="the concept", steer_weight=1.0)
+    assert plain["session_id"].iloc[0] == "s1" and "s0" not in plain["session_id"].tolist()
+    assert steered["session_id"].iloc[0] == "s2" and "s0" not in steered["session_id"].tolist()
+    p2, s2 = explore.neighbours(idx, model, k=3, vector=vecs[0])
+    assert s2 is None and p2["session_id"].iloc[0] == "s0"
+    with pytest.raises(InvalidQuery):
+        explore.neighbours(idx, model, k=3)
+
+
+# ---- uploads -------------------------------------------------------------------------------------
+
+def _tmp_uploads() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("clef-upload-*")}
+
+
+def test_read_uploaded_rejects_bad_files():
+    before = _tmp_uploads()
+    with pytest.raises(UnsupportedFormat, match="not supported"):
+        explore.read_uploaded(b"abc", "notes.txt")
+    with pytest.raises(InvalidRecording, match="limit"):
+        explore.read_uploaded(b"x" * 2000, "big.edf", max_mb=0.001)
+    with pytest.raises(InvalidRecording, match="zip"):
+        explore.read_uploaded(b"not a zip", "bv.zip")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("readme.txt", "no header here")
+    with pytest.raises(InvalidRecording, match=r"\.vhdr"):
+        explore.read_uploaded(buf.getvalue(), "bv.zip")
+    with pytest.raises(InvalidRecording):  # garbage bytes named .edf: clef.io's error
+        explore.read_uploaded(b"0" * 4096, "garbage.edf")
+    assert _tmp_uploads() == before  # temporary folders are removed even on errors
+
+
+def test_read_uploaded_real_edf_and_brainvision_zip(eegmmidb_edf, tmp_path):
+    before = _tmp_uploads()
+    sess = explore.read_uploaded(eegmmidb_edf.read_bytes(), eegmmidb_edf.name)
+    assert sess.ch_names == list(STANDARD_CHANNELS) and sess.sfreq == 200.0
+    assert sess.meta["upload_name"] == eegmmidb_edf.name
+    pytest.importorskip("pybv")
+    import mne
+
+    raw = mne.io.read_raw_edf(eegmmidb_edf, preload=True, verbose="error")
+    raw.crop(0, 30)
+    vhdr = tmp_path / "rec.vhdr"
+    mne.export.export_raw(vhdr, raw, fmt="brainvision", verbose="error")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for p in tmp_path.glob("rec.*"):
+            zf.write(p, f"set/{p.name}")
+    bv = explore.read_uploaded(buf.getvalue(), "rec.zip")
+    assert bv.ch_names == list(STANDARD_CHANNELS)
+    assert bv.duration_s == pytest.approx(30.0, abs=0.1)
+    assert _tmp_uploads() == before
+
+
+def test_error_message_and_check_query():
+    assert "Fix:" in explore.error_message(InvalidQuery("x. Fix: y"))
+    assert explore.error_message(KeyError("k")).startswith("KeyError")
+    assert explore.check_query("  spikes ") == "spikes"
+    with pytest.raises(InvalidQuery, match="empty"):
+        explore.check_query("   ")

@@ -1,0 +1,89 @@
+"""derive_tasks on a small sessions frame; `clef tasks` writes a valid task table."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from clef.cli import app
+from clef.cohort import validate_tasks
+from clef.errors import InvalidCohort
+from clef.probe.derive import derive_tasks, labels_wide, task_info
+
+
+def _frame():
+    return pd.DataFrame({
+        "session_id": ["a", "b", "c", "d", "e"],
+        "patient_id": ["p1", "p1", "p2", "p3", "p4"],
+        "diagnoses": [["G40.109"], ["G30.9", "I63.9"], [], None, ["G40.901", "G93.41"]],
+        "medications": [["levetiracetam", "Lorazepam"], [], None, ["propofol"], ["midazolam"]],
+        "age": [30.0, 70.0, 8.0, None, 66.0],
+        "sex": ["F", "M", None, "F", "M"],
+        "setting": ["outpatient", "icu", "emu", None, "icu"],
+        "report": ["Rare left temporal sharp waves. No electrographic seizures were seen.",
+                   "Diffuse slowing.", "", None, "Possible lateralized periodic discharges."],
+    })
+
+
+def test_derive_tasks_small_frame():
+    t = derive_tasks(_frame())
+    w = labels_wide(t)
+    info = task_info(t).set_index("task")
+    assert w.loc["a", "focal_epilepsy"] == 1 and w.loc["e", "focal_epilepsy"] == 0
+    assert w.loc["a", "epilepsy_any"] == 1 and w.loc["e", "epilepsy_any"] == 1
+    assert w.loc["e", "status_epilepticus"] == 1 and w.loc["a", "status_epilepticus"] == 0
+    assert w.loc["b", "alzheimer_dementia"] == 1 and w.loc["b", "ischemic_stroke"] == 1
+    assert pd.isna(w.loc["d", "focal_epilepsy"])  # diagnoses missing -> unlabelled
+    assert w.loc["c", "focal_epilepsy"] == 0  # empty list -> negative
+    assert w.loc["a", "lorazepam"] == 1 and w.loc["a", "benzodiazepine_any"] == 1
+    assert w.loc["e", "benzodiazepine_any"] == 1 and pd.isna(w.loc["c", "lorazepam"])
+    assert w.loc["a", "female"] == 1 and w.loc["b", "female"] == 0 and pd.isna(w.loc["c", "female"])
+    assert w.loc["c", "age_child"] == 1 and w.loc["b", "age_elderly"] == 1
+    assert w.loc["b", "setting_icu"] == 1 and pd.isna(w.loc["d", "setting_icu"])
+    assert w.loc["a", "ied_left_temporal"] == 1 and w.loc["b", "generalized_slowing"] == 1
+    assert w.loc["e", "lpds"] == 1  # hedged mention counts as positive-uncertain
+    assert "seizure" in t.attrs["dropped"]  # only ever negated -> no positives -> dropped
+    assert pd.isna(w.loc["d", "generalized_slowing"])  # no report -> unlabelled
+    assert info.loc["ied_left_temporal", "category"] == "finding"
+    assert info.loc["lorazepam", "category"] == "medication"
+    assert info.loc["female", "category"] == "demographic"
+    assert info.loc["focal_epilepsy", "category"] == "phenotype"
+    assert pd.isna(info.loc["epilepsy_any", "concept"])
+    assert not info["held_out"].any()
+    validate_tasks(t.astype({"label": "int8"}))  # follows the cohort contract
+    strict = derive_tasks(_frame(), min_positives=2)
+    assert "focal_epilepsy" not in set(strict["task"]) and "icu" not in set(strict["task"])
+    assert "setting_icu" in set(strict["task"])
+    held = derive_tasks(_frame(), held_out=["lpds"])
+    assert task_info(held).set_index("task").loc["lpds", "held_out"]
+
+
+def test_derive_errors():
+    with pytest.raises(InvalidCohort, match="session_id"):
+        derive_tasks(pd.DataFrame({"x": [1]}))
+    with pytest.raises(InvalidCohort, match="no task source"):
+        derive_tasks(pd.DataFrame({"session_id": ["a"]}))
+    with pytest.raises(InvalidCohort, match="duplicate"):
+        derive_tasks(pd.DataFrame({"session_id": ["a", "a"], "age": [1.0, 2.0]}))
+
+
+def test_clef_tasks_command(tmp_path):
+    df = _frame()
+    df["patient_id"] = df["patient_id"].astype(str)
+    df["site"] = "A"
+    df["path"] = None
+    df["duration_s"] = 1200.0
+    df["sfreq"] = 200.0
+    df["diagnoses"] = [d if d is not None else [] for d in df["diagnoses"]]
+    df["medications"] = [m if m is not None else [] for m in df["medications"]]
+    df.to_parquet(tmp_path / "sessions.parquet", index=False)
+    r = CliRunner().invoke(app, ["tasks", "--cohort", str(tmp_path), "--min-positives", "1"])
+    assert r.exit_code == 0, r.output
+    t = pd.read_parquet(tmp_path / "tasks.parquet")
+    assert {"session_id", "task", "category", "held_out", "concept", "label"} <= set(t.columns)
+    assert t["label"].dtype == "int8" and "focal_epilepsy" in set(t["task"])
+    r = CliRunner().invoke(app, ["tasks", "--cohort", str(tmp_path)])
+    assert r.exit_code == 1 and "exists" in r.output
+    r = CliRunner().invoke(app, ["tasks", "--cohort", str(tmp_path / "nope"), "--out",
+                                 str(tmp_path / "x.parquet")])
+    assert r.exit_code == 1 and "sessions.parquet" in r.output

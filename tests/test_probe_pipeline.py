@@ -1,0 +1,119 @@
+"""`clef probe` end to end on a small cohort with planted signal and a tiny random model."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from clef.channels import STANDARD_CHANNELS
+from clef.cli import app
+from clef.cohort import Cohort, write_cohort
+from clef.errors import TooShort
+from clef.session import Session
+
+SFREQ = 200.0
+SECONDS = 30
+
+
+def _tiny_model():
+    from clef.model import CLEFModel, ModelConfig
+
+    cfg = ModelConfig.load("clef-tiny")
+    cfg.text.backbone = "hashing"  # no sentence-transformer load in a fast test
+    cfg.encoder.d_model, cfg.encoder.n_layers, cfg.encoder.n_heads = 32, 1, 2
+    cfg.decoder.d_model, cfg.decoder.n_heads = 32, 2
+    cfg.embed_dim = 16
+    return CLEFModel(cfg)
+
+
+def _make_cohort(root, n_patients=60, seed=0):
+    rng = np.random.default_rng(seed)
+    rows, tasks, oracle = [], [], []
+    for p in range(n_patients):
+        site = "A" if p % 3 else "B"
+        split = "test" if p % 2 == 0 else "train"
+        for k in range(1 + (p // 2) % 2):
+            sid = f"{site}{p:03d}_{k}"
+            beta = int((p // 2 + k) % 2 == 0)  # half the sessions, on every side
+            rows.append({"session_id": sid, "patient_id": f"P{p:03d}", "site": site, "path": None,
+                         "duration_s": float(SECONDS), "sfreq": SFREQ, "split": split,
+                         "report": "Excess beta activity." if beta else "Normal record."})
+            tasks += [(sid, "excess_beta", "finding", False, "excess_beta", beta),
+                      (sid, "coin", "phenotype", False, None, int(rng.random() < 0.5)),
+                      (sid, "rare", "medication", False, None, int(p < 2 and k == 0)),
+                      (sid, "female", "demographic", False, "female", int(rng.random() < 0.5))]
+            if beta:
+                oracle.append({"session_id": sid, "concept": "excess_beta", "onset_s": 0.0,
+                               "duration_s": float(SECONDS)})
+    sessions = pd.DataFrame(rows)
+    tasks = pd.DataFrame(tasks, columns=["session_id", "task", "category", "held_out", "concept",
+                                         "label"]).astype({"label": "int8"})
+    write_cohort(root, sessions, tasks, {"kind": "real", "seed": None, "created_by": "test"},
+                 oracle_df=pd.DataFrame(oracle))
+    return sessions, tasks
+
+
+@pytest.fixture()
+def planted(tmp_path, monkeypatch):
+    """A cohort whose sessions are made in memory: 20 Hz beta for 'excess_beta' positives."""
+    root = tmp_path / "cohort"
+    sessions, tasks = _make_cohort(root)
+    beta = tasks[tasks.task == "excess_beta"].set_index("session_id")["label"]
+    calls = []
+
+    def fake_session(self, session_id, *, sfreq=200.0, montage="average", **options):
+        calls.append(session_id)
+        if session_id == "A002_1":
+            raise TooShort(session_id, "only 2 s of signal", "drop the session")
+        rng = np.random.default_rng(int(session_id[1:4]) * 10 + int(session_id[-1]))
+        seconds = 10 if session_id == "A007_1" else SECONDS  # too short for the tokenizer
+        t = np.arange(int(seconds * sfreq)) / sfreq
+        x = rng.standard_normal((19, t.size)) * 10e-6
+        if beta[session_id]:
+            x += 8e-6 * np.sin(2 * np.pi * 20.0 * t + rng.random(19)[:, None] * 6.28)
+        return Session(x.astype(np.float32), sfreq, list(STANDARD_CHANNELS),
+                       {"session_id": session_id})
+
+    monkeypatch.setattr(Cohort, "session", fake_session)
+    model = _tiny_model()
+    ckpt = tmp_path / "ckpt"
+    model.save_pretrained(ckpt)
+    return root, ckpt, calls
+
+
+def test_clef_probe_end_to_end(planted, tmp_path):
+    root, ckpt, calls = planted
+    out = tmp_path / "out"
+    args = ["probe", "--cohort", str(root), "--checkpoint", str(ckpt), "--out", str(out),
+            "--n-boot", "20", "--min-pos-train", "5", "--min-pos-test", "3", "--quiet"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output + repr(r.exception)
+    res = pd.read_csv(out / "results.csv")
+    assert set(res["representation"]) == {"clef", "band-power", "random", "oracle"}
+    assert set(res["test_set"]) == {"test", "B"}
+    ok = res[res.status == "ok"].set_index(["representation", "task", "test_set"])
+    assert ok.loc[("band-power", "excess_beta", "test"), "auroc"] > 0.9
+    assert ok.loc[("oracle", "excess_beta", "test"), "auroc"] == 1.0
+    assert ok.loc[("band-power", "excess_beta", "B"), "auroc"] > 0.9
+    assert abs(ok.loc[("band-power", "coin", "test"), "auroc"] - 0.5) < 0.3
+    rare = res[(res.task == "rare")]
+    assert (rare.status == "skipped").all() and rare.reason.str.contains("positive").all()
+    # patient-level split: no patient of a test set appears in training (checked in the library)
+    md = (out / "summary.md").read_text()
+    for s in ("## Targets", "reconstruction-only", "not measured", "External site B",
+              "Zero-shot", "Skipped tasks", "A002_1", "A007_1", "clef probe"):
+        assert s in md, s
+    t = pd.read_csv(out / "targets.csv")
+    assert len(t) == 6 and set(t.status) <= {"met", "missed", "not measured"}
+    assert t.set_index("target").loc["CLEF mean AUROC - reconstruction-only",
+                                     "status"] == "not measured"
+    zs = pd.read_csv(out / "zeroshot.csv")
+    assert list(zs.task) == ["excess_beta"] and zs.status.iloc[0] == "ok"
+    assert (out / "category_bars.png").stat().st_size > 1000
+    assert (out / "task_scatter.png").stat().st_size > 1000
+    # a rerun resumes from the feature cache: no session is loaded again
+    n_calls = len(calls)
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert len(calls) == n_calls  # the failed session is remembered in features/failed.json
