@@ -95,7 +95,9 @@ def main() -> None:
         say()
         say(f"Machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python "
             f"{platform.python_version()}, MNE {mne.__version__}, NumPy {np.__version__}.")
-        say("Shared machine: other jobs may have been running, so timings are noisy.")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        say(f"Shared machine: 1-minute load average {load:.1f} on {os.cpu_count()} CPU(s) during "
+            "this run; other jobs make timings noisy (ratios more stable than seconds).")
         say()
         say(f"## Speed: {args.minutes:g}-minute 19-channel 256 Hz EDF -> 200 Hz (best of 3)")
         say()

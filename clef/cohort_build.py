@@ -160,7 +160,7 @@ def _report_beside(p: Path, stem: str) -> Path | None:
 
 
 def parse_list(value, lower: bool = False, upper: bool = False) -> list[str] | None:
-    """'G40.3; I63' / 'G40.3|I63' / '["G40.3", "I63"]' / list -> ['G40.3', 'I63'] (None: unknown)."""
+    """'G40.3; I63', 'G40.3|I63', '["G40.3", "I63"]' or a list -> ['G40.3', 'I63'] (None: unknown)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
@@ -357,7 +357,7 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
         except InvalidRecording as e:
             failures.append(_fail(rec, type(e).__name__, f"{e.problem}. Fix: {e.fix}"))
             continue
-        except Exception as e:  # noqa: BLE001 - MNE raises many types for odd files: record, never fatal
+        except Exception as e:  # noqa: BLE001 - MNE raises many types: record, never fatal
             failures.append(_fail(rec, type(e).__name__, str(e)))
             continue
         if not info["ok"]:
@@ -374,7 +374,8 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
             row["age"] = _norm_age(part.get("age"))
             row["sex"] = _norm_sex(part.get("sex"))
         for col, value in ehr_rows.get(rec.session_id, {}).items():
-            if col in KEY_COLUMNS or value is None or (isinstance(value, float) and np.isnan(value)):
+            if col in KEY_COLUMNS or value is None or (isinstance(value, float)
+                                                       and np.isnan(value)):
                 continue
             row[col] = value
         rows.append((rec, row))

@@ -409,7 +409,8 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     max_points : int
         Per-channel point budget; longer windows are min/max decimated.
     marks : list of (onset_s, duration_s, label), optional
-        Annotations drawn as shaded spans.
+        Annotations: events shorter than the window are shaded spans, longer ones (states)
+        are named in the title.
 
     Returns
     -------
@@ -435,8 +436,12 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
                                    line={"width": 1, "color": "#1f3b73" if k % 2 else "#3a3a3a"},
                                    hovertemplate=f"{name}<br>%{{x:.2f}} s<extra></extra>",
                                    showlegend=False))
+    states = []
     for onset, dur, label in (marks or []):
         if onset + dur < start_s or onset > start_s + window_s:
+            continue
+        if dur > window_s:  # long states (awake, drowsy, ...) go in the title, not as spans
+            states.append(str(label))
             continue
         fig.add_vrect(x0=onset, x1=onset + max(dur, 0.2), fillcolor="orange", opacity=0.2,
                       line_width=0, annotation_text=str(label)[:30],
@@ -447,7 +452,8 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
         yaxis={"tickmode": "array", "tickvals": offsets.tolist(), "ticktext": names,
                "showgrid": False,
                "zeroline": False, "range": [-gain_uv, n_ch * gain_uv]},
-        title=f"{MONTAGE_LABELS[montage]} · {gain_uv:g} µV/division · {start_s:.1f} s",
+        title=f"{MONTAGE_LABELS[montage]} · {gain_uv:g} µV/division · {start_s:.1f} s"
+              + (f" · {', '.join(dict.fromkeys(states))}" if states else ""),
         dragmode="pan", showlegend=False,
     )
     return fig
@@ -579,7 +585,8 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                hover: np.ndarray | None = None, highlight: np.ndarray | None = None,
                density_threshold: int = DENSITY_THRESHOLD, mode: str = "auto",
                bins: int = 200, sample: int = 5000, seed: int = 0,
-               extra_points: pd.DataFrame | None = None) -> go.Figure:
+               extra_points: pd.DataFrame | None = None,
+               highlight_name: str = "highlighted") -> go.Figure:
     """Cohort map: WebGL scatter, or binned density with a selectable subsample for big cohorts.
 
     Parameters
@@ -662,7 +669,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
     if highlight is not None and np.any(highlight):
         hr = np.flatnonzero(highlight)
         fig.add_trace(go.Scattergl(x=x[hr], y=y[hr], mode="markers", customdata=hr,
-                                   name="highlighted", marker={"size": marker_size + 6,
+                                   name=highlight_name, marker={"size": marker_size + 6,
                                                                    "color": "rgba(0,0,0,0)",
                                                                    "line": {"width": 2,
                                                                              "color": "crimson"}},

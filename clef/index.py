@@ -99,6 +99,10 @@ class SessionIndex:
         self.sessions = sessions.reset_index(drop=True)
         self.sessions["session_id"] = self.sessions["session_id"].astype(str)
         self.manifest = manifest
+        if labels is not None:  # aligned row by row with the sessions table
+            labels = labels.assign(session_id=labels["session_id"].astype(str))
+            labels = (labels.set_index("session_id").reindex(self.sessions["session_id"])
+                      .reset_index())
         self.labels = labels
         self.path = Path(path) if path is not None else None
         self._row = {sid: i for i, sid in enumerate(self.sessions["session_id"])}
@@ -388,8 +392,8 @@ class SessionIndex:
                                    "Fix: embed a cohort with a tasks table, or drop the filter.")
             for name, label in wanted.items():
                 if name not in self.labels.columns:
-                    raise InvalidQuery(f"unknown task {name!r}. Fix: pick one of "
-                                       f"{[c for c in self.labels.columns if c != 'session_id'][:20]}")
+                    known = [c for c in self.labels.columns if c != "session_id"]
+                    raise InvalidQuery(f"unknown task {name!r}. Fix: pick one of {known[:20]}")
                 mask &= (self.labels[name] == label).fillna(False).to_numpy(dtype=bool)
             used = True
         if session_ids is not None:
@@ -495,7 +499,8 @@ class SessionIndex:
 def _add_in_chunks(index, x: np.ndarray, progress: bool, chunk: int = 65536) -> None:
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(x), desc="index", unit="vec", disable=not progress or len(x) <= chunk) as bar:
+    quiet = not progress or len(x) <= chunk
+    with tqdm(total=len(x), desc="index", unit="vec", disable=quiet) as bar:
         for start in range(0, len(x), chunk):
             index.add(x[start:start + chunk])
             bar.update(min(chunk, len(x) - start))

@@ -82,8 +82,9 @@ class CohortMap:
         return len(self.coords)
 
     def __repr__(self) -> str:
+        p = self.params
         return (f"CohortMap({len(self)} sessions, {len(self.anchors)} anchors, "
-                f"n_neighbors={self.params.get('n_neighbors')}, min_dist={self.params.get('min_dist')})")
+                f"n_neighbors={p.get('n_neighbors')}, min_dist={p.get('min_dist')})")
 
     @property
     def xy(self) -> np.ndarray:

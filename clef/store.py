@@ -4,11 +4,11 @@ Layout of a store folder::
 
     embeddings.npy     (N, D) float32, L2-normalised session embeddings, row i <-> sessions row i
     sessions.parquet   session_id + cohort metadata (site, age, sex, setting, diagnoses, ...)
-    labels.parquet     optional, wide task labels: session_id + one int8 column per task (NA allowed)
+    labels.parquet     optional wide task labels: session_id + one Int8 column per task (NA allowed)
     states.npy         optional, (total_windows, D) float16 per-time-patch token states
     state_offsets.npy  optional, (N + 1,) int64: rows of session i are offsets[i]:offsets[i+1]
     failures.parquet   session_id, path, error_type, message (sessions that could not be embedded)
-    manifest.json      model hash/name, tokenizer hash, dim, count, file checksums, created_by, version
+    manifest.json      model hash/name, tokenizer hash, dim, count, checksums, created_by, version
 
 Every file is written atomically (temporary file, then ``os.replace``); ``manifest.json`` is written
 last, so a store with a manifest is complete.
@@ -154,7 +154,7 @@ def config_hash(config) -> str:
 
 
 def state_dict_hash(module) -> str:
-    """sha256 over a torch module's ``state_dict`` (names, dtypes, shapes and bytes, sorted by name).
+    """sha256 over a torch module's ``state_dict`` (names, dtypes, shapes, bytes; sorted by name).
 
     Identical weights give the same hash however they were loaded; any changed value changes it.
     """
@@ -233,7 +233,8 @@ def check_model(manifest: dict, model, what: str, rebuild: str) -> None:
     want_hash, want_dim = manifest.get("model_sha256"), manifest.get("dim")
     if want_dim is not None and int(want_dim) != fp["dim"]:
         raise CheckpointMismatch(
-            f"{what} holds {want_dim}-dimensional embeddings from model {manifest.get('model_name')} "
+            f"{what} holds {want_dim}-dimensional embeddings from model "
+            f"{manifest.get('model_name')} "
             f"(sha256 {str(want_hash)[:16]}...), but the given model {fp['model_name']} "
             f"(sha256 {fp['model_sha256'][:16]}...) makes {fp['dim']}-dimensional ones. "
             f"Fix: use the checkpoint it was built with, or rebuild it: {rebuild}")
@@ -449,7 +450,7 @@ class EmbeddingStore:
         dup = sessions["session_id"][sessions["session_id"].duplicated()]
         if len(dup):
             raise ValueError(f"duplicate session ids: {list(dup[:5])}")
-        if "dim" in model_info and model_info["dim"] is not None and model_info["dim"] != emb.shape[1]:
+        if model_info.get("dim") is not None and model_info["dim"] != emb.shape[1]:
             raise ValueError(f"model dim {model_info['dim']} != embeddings dim {emb.shape[1]}")
         failures = (pd.DataFrame(columns=FAILURE_COLUMNS) if failures is None
                     else failures.reset_index(drop=True))

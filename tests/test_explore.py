@@ -186,6 +186,10 @@ def test_trace_figure_montage_window_gain():
     assert np.asarray(fig3.data[0].x).min() == pytest.approx(20.0)
     with pytest.raises(ValueError, match="gain_uv"):
         explore.trace_figure(s, gain_uv=0)
+    marks = [(0.0, 600.0, "state:awake"), (6.0, 1.5, "eye movement"), (25.0, 1.0, "later")]
+    fig4 = explore.trace_figure(s, start_s=0, window_s=10, marks=marks)
+    assert "state:awake" in fig4.layout.title.text
+    assert len(fig4.layout.shapes) == 1 and fig4.layout.shapes[0].x0 == 6.0
 
 
 def test_session_spectrogram_peak_and_axes():

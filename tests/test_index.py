@@ -22,7 +22,7 @@ TINY = {
 
 
 def clustered(n, dim=32, n_clusters=20, seed=0, n_queries=0):
-    """Unit vectors from anisotropic Gaussian clusters (decaying spectrum), plus held-out queries."""
+    """Unit vectors from anisotropic Gaussian clusters (decaying spectrum) + held-out queries."""
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(n_clusters, dim))
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)

@@ -47,6 +47,15 @@ def test_spectrogram_matches_mne_random(sfreq, window_s):
     assert_matches_mne(x, cfg)
 
 
+@pytest.mark.parametrize("window_s", [4.0, 4.005])
+def test_spectrogram_matches_mne_full_range(window_s):
+    """DC and (even length) Nyquist bins use MNE's one-sided scaling."""
+    cfg = TokenizerConfig(window_s=window_s, fmin=0.0, fmax=100.0)
+    assert cfg.freq_slice.start == 0 and cfg.n_freqs_full == cfg.n_window // 2 + 1
+    x = np.random.default_rng(11).standard_normal((2, 4000)) * 1e-5
+    assert_matches_mne(x, cfg)
+
+
 @pytest.mark.parametrize("window_s", [4.0, 4.0 + 1 / 160])  # 640 (even) and 641 (odd) samples
 def test_spectrogram_matches_mne_real_eeg(eegmmidb_edf, window_s):
     import mne

@@ -53,6 +53,8 @@ def pretrain(
     cache_dir: Annotated[Optional[Path], typer.Option(
         help="Token/text cache (default: WORK_DIR/cache).")] = None,
     workers: Annotated[int, typer.Option(help="Processes for tokenizing the cohort.")] = 1,
+    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's).")
+                       ] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 (default: auto).")
                       ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")
@@ -74,7 +76,7 @@ def pretrain(
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
         log_every=log_every,
         work_dir=str(work_dir) if work_dir else None,
-        cache_dir=str(cache_dir) if cache_dir else None, workers=workers, device=device,
+        cache_dir=str(cache_dir) if cache_dir else None, workers=workers, threads=threads, device=device,
         progress=not quiet,
         command=_command_line(ctx),
     )

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
+from threadpoolctl import threadpool_limits
 
 from clef.probe.metrics import auroc
 
@@ -50,7 +51,9 @@ def _standardizer(X: np.ndarray, on: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit(X, y, C, cfg: ProbeConfig) -> LogisticRegression:
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=cfg.max_iter)
-    with warnings.catch_warnings():
+    # One BLAS thread: these problems are small, and threaded BLAS inside lbfgs is ~5-10x slower
+    # (thread start-up and contention), worst on a shared machine.
+    with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     return clf

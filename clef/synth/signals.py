@@ -140,8 +140,8 @@ def synthesize(plan: SessionPlan, config: SignalConfig = CONFIG):
     e = env.new(1.0)
     for name, g in (("drowsy", 1.1), ("n2", 1.3), ("n3", 1.5), ("coma", 0.9)):
         env.fill(e, st[name], g)
-    data = (mixing_matrix() @ x) * (config.aperiodic_uv * amp * g_fast)[:, None]
-    data *= (env.samples(e) * bg)[None, :]
+    x *= (env.samples(e) * bg)[None, :]
+    data = (mixing_matrix() * (config.aperiodic_uv * amp * g_fast)[:, None]) @ x  # (19, n)
     del x
 
     def component(names, shape, level_env, topo_gain, smooth=0.5):
@@ -149,8 +149,8 @@ def synthesize(plan: SessionPlan, config: SignalConfig = CONFIG):
         s = band_noise(rng, k, n, fs, shape)
         lead = _lead(names) * topo_gain[:, None]  # (19, k)
         lead /= np.sqrt((lead ** 2).sum(1, keepdims=True)).max() + 1e-9
-        lvl = env.samples(level_env, smooth) * bg
-        return (lead @ s) * lvl[None, :]
+        s *= (env.samples(level_env, smooth) * bg)[None, :]  # envelope on the k sources
+        return lead @ s  # (19, n)
 
     # 2) posterior dominant rhythm (eyes closed, awake), reactive to eye opening
     if sig["pdr_hz"]:
@@ -165,7 +165,8 @@ def synthesize(plan: SessionPlan, config: SignalConfig = CONFIG):
         s = band_noise(rng, 4, n, fs, _gauss(sig["pdr_hz"], 0.22))
         lead = _lead(_SOURCE_SETS["posterior"], 0.4) * right[None, :] * lead_w[:, None]
         lead /= np.sqrt((lead ** 2).sum(1, keepdims=True)).max()
-        data += (lead @ s) * (env.samples(e, 0.4) * bg)[None, :]
+        s *= (env.samples(e, 0.4) * bg)[None, :]
+        data += lead @ s
 
     # 3) theta (drowsiness, generalized slowing)
     fc = region_topo("frontocentral")

@@ -1,4 +1,12 @@
-"""Multitaper spectrogram tokenizer: whole sessions -> 3-D patch tokens (see ``tokenizer.py``)."""
+"""Multitaper spectrogram tokenizer: whole sessions -> 3-D patch tokens.
+
+>>> tok = MultitaperTokenizer(TokenizerConfig.base())     # or .tiny() for CPU models
+>>> tokens = tok.tokenize([session_a, session_b])          # Tokens, padded, mask = real
+>>> vol = tok.untokenize(tokens, 0)                        # (channels, windows, freqs)
+>>> power = tok.spectrogram(x)                             # (batch, channels, windows, freqs)
+
+Details (normalization, lengths, what happens above a model's context) in ``tokenizer.py``.
+"""
 from clef.tokenizer.cache import TokenCache
 from clef.tokenizer.config import TOKENIZER_VERSION, TokenizerConfig
 from clef.tokenizer.figures import spectrogram_figure

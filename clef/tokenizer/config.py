@@ -34,7 +34,7 @@ class TokenizerConfig:
     fmax: float = 40.0  # Hz, inclusive
     freq_pool: int = 1  # adjacent bins averaged (in power) before the log; 4 -> 1 Hz = the taper bandwidth
     db_ref: float = 1e-12  # V^2/Hz at 0 dB (1 uV^2/Hz)
-    db_scale: float = 10.0  # token value = dB / db_scale (10 dB -> 1.0; EEG lands in about -3..4)
+    db_scale: float = 10.0  # token value = dB / db_scale (10 dB -> 1.0; scalp EEG lands in about -3..3)
     floor_db: float = -60.0  # dB floor (flat / zero channels would give -inf)
     channel_groups: str = "regions"  # "regions": clef.channels.REGIONS (5, zero-padded to 5
     #                                  channels each); "channels": one token row per channel (19)
@@ -83,7 +83,11 @@ class TokenizerConfig:
 
     @classmethod
     def tiny(cls) -> TokenizerConfig:
-        """CPU preset: 24 s x region x 20 Hz tokens at 1 Hz bins; 500 tokens for 20 min, patch_dim 1,200."""
+        """CPU preset: 24 s x region x 20 Hz tokens; 500 tokens for 20 min, patch_dim 1,200.
+
+        Bins are pooled to 1 Hz (the tapers' full bandwidth), so ``untokenize`` restores the
+        1 Hz volume exactly, not the 0.25 Hz spectrogram.
+        """
         return cls(windows_per_patch=12, n_bands=2, freq_pool=4)
 
     # ---- derived sizes --------------------------------------------------------------------

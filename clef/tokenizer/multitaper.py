@@ -48,6 +48,14 @@ def dpss_tapers(n_window: int, nw: float) -> tuple[np.ndarray, np.ndarray]:
     return tapers, ratios
 
 
+@functools.lru_cache(maxsize=32)
+def _scaled_tapers(n_window: int, nw: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Tapers times sqrt(2 lambda_k / sum lambda): power = sum_k |rfft(x * taper_k')|^2."""
+    tapers, eig = dpss_tapers(n_window, nw)
+    scaled = tapers * np.sqrt(2.0 * eig / eig.sum())[:, None]
+    return torch.tensor(scaled, dtype=dtype, device=device)  # (K, n_window)
+
+
 def n_windows(n_samples: int, n_window: int, n_step: int) -> int:
     """Number of full windows in ``n_samples`` (0 when shorter than one window)."""
     if n_samples < n_window:
@@ -91,10 +99,7 @@ def multitaper_power(
     lo, hi = freq_slice.start, freq_slice.stop
     n_f = hi - lo
     dtype, device = x.dtype, x.device
-    tapers_np, eig_np = dpss_tapers(n_window, float(nw))
-    # sqrt(2 lambda_k / sum lambda) folded into the tapers: power = sum_k |rfft(x * taper_k')|^2
-    scaled = tapers_np * np.sqrt(2.0 * eig_np / eig_np.sum())[:, None]
-    tapers = torch.tensor(scaled, dtype=dtype, device=device)  # (K, n_window)
+    tapers = _scaled_tapers(n_window, float(nw), dtype, device)  # (K, n_window)
     # DC and Nyquist bins: MNE divides the one-sided spectrum there by sqrt(2) (power by 2).
     edge = [k for k in ((0, n_rfft - 1) if n_window % 2 == 0 else (0,)) if lo <= k < hi]
     out = torch.empty(*lead, n_win, n_f, dtype=dtype, device=device)

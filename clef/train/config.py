@@ -45,6 +45,7 @@ class TrainConfig:
     cache_dir: str | None = None  # token and text-feature cache (default: <work_dir>/cache)
     workers: int = 1  # processes for filling the token cache
     device: str | None = None  # default: cuda if available else cpu
+    threads: int | None = None  # torch CPU threads (None: torch's default)
     progress: bool = True
     command: str = ""  # the command line, for the model card
 

@@ -151,6 +151,8 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
 
     cfg.validate()
     t_start = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     di = init_distributed(cfg.device)
     device = default_device(cfg.device)
     if device.type == "cuda" and di.world > 1:
@@ -312,9 +314,11 @@ def evaluate_cohort(model: CLEFModel, cfg: TrainConfig, cohort, cache_root: Path
         rows = select_sessions(cohort.sessions, "test", cfg.sites, cfg.eval_sessions)
     except InvalidCohort:
         return {"note": "no test-split sessions"}
-    solo = DistInfo()
-    rows, cache, feats, clean, _ = _prepare_data(cfg, model.config, rows, cohort, cache_root, solo,
-                                                 split="test")
+    try:
+        rows, cache, feats, clean, _ = _prepare_data(cfg, model.config, rows, cohort, cache_root,
+                                                     DistInfo(), split="test")
+    except InvalidCohort as e:
+        return {"note": f"not evaluated: {e}"}
     data = PretrainData(rows, cache, feats, model.ehr, clean)
     objective = PretrainObjective(model, cfg)
     zs, zt, ze, rec = [], [], [], []

@@ -76,7 +76,8 @@ if upload is not None and upload.xy is not None:
     extra = explore.upload_points(upload)
     st.plotly_chart(explore.map_figure(sessions, hover=state.hover(), extra_points=extra,
                                        highlight=explore.selection_mask(sessions["session_id"],
-                                                                        top)),
+                                                                        top),
+                                       highlight_name="top neighbours"),
                     width="stretch", key="similar_upload_map")
 
 if st.toggle("Spectrograms side by side", value=True, key="similar_specs"):
