@@ -159,6 +159,11 @@ def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
     ids = sessions["session_id"].astype(str).tolist()
     out: dict[str, float] = {}
 
+    def check(at):
+        assert not at.exception, [e.message for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        return at
+
     def fresh(page=None):
         at = AppTest.from_file(str(APP), default_timeout=600)
         at.run()
@@ -175,21 +180,23 @@ def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
 
     def recolour():
         colours.reverse()
-        at.selectbox(key="map_color").set_value(colours[0]).run()
+        check(at.selectbox(key="map_color").set_value(colours[0]).run())
 
     out["map: change colour"] = timed(recolour, repeats)[0]
     sel = ids[: max(10, len(ids) // 10)]
 
     def select():
         at.session_state["map_highlight_ids"] = sel
-        at.run()
+        check(at.run())
+        assert any(s.value.startswith("Selected cohort") for s in at.subheader)
 
     out["map: selection of 10% -> table + profile"] = timed(select, repeats)[0]
 
     at = fresh("concept_search")
     queries = iter([f"generalized slowing {i}" for i in range(100)])
     out["search: new query (text tower + search + histogram + AUROC)"] = timed(
-        lambda: at.text_input(key="search_query").set_value(next(queries)).run(), repeats)[0]
+        lambda: check(at.text_input(key="search_query").set_value(next(queries)).run()),
+        repeats)[0]
 
     at = fresh("similar_sessions")
     at.toggle(key="similar_specs").set_value(False).run()
@@ -197,23 +204,24 @@ def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
 
     def pick():
         at.session_state["similar_id"] = next(picks)
-        at.run()
+        check(at.run())
 
     out["similar: choose another session"] = timed(pick, repeats)[0]
     at.text_input(key="similar_steer_text").set_value("benzodiazepine effect").run()
-    out["similar: with concept steering"] = timed(lambda: at.run(), repeats)[0]
+    out["similar: with concept steering"] = timed(lambda: check(at.run()), repeats)[0]
 
     at = fresh("session_viewer")
     montages = ["average", "bipolar"]
 
     def montage():
         montages.reverse()
-        at.radio(key="viewer_montage").set_value(montages[0]).run()
+        check(at.radio(key="viewer_montage").set_value(montages[0]).run())
 
     out["viewer: change montage (traces redrawn)"] = timed(montage, repeats)[0]
     times = iter(range(10, 10000, 10))
     out["viewer: move in time"] = timed(
-        lambda: at.slider(key="viewer_t").set_value(float(next(times) % 100)).run(), repeats)[0]
+        lambda: check(at.slider(key="viewer_t").set_value(float(next(times) % 100)).run()),
+        repeats)[0]
     return out
 
 
@@ -247,14 +255,22 @@ def library_breakdown(bundle: Path, repeats: int) -> dict[str, float | str]:
     mask[: n // 10] = True
     out["profile of 10% vs rest"] = timed(lambda: explore.cohort_profile(table, mask), repeats)[0]
     tv = model.encode_text(["generalized slowing"]).detach().numpy()[0]
-    out["text tower, one query"] = timed(lambda: model.encode_text(["left temporal sharp waves"]),
-                                         repeats)[0]
     emb = explore.embeddings_in_order(store, idx.session_ids)
     out["concept scores over all sessions"] = timed(lambda: explore.concept_scores(emb, tv),
                                                     repeats)[0]
-    out["FAISS by_vector k=20"] = timed(lambda: idx.by_vector(tv, 20), repeats)[0]
-    out["FAISS by_vector k=20, site filter"] = timed(
-        lambda: idx.by_vector(tv, 20, site=str(table["site"].iloc[0])), repeats)[0]
+    import faiss
+    import torch
+
+    for threads in (os.cpu_count() or 1, 1):  # the dashboard runs with 1 (dashboard/state.py)
+        faiss.omp_set_num_threads(threads)
+        torch.set_num_threads(threads)
+        tag = f"{threads} thread{'s' if threads > 1 else ''}"
+        out[f"text tower, one new query ({tag})"] = timed(
+            lambda t=tag: model.encode_text([f"left temporal sharp waves {t} {time.time()}"]),
+            repeats)[0]
+        out[f"FAISS by_vector k=20 ({tag})"] = timed(lambda: idx.by_vector(tv, 20), repeats)[0]
+        out[f"FAISS by_vector k=20, site filter ({tag})"] = timed(
+            lambda: idx.by_vector(tv, 20, site=str(table["site"].iloc[0])), repeats)[0]
     return out
 
 

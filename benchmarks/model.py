@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_models import BIOTStandIn, LaBraMStandIn, n_params  # noqa: E402
+from reference_models import BIOTStandIn, LaBraMStandIn, n_params
 
-from clef.model import CLEFModel  # noqa: E402
-from clef.tokens import Tokens  # noqa: E402
+from clef.model import CLEFModel
+from clef.tokens import Tokens
 
 MINUTES, N_CH, SFREQ, WINDOW_S = 20, 19, 200, 10
 
@@ -90,8 +90,8 @@ def cpu_rows(x: np.ndarray, repeats: int) -> list[tuple]:
 def gpu_lines(repeats: int) -> list[str]:
     if not torch.cuda.is_available():
         return ["| clef-base sessions/s, bf16 inference (target >= 1,000) | not measured (no GPU) |",
-                "| clef-base training tokens/s, bf16 (align stage, fwd+bwd) | "
-                "not measured (no GPU) |"]
+                ("| clef-base training tokens/s, bf16 (align stage, fwd+bwd) | "
+                 "not measured (no GPU) |")]
     dev = torch.device("cuda")
     model = CLEFModel("clef-base").to(dev)
     cfg = model.config
@@ -131,30 +131,33 @@ def gpu_lines(repeats: int) -> list[str]:
 
     t_train = best_of(train_step, repeats)
     name = torch.cuda.get_device_name(0)
-    return [f"| clef-base sessions/s, bf16 inference, batch {B} x {n} tokens ({name}) | "
-            f"{B / t_inf:,.0f} |",
-            f"| clef-base training tokens/s, bf16, batch {Bt} (fwd+bwd+AdamW) | "
-            f"{Bt * n / t_train:,.0f} |"]
+    return [(f"| clef-base sessions/s, bf16 inference, batch {B} x {n} tokens ({name}) | "
+             f"{B / t_inf:,.0f} |"),
+            (f"| clef-base training tokens/s, bf16, batch {Bt} (fwd+bwd+AdamW) | "
+             f"{Bt * n / t_train:,.0f} |")]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "model.md"))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((N_CH, MINUTES * 60 * SFREQ)) * 20e-6).astype(np.float32)
     rows = cpu_rows(x, args.repeats)
     ref = rows[0][3]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = ["# Model speed: one 20-minute session, CPU", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average at the "
-             f"end {load:.1f} (other jobs shared the cores: timings are noisy, best of "
-             f"{args.repeats}).", "",
-             "BIOT and LaBraM rows are **stand-ins** written from the papers' published shapes "
-             "(random weights; `benchmarks/reference_models.py`), run over the same session cut "
-             "into 10-s windows of 19 channels.", "",
+             (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average at the "
+              f"end {load:.1f} (other jobs shared the cores: timings are noisy, best of "
+              f"{args.repeats})."), "",
+             ("BIOT and LaBraM rows are **stand-ins** written from the papers' published shapes "
+              "(random weights; `benchmarks/reference_models.py`), run over the same session cut "
+              "into 10-s windows of 19 channels."), "",
              "| model | EEG encoder params | input | seconds / session | x clef-tiny |",
              "|---|---:|---|---:|---:|"]
     for name, params, inp, t in rows:
@@ -162,8 +165,8 @@ def main() -> None:
         lines.append(f"| {name} | {params:,} | {inp} | {t:.3f} | {ratio} |" if params else
                      f"| {name} | | {inp} | {t:.3f} | |")
     target = "met" if ref < 0.3 else "MISSED"
-    lines += ["", f"Target: clef-tiny tokenize + encode < 0.3 s on CPU: **{target}** "
-                  f"({ref:.3f} s).", "", "## GPU", "", "| measure | value |", "|---|---:|"]
+    lines += ["", (f"Target: clef-tiny tokenize + encode < 0.3 s on CPU: **{target}** "
+                   f"({ref:.3f} s)."), "", "## GPU", "", "| measure | value |", "|---|---:|"]
     lines += gpu_lines(args.repeats)
     text = "\n".join(lines) + "\n"
     print(text)

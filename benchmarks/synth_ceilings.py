@@ -56,7 +56,7 @@ def main(argv=None) -> str:
     ap.add_argument("--n-boot", type=int, default=200)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    dur = int(round(args.minutes * 60))
+    dur = round(args.minutes * 60)
     ids = cohort_session_ids(args.n, args.seed, ("A", "B"), dur)
     sessions, tasks, oracle = build_tables(args.seed, ids)
     t_tables = time.perf_counter() - t0
@@ -107,35 +107,35 @@ def main(argv=None) -> str:
 
     summary = (res.dropna(subset=["oracle"]).groupby("category")[["oracle", "band_power"]]
                .agg(["mean", "median", "max"]).round(3))
-    fmt = lambda v: "" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "" if pd.isna(v) else f"{v:.3f}"
     lines = [
         "# Synthetic benchmark ceilings (`benchmarks/synth_ceilings.py`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/synth_ceilings.py --n {args.n} --minutes "
-        f"{args.minutes:g} --seed {args.seed}`",
+        (f"Command: `.venv/bin/python benchmarks/synth_ceilings.py --n {args.n} --minutes "
+        f"{args.minutes:g} --seed {args.seed}`"),
         "",
-        f"Cohort: {args.n} sessions ({sessions['patient_id'].nunique()} patients, sites A and B, "
+        (f"Cohort: {args.n} sessions ({sessions['patient_id'].nunique()} patients, sites A and B, "
         f"{args.minutes:g} min each, seed {args.seed}), generator "
         f"`clef.synth` {__import__('clef.synth').synth.GENERATOR_VERSION}. Patient-level split: "
         f"{len(train_ids)} train / {len(test_ids)} test sessions (30% of patients). Probes: "
         "`clef.probe.fit_probe` (balanced L2 logistic regression, C chosen by patient-grouped "
         "inner CV); AUROC on test patients with a patient-cluster bootstrap 95% CI "
         f"({args.n_boot} resamples). Tasks with < {MIN_POS} positives or negatives in train or "
-        "< 3 in test are left blank.",
+        "< 3 in test are left blank."),
         "",
-        "- **oracle**: true latent findings from `oracle.parquet` (rows with category 'finding': "
-        "has_<finding> and frac_<finding> of the session), the best any EEG model could know.",
-        "- **band_power**: log10 band power per channel x band (delta 1-4, theta 4-8, alpha 8-13, "
+        ("- **oracle**: true latent findings from `oracle.parquet` (rows with category 'finding': "
+        "has_<finding> and frac_<finding> of the session), the best any EEG model could know."),
+        ("- **band_power**: log10 band power per channel x band (delta 1-4, theta 4-8, alpha 8-13, "
         "beta 13-30, gamma 30-45 Hz; 95 features, `clef.features.band_power`) after "
-        "`clef.io.preprocess` (200 Hz, average reference, 0.5 Hz high-pass).",
+        "`clef.io.preprocess` (200 Hz, average reference, 0.5 Hz high-pass)."),
         "",
-        f"Run time {t_total:.0f} s (tables {t_tables:.0f} s, signals + features {t_feat:.0f} s, on "
-        f"{n_jobs} shared cores).",
+        (f"Run time {t_total:.0f} s (tables {t_tables:.0f} s, signals + features {t_feat:.0f} s, on "
+        f"{n_jobs} shared cores)."),
         "",
         "## Summary by category (tasks with enough labels)",
         "",
-        "| category | n tasks | oracle mean | oracle median | oracle max | band-power mean | "
-        "band-power median | band-power max |",
+        ("| category | n tasks | oracle mean | oracle median | oracle max | band-power mean | "
+        "band-power median | band-power max |"),
         "|---|---|---|---|---|---|---|---|",
     ]
     for cat, r in summary.iterrows():
@@ -145,8 +145,8 @@ def main(argv=None) -> str:
                      f"{r[('band_power', 'mean')]:.3f} | {r[('band_power', 'median')]:.3f} | "
                      f"{r[('band_power', 'max')]:.3f} |")
     lines += ["", "## Per task", "",
-              "| task | category | held out | pos train/test | oracle AUROC [95% CI] | "
-              "band-power AUROC [95% CI] |", "|---|---|---|---|---|---|"]
+              ("| task | category | held out | pos train/test | oracle AUROC [95% CI] | "
+              "band-power AUROC [95% CI] |"), "|---|---|---|---|---|---|"]
     for _, r in res.iterrows():
         lines.append(f"| {r['task']} | {r['category']} | {'yes' if r['held_out'] else ''} | "
                      f"{r['pos_train']}/{r['pos_test']} | {fmt(r['oracle'])} "

@@ -225,7 +225,7 @@ def embed_recording(model, path) -> np.ndarray:
 
 
 def _failure(session_id, path, exc) -> dict:
-    return {"session_id": str(session_id), "path": None if path is None else str(path),
+    return {"session_id": str(session_id), "path": path if isinstance(path, str) else None,
             "error_type": type(exc).__name__, "message": str(exc)}
 
 
@@ -249,13 +249,13 @@ def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], option
             sessions.append(cohort.session(sid, sfreq=sfreq))
             ids.append(sid)
         except Exception as e:  # noqa: BLE001 - a bad recording: keep its error, carry on
-            failures.append(_failure(sid, cohort.sessions.loc[cohort._row[sid], "path"], e))
+            failures.append(_failure(sid, cohort.row(sid)["path"], e))
     vectors, window, errors = embed_sessions(model, sessions,
                                              batch_size=int(options.get("batch_size", 8)),
                                              states=bool(options.get("states")))
     keep = [i for i in range(len(ids)) if i not in errors]
     for i, e in errors.items():
-        failures.append(_failure(ids[i], cohort.sessions.loc[cohort._row[ids[i]], "path"], e))
+        failures.append(_failure(ids[i], cohort.row(ids[i])["path"], e))
     return {
         "ok_ids": [ids[i] for i in keep],
         "vectors": vectors[keep] if len(keep) else np.zeros((0, vectors.shape[1]), np.float32),
@@ -533,6 +533,14 @@ def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
     return store
 
 
+def _file_sha(ckpt: str) -> str | None:
+    """The weights-file sha256 recorded in the checkpoint's config.json (provenance only)."""
+    try:
+        return json.loads((Path(ckpt) / "config.json").read_text()).get("weights_sha256")
+    except (OSError, ValueError):
+        return None
+
+
 def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info, created_by):
     """Merge the previous store and committed shards into the final store (cohort order)."""
     vec: dict[str, np.ndarray] = {}
@@ -541,11 +549,15 @@ def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info,
     has_states = False
     if previous is not None:
         emb = np.asarray(previous.embeddings)
+        prev_states = None
+        if (previous.path / "states.npy").is_file():
+            prev_states = np.load(previous.path / "states.npy", allow_pickle=False)
+            prev_off = np.load(previous.path / "state_offsets.npy", allow_pickle=False)
+            has_states = True
         for i, sid in enumerate(previous.session_ids):
             vec[sid] = emb[i]
-            st = previous.states(sid)
-            if st is not None:
-                states[sid], has_states = st.astype(np.float16), True
+            if prev_states is not None:
+                states[sid] = prev_states[prev_off[i]:prev_off[i + 1]]
         for rec in previous.failures.to_dict("records"):
             failures[str(rec["session_id"])] = rec
     for num in parts.committed():
@@ -581,7 +593,8 @@ def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info,
         st_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)  # (N + 1,)
         st_arr = (np.concatenate([states[s] for s in ids if s in states])
                   if st_off[-1] else np.zeros((0, embeddings.shape[1]), np.float16))
-    extra = {"checkpoint": ckpt, "cohort": _cohort_key(cohort),
+    extra = {"checkpoint": ckpt, "checkpoint_sha256": _file_sha(ckpt),
+             "cohort": _cohort_key(cohort),
              "cohort_kind": cohort.meta.get("kind"), "run": run_info,
              "states": bool(has_states),
              "updated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from scipy import stats
 
 from clef.errors import ClefError, InvalidQuery, InvalidRecording, UnsupportedFormat
 from clef.session import Session
@@ -69,6 +68,8 @@ def _rate_stats(a: np.ndarray, n1: int, c: np.ndarray, n0: int) -> dict[str, np.
     with np.errstate(divide="ignore", invalid="ignore"):
         odds = ((a + h) * (d + h)) / ((b + h) * (c + h))
     cohen_h = 2 * np.arcsin(np.sqrt(p1)) - 2 * np.arcsin(np.sqrt(p0))
+    from scipy import stats  # imported here: the map page renders before anyone profiles
+
     pvals = np.array([stats.fisher_exact([[ai, bi], [ci, di]])[1] if n1 and n0 else np.nan
                       for ai, bi, ci, di in zip(a, b, c, d)])
     return {"rate_sel": p1, "rate_rest": p0, "rate_diff": p1 - p0, "odds_ratio": odds,
@@ -80,6 +81,8 @@ def _fdr(p: np.ndarray) -> np.ndarray:
     q = np.full_like(p, np.nan, dtype=float)
     ok = np.isfinite(p)
     if ok.any():
+        from scipy import stats
+
         q[ok] = stats.false_discovery_control(p[ok], method="bh")
     return q
 
@@ -162,6 +165,8 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         pooled = (np.sqrt(((x1.size - 1) * s1**2 + (x0.size - 1) * s0**2) / dof)
                   if dof > 0 and x1.size > 1 and x0.size > 1 else np.nan)
         d = (m1 - m0) / pooled if pooled and np.isfinite(pooled) and pooled > 0 else np.nan
+        from scipy import stats
+
         p = (float(stats.mannwhitneyu(x1, x0).pvalue) if x1.size and x0.size else np.nan)
         num_rows.append({"variable": col, "mean_sel": m1, "mean_rest": m0, "sd_sel": s1,
                          "sd_rest": s0, "effect": d, "p_value": p})
@@ -554,6 +559,7 @@ def clicked_time(selection) -> float | None:
 # --------------------------------------------------------------------------------------------
 
 DENSITY_THRESHOLD = 20_000  # points above which the map shows binned density (+ a subsample)
+WEBGL_MIN = 2_000  # WebGL (Scattergl) from this many points; SVG below draws faster (measured)
 MAX_CATEGORIES = 12  # categorical colours beyond this are lumped into "other"
 CATEGORY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                     "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#e7969c")  # D3 category10 + 2
@@ -586,7 +592,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                density_threshold: int = DENSITY_THRESHOLD, mode: str = "auto",
                bins: int = 200, sample: int = 5000, seed: int = 0,
                extra_points: pd.DataFrame | None = None,
-               highlight_name: str = "highlighted") -> go.Figure:
+               highlight_name: str = "highlighted", webgl_min: int = WEBGL_MIN) -> go.Figure:
     """Cohort map: WebGL scatter, or binned density with a selectable subsample for big cohorts.
 
     Parameters
@@ -606,6 +612,10 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         Density grid size, size of the selectable subsample, its RNG seed.
     extra_points : pd.DataFrame, optional
         Columns ``x``, ``y``, ``label``: points added as stars (e.g. an uploaded recording).
+    highlight_name : str
+        Legend name of the highlighted points.
+    webgl_min : int
+        Drawn points from which the scatter uses WebGL (``Scattergl``); SVG below.
 
     Returns
     -------
@@ -630,16 +640,17 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
+    scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
     hv = hover[rows] if hover is not None else None
     if color is None:
-        fig.add_trace(go.Scattergl(x=x[rows], y=y[rows], mode="markers", customdata=rows,
+        fig.add_trace(scatter(x=x[rows], y=y[rows], mode="markers", customdata=rows,
                                    text=hv, hovertemplate="%{text}<extra></extra>" if hv is not None
                                    else None, marker={"size": marker_size, "color": "#4062bb",
                                                           "opacity": 0.7}, name="sessions",
                                    showlegend=False))
     elif _is_continuous(color):
         cv = pd.to_numeric(color, errors="coerce").to_numpy(float)
-        fig.add_trace(go.Scattergl(
+        fig.add_trace(scatter(
             x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
             hovertemplate="%{text}<br>" + color_name + ": %{marker.color:.3g}<extra></extra>",
             marker={"size": marker_size, "color": cv[rows], "colorscale": "Viridis", "showscale": True,
@@ -660,7 +671,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
             r = rows[m]
             colour = "#b0b0b0" if level in ("other", "n/a", "unlabelled") else \
                 CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(scatter(
                 x=x[r], y=y[r], mode="markers", customdata=r, name=f"{level}",
                 text=hv[m] if hv is not None else None,
                 hovertemplate="%{text}<extra>" + str(level) + "</extra>" if hv is not None else None,
@@ -668,7 +679,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
     if highlight is not None and np.any(highlight):
         hr = np.flatnonzero(highlight)
-        fig.add_trace(go.Scattergl(x=x[hr], y=y[hr], mode="markers", customdata=hr,
+        fig.add_trace(scatter(x=x[hr], y=y[hr], mode="markers", customdata=hr,
                                    name=highlight_name, marker={"size": marker_size + 6,
                                                                    "color": "rgba(0,0,0,0)",
                                                                    "line": {"width": 2,
@@ -799,7 +810,8 @@ def score_histogram(scores: np.ndarray, positives: np.ndarray | None = None,
 def two_query_figure(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
                      color: pd.Series | None = None, hover: np.ndarray | None = None) -> go.Figure:
     """Scatter of two concept scores per session."""
-    fig = go.Figure(go.Scattergl(
+    scatter = go.Scattergl if len(a) >= WEBGL_MIN else go.Scatter
+    fig = go.Figure(scatter(
         x=a, y=b, mode="markers", text=hover, customdata=np.arange(len(a)),
         hovertemplate=("%{text}<br>" if hover is not None else "") + "x %{x:.3f} · y %{y:.3f}"
         "<extra></extra>",

@@ -96,7 +96,8 @@ def band_powers(data, sfreq: float, config: BandPowerConfig | None = None) -> np
     return out
 
 
-def band_power(data, sfreq: float, config: BandPowerConfig | None = None) -> np.ndarray:
+def band_power(data, sfreq: float, config: BandPowerConfig | None = None,
+               relative: bool = True) -> np.ndarray:
     """Log band power per channel x band, then relative power per channel x band, flattened.
 
     Parameters
@@ -106,6 +107,8 @@ def band_power(data, sfreq: float, config: BandPowerConfig | None = None) -> np.
     sfreq : float
         Sampling rate in Hz.
     config : BandPowerConfig, optional
+    relative : bool
+        Append the relative powers (False: log powers only, ``channels * bands`` features).
 
     Returns
     -------
@@ -119,6 +122,8 @@ def band_power(data, sfreq: float, config: BandPowerConfig | None = None) -> np.
     rel = p / np.maximum(total, cfg.eps)  # (..., channels, bands)
     logp = np.log10(np.maximum(p, cfg.eps))
     lead = p.shape[:-2]
+    if not relative:
+        return logp.reshape(lead + (-1,)).astype(np.float32)  # (..., channels * bands)
     feats = np.concatenate([logp.reshape(lead + (-1,)),  # (..., channels * bands)
                             rel.reshape(lead + (-1,))], axis=-1)  # (..., 2 * channels * bands)
     return feats.astype(np.float32)

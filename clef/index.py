@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,6 +56,8 @@ class IndexConfig:
     tune_queries: int = 400  # stored sessions used as tuning queries (their self-match excluded)
     train_per_list: int = 64  # IVF k-means training points per list (FAISS warns below 39)
     exact_subset_max: int = 50_000  # filtered searches over at most this many sessions are exact
+    search_threads: int = 1  # OpenMP threads per single query: waking more costs more than it
+    #                          saves below ~1M vectors, and is ruinous on a loaded machine
     seed: int = 0
 
 
@@ -126,7 +129,8 @@ class SessionIndex:
         if not isinstance(store, EmbeddingStore):
             store = EmbeddingStore.open(store)
         meta = {k: store.manifest.get(k) for k in
-                ("model_name", "model_sha256", "tokenizer_sha256")}
+                ("model_name", "model_sha256", "tokenizer_sha256", "checkpoint",
+                 "checkpoint_sha256")}
         meta["store"] = str(store.path.resolve())
         return cls.from_vectors(np.asarray(store.embeddings), store.sessions, manifest=meta,
                                 labels=store.labels, kind=kind, config=config, progress=progress)
@@ -188,6 +192,7 @@ class SessionIndex:
                 (config.ef_search, None) if config.ef_search else self._tune(
                     x, "ef_search", [16, 32, 64, 128, 256, 512, 1024, 2048], config, rng))
         params["exact_subset_max"] = config.exact_subset_max
+        params["search_threads"] = config.search_threads
         self._apply_search_params()
         return self
 
@@ -413,8 +418,9 @@ class SessionIndex:
         if int(k) < 1:
             raise InvalidQuery(f"k={k}: must be at least 1.")
         mask = self.filter_mask(**filters)
-        rows, scores = self._search(l2_normalize(v[None, :]), int(k), mask,
-                                    {self._row[str(e)] for e in exclude if str(e) in self._row})
+        with omp_threads(self.manifest["index"].get("search_threads", 1)):
+            rows, scores = self._search(l2_normalize(v[None, :]), int(k), mask,
+                                        {self._row[str(e)] for e in exclude if str(e) in self._row})
         return self._frame(rows, scores)
 
     def by_session(self, session_id: str, k: int = 10, *, exclude_self: bool = True,
@@ -494,6 +500,20 @@ class SessionIndex:
                             "session_id": meta["session_id"].to_numpy(),
                             "score": np.asarray(scores, dtype=np.float32)})
         return pd.concat([out, meta.drop(columns=["session_id"])], axis=1)
+
+
+@contextmanager
+def omp_threads(n: int | None):
+    """Run FAISS with ``n`` OpenMP threads inside the block (None or 0: leave as is)."""
+    if not n:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _add_in_chunks(index, x: np.ndarray, progress: bool, chunk: int = 65536) -> None:

@@ -10,6 +10,10 @@ Layout of a store folder::
     failures.parquet   session_id, path, error_type, message (sessions that could not be embedded)
     manifest.json      model hash/name, tokenizer hash, dim, count, checksums, created_by, version
 
+``model_sha256`` is :func:`state_dict_hash` of the model (the same however the weights were
+loaded), the key every store/index/map compares; ``checkpoint_sha256`` (when embedded from a
+checkpoint folder) is the weights file's sha256 from its config.json, for provenance.
+
 Every file is written atomically (temporary file, then ``os.replace``); ``manifest.json`` is written
 last, so a store with a manifest is complete.
 """

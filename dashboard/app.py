@@ -42,4 +42,7 @@ with st.sidebar:
                f"{info['dim']}-d embeddings")
     st.caption(f"data: `{info['bundle']}`")
 
-page.run()
+try:
+    page.run()
+finally:  # after the page is drawn (also when it stops early): model warm-up for the next query
+    state.warm_up()

@@ -206,3 +206,30 @@ def test_dask_local_cluster_matches_single_process(cohort, ckpt, store, tmp_path
     run = st.manifest["run"]
     assert 1 <= run["workers_seen"] <= 2
     assert run["max_model_loads_per_worker"] == 1  # 7 shards, each worker loaded the model once
+
+
+def test_new_sessions_are_added_without_redoing_old_ones(ckpt, tmp_path):
+    root = make_cohort(tmp_path / "big", 6, seconds=30.0)
+    c = Cohort.load(root)
+    first4 = c.sessions.iloc[:4].assign(path=[str(root / p) for p in c.sessions["path"][:4]])
+    tasks4 = c.tasks[c.tasks["session_id"].isin(first4["session_id"])]
+    write_cohort(tmp_path / "small", first4, tasks4, {"kind": "real", "created_by": "test"})
+    cfg = EmbedConfig(scheduler="none", progress=False)
+    first = embed_cohort(tmp_path / "small", ckpt, tmp_path / "st", cfg)
+    old = np.array(first.embeddings)
+    assert len(first) == 4
+    both = embed_cohort(root, ckpt, tmp_path / "st", cfg)
+    assert both.session_ids.tolist() == [f"s{i:03d}" for i in range(6)]
+    assert both.manifest["run"]["sessions_embedded"] == 2
+    np.testing.assert_array_equal(both.embeddings[:4], old)
+
+
+def test_synthetic_cohort_regenerated_on_demand(ckpt, tmp_path):
+    synth = pytest.importorskip("clef.synth")
+    synth.generate_cohort(tmp_path / "c", 4, seed=3, minutes=1, signals="none", progress=False)
+    st = embed_cohort(tmp_path / "c", ckpt, tmp_path / "st",
+                      EmbedConfig(scheduler="none", progress=False))
+    c = Cohort.load(tmp_path / "c")
+    assert st.session_ids.tolist() == c.sessions["session_id"].tolist() and len(st.failures) == 0
+    assert st.labels is not None and st.labels.shape[1] == c.tasks["task"].nunique() + 1
+    assert np.isfinite(st.embeddings).all()

@@ -223,7 +223,9 @@ def test_map_figure_scatter_categories_and_customdata():
     fig = explore.map_figure(df, color=df["site"], color_name="site",
                              hover=explore.hover_text(df))
     assert {tr.name for tr in fig.data} == {"A", "B", "C"}
-    assert all(tr.type == "scattergl" for tr in fig.data)
+    assert all(tr.type == "scatter" for tr in fig.data)  # SVG below WEBGL_MIN points
+    gl = explore.map_figure(df, color=df["site"], webgl_min=100)
+    assert all(tr.type == "scattergl" for tr in gl.data)
     for tr in fig.data:  # customdata = row position, so a click maps back to its session
         rows = np.asarray(tr.customdata)
         assert (df["site"].to_numpy()[rows] == tr.name).all()
@@ -236,12 +238,12 @@ def test_map_figure_density_above_threshold():
     coords = _coords(3000)
     fig = explore.map_figure(coords, density_threshold=1000, sample=500)
     kinds = [tr.type for tr in fig.data]
-    assert kinds[0] == "heatmap" and "scattergl" in kinds
+    assert kinds[0] == "heatmap" and kinds[1] == "scatter"  # 500-point subsample: SVG
     z = np.asarray(fig.data[0].z, dtype=float)
     assert np.nansum(10 ** z - 1) == pytest.approx(3000, rel=1e-6)  # every point is binned
     assert len(fig.data[1].x) == 500
     small = explore.map_figure(coords.head(100), density_threshold=1000)
-    assert [tr.type for tr in small.data] == ["scattergl"]
+    assert [tr.type for tr in small.data] == ["scatter"]
 
 
 def test_selected_rows_box_lasso_points():

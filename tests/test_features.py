@@ -48,6 +48,7 @@ def test_batch_names_and_errors():
     f = band_power(x, 200.0)
     assert f.shape == (2, 30) and f.dtype == np.float32
     np.testing.assert_allclose(f[1], band_power(x[1], 200.0), rtol=1e-6)
+    np.testing.assert_array_equal(band_power(x, 200.0, relative=False), f[:, :15])
     names = band_power_names(["Fp1", "Fp2", "F7"])
     assert len(names) == 30 and names[0] == "log_delta_Fp1" and names[15] == "rel_delta_Fp1"
     flat = np.zeros((2, 1000))

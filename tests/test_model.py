@@ -114,7 +114,7 @@ def test_long_sessions_are_chunked_by_time_and_padding_invariant():
     g0 = grp[0]
     counts = torch.bincount(g0)
     assert len(counts) == 3 and int(counts.max()) <= 24
-    assert bool((tok.time_idx[0][g0 == 0].max() <= tok.time_idx[0][g0 == 1].min()))
+    assert bool(tok.time_idx[0][g0 == 0].max() <= tok.time_idx[0][g0 == 1].min())
     with torch.no_grad():
         z, st = m.encode_eeg(tok, return_states=True)
         # attention stays inside a chunk: changing the last chunk leaves chunk 0 states alone
@@ -177,7 +177,7 @@ def test_time_positions_matter(model):
 def test_reconstruct_and_visible_selection(model):
     tok = random_tokens([5, 3], model.config, 6)
     noise = torch.rand(tok.mask.shape, generator=torch.Generator().manual_seed(0))
-    vis, keep_idx, keep_mask, masked = select_visible(tok, noise, 0.6)
+    _, keep_idx, keep_mask, masked = select_visible(tok, noise, 0.6)
     n = tok.mask.sum(-1)
     assert keep_mask.sum(-1).tolist() == torch.round(n * 0.4).long().tolist()
     assert (masked.sum(-1) + keep_mask.sum(-1)).tolist() == n.tolist()

@@ -82,6 +82,26 @@ def planted(tmp_path, monkeypatch):
     return root, ckpt, calls
 
 
+def test_shared_tokenization_matches_embed_sessions():
+    """Models sharing a tokenizer are fed one tokenization; embeddings equal embed_sessions'."""
+    from clef.probe.representations import _embed_group, random_encoder
+
+    model = _tiny_model().eval()
+    other = random_encoder(model, seed=3).eval()
+    rng = np.random.default_rng(0)
+    sessions = [Session((rng.standard_normal((19, int(n * SFREQ))) * 1e-5).astype(np.float32),
+                        SFREQ, list(STANDARD_CHANNELS)) for n in (30, 41, 10, 35)]
+    failed = {}
+    got = _embed_group({"a": model, "b": other}, sessions, ["s0", "s1", "s2", "s3"], 2, failed)
+    assert list(failed) == ["s2"]  # 10 s is shorter than one token span: skipped, reported
+    ok = [0, 1, 3]
+    for name, m in (("a", model), ("b", other)):
+        ref = m.embed_sessions([sessions[i] for i in ok], batch_size=4)
+        np.testing.assert_allclose(np.stack([got[name][i] for i in ok]), ref, atol=1e-5)
+    assert not np.allclose(got["a"][0], got["b"][0])
+
+
+@pytest.mark.slow
 def test_clef_probe_end_to_end(planted, tmp_path):
     root, ckpt, calls = planted
     out = tmp_path / "out"

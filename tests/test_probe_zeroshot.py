@@ -82,7 +82,8 @@ def _cohort(n=160, seed=0):
                           for i in range(n)]
     labels = pd.DataFrame({c: v for c, v in y.items()}, index=sessions["session_id"])
     info = pd.DataFrame({"task": list(SYN), "category": "finding",
-                         "held_out": [False, True, False, True], "concept": list(SYN)})
+                         "held_out": [False, True, False, True],
+                         "concept": [v[0] for v in SYN.values()]})  # free text, as in synth
     info.loc[len(info)] = ["age_elderly", "demographic", False, None]
     return sessions, labels, info, emb, enc
 
@@ -97,6 +98,7 @@ def test_zeroshot_eval_groups_and_auroc():
     assert abs(r.loc["slowing", "auroc"] - 0.5) < 0.2
     assert r.loc["lpds", "group"] == GROUP_NAMED and r.loc["spindles", "group"] == GROUP_HELD_OUT
     assert r.loc["lpds", "n"] == len(test)
+    assert r.loc["lpds", "prompts"] == "lateralized periodic discharges; pleds"
     assert r.loc["lpds", "n_train_reports_naming"] > 0
     assert r.loc["spindles", "n_train_reports_naming"] == 0
     assert r.loc["lpds", "ci_low"] <= r.loc["lpds", "auroc"] <= r.loc["lpds", "ci_high"]
@@ -108,3 +110,25 @@ def test_zeroshot_eval_groups_and_auroc():
     assert scores.shape == (len(sessions), 4) and np.abs(scores.to_numpy()).max() <= 1 + 1e-9
     with pytest.raises(ValueError, match="dimension"):
         zeroshot_scores(emb[:, :5], enc, list(SYN), SYN)
+
+
+def test_task_phrases_from_ontology_and_free_text():
+    from clef.probe.zeroshot import task_phrases
+
+    p = task_phrases("lpds", "lateralized periodic discharges")  # ontology concept
+    assert "pleds" in p and "lateralized periodic discharges" in p
+    assert task_phrases("any_epileptiform", "epileptiform discharges") == [
+        "epileptiform discharges"]  # aggregate task: its free-text concept
+    with pytest.raises(InvalidQuery):
+        task_phrases("nothing_here", None)
+
+
+def test_task_phrases_from_ontology_and_free_text():
+    from clef.probe.zeroshot import task_phrases
+
+    p = task_phrases("lpds", "lateralized periodic discharges")  # ontology concept
+    assert "pleds" in p and "lateralized periodic discharges" in p
+    assert task_phrases("any_epileptiform", "epileptiform discharges") == [
+        "epileptiform discharges"]  # aggregate task: its free-text concept
+    with pytest.raises(InvalidQuery):
+        task_phrases("nothing_here", None)

@@ -212,7 +212,7 @@ def _files(folder):
 @pytest.mark.slow
 def test_same_seed_same_bytes_serial_and_parallel(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    kw = dict(minutes=0.25, seed=7, progress=False)
+    kw = {"minutes": 0.25, "seed": 7, "progress": False}
     generate_cohort(a, 5, n_jobs=1, **kw)
     generate_cohort(b, 5, n_jobs=2, **kw)
     generate_cohort(c, 5, n_jobs=1, minutes=0.25, seed=8, progress=False)

@@ -77,7 +77,7 @@ def test_pdr_peak_at_drawn_frequency_and_reactive(pred):
     # reactivity: eye opening attenuates the PDR
     if plan.eyes_open:
         f2, p2 = psd(clean_chunks(x, fs, awake & eo & ~busy, 2.0), fs)
-        alpha = lambda ff, pp: pp[[CI["O1"], CI["O2"]]][:, np.abs(ff - peak) <= 1].sum()  # noqa: E731
+        alpha = lambda ff, pp: pp[[CI["O1"], CI["O2"]]][:, np.abs(ff - peak) <= 1].sum()
         f3, p3 = psd(clean_chunks(x, fs, ec, 2.0), fs)
         assert alpha(f2, p2) < 0.4 * alpha(f3, p3)
 
@@ -175,7 +175,7 @@ def test_line_noise_at_site_frequency(site, line, other):
     fs, x = plan.sfreq, render(plan)
     f, p = welch(x, fs=fs, nperseg=int(4 * fs), axis=-1)
     p = p.mean(0)
-    at = lambda hz: p[np.argmin(np.abs(f - hz))]  # noqa: E731
+    at = lambda hz: p[np.argmin(np.abs(f - hz))]
     floor = np.median(p[(f > 40) & (f < fs / 2 - 5) & (np.abs(f - line) > 3)])
     assert at(line) > 20 * floor
     assert at(other) < 5 * floor
@@ -208,7 +208,7 @@ def test_focal_slowing_lateralized():
 def test_seizure_evolves_in_frequency():
     plan = find_plan(lambda p: "seizure" in p.findings
                      and p.findings["seizure"]["region"] == "temporal", duration=300, site="A")
-    ev = [e for e in plan.events if e.kind == "seizure"][0]
+    ev = next(e for e in plan.events if e.kind == "seizure")
     fs, x = plan.sfreq, avg_ref(render(plan))
     ch = CI["T7"] if ev.params["side"] == "left" else CI["T8"]
     s0, d = ev.onset, ev.params["ictal_s"]

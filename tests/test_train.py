@@ -5,6 +5,7 @@ pattern, reports and EHR name the concept), so runs take seconds and both losses
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -95,9 +96,10 @@ def fake(tmp_path_factory):
 
 def _cfg(fake, out: Path, **kw) -> TrainConfig:
     cohort, cfg_path, cache = fake
-    base = dict(cohort=str(cohort), out=str(out), config=str(cfg_path), stage="both", steps=4,
-                batch_size=8, lr=2e-3, seed=1, eval_sessions=4, ckpt_every=2,
-                keep_checkpoints=10, log_every=1, cache_dir=str(cache), progress=False)
+    base = {"cohort": str(cohort), "out": str(out), "config": str(cfg_path), "stage": "both",
+            "steps": 4, "batch_size": 8, "lr": 2e-3, "seed": 1, "eval_sessions": 4,
+            "ckpt_every": 2, "keep_checkpoints": 10, "log_every": 1, "cache_dir": str(cache),
+            "progress": False}
     base.update(kw)
     return TrainConfig(**base)
 
@@ -151,6 +153,8 @@ def test_resume_matches_uninterrupted_run(fake, tmp_path):
     assert a["steps"] == resumed["steps"] == [4, 4]
     with pytest.raises(CheckpointMismatch, match="batch_size"):
         pretrain(_cfg(fake, tmp_path / "b", batch_size=4), resume=True)
+    with pytest.raises(CheckpointMismatch, match="earlier run"):  # no silent mixing of runs
+        pretrain(_cfg(fake, tmp_path / "b"))
 
 
 def test_recon_only_and_short_window_baselines(fake, tmp_path):
@@ -249,8 +253,8 @@ def test_batch_plan_is_deterministic_and_rank_split():
 def test_lr_schedule_warmup_then_cosine():
     lrs = [lr_at(s, 100, 1.0, 0.1, 0.1) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a <= b for a, b in itertools.pairwise(lrs[:10]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[9:]))
     assert lrs[-1] == pytest.approx(0.1, abs=1e-3)
 
 
@@ -280,3 +284,28 @@ def test_train_config_validation():
         TrainConfig(cohort="c", out="o", stage="both2").validate()
     with pytest.raises(ValueError, match="mask_ratio"):
         TrainConfig(cohort="c", out="o", mask_ratio=1.0).validate()
+
+
+@pytest.mark.slow
+def test_pretrain_on_a_synthetic_cohort(fake, tmp_path):
+    """The real data path: clef.synth cohort -> clef.io -> tokenizer cache -> model."""
+    synth = pytest.importorskip("clef.synth")
+    from clef.cohort import Cohort
+    from clef.tokenizer import TokenCache
+
+    cohort_dir = synth.generate_cohort(tmp_path / "cohort", 10, seed=5, minutes=1,
+                                       signals="none", progress=False)
+    cfg = _cfg(fake, tmp_path / "out", cohort=str(cohort_dir), cache_dir=None, steps=2,
+               batch_size=4, eval_sessions=2)
+    summary = pretrain(cfg)
+    model = CLEFModel.from_pretrained(tmp_path / "out")
+    cohort = Cohort.load(cohort_dir)
+    train_ids = cohort.sessions.loc[cohort.sessions["split"] == "train", "session_id"].tolist()
+    assert summary["train_sessions"] == len(train_ids) - summary["skipped_sessions"] >= 4
+    cache = TokenCache(tmp_path / "out" / "cache" / "tokens", model.config.tokenizer_config())
+    sid = train_ids[0]
+    assert sid in cache
+    with torch.no_grad():
+        from_cache = model.encode_eeg(cache.get(sid)).numpy()
+    from_signal = model.embed_sessions([cohort.session(sid)])
+    np.testing.assert_allclose(from_signal, from_cache, atol=1e-5)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,7 +32,7 @@ def pretrain(
     stage: Annotated[str, typer.Option(help="recon (stage 1), align (stage 2) or both.")] = "both",
     arch: Annotated[str, typer.Option(help="session (CLEF) or short-window (baseline).")
                     ] = "session",
-    steps: Annotated[Optional[int], typer.Option(help="Optimizer steps per stage.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps per stage.")] = None,
     epochs: Annotated[float, typer.Option(help="Epochs per stage (when --steps is not given).")
                       ] = 10.0,
     batch_size: Annotated[int, typer.Option(help="Global batch size.")] = 32,
@@ -41,21 +41,21 @@ def pretrain(
     align_recon_weight: Annotated[float, typer.Option(
         help="Reconstruction term kept in stage 2 (0 = off).")] = 0.25,
     seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
-    sites: Annotated[Optional[str], typer.Option(
+    sites: Annotated[str | None, typer.Option(
         help="Comma-separated sites to train on (default: all).")] = None,
-    max_sessions: Annotated[Optional[int], typer.Option(help="Cap on training sessions.")] = None,
+    max_sessions: Annotated[int | None, typer.Option(help="Cap on training sessions.")] = None,
     eval_sessions: Annotated[int, typer.Option(
         help="Test-split sessions for the model-card metrics (0 = none).")] = 256,
     ckpt_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 200,
     log_every: Annotated[int, typer.Option(help="Steps between log lines.")] = 10,
-    work_dir: Annotated[Optional[Path], typer.Option(
+    work_dir: Annotated[Path | None, typer.Option(
         help="Checkpoints, caches and log (default: --out).")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(
+    cache_dir: Annotated[Path | None, typer.Option(
         help="Token/text cache (default: WORK_DIR/cache).")] = None,
     workers: Annotated[int, typer.Option(help="Processes for tokenizing the cohort.")] = 1,
-    threads: Annotated[Optional[int], typer.Option(help="Torch CPU threads (default: torch's).")
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: torch's).")
                        ] = None,
-    device: Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 (default: auto).")
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 (default: auto).")
                       ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")
                       ] = False,
@@ -66,7 +66,8 @@ def pretrain(
     Scales with `torchrun --nproc-per-node N -m clef.cli pretrain ...` (DDP; gloo on CPU).
     """
     from clef.errors import ClefError
-    from clef.train import TrainConfig, pretrain as run
+    from clef.train import TrainConfig
+    from clef.train import pretrain as run
 
     cfg = TrainConfig(
         cohort=str(cohort), out=str(out), config=config, arch=arch, stage=stage, steps=steps,

@@ -1,6 +1,7 @@
 """`clef query`: nearest sessions to a text concept, a stored session or a recording file."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,8 @@ def _task_filter(items: list[str]) -> dict[str, int]:
 
 
 def _short(value, width: int = 60) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
     if isinstance(value, float):
         return f"{value:.1f}"
     if not isinstance(value, str) and hasattr(value, "__iter__"):

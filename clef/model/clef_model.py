@@ -60,12 +60,12 @@ class CLEFModel(nn.Module):
 
     # ------------------------------------------------------------------ construction / hub
     @classmethod
-    def from_config(cls, config: ModelConfig | str) -> "CLEFModel":
+    def from_config(cls, config: ModelConfig | str) -> CLEFModel:
         """A randomly initialised model from a config, name or path."""
         return cls(config)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, map_location="cpu") -> "CLEFModel":
+    def from_pretrained(cls, path: str | os.PathLike, map_location="cpu") -> CLEFModel:
         """Load a checkpoint folder (``model.safetensors`` + ``config.json`` + ``MODEL_CARD.md``).
 
         Raises ``clef.errors.CheckpointMismatch`` when the weights hash or tensor shapes do not match

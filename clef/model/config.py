@@ -113,7 +113,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         d = copy.deepcopy(d)
         subs = {"encoder": EncoderConfig, "decoder": DecoderConfig,
                 "short_window": ShortWindowConfig, "text": TextConfig, "ehr": EHRConfig}
@@ -144,7 +144,7 @@ class ModelConfig:
         return cfg
 
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike) -> "ModelConfig":
+    def load(cls, name_or_path: str | os.PathLike) -> ModelConfig:
         """Load a named config (``"clef-tiny"``), a JSON file, or a checkpoint folder's config."""
         p = Path(name_or_path)
         if p.is_dir():
@@ -196,7 +196,7 @@ class ModelConfig:
             return dataclasses.replace(getattr(TokenizerConfig, preset)(), **d)
         return TokenizerConfig.from_dict(d)
 
-    def resolve(self) -> "ModelConfig":
+    def resolve(self) -> ModelConfig:
         """Return a copy with the tokenizer config expanded and the input sizes filled in."""
         from clef.tokenizer import MultitaperTokenizer
 
@@ -215,7 +215,7 @@ class ModelConfig:
         e = self.encoder
         return e.patch_dim > 0 and e.n_regions > 0 and e.n_bands > 0
 
-    def with_arch(self, arch: str) -> "ModelConfig":
+    def with_arch(self, arch: str) -> ModelConfig:
         """This config with another encoder arch (``"short-window"`` uses finer time patches)."""
         if arch not in ARCHS:
             raise ValueError(f"arch={arch!r}; allowed: {ARCHS}")
@@ -229,7 +229,7 @@ class ModelConfig:
             cfg.encoder.patch_dim = cfg.encoder.n_regions = cfg.encoder.n_bands = 0
         return cfg
 
-    def with_ehr_vocab(self, dx_vocab: list[str], med_vocab: list[str]) -> "ModelConfig":
+    def with_ehr_vocab(self, dx_vocab: list[str], med_vocab: list[str]) -> ModelConfig:
         cfg = copy.deepcopy(self)
         cfg.ehr.dx_vocab = list(dx_vocab)
         cfg.ehr.med_vocab = list(med_vocab)
@@ -248,7 +248,7 @@ def short_window_tokenizer(tok: dict, time_patch_s: float) -> dict:
     preset = d.pop("preset", None)
     base = getattr(TokenizerConfig, preset)() if preset else TokenizerConfig.base()
     base = dataclasses.replace(base, **d)
-    wpp = max(1, int(round(time_patch_s / base.step_s)))
+    wpp = max(1, round(time_patch_s / base.step_s))
     return dataclasses.replace(base, windows_per_patch=wpp).to_dict()
 
 

@@ -73,8 +73,8 @@ def build_ehr_vocab(records, min_count: int = 2, prefixes: bool = True):
     """
     dx, med = Counter(), Counter()
     for r in records_from(records):
-        dx.update(set(t for c in _as_list(r.get("diagnoses")) for t in dx_tokens(c, prefixes)))
-        med.update(set(t for m in _as_list(r.get("medications")) for t in med_tokens(m)))
+        dx.update({t for c in _as_list(r.get("diagnoses")) for t in dx_tokens(c, prefixes)})
+        med.update({t for m in _as_list(r.get("medications")) for t in med_tokens(m)})
     return (sorted(k for k, n in dx.items() if n >= min_count),
             sorted(k for k, n in med.items() if n >= min_count))
 

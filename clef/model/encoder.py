@@ -53,7 +53,7 @@ class Block(nn.Module):
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
         self.norm2 = nn.LayerNorm(d)
-        hidden = int(round(mlp_ratio * d))
+        hidden = round(mlp_ratio * d)
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
         self.drop = nn.Dropout(dropout)
 
@@ -117,7 +117,7 @@ class Packing:
         self.pos = torch.arange(len(ks), device=group.device) - starts[self.gid]  # (R,)
         self.session_of_group = uniq // n_per  # (G,)
         self.shape = (B, N)
-        self.n_groups = int(len(uniq))
+        self.n_groups = len(uniq)
         self.length = int(counts.max().item()) if len(counts) else 1
 
     def pack(self, x: torch.Tensor, fill=0) -> torch.Tensor:
@@ -153,7 +153,7 @@ def chunk_groups(time_idx: torch.Tensor, mask: torch.Tensor, max_tokens: int) ->
 
 def window_groups(time_idx: torch.Tensor, time_patch_s: float, window_s: float) -> torch.Tensor:
     """Index of the ``window_s``-second window each token's time patch starts in. -> (B, N)."""
-    per = max(1, int(round(window_s / time_patch_s)))  # time patches per window
+    per = max(1, round(window_s / time_patch_s))  # time patches per window
     return torch.div(time_idx, per, rounding_mode="floor")
 
 
@@ -355,5 +355,13 @@ def param_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["SessionEncoder", "ReconDecoder", "select_visible", "token_times", "chunk_groups",
-           "window_groups", "Packing", "param_count"]
+__all__ = [
+    "Packing",
+    "ReconDecoder",
+    "SessionEncoder",
+    "chunk_groups",
+    "param_count",
+    "select_visible",
+    "token_times",
+    "window_groups",
+]

@@ -158,12 +158,12 @@ def model_card(model, sha: str, card: dict) -> str:
              "CLEF session-scale EEG encoder aligned to report text and EHR (clef suite).", "",
              "## Model", "",
              f"- arch: `{cfg.arch}`; parameters: {n:,} (EEG encoder {model.num_parameters('eeg'):,})",
-             f"- encoder: d_model={e.d_model}, layers={e.n_layers}, heads={e.n_heads}, context "
-             f"{e.max_tokens} tokens (longer sessions: equal time chunks, one attention pool)",
+             (f"- encoder: d_model={e.d_model}, layers={e.n_layers}, heads={e.n_heads}, context "
+              f"{e.max_tokens} tokens (longer sessions: equal time chunks, one attention pool)"),
              f"- tokens: patch_dim={e.patch_dim}, regions={e.n_regions}, bands={e.n_bands}",
-             f"- shared space: {cfg.embed_dim}-d; text backbone `{cfg.text.backbone}` (frozen, "
-             "not in these weights); EHR vocab "
-             f"{len(cfg.ehr.dx_vocab)} diagnosis / {len(cfg.ehr.med_vocab)} medication tokens",
+             (f"- shared space: {cfg.embed_dim}-d; text backbone `{cfg.text.backbone}` (frozen, "
+              "not in these weights); EHR vocab "
+              f"{len(cfg.ehr.dx_vocab)} diagnosis / {len(cfg.ehr.med_vocab)} medication tokens"),
              "", "## Training data", ""]
     data = card.get("training_data")
     if isinstance(data, dict):
@@ -183,6 +183,6 @@ def model_card(model, sha: str, card: dict) -> str:
         lines += ["", "## Notes", "", str(card["notes"])]
     lines += ["", "## Files", "",
               f"- `{WEIGHTS}` weights sha256: `{sha}`",
-              f"- `{CONFIG}` full config (tokenizer included); load with "
-              "`CLEFModel.from_pretrained(folder)`", ""]
+              (f"- `{CONFIG}` full config (tokenizer included); load with "
+               "`CLEFModel.from_pretrained(folder)`"), ""]
     return "\n".join(lines)

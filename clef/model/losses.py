@@ -13,13 +13,30 @@ def _world() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
+class _AllGather(torch.autograd.Function):
+    """All-gather whose backward sums every rank's gradient of the gathered tensor and returns
+    this rank's slice (a reduce-scatter). Ranks must hold equal-sized ``x``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(out, x.contiguous())
+        return torch.cat(out, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # sum over ranks
+        n = grad.shape[0] // dist.get_world_size()
+        r = dist.get_rank()
+        return grad[r * n:(r + 1) * n]
+
+
 def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` (n, ...) from every rank in rank order, keeping the autograd graph."""
     if _world() == 1:
         return x
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x), dim=0)
+    return _AllGather.apply(x)
 
 
 def gather_plain(x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ recomputes them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -69,7 +70,7 @@ class HashingBackbone:
         out = np.zeros((len(texts), self.dim), np.float32)
         for i, t in enumerate(texts):
             words = re.findall(r"[a-z0-9]+", t.lower())
-            grams = words + [f"{a}_{b}" for a, b in zip(words, words[1:])]
+            grams = words + [f"{a}_{b}" for a, b in itertools.pairwise(words)]
             for g in grams:
                 h = int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
                 out[i, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
@@ -214,8 +215,8 @@ class TextTower(nn.Module):
 
     @property
     def backbone(self):
-        if self._backbone is None:
-            self._backbone = make_backbone(self.cfg)
+        if self._backbone is None:  # on the device of the projection
+            self._backbone = make_backbone(self.cfg, next(self.proj.parameters()).device)
         return self._backbone
 
     def features(self, texts: list[str], preprocess: bool = True) -> torch.Tensor:

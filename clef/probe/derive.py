@@ -43,7 +43,8 @@ PHENOTYPE_PREFIXES: dict[str, tuple[str, ...]] = {
     "depression": ("F32", "F33"),
 }
 
-# Medication class -> generic names (lowercase). Each drug is also its own task.
+# Medication class -> generic names (lowercase); task "<class>_class". Each drug is also its own
+# task. Names match the synthetic cohort's task table (clef.synth.tasks).
 DRUG_CLASSES: dict[str, tuple[str, ...]] = {
     "antiseizure": ("levetiracetam", "lamotrigine", "valproate", "valproic acid", "phenytoin",
                     "fosphenytoin", "carbamazepine", "oxcarbazepine", "lacosamide", "ethosuximide",
@@ -55,6 +56,18 @@ DRUG_CLASSES: dict[str, tuple[str, ...]] = {
     "antipsychotic": ("haloperidol", "quetiapine", "clozapine", "olanzapine", "risperidone"),
     "antidepressant": ("amitriptyline", "nortriptyline", "sertraline", "fluoxetine",
                        "citalopram", "escitalopram"),
+}
+# Aggregate finding tasks: task -> (member concepts, generic phrases reports use for the group).
+EPILEPTIFORM = ("ied_left_temporal", "ied_right_temporal", "ied_centrotemporal", "ied_frontal",
+                "gsw_3hz", "generalized_polyspikes")
+NORMAL_FINDINGS = ("normal_pdr", "vertex_waves", "sleep_spindles", "k_complexes",
+                   "photic_driving", "hv_response")
+AGGREGATE_PHRASES = {
+    "any_epileptiform": ("epileptiform discharges", "epileptiform discharge",
+                         "epileptiform abnormalities", "epileptiform activity", "spikes",
+                         "sharp waves", "spike and wave", "spike-and-wave"),
+    "focal_slowing_any": ("focal slowing", "focal polymorphic delta"),
+    "abnormal_eeg": ("abnormal eeg", "abnormal study", "abnormal record", "abnormal recording"),
 }
 
 
@@ -156,10 +169,16 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
             task = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
             vals = [None if m is None else int(name in m) for m in meds]
             parts.append(_long(sid, task, "medication", vals, task, task in held))
-        for cls, members in (drug_classes or DRUG_CLASSES).items():
+        classes = drug_classes or DRUG_CLASSES
+        for cls, members in classes.items():
             ms = set(members)
             vals = [None if m is None else int(bool(m & ms)) for m in meds]
-            parts.append(_long(sid, f"{cls}_any", "medication", vals, None, False))
+            parts.append(_long(sid, f"{cls}_class", "medication", vals,
+                               f"{cls} medication", False))
+        asm = set(classes.get("antiseizure", ()))
+        vals = [None if m is None else int(len(m & asm) >= 2) for m in meds]
+        parts.append(_long(sid, "asm_polytherapy", "medication", vals,
+                           "two or more antiseizure medications", False))
 
     if "sex" in cols:
         sex = sessions_df["sex"].map(lambda v: None if _is_missing(v) else str(v).upper()[:1])
@@ -179,12 +198,27 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
 
     if findings and "report" in cols:
         ex = extractor or ConceptExtractor()
-        reports = sessions_df["report"].tolist()
-        lab = ex.label_frame([r if not _is_missing(r) else "" for r in reports], index=sid)
-        has = np.array([not _is_missing(r) and bool(str(r).strip()) for r in reports])
+        reports = [r if not _is_missing(r) else "" for r in sessions_df["report"].tolist()]
+        lab = ex.label_frame(reports, index=sid)
+        has = np.array([bool(str(r).strip()) for r in reports])
         for concept in lab.columns:
             vals = [int(v) if h else None for v, h in zip(lab[concept].to_numpy(), has)]
             parts.append(_long(sid, concept, "finding", vals, concept, concept in held))
+        generic = ConceptExtractor({k: v for k, v in AGGREGATE_PHRASES.items()}).label_frame(
+            reports, index=sid)
+        cols_ = set(lab.columns)
+        agg = {
+            "any_epileptiform": [c for c in EPILEPTIFORM if c in cols_],
+            "focal_slowing_any": [c for c in cols_ if c.startswith("focal_slowing")],
+            "abnormal_eeg": [c for c in cols_ if c not in NORMAL_FINDINGS],
+        }
+        for task, members in agg.items():
+            pos = generic[task].to_numpy().astype(bool)
+            if members:
+                pos |= lab[members].to_numpy().astype(bool).any(axis=1)
+            vals = [int(v) if h else None for v, h in zip(pos, has)]
+            parts.append(_long(sid, task, "finding", vals, AGGREGATE_PHRASES[task][0],
+                               task in held))
 
     if not parts:
         raise InvalidCohort("no task source found: the sessions table has none of diagnoses, "

@@ -138,22 +138,66 @@ class _Cache:
         os.replace(tmpj, meta_p)
 
 
-def _embed(model, sessions, batch_size: int, ids, failed: dict) -> dict[int, np.ndarray]:
-    """Embed sessions in batches; a batch that fails is retried one session at a time, and
-    sessions the model cannot take (e.g. shorter than one token span) are marked failed."""
-    out: dict[int, np.ndarray] = {}
+def _tokenizer_groups(models: dict, sfreq: float) -> list[list[str]]:
+    """Model names grouped by identical tokenizer config, so each group tokenizes once."""
+    groups: dict[str, list[str]] = {}
+    for name, m in models.items():
+        key = json.dumps(m.config.tokenizer, sort_keys=True, default=str)
+        groups.setdefault(key, []).append(name)
+    return list(groups.values())
+
+
+def _encode(models: dict, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Tokenize ``arrays`` once with the group's tokenizer and encode with every model."""
+    import torch
+
+    first = next(iter(models.values()))
+    tokens = first.tokenizer.tokenize(arrays)  # (B, N, patch_dim) tokens + indices + mask
+    out = {}
+    with torch.inference_mode():
+        for name, m in models.items():
+            z = m.encode_eeg(tokens.to(m.device), normalize=True)  # (B, embed_dim)
+            out[name] = z.float().cpu().numpy()
+    return out
+
+
+def _embed_group(models: dict, sessions, ids, batch_size: int, failed: dict) -> dict:
+    """Embed sessions with models sharing one tokenizer; ``{name: {index: vector}}``.
+
+    Sessions are batched by length (less padding); a batch that fails is retried one session at
+    a time, and sessions a model cannot take (e.g. shorter than one token span) are marked
+    failed for every representation.
+    """
+    from clef.channels import STANDARD_CHANNELS
+
+    out: dict[str, dict[int, np.ndarray]] = {n: {} for n in models}
     if not sessions:
         return out
-    try:
-        emb = model.embed_sessions(sessions, batch_size=batch_size)  # (n, embed_dim)
-        return {i: np.asarray(e, np.float32) for i, e in enumerate(emb)}
-    except ClefError:
-        pass
-    for i, (sid, sess) in enumerate(zip(ids, sessions)):
+    first = next(iter(models.values()))
+    sfreq = float(first.tokenizer.config.sfreq)
+    arrays = []
+    for s in sessions:
+        if abs(s.sfreq - sfreq) > 1e-6 or list(s.ch_names) != list(STANDARD_CHANNELS):
+            from clef.io import preprocess
+
+            s = preprocess(s, sfreq=sfreq)  # the model's rate and the 19 standard channels
+        arrays.append(np.asarray(s.data, np.float32))  # (19, samples)
+    order = np.argsort([a.shape[-1] for a in arrays], kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = [int(i) for i in order[start:start + batch_size]]
         try:
-            out[i] = np.asarray(model.embed_sessions([sess], batch_size=1)[0], np.float32)
-        except ClefError as e:
-            failed[sid] = f"{type(e).__name__}: {e}"
+            batches = [(idx, _encode(models, [arrays[i] for i in idx]))]
+        except ClefError:
+            batches = []
+            for i in idx:
+                try:
+                    batches.append(([i], _encode(models, [arrays[i]])))
+                except ClefError as e:
+                    failed[ids[i]] = f"{type(e).__name__}: {e}"
+        for where, z in batches:
+            for name, arr in z.items():
+                for k, i in enumerate(where):
+                    out[name][i] = arr[k]
     return out
 
 
@@ -198,13 +242,14 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
     for name in models:
         caches[name] = _Cache(cache_dir, name, f"{sources.get(name, name)}|sfreq={cfg.sfreq}")
     if band_power_on:
-        caches["band-power"] = _Cache(cache_dir, "band-power", f"{bp_cfg}|sfreq={cfg.sfreq}")
+        caches["band-power"] = _Cache(cache_dir, "band-power",
+                                      f"{bp_cfg}|log-only|sfreq={cfg.sfreq}")
     failed: dict[str, str] = {}
     if cache_dir is not None and (Path(cache_dir) / "failed.json").is_file():
         failed = json.loads((Path(cache_dir) / "failed.json").read_text("utf-8"))
     todo = [s for s in ids if s not in failed and any(s not in c.rows for c in caches.values())]
     for m in models.values():
-        m.to(cfg.device)
+        m.to(cfg.device).eval()
     bar = tqdm(total=len(todo), desc="features", unit="session", disable=not progress)
     for start in range(0, len(todo), cfg.chunk):
         chunk = todo[start:start + cfg.chunk]
@@ -215,16 +260,21 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
                 loaded.append(sid)
             except ClefError as e:  # one bad recording loses nothing else
                 failed[sid] = f"{type(e).__name__}: {e}"
-        for name, model in models.items():
-            need = [i for i, s in enumerate(loaded) if s not in caches[name].rows
-                    and s not in failed]
-            for i, e in _embed(model, [sessions[i] for i in need], cfg.batch_size,
-                               [loaded[i] for i in need], failed).items():
-                caches[name].rows[loaded[need[i]]] = e
+        for group in _tokenizer_groups(models, cfg.sfreq):
+            need = [i for i, s in enumerate(loaded) if s not in failed
+                    and any(s not in caches[n].rows for n in group)]
+            got = _embed_group({n: models[n] for n in group}, [sessions[i] for i in need],
+                               [loaded[i] for i in need], cfg.batch_size, failed)
+            for name, rows in got.items():
+                for i, e in rows.items():
+                    caches[name].rows[loaded[need[i]]] = e
         if band_power_on:
             for sid, sess in zip(loaded, sessions):
                 if sid not in caches["band-power"].rows and sid not in failed:
-                    caches["band-power"].rows[sid] = band_power(sess.data, sess.sfreq, bp_cfg)
+                    # log band power only (channels x bands): the definition of the band-power
+                    # row pinned in benchmarks/results/synth_ceilings.md
+                    caches["band-power"].rows[sid] = band_power(sess.data, sess.sfreq, bp_cfg,
+                                                                relative=False)
         for c in caches.values():
             c.save()
         if cache_dir is not None and failed:
@@ -245,7 +295,10 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
             raise InvalidCohort(f"{cohort.root}: no oracle.parquet, so the oracle representation "
                                 "cannot be built. Fix: drop 'oracle' from the baselines (real "
                                 "cohorts have no oracle).")
-        out["oracle"] = oracle_features(cohort.oracle, cohort.sessions).loc[ok]
+        o = cohort.oracle
+        if "category" in o.columns:  # true findings only (not states, artifacts, procedures),
+            o = o[o["category"] == "finding"]  # as in the pinned synth_ceilings oracle row
+        out["oracle"] = oracle_features(o, cohort.sessions).loc[ok]
     return out, {s: r for s, r in failed.items() if s in set(ids)}
 
 

@@ -143,11 +143,36 @@ def _named_in(reports: pd.Series, phrases) -> int:
     return int(reports.fillna("").map(lambda t: bool(pat.search(t))).sum())
 
 
+def task_phrases(task: str, concept=None, synonyms: dict | None = None) -> list[str]:
+    """Phrases for a task's prompt ensemble.
+
+    The ontology concept named like the task (or like its ``concept`` text) gives its label and
+    synonyms; otherwise the task table's free-text ``concept`` is the one phrase (e.g.
+    "epileptiform discharges" for ``any_epileptiform``).
+    """
+    text = None if concept is None or (isinstance(concept, float) and np.isnan(concept)) \
+        else str(concept)
+    for key in (task, text):
+        if key is None:
+            continue
+        try:
+            phrases = concept_phrases(key, synonyms)
+        except InvalidQuery:
+            continue
+        if text and text.lower() not in (p.lower() for p in phrases):
+            phrases = [*phrases, text]
+        return phrases
+    if text:
+        return [text]
+    raise InvalidQuery(f"task {task!r} has no concept text and no ontology entry to build "
+                       "prompts from.")
+
+
 def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFrame,
                   task_info: pd.DataFrame, encode_text: TextEncoder, ids=None, n_boot: int = 200,
                   seed: int = 0, synonyms: dict | None = None,
                   categories: Sequence[str] = ("finding",)) -> pd.DataFrame:
-    """Zero-shot AUROC per concept task, split into training-report and held-out concepts.
+    """Zero-shot AUROC per task, split into training-report and held-out concepts.
 
     Parameters
     ----------
@@ -158,7 +183,7 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
     labels_wide : DataFrame
         Index session_id, one 0/1 column per task.
     task_info : DataFrame
-        task, category, held_out, concept.
+        task, category, held_out, concept (free text or ontology name).
     encode_text : callable
         list of str -> (n, d) array.
     ids : sequence of str, optional
@@ -166,7 +191,7 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
     n_boot, seed : int
         Patient-level bootstrap for the 95% interval.
     synonyms : dict, optional
-        Concept -> phrases (default: the ontology).
+        Concept -> phrases (default: the ontology); see :func:`task_phrases`.
     categories : sequence of str
         Task categories scored.
 
@@ -174,55 +199,57 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
     -------
     DataFrame
         task, concept, category, held_out, group, status, reason, auroc, ci_low, ci_high, n,
-        n_pos, n_train_reports_naming.
+        n_pos, n_train_reports_naming, prompts (the phrases used).
     """
     ids = sessions_df["session_id"].astype(str).tolist() if ids is None else list(map(str, ids))
-    tasks = task_info[task_info["category"].isin(categories) & task_info["concept"].notna()]
-    tasks = tasks.drop_duplicates("task")
+    tasks = task_info[task_info["category"].isin(categories)].drop_duplicates("task")
+    if "concept" not in tasks.columns:
+        tasks = tasks.assign(concept=None)
     labels_wide = labels_wide.copy()
     labels_wide.index = labels_wide.index.astype(str)
     X = feature_matrix(session_emb, sessions_df, ids)
     patient = sessions_df.set_index(sessions_df["session_id"].astype(str))["patient_id"].astype(str)
-    concepts, rows = [], []
+    phrases, rows = {}, []
     for t in tasks.itertuples(index=False):
         try:
-            concept_prompts(t.concept, synonyms)
-            concepts.append(t.concept)
+            phrases[t.task] = task_phrases(t.task, t.concept, synonyms)
         except InvalidQuery as e:
             rows.append({"task": t.task, "concept": t.concept, "status": "skipped",
                          "reason": str(e)})
-    uniq = list(dict.fromkeys(concepts))
-    scores = zeroshot_scores(X, encode_text, uniq, synonyms) if uniq else pd.DataFrame()
+    keys = list(phrases)
+    scores = zeroshot_scores(X, encode_text, keys, phrases) if keys else pd.DataFrame()
     train_reports = None
     if {"report", "split"} <= set(sessions_df.columns):
         train_reports = sessions_df.loc[sessions_df["split"].astype(str) == "train", "report"]
     for i, t in enumerate(tasks.itertuples(index=False)):
-        if t.concept not in uniq:
+        if t.task not in phrases:
             continue
         y = (pd.to_numeric(labels_wide[t.task].reindex(ids), errors="coerce").to_numpy(float)
              if t.task in labels_wide.columns else np.full(len(ids), np.nan))
         keep = np.isfinite(y)
         n_pos, n_neg = int((y[keep] == 1).sum()), int((y[keep] == 0).sum())
-        row = {"task": t.task, "concept": t.concept, "n": int(keep.sum()), "n_pos": n_pos}
+        row = {"task": t.task, "concept": t.concept, "n": int(keep.sum()), "n_pos": n_pos,
+               "prompts": "; ".join(phrases[t.task])}
         if train_reports is not None:
-            row["n_train_reports_naming"] = _named_in(train_reports,
-                                                      concept_phrases(t.concept, synonyms))
+            row["n_train_reports_naming"] = _named_in(train_reports, phrases[t.task])
         if min(n_pos, n_neg) < 1:
             rows.append({**row, "status": "skipped",
                          "reason": f"{n_pos} positive / {n_neg} negative sessions"})
             continue
-        s = scores[t.concept].to_numpy()[keep]
+        s = scores[t.task].to_numpy()[keep]
         lo, hi = bootstrap_auroc(y[keep], s, n_boot=n_boot, seed=seed + i,
                                  groups=patient.reindex(np.asarray(ids)[keep]).to_numpy())
         rows.append({**row, "status": "ok", "reason": "", "auroc": auroc(y[keep], s),
                      "ci_low": lo, "ci_high": hi})
     out = pd.DataFrame(rows)
     meta = tasks.set_index("task")[["category", "held_out"]]
+    cols = ["task", "concept", "category", "held_out", "group", "status", "reason", "auroc",
+            "ci_low", "ci_high", "n", "n_pos", "n_train_reports_naming", "prompts"]
+    if out.empty:
+        return pd.DataFrame(columns=cols)
     out["category"] = out["task"].map(meta["category"])
     out["held_out"] = out["task"].map(meta["held_out"]).astype(bool)
     out["group"] = np.where(out["held_out"], GROUP_HELD_OUT, GROUP_NAMED)
-    cols = ["task", "concept", "category", "held_out", "group", "status", "reason", "auroc",
-            "ci_low", "ci_high", "n", "n_pos", "n_train_reports_naming"]
     for c in cols:
         if c not in out.columns:
             out[c] = np.nan

@@ -10,6 +10,7 @@ from clef.synth.plan import make_session_id, parse_session_id, plan_session
 from clef.synth.sites import SITES
 from clef.synth.tasks import TASKS
 
-__all__ = ["generate_cohort", "regenerate_session", "example", "ONTOLOGY", "Concept", "concepts",
-           "TASKS", "SITES", "GENERATOR_VERSION", "plan_session", "make_session_id",
-           "parse_session_id"]
+__all__ = [
+    "GENERATOR_VERSION", "ONTOLOGY", "SITES", "TASKS", "Concept", "concepts", "example",
+    "generate_cohort", "make_session_id", "parse_session_id", "plan_session", "regenerate_session",
+]

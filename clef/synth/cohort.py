@@ -225,7 +225,7 @@ def generate_cohort(out, n_sessions: int, seed: int = 0, sites=("A", "B"), minut
         raise ValueError(f"signals={signals!r}; choose one of {SIGNALS}")
     if int(n_sessions) < 1:
         raise ValueError(f"n_sessions={n_sessions}; pass a positive number of sessions")
-    duration_s = int(round(float(minutes) * 60))
+    duration_s = round(float(minutes) * 60)
     if duration_s < 10 or abs(duration_s - float(minutes) * 60) > 1e-6:
         raise ValueError(f"minutes={minutes}: the session length must be a whole number of "
                          "seconds and at least 10 s (e.g. minutes=0.5 or 20)")

@@ -23,11 +23,11 @@ def add(data: np.ndarray, start: int, topography: np.ndarray, wave: np.ndarray) 
     a, b = max(0, start), min(n, start + wave.shape[-1])
     if b <= a:
         return
-    w = wave[..., a - start:b - start]
+    w = np.asarray(wave[..., a - start:b - start], dtype=np.float32)
     if w.ndim == 1:
-        data[:, a:b] += np.outer(topography, w).astype(np.float32)
+        data[:, a:b] += np.asarray(topography, np.float32)[:, None] * w[None, :]
     else:
-        data[:, a:b] += w.astype(np.float32)
+        data[:, a:b] += w
 
 
 def spike_template(fs: float, amp: float, width: float, sharp: bool = False) -> np.ndarray:
@@ -75,8 +75,8 @@ def render_event(data: np.ndarray, ev, fs: float, rng: np.random.Generator, line
                  notes: list) -> None:
     """Add one event's waveform to ``data`` (19, samples) in microvolts."""
     p = ev.params
-    s0 = int(round(ev.onset * fs))
-    n = max(1, int(round(ev.duration * fs)))
+    s0 = round(ev.onset * fs)
+    n = max(1, round(ev.duration * fs))
     k = ev.kind
     if k in ("spike", "sharp"):
         w = spike_template(fs, p["amp"], p["width"], k == "sharp")
@@ -118,7 +118,7 @@ def render_event(data: np.ndarray, ev, fs: float, rng: np.random.Generator, line
             add(data, s0, region_topo("generalized"), w)
         else:
             base = region_topo("generalized") ** 1.5
-            lag = int(round(p["lag_s"] * fs))
+            lag = round(p["lag_s"] * fs)
             for row in range(5):
                 m = (AP_ROW == row).astype(np.float32) * base
                 add(data, s0 + row * lag, m, w)
@@ -137,7 +137,7 @@ def render_event(data: np.ndarray, ev, fs: float, rng: np.random.Generator, line
         add(data, s0, None, w)
         add(data, s0 + int(rng.integers(0, max(1, n // 3))), region_topo("generalized"), sharp)
     elif k == "seizure":
-        ictal = int(round(p["ictal_s"] * fs))
+        ictal = round(p["ictal_s"] * fs)
         post = n - ictal
         t = np.arange(ictal) / fs
         frac = t / max(t[-1], 1e-9)
@@ -242,4 +242,4 @@ def render_event(data: np.ndarray, ev, fs: float, rng: np.random.Generator, line
         raise ValueError(f"unknown event kind {k!r}")
 
 
-__all__ = ["add", "render_event", "spike_template", "mixing_matrix"]
+__all__ = ["add", "mixing_matrix", "render_event", "spike_template"]

@@ -92,8 +92,8 @@ def example(concept: str, seconds: float = 10.0, site: str = "A") -> Session:
     seconds = float(min(seconds, plan.duration_s))
     t0 = _window_start(plan, concept, seconds)
     full = session_from_plan(plan)
-    a = int(round(t0 * full.sfreq))
-    b = a + int(round(seconds * full.sfreq))
+    a = round(t0 * full.sfreq)
+    b = a + round(seconds * full.sfreq)
     ann = [(round(o - t0, 4), d, desc) for o, d, desc in full.annotations
            if o < t0 + seconds and o + d > t0]
     meta = dict(full.meta, concept=concept, source_session_id=sid, offset_s=t0,

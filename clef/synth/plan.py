@@ -298,7 +298,7 @@ def _session_meds(rng, patient: Patient, consciousness_p: dict) -> tuple[list[st
         info["anesthetic_dose"] = bool(infusion and rng.random() < p_high)
     elif patient.setting == "emu" and meds & set(ASMS) and rng.random() < 0.3:
         # ASM taper in the EMU: one drug withheld to capture events
-        meds.discard(sorted(meds & set(ASMS))[0])
+        meds.discard(min(meds & set(ASMS)))
     return sorted(meds), info
 
 
@@ -369,7 +369,6 @@ def plan_session(seed: int, session_id: str, duration_s: float | None = None) ->
         b.episodes.append(Episode("photic_stimulation", "procedure", s, d, {"rate_hz": f}))
     whole = [(0.0, T)]
     lesion = patient.lesion_side
-    other = "right" if lesion == "left" else "left"
     focus = patient.focus
 
     # --- background: PDR -------------------------------------------------------------------

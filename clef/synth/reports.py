@@ -87,7 +87,7 @@ def _quant(rate_per_min: float) -> str:
 
 def _person(age: float, sex: str | None) -> str:
     if age < 1:
-        months = max(1, int(round(age * 12)))
+        months = max(1, round(age * 12))
         return f"{months}-month-old {'girl' if sex == 'F' else 'boy' if sex == 'M' else 'infant'}"
     a = int(age)
     if a < 18:
@@ -125,11 +125,11 @@ def _finding_sentence(v: _Voice, name: str, params: dict, plan: SessionPlan, hed
         f = p["frequency_hz"]
         f_rep = round(f * 2) / 2
         return v.pick([
-            f"The background is well organized with a {f_rep:g} Hz {v.syn(name)} that attenuates "
-            "with eye opening.",
+            (f"The background is well organized with a {f_rep:g} Hz {v.syn(name)} that attenuates "
+            "with eye opening."),
             f"There is a {v.syn(name)} of {f_rep:g} Hz, reactive to eye opening.",
-            f"A symmetric {f_rep:g} Hz {v.syn(name)} is present posteriorly and blocks with eye "
-            "opening.",
+            (f"A symmetric {f_rep:g} Hz {v.syn(name)} is present posteriorly and blocks with eye "
+            "opening."),
         ], "pdr")
     if name == "pdr_slowing":
         f_rep = round(p["frequency_hz"] * 2) / 2
@@ -176,23 +176,23 @@ def _finding_sentence(v: _Voice, name: str, params: dict, plan: SessionPlan, hed
         f = p["frequency_hz"]
         where = f" over the {p['side']} hemisphere" if name == "lpds" else ""
         return v.pick([f"There are {v.syn(name)}{where} at about {f:.1f} Hz.",
-                       f"{_cap(v.syn(name))} are present{where}, recurring every "
-                       f"{1 / f:.1f} seconds."], name)
+                       (f"{_cap(v.syn(name))} are present{where}, recurring every "
+                       f"{1 / f:.1f} seconds.")], name)
     if name == "firda":
         return v.pick([f"Intermittent {v.syn(name)} is seen.",
                        f"There are brief runs of {v.syn(name)}."], "firda")
     if name == "burst_suppression":
         pct = int(round(100 * p["suppression_ratio"] / 5) * 5)
-        return v.pick([f"The background shows a {v.syn(name)} with suppression about {pct}% of "
-                       "the time.",
-                       f"There is {v.syn(name)}; bursts of mixed high-voltage activity alternate "
-                       f"with suppression (about {pct}% suppressed)."], "bs")
+        return v.pick([(f"The background shows a {v.syn(name)} with suppression about {pct}% of "
+                       "the time."),
+                       (f"There is {v.syn(name)}; bursts of mixed high-voltage activity alternate "
+                       f"with suppression (about {pct}% suppressed).")], "bs")
     if name == "excess_beta":
         return v.pick([f"There is {v.syn(name)}, maximal frontocentrally.",
                        f"{_cap(v.syn(name))} is present diffusely."], "beta")
     if name == "asymmetry":
-        return v.pick([f"There is {h}{v.syn(name)} with lower amplitude over the {p['side']} "
-                       "hemisphere.",
+        return v.pick([(f"There is {h}{v.syn(name)} with lower amplitude over the {p['side']} "
+                       "hemisphere."),
                        f"{_cap(h)}{v.syn(name)} is seen over the {p['side']} hemisphere."], "asym")
     if name == "seizure":
         eps = [e for e in plan.episodes if e.concept == "seizure"]
@@ -202,14 +202,14 @@ def _finding_sentence(v: _Voice, name: str, params: dict, plan: SessionPlan, hed
                  else f"{e.params['side']} {e.params['region']}")
         count = "One" if n == 1 else str(n)
         return v.pick([
-            f"{count} {v.syn(name, 'sz') if n == 1 else 'electrographic seizures'} "
+            (f"{count} {v.syn(name, 'sz') if n == 1 else 'electrographic seizures'} "
             f"{'was' if n == 1 else 'were'} recorded, the first at {_mmss(e.onset)}, beginning "
             f"with rhythmic {e.params['f0']:.0f} Hz activity over the {where} region that evolved "
             f"to {e.params['f1']:.0f} Hz delta over {e.duration:.0f} seconds, followed by "
-            "postictal slowing.",
-            f"An {v.syn(name, 'sz2') if n == 1 else 'electrographic seizures'} "
+            "postictal slowing."),
+            (f"An {v.syn(name, 'sz2') if n == 1 else 'electrographic seizures'} "
             f"({n} in total) arising from the {where} region, first at {_mmss(e.onset)}, lasting "
-            f"{e.duration:.0f} seconds.",
+            f"{e.duration:.0f} seconds."),
         ], "sz")
     if name == "vertex_waves":
         return f"Drowsiness is marked by {v.syn(name)}."
@@ -220,8 +220,8 @@ def _finding_sentence(v: _Voice, name: str, params: dict, plan: SessionPlan, hed
         return f"{_cap(v.syn(name))} are seen in stage 2 sleep."
     if name == "photic_driving":
         rates = p["rates_hz"]
-        return v.pick([f"Photic stimulation produced a {v.syn(name)} at {min(rates):g} to "
-                       f"{max(rates):g} Hz.",
+        return v.pick([(f"Photic stimulation produced a {v.syn(name)} at {min(rates):g} to "
+                       f"{max(rates):g} Hz."),
                        f"There is {v.syn(name)} at flash rates of {min(rates):g}-{max(rates):g} Hz."],
                       "photic")
     if name == "hv_response":
@@ -307,8 +307,8 @@ def write_report(plan: SessionPlan, split: str = "train", *, return_info: bool =
                 else "fluctuating mental status"],
     }[pat.setting]
     who = _person(plan.age, pat.sex)
-    hist = v.pick([f"{_cap(who)} with {dx_text or 'no significant past history'}, referred for "
-                   f"{v.pick(reason, 'reason')}.",
+    hist = v.pick([(f"{_cap(who)} with {dx_text or 'no significant past history'}, referred for "
+                   f"{v.pick(reason, 'reason')}."),
                    f"{_cap(who)}; {v.pick(reason, 'reason')}."
                    + (f" History of {dx_text}." if dx_text else "")], "hist")
     meds = [m for m in plan.meds if v.chance(0.85)]
@@ -359,8 +359,8 @@ def write_report(plan: SessionPlan, split: str = "train", *, return_info: bool =
             desc.append(_finding_sentence(v, name, reported[name], plan, hedge))
     if plan.hv and "hv_response" not in reported:
         desc.append(v.pick(["Hyperventilation produced no significant change.",
-                            "Hyperventilation was performed with good effort and no significant "
-                            "change."], "hvneg"))
+                            ("Hyperventilation was performed with good effort and no significant "
+                            "change.")], "hvneg"))
     if plan.photic and "photic_driving" not in reported:
         desc.append("Photic stimulation did not produce a driving response.")
     if not any(n in ("n2", "n3") for n in states) and pat.setting != "icu" and v.chance(0.6):
@@ -402,16 +402,16 @@ def write_report(plan: SessionPlan, split: str = "train", *, return_info: bool =
                      "normal")
     corr = []
     if any(n.startswith("ied_") or n in ("gsw_3hz", "generalized_polyspikes") for n in abnormal):
-        corr.append(v.pick(["The epileptiform discharges indicate an increased epileptogenic "
-                            "potential.", "These findings support a predisposition to epilepsy in "
-                            "the appropriate clinical context."], "corr_ied"))
+        corr.append(v.pick([("The epileptiform discharges indicate an increased epileptogenic "
+                            "potential."), ("These findings support a predisposition to epilepsy in "
+                            "the appropriate clinical context.")], "corr_ied"))
     if any(n.startswith("focal_slowing") or n == "asymmetry" for n in abnormal):
         corr.append("The focal findings suggest focal cerebral dysfunction, possibly structural.")
     if any(n in ("generalized_slowing", "pdr_slowing", "firda", "triphasic_waves", "gpds")
            for n in abnormal):
-        corr.append(v.pick(["The findings indicate a diffuse encephalopathy, nonspecific as to "
-                            "etiology.", "This suggests diffuse cerebral dysfunction; "
-                            "toxic-metabolic causes and medication effect should be considered."],
+        corr.append(v.pick([("The findings indicate a diffuse encephalopathy, nonspecific as to "
+                            "etiology."), ("This suggests diffuse cerebral dysfunction; "
+                            "toxic-metabolic causes and medication effect should be considered.")],
                            "corr_enc"))
     if "burst_suppression" in abnormal:
         corr.append("This indicates severe diffuse cerebral dysfunction, which may reflect "

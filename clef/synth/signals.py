@@ -54,13 +54,15 @@ def band_noise(rng: np.random.Generator, k: int, n: int, fs: float, shape) -> np
     s = shape(f).astype(np.float32)
     s[0] = 0.0
     idx = np.nonzero(s > 1e-3 * s.max())[0]
+    a, b = int(idx[0]), int(idx[-1]) + 1  # the band is contiguous: fill a slice
     spec = np.zeros((k, f.size), np.complex64)
-    re = rng.standard_normal((k, idx.size), dtype=np.float32)
-    im = rng.standard_normal((k, idx.size), dtype=np.float32)
-    spec[:, idx] = (re + 1j * im) * s[idx]
+    z = rng.standard_normal((k, 2 * (b - a)), dtype=np.float32).view(np.complex64)  # (k, b-a)
+    z *= s[a:b]
+    spec[:, a:b] = z
     x = sfft.irfft(spec, nfft, axis=1, norm="ortho")[:, :n]
-    scale = np.sqrt(4.0 / nfft * float((s[idx] ** 2).sum()))
-    return (x / scale).astype(np.float32)
+    scale = np.sqrt(4.0 / nfft * float((s[a:b] ** 2).sum()))
+    x *= np.float32(1.0 / scale)
+    return x
 
 
 def _gauss(mu, sd):
@@ -114,7 +116,7 @@ def synthesize(plan: SessionPlan, config: SignalConfig = CONFIG):
     site, pat = plan.site, plan.patient
     fs = site.sfreq
     T = plan.duration_s
-    n = int(round(T * fs))
+    n = round(T * fs)
     rng = patient_rng(pat.seed, site, pat.index, plan.session_index + 1, STREAM_SIGNAL)
     sig = plan.signal
     env = _Env(T, fs, n, config.ctrl_hz)

@@ -1,7 +1,7 @@
 """`TrainConfig`: every choice of a pretraining run (stored in checkpoints and the model card)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 STAGES = ("recon", "align", "both")
 
@@ -78,12 +78,3 @@ class TrainConfig:
         d["betas"] = list(d["betas"])
         return d
 
-
-@dataclass
-class StageState:
-    """Where a run is: stage index, step within the stage, steps of the stage."""
-
-    stage_index: int = 0
-    step: int = 0
-    total: int = 0
-    history: list = field(default_factory=list)

@@ -72,7 +72,7 @@ def _fill_one(session_id: str) -> tuple[str, str | None]:
         cohort, cache, cfg = _WORKER["cohort"], _WORKER["cache"], _WORKER["cfg"]
         cache.get_or_compute(session_id, lambda: cohort.session(session_id, sfreq=cfg.sfreq))
         return session_id, None
-    except Exception as e:  # reported and skipped by the caller
+    except Exception as e:  # noqa: BLE001 - batch job: any failure is reported and skipped
         return session_id, f"{type(e).__name__}: {e}"
 
 
@@ -216,7 +216,7 @@ class BatchPlan:
         self.per_epoch = max(1, n // self.batch_size)
 
     def steps_for_epochs(self, epochs: float) -> int:
-        return max(1, int(round(epochs * self.per_epoch)))
+        return max(1, round(epochs * self.per_epoch))
 
     def global_batch(self, stage: int, step: int) -> np.ndarray:
         epoch, b = divmod(step, self.per_epoch)
@@ -259,5 +259,14 @@ def default_device(device: str | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-__all__ = ["Batch", "BatchPlan", "PretrainData", "fill_token_cache", "mask_noise",
-           "select_sessions", "text_features", "clean_reports", "default_device"]
+__all__ = [
+    "Batch",
+    "BatchPlan",
+    "PretrainData",
+    "clean_reports",
+    "default_device",
+    "fill_token_cache",
+    "mask_noise",
+    "select_sessions",
+    "text_features",
+]

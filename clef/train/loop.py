@@ -21,11 +21,23 @@ from clef.errors import CheckpointMismatch, InvalidCohort
 from clef.model.clef_model import CLEFModel
 from clef.model.config import ModelConfig
 from clef.model.ehr import build_ehr_vocab
-from clef.train.checkpoint import (list_checkpoints, load_checkpoint, optimizer_from_tensors,
-                                   restore_rng, save_checkpoint)
+from clef.train.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    optimizer_from_tensors,
+    restore_rng,
+    save_checkpoint,
+)
 from clef.train.config import TrainConfig
-from clef.train.data import (BatchPlan, PretrainData, clean_reports, default_device,
-                             fill_token_cache, select_sessions, text_features)
+from clef.train.data import (
+    BatchPlan,
+    PretrainData,
+    clean_reports,
+    default_device,
+    fill_token_cache,
+    select_sessions,
+    text_features,
+)
 from clef.train.objective import PretrainObjective, param_groups, set_trainable
 
 
@@ -66,7 +78,7 @@ def barrier(di: DistInfo) -> None:
 
 def lr_at(step: int, total: int, peak: float, warmup_frac: float, min_frac: float) -> float:
     """Linear warm-up over ``warmup_frac`` of the steps (at least 1), then cosine to min_frac."""
-    warm = max(1, int(round(warmup_frac * total)))
+    warm = max(1, round(warmup_frac * total))
     if step < warm:
         return peak * (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
@@ -90,8 +102,8 @@ def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
     dx, med = build_ehr_vocab(rows, mc.ehr.min_count, mc.ehr.prefixes)
     mc = mc.with_ehr_vocab(dx, med)
     mc.eeg_output = "mean" if cfg.stages() == ["recon"] else "shared"
-    if cfg.arch != "session" or cfg.stage != "both":
-        mc.name = f"{mc.name}-{cfg.stage}" if cfg.stage != "both" else mc.name
+    if cfg.stage != "both":
+        mc.name = f"{mc.name}-{cfg.stage}"
     return mc
 
 
@@ -173,6 +185,10 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
             _check_resume(cfg, ck_state, cks[-1])
         elif di.main:
             print(f"clef pretrain: no checkpoint under {ckdir}; starting from scratch")
+    elif list_checkpoints(ckdir):
+        raise CheckpointMismatch(f"{ckdir} holds checkpoints of an earlier run. Fix: pass --resume "
+                                 "to continue it, or use another --out/--work-dir (or delete "
+                                 "them) to start over.")
 
     # -- data and model
     cohort = Cohort.load(cfg.cohort)
@@ -199,7 +215,7 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
         work.mkdir(parents=True, exist_ok=True)
         _truncate_log(log_path, offsets[start_stage] + start_step if ck_state else 0)
 
-    autocast = dict(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+    autocast = {"device_type": "cuda", "dtype": torch.bfloat16} if device.type == "cuda" else None
     objective = PretrainObjective(model, cfg)
     last_logs: dict[str, dict] = {}
     for si, stage in enumerate(stages):
