@@ -5,6 +5,7 @@ testable without a browser. This module never imports Streamlit.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -68,12 +69,28 @@ def _rate_stats(a: np.ndarray, n1: int, c: np.ndarray, n0: int) -> dict[str, np.
     with np.errstate(divide="ignore", invalid="ignore"):
         odds = ((a + h) * (d + h)) / ((b + h) * (c + h))
     cohen_h = 2 * np.arcsin(np.sqrt(p1)) - 2 * np.arcsin(np.sqrt(p0))
+    return {"rate_sel": p1, "rate_rest": p0, "rate_diff": p1 - p0, "odds_ratio": odds,
+            "effect": cohen_h, "p_value": _two_by_two_p(a, b, c, d)}
+
+
+def _two_by_two_p(a, b, c, d) -> np.ndarray:
+    """Two-sided p of 2x2 tables [[a, b], [c, d]]: Pearson chi-square (1 dof, no continuity
+    correction, vectorised) when every expected count is >= 5 (Cochran's rule), else Fisher's
+    exact test (a few ms per table, so only where the chi-square approximation is poor)."""
     from scipy import stats  # imported here: the map page renders before anyone profiles
 
-    pvals = np.array([stats.fisher_exact([[ai, bi], [ci, di]])[1] if n1 and n0 else np.nan
-                      for ai, bi, ci, di in zip(a, b, c, d)])
-    return {"rate_sel": p1, "rate_rest": p0, "rate_diff": p1 - p0, "odds_ratio": odds,
-            "effect": cohen_h, "p_value": pvals}
+    a, b, c, d = (np.asarray(v, dtype=float) for v in (a, b, c, d))
+    n = a + b + c + d
+    r1, r2, c1, c2 = a + b, c + d, a + c, b + d
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.minimum.reduce([r1 * c1, r1 * c2, r2 * c1, r2 * c2]) / n
+        chi2 = n * (a * d - b * c) ** 2 / (r1 * r2 * c1 * c2)
+    p = stats.chi2.sf(chi2, 1)
+    small = ~(expected >= 5)
+    for i in np.flatnonzero(small):
+        p[i] = (stats.fisher_exact([[a[i], b[i]], [c[i], d[i]]])[1]
+                if r1[i] > 0 and r2[i] > 0 else np.nan)
+    return p
 
 
 def _fdr(p: np.ndarray) -> np.ndarray:
@@ -89,13 +106,13 @@ def _fdr(p: np.ndarray) -> np.ndarray:
 
 def _explode_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(row positions, items) of a list-valued column; an item repeated in one row counts once."""
-    pos, items = [], []
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if isinstance(v, (list, tuple, np.ndarray)) and len(v):
-            u = {str(x) for x in v if x is not None}
-            pos.extend([i] * len(u))
-            items.extend(u)
-    return np.asarray(pos, dtype=np.int64), np.asarray(items, dtype=object)
+    vals = values.to_numpy(dtype=object)
+    is_list = np.fromiter((isinstance(v, (list, tuple, np.ndarray)) for v in vals), bool,
+                          len(vals))
+    ex = pd.Series(np.where(is_list, vals, None), index=np.arange(len(vals))).explode().dropna()
+    pairs = pd.DataFrame({"pos": ex.index.to_numpy(np.int64), "item": ex.astype(str).to_numpy()})
+    pairs = pairs.drop_duplicates()
+    return pairs["pos"].to_numpy(np.int64), pairs["item"].to_numpy(dtype=object)
 
 
 @dataclass
@@ -110,7 +127,8 @@ class CohortProfile:
         One row per numeric column: mean/sd per group, Cohen's d (``effect``), Mann-Whitney p.
     categorical : pd.DataFrame
         One row per (variable, level): counts, rates, ``rate_diff``, ``odds_ratio``,
-        Cohen's h (``effect``), Fisher exact ``p_value`` and BH ``q_value``; sorted by |effect|.
+        Cohen's h (``effect``), ``p_value`` (chi-square, or Fisher's exact test for small
+        expected counts) and BH ``q_value``; sorted by |effect|.
     """
 
     n_selected: int
@@ -529,7 +547,7 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
                                hovertemplate="%{x:.2f} min · %{y:.1f} Hz<extra></extra>"))
     mid = float(np.median(freqs)) if len(freqs) else 0.0
     fig.add_trace(go.Scatter(x=t_min, y=np.full(t_min.shape, mid), mode="markers",
-                             marker={"size": 14, "opacity": 0.0}, showlegend=False,
+                             marker={"size": 14, "opacity": 0.01}, showlegend=False,
                              hovertemplate="go to %{x:.2f} min<extra></extra>", name="time"))
     if cursor_s is not None:
         fig.add_vline(x=cursor_s / 60.0, line_color="white", line_width=2)
@@ -1187,6 +1205,7 @@ def build_filters(*, site=(), sex=(), setting=(), age=None, full_age=None, diagn
     return f
 
 
+@functools.lru_cache(maxsize=1)
 def _concept_phrases() -> dict[str, str]:
     """{phrase: concept name} from the synthetic ontology (labels and synonyms)."""
     try:

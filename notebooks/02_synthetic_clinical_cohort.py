@@ -354,8 +354,8 @@ if SHOW_SOLUTIONS:
     print(sessions.set_index("session_id").loc[taking, "setting"].value_counts().to_string())
     print(tasks[tasks["session_id"].isin(taking) & (tasks["category"] == "phenotype")
                 & (tasks["label"] == 1)]["task"].value_counts().head(5).to_string())
-    # The oracle sees findings caused by the diagnoses the drug treats (or the setting it is
-    # given in), not the drug itself.
+    # Whatever the oracle gets above 0.5 comes from findings caused by the diagnoses the drug
+    # treats, or typical of the setting where it is given, not from the drug itself.
 
 # %%
 if SHOW_SOLUTIONS:

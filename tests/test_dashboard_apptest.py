@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle
 
+pytestmark = pytest.mark.slow  # ~30 s on data_samples/; building a demo bundle adds ~40 s
+
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 120
 
@@ -263,3 +265,43 @@ def test_model_page_card_and_probe(app, bundle_root):
     at.selectbox(key="model_table").set_value(names[1]).run()
     _ok(at)
     assert not _frame(at, "auroc").equals(t1)
+
+
+# ---- bundle location and the launch command ------------------------------------------------------
+
+def test_bundle_locate_from_root_store_and_errors(bundle_root, tmp_path):
+    b = Bundle.locate(bundle_root)
+    assert all(getattr(b, p) is not None for p in ("cohort", "checkpoint", "store", "index", "map"))
+    # from the index alone: its manifest names the store, siblings give the rest
+    b2 = Bundle.locate(store=None, index=b.index)
+    assert b2.store.resolve() == b.store.resolve() and b2.checkpoint.resolve() == \
+        b.checkpoint.resolve()
+    with pytest.raises(BundleNotFound, match="--store"):
+        Bundle.locate(store=tmp_path / "nope")
+    with pytest.raises(BundleNotFound, match="clef demo"):
+        Bundle.locate(tmp_path)  # an empty folder is no bundle
+
+
+def test_dashboard_command_binds_loopback_headless(bundle_root):
+    from clef.demo import MAX_UPLOAD_MB, dashboard_command
+
+    cmd = dashboard_command(bundle=bundle_root, port=8599)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    flags = dict(zip(cmd[5:cmd.index("--"):2], cmd[6:cmd.index("--"):2]))
+    assert flags["--server.address"] == "127.0.0.1"
+    assert flags["--server.port"] == "8599"
+    assert flags["--server.headless"] == "true"
+    assert flags["--server.fileWatcherType"] == "none"
+    assert flags["--server.maxUploadSize"] == str(MAX_UPLOAD_MB)
+    assert cmd[cmd.index("--") + 1:] == ["--bundle", str(Path(bundle_root).resolve())]
+    other = dashboard_command(store=Path(bundle_root) / "store", address="0.0.0.0")
+    assert other[other.index("--server.address") + 1] == "0.0.0.0"
+
+
+def test_cli_dashboard_refuses_missing_data(tmp_path):
+    from typer.testing import CliRunner
+
+    from clef.cli import app as cli
+
+    res = CliRunner().invoke(cli, ["dashboard", "--bundle", str(tmp_path)])
+    assert res.exit_code == 2 and "clef demo" in res.output

@@ -67,7 +67,7 @@ def test_profile_matches_brute_force_and_scipy():
         row = cat.loc[("diagnoses", item)]
         assert (row["n_sel"], row["n_rest"]) == (a, c)
         assert row["rate_diff"] == pytest.approx(a / (a + b) - c / (c + d))
-        assert row["p_value"] == pytest.approx(stats.fisher_exact([[a, b], [c, d]])[1])
+        assert row["p_value"] == pytest.approx(_reference_p(a, b, c, d))
         if min(a, b, c, d) > 0:
             ref = stats.contingency.odds_ratio([[a, b], [c, d]], kind="sample").statistic
             assert row["odds_ratio"] == pytest.approx(ref)
@@ -82,6 +82,23 @@ def test_profile_matches_brute_force_and_scipy():
     np.testing.assert_allclose(prof.categorical["q_value"], q)
     eff = prof.categorical["effect"].abs().to_numpy()
     assert np.all(np.diff(eff) <= 1e-12)
+
+
+def _reference_p(a, b, c, d) -> float:
+    """scipy: Pearson chi-square without correction if all expected counts >= 5, else Fisher."""
+    table = np.array([[a, b], [c, d]])
+    expected = stats.contingency.expected_freq(table)
+    if expected.min() >= 5:
+        return stats.chi2_contingency(table, correction=False)[1]
+    return stats.fisher_exact(table)[1]
+
+
+def test_two_by_two_p_both_branches():
+    tables = [(5, 995, 40, 8960), (500, 500, 4000, 5000), (2, 8, 30, 60), (0, 10, 5, 85),
+              (30, 70, 20, 80)]
+    got = explore._two_by_two_p(*np.array(tables, dtype=float).T)
+    for t, p in zip(tables, got):
+        assert p == pytest.approx(_reference_p(*t), rel=1e-9)
 
 
 def test_profile_counts_repeated_items_once():

@@ -356,3 +356,21 @@ def test_minilm_text_tower_offline():
     (med,) = bb.encode(["antiseizure medication levetiracetam"])
     e_head, e_long = bb.encode([head, head + tail])
     assert e_long @ med > e_head @ med + 0.05  # the tail beyond 64 pieces counts
+
+
+def test_text_feature_cache_computes_each_text_once(tmp_path):
+    from clef.model.text import HashingBackbone, TextFeatureCache
+
+    bb, calls = HashingBackbone(32), []
+
+    def compute(texts):
+        calls.append(list(texts))
+        return bb.encode(texts)
+
+    cache = TextFeatureCache(tmp_path, "hashing")
+    a = cache.get(["slow waves", "sharp waves", "slow waves"], compute)
+    assert calls == [["slow waves", "sharp waves"]] and np.array_equal(a[0], a[2])
+    again = TextFeatureCache(tmp_path, "hashing").get(["sharp waves", "spindles"], compute)
+    assert calls[-1] == ["spindles"]  # the on-disk cache served "sharp waves"
+    assert np.array_equal(again[0], a[1])
+    assert not np.array_equal(a[0], a[1])

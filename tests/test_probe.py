@@ -42,7 +42,7 @@ def test_patient_split_has_no_leakage(seed):
     n_test_patients = pid[te].nunique()
     assert n_test_patients == round(0.3 * df["patient_id"].nunique())
     check_no_leakage(df, tr, te)  # does not raise
-    tr2, te2 = patient_split(df, test_size=0.3, seed=seed)
+    _tr2, te2 = patient_split(df, test_size=0.3, seed=seed)
     assert list(te2) == list(te)  # deterministic
 
 
@@ -58,7 +58,7 @@ def test_leakage_is_detected():
 
 def test_split_column_and_site_split():
     df = _sessions()
-    tr, te = patient_split(df, split_column="split")
+    _tr, te = patient_split(df, split_column="split")
     assert set(te) == set(df.loc[df["split"] == "test", "session_id"])
     bad = df.copy()
     bad.loc[0, "split"] = "test" if bad.loc[0, "split"] == "train" else "train"

@@ -58,7 +58,7 @@ def _make_cohort(root, n_patients=60, seed=0):
 def planted(tmp_path, monkeypatch):
     """A cohort whose sessions are made in memory: 20 Hz beta for 'excess_beta' positives."""
     root = tmp_path / "cohort"
-    sessions, tasks = _make_cohort(root)
+    _sessions, tasks = _make_cohort(root)
     beta = tasks[tasks.task == "excess_beta"].set_index("session_id")["label"]
     calls = []
 
@@ -137,3 +137,47 @@ def test_clef_probe_end_to_end(planted, tmp_path):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     assert len(calls) == n_calls  # the failed session is remembered in features/failed.json
+
+
+@pytest.mark.slow
+def test_run_probe_on_generated_synthetic_cohort(tmp_path):
+    """The real path: clef.synth cohort (signals regenerated from the seed) -> clef.io ->
+    tokenizer -> tiny random model, band power and oracle -> probes, zero-shot, report."""
+    synth = pytest.importorskip("clef.synth")
+    from clef.probe.linear import ProbeConfig
+    from clef.probe.pipeline import ProbeRunConfig, run_probe
+
+    root = synth.generate_cohort(tmp_path / "synth", 60, seed=1, minutes=0.5, signals="none",
+                                 progress=False)
+    ckpt = tmp_path / "ckpt"
+    _tiny_model().save_pretrained(ckpt)
+    cfg = ProbeRunConfig(baselines=("band-power", "random", "oracle"), n_boot=10)
+    cfg.battery.min_pos_train, cfg.battery.min_pos_test = 4, 2
+    cfg.battery.probe = ProbeConfig(Cs=(0.1, 1.0), inner_folds=2)
+    cfg.representation.n_jobs, cfg.representation.chunk = 2, 16  # worker processes load signals
+    res = run_probe(root, ckpt, tmp_path / "out", config=cfg, progress=False,
+                    cache_dir=tmp_path / "cache")
+    assert (tmp_path / "cache" / "band-power.npy").is_file()
+    r = res["results"]
+    assert set(r["representation"]) == {"clef", "band-power", "random", "oracle"}
+    ok = r[(r.status == "ok") & (r.test_set == "test")]
+    assert ok["task"].nunique() >= 5
+    assert set(ok["category"]) >= {"finding", "demographic"}
+    orc = ok[(ok.representation == "oracle") & (ok.category == "finding")]
+    assert len(orc) and orc["auroc"].mean() > 0.9  # true findings predict the finding tasks
+    assert res["summary"].n_tasks == ok.groupby("task").size().eq(4).sum()
+    assert (tmp_path / "out" / "summary.md").read_text().count("| clef |") >= 1
+    assert res["zeroshot"] is not None and len(res["zeroshot"])
+
+
+def test_store_features_reads_clef_embed_output(tmp_path):
+    store = pytest.importorskip("clef.store")
+    from clef.probe.representations import store_features
+
+    emb = np.eye(3, 4, dtype=np.float32)
+    store.EmbeddingStore.write(tmp_path / "s", emb, pd.DataFrame({"session_id": ["a", "b", "c"]}),
+                               model_info={"model_sha256": "0" * 64, "model_name": "t",
+                                           "tokenizer_sha256": "1" * 64})
+    X, missing = store_features(tmp_path / "s", ["c", "a", "z"])
+    assert list(X.index) == ["c", "a"] and list(missing) == ["z"]
+    np.testing.assert_allclose(X.to_numpy(), emb[[2, 0]])

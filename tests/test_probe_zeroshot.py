@@ -121,14 +121,3 @@ def test_task_phrases_from_ontology_and_free_text():
         "epileptiform discharges"]  # aggregate task: its free-text concept
     with pytest.raises(InvalidQuery):
         task_phrases("nothing_here", None)
-
-
-def test_task_phrases_from_ontology_and_free_text():
-    from clef.probe.zeroshot import task_phrases
-
-    p = task_phrases("lpds", "lateralized periodic discharges")  # ontology concept
-    assert "pleds" in p and "lateralized periodic discharges" in p
-    assert task_phrases("any_epileptiform", "epileptiform discharges") == [
-        "epileptiform discharges"]  # aggregate task: its free-text concept
-    with pytest.raises(InvalidQuery):
-        task_phrases("nothing_here", None)

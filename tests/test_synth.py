@@ -311,3 +311,18 @@ def test_cli_writes_a_cohort(tmp_path):
     bad = CliRunner().invoke(app, ["synth", "--n-sessions", "4", "--out", str(tmp_path / "d"),
                                    "--signals", "wav", "--quiet"])
     assert bad.exit_code != 0
+
+
+def test_resume_reuses_only_matching_recordings(tmp_path):
+    generate_cohort(tmp_path, 2, seed=1, minutes=0.25, sites=("A",), n_jobs=1,
+                    progress=False)
+    edf = tmp_path / "recordings" / "A-P000000-S0-D15.edf"  # first patient, every seed
+    first = edf.read_bytes()
+    edf.write_bytes(b"stale")  # a killed run would never leave this (atomic writes)
+    generate_cohort(tmp_path, 2, seed=1, minutes=0.25, sites=("A",), n_jobs=1,
+                    progress=False)
+    assert edf.read_bytes() == b"stale"  # same seed: finished files are kept (resume)
+    generate_cohort(tmp_path, 2, seed=2, minutes=0.25, sites=("A",), n_jobs=1,
+                    progress=False)
+    fresh = edf.read_bytes()
+    assert fresh != b"stale" and fresh != first  # another seed: everything is rewritten

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 
-def _parse_pairs(items: list[str]) -> dict[str, str]:
+def _parse_pairs(items: list[str], option: str) -> dict[str, str]:
     out = {}
     for item in items:
         for part in item.split(","):
@@ -16,7 +16,7 @@ def _parse_pairs(items: list[str]) -> dict[str, str]:
                 continue
             if "=" not in part:
                 raise typer.BadParameter(f"{part!r} is not NAME=DIR (e.g. recon=runs/recon).",
-                                         param_hint="--baseline-checkpoints")
+                                         param_hint=option)
             k, v = part.split("=", 1)
             out[k.strip()] = v.strip()
     return out
@@ -33,6 +33,9 @@ def probe(
     baseline_checkpoints: Annotated[list[str] | None, typer.Option(
         "--baseline-checkpoints", help="NAME=DIR for model baselines, e.g. recon=runs/recon "
                                        "short-window=runs/sw (repeat or comma-separate).")] = None,
+    embeddings: Annotated[list[str] | None, typer.Option(
+        "--embeddings", help="NAME=STORE for representations already embedded by `clef embed` "
+                             "(e.g. clef=runs/store), used instead of encoding here.")] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for 95% intervals.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of splits, inner CV and bootstrap.")] = 0,
     train_site: Annotated[str, typer.Option(help="Site the probes are trained on.")] = "A",
@@ -44,6 +47,9 @@ def probe(
         help="Positive (and negative) test sessions a task needs for an AUROC.")] = 5,
     device: Annotated[str, typer.Option(help="Torch device for the encoders.")] = "cpu",
     batch_size: Annotated[int, typer.Option(help="Sessions per encoder batch.")] = 8,
+    n_jobs: Annotated[int, typer.Option(help="Processes reading/regenerating sessions.")] = 1,
+    cache: Annotated[Path | None, typer.Option(
+        help="Feature cache folder (default OUT/features); a rerun resumes from it.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Probe frozen session embeddings on the cohort's task battery (patient-level splits)."""
@@ -61,20 +67,25 @@ def probe(
     cfg.battery.min_pos_train, cfg.battery.min_pos_test = min_pos_train, min_pos_test
     cfg.representation.device = device
     cfg.representation.batch_size = batch_size
-    pairs = _parse_pairs(baseline_checkpoints or [])
+    cfg.representation.n_jobs = n_jobs
+    pairs = _parse_pairs(baseline_checkpoints or [], "--baseline-checkpoints")
+    stores = _parse_pairs(embeddings or [], "--embeddings")
     parts = ["clef", "probe", "--cohort", str(cohort), "--out", str(out)]
     if checkpoint is not None:
         parts += ["--checkpoint", str(checkpoint)]
     parts += ["--baselines", ",".join(names)]
     for k, v in pairs.items():
         parts += ["--baseline-checkpoints", f"{k}={v}"]
+    for k, v in stores.items():
+        parts += ["--embeddings", f"{k}={v}"]
     parts += ["--n-boot", str(n_boot), "--seed", str(seed), "--train-site", train_site,
               "--min-pos-train", str(min_pos_train), "--min-pos-test", str(min_pos_test)]
     if not zeroshot:
         parts.append("--no-zeroshot")
     command = " ".join(shlex.quote(a) for a in parts)
     try:
-        res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, config=cfg,
+        res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, embeddings=stores,
+                        config=cfg, cache_dir=cache,
                         progress=not quiet, command=command)
     except (ClefError, FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)

@@ -1,13 +1,13 @@
 """The CLEF model: session encoder, text and EHR towers, losses and checkpoints."""
 from clef.model.clef_model import CLEFModel
 from clef.model.config import (
-                               DecoderConfig,
-                               EHRConfig,
-                               EncoderConfig,
-                               ModelConfig,
-                               ShortWindowConfig,
-                               TextConfig,
-                               available_configs,
+    DecoderConfig,
+    EHRConfig,
+    EncoderConfig,
+    ModelConfig,
+    ShortWindowConfig,
+    TextConfig,
+    available_configs,
 )
 from clef.model.ehr import EHRTower, build_ehr_vocab
 from clef.model.encoder import SessionEncoder, token_times

@@ -180,12 +180,15 @@ class Summary:
         Number of common tasks.
     wide : DataFrame
         Index task, one AUROC column per representation (common tasks only).
+    category : Series
+        Index task, the task's category.
     """
 
     table: pd.DataFrame
     beats: pd.DataFrame
     n_tasks: int
     wide: pd.DataFrame
+    category: pd.Series = field(default_factory=lambda: pd.Series(dtype=str))
 
 
 def summarize(results_by_representation: dict, test_set: str = "test") -> Summary:
@@ -226,7 +229,9 @@ def summarize(results_by_representation: dict, test_set: str = "test") -> Summar
         for b in names:
             if a != b:
                 beats.loc[a, b] = int((wide[a] > wide[b]).sum())
-    return Summary(table=table, beats=beats, n_tasks=len(common), wide=wide)
+    return Summary(table=table, beats=beats, n_tasks=len(common), wide=wide,
+                   category=first["category"].reindex(common) if common else
+                   pd.Series(dtype=str))
 
 
 def results_long(results_by_representation: dict) -> pd.DataFrame:

@@ -19,12 +19,14 @@ from clef.probe.report import (
     write_summary_md,
 )
 from clef.probe.representations import (
+    RANDOM_SEED_OFFSET,
     REPRESENTATIONS,
     RepresentationConfig,
     checkpoint_id,
     compute_representations,
     features_digest,
     random_encoder,
+    store_features,
 )
 from clef.probe.splits import patient_split, site_split
 from clef.probe.zeroshot import summarize_zeroshot, text_encoder, zeroshot_eval
@@ -64,8 +66,8 @@ def _splits(sessions: pd.DataFrame, cfg: ProbeRunConfig) -> tuple[dict, str]:
 
 
 def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None = None,
-              config: ProbeRunConfig | None = None, progress: bool = True,
-              command: str | None = None) -> dict:
+              embeddings: dict | None = None, config: ProbeRunConfig | None = None,
+              progress: bool = True, command: str | None = None, cache_dir=None) -> dict:
     """Probe a checkpoint and its baselines on a cohort; write results, summary and plots.
 
     Parameters
@@ -79,11 +81,16 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
         ``run.json``, PNG plots, ``features/`` (cache; a rerun resumes from it).
     baseline_checkpoints : dict of str -> path, optional
         Checkpoints of model baselines, e.g. ``{"recon": dir1, "short-window": dir2}``.
+    embeddings : dict of str -> path, optional
+        Precomputed embedding stores (``clef embed``) by representation name, used instead of
+        encoding the sessions here (e.g. embedded on a GPU or a Dask cluster).
     config : ProbeRunConfig, optional
     progress : bool
         Progress bars and status lines.
     command : str, optional
         The command line, recorded in the summary.
+    cache_dir : path, optional
+        Feature cache (default ``out/features``); a rerun with the same cache resumes.
 
     Returns
     -------
@@ -118,14 +125,24 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     models, sources, skipped = {}, {}, {}
     clef_model = None
     bc = dict(baseline_checkpoints or {})
+    stores = {k: Path(v) for k, v in (embeddings or {}).items()}
+    bad = sorted(set(stores) - set(REPRESENTATIONS))
+    if bad:
+        raise ValueError(f"embeddings given for unknown representation(s) {bad}; choose from "
+                         f"{list(REPRESENTATIONS)}.")
+    for name, path in stores.items():
+        sources[name] = f"embedding store {path}"
     if checkpoint is not None:
         from clef.model import CLEFModel
+        from clef.model.hub import resolve_checkpoint
 
+        checkpoint = resolve_checkpoint(checkpoint)
         clef_model = CLEFModel.from_pretrained(checkpoint)
         clef_model.eval()
-        models["clef"], sources["clef"] = clef_model, checkpoint_id(checkpoint)
+        if "clef" not in stores:
+            models["clef"], sources["clef"] = clef_model, checkpoint_id(checkpoint)
     for name in ("recon", "short-window"):
-        if name not in cfg.baselines:
+        if name not in cfg.baselines or name in stores:
             continue
         if name in bc:
             from clef.model import CLEFModel
@@ -135,17 +152,18 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
         else:
             skipped[name] = (f"no checkpoint given (pass --baseline-checkpoints {name}=DIR, "
                              "trained by `clef pretrain`)")
-    if "random" in cfg.baselines:
+    if "random" in cfg.baselines and "random" not in stores:
         if clef_model is None:
             skipped["random"] = "needs --checkpoint for the architecture"
         else:
             models["random"] = random_encoder(clef_model, cfg.seed).eval()
-            sources["random"] = f"random init seed={cfg.seed} of {sources['clef']}"
+            sources["random"] = (f"random init (torch seed {cfg.seed + RANDOM_SEED_OFFSET}) of "
+                                 f"the config of {sources.get('clef', checkpoint)}")
     want_oracle = "oracle" in cfg.baselines
     if want_oracle and cohort.oracle is None:
         skipped["oracle"] = "the cohort has no oracle.parquet (only synthetic cohorts do)"
         want_oracle = False
-    if not models and "band-power" not in cfg.baselines and not want_oracle:
+    if not models and not stores and "band-power" not in cfg.baselines and not want_oracle:
         raise ValueError("nothing to probe: give --checkpoint or at least one baseline.")
     for k, v in skipped.items():
         say(f"skipping representation {k}: {v}")
@@ -157,11 +175,18 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     if clef_model is not None:
         rcfg.sfreq = float(getattr(clef_model.config.tokenizer_config(), "sfreq", rcfg.sfreq))
     feats, failed = compute_representations(
-        cohort, models, ids, band_power_on="band-power" in cfg.baselines, oracle=want_oracle,
-        cache_dir=out / "features", config=rcfg, progress=progress, sources=sources)
+        cohort, models, ids, band_power_on="band-power" in cfg.baselines and "band-power" not in
+        stores, oracle=want_oracle,
+        cache_dir=Path(cache_dir) if cache_dir is not None else out / "features", config=rcfg,
+        progress=progress, sources=sources)
+    for name, path in stores.items():
+        if name == "clef" or name in cfg.baselines:
+            feats[name], missing = store_features(path, ids)
+            failed.update(missing)
     if failed:
-        say(f"{len(failed)} session(s) could not be loaded and are left out (see summary.md)")
-    good = set(next(iter(feats.values())).index) if feats else set()
+        say(f"{len(failed)} session(s) could not be used and are left out (see summary.md)")
+    good = set.intersection(*(set(X.index) for X in feats.values())) if feats else set()
+    good -= set(failed)
     sets = {k: np.array([s for s in v if s in good]) for k, v in sets.items()}
     external = {k: sets[k] for k in external}
     order = [r for r in REPRESENTATIONS if r in feats]
@@ -183,7 +208,8 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     if cfg.zeroshot and clef_model is not None:
         say("zero-shot concept scoring")
         zs = zeroshot_eval(feats["clef"], sessions, labels, info, text_encoder(clef_model),
-                           ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed)
+                           ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
+                           min_pos=cfg.battery.min_pos_test)
         zs_sum = summarize_zeroshot(zs)
 
     # -- write ------------------------------------------------------------------------------

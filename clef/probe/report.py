@@ -197,14 +197,18 @@ def write_plots(out_dir, summary: Summary, reference: str = "clef") -> list[Path
     others = [c for c in summary.wide.columns if c != reference]
     if reference in summary.wide.columns and others and summary.n_tasks:
         fig, axes = plt.subplots(1, len(others), figsize=(3.2 * len(others), 3.3), squeeze=False)
+        cats = summary.category.reindex(summary.wide.index).fillna("other")
         for ax, other in zip(axes[0], others):
-            ax.scatter(summary.wide[other], summary.wide[reference], s=10)
+            for c in dict.fromkeys(cats):
+                sel = (cats == c).to_numpy()
+                ax.scatter(summary.wide[other][sel], summary.wide[reference][sel], s=10, label=c)
             ax.plot([0.3, 1], [0.3, 1], color="grey", lw=0.8)
             ax.set_xlim(0.3, 1)
             ax.set_ylim(0.3, 1)
             ax.set_xlabel(f"{other} AUROC")
             ax.set_ylabel(f"{reference} AUROC")
             ax.set_title(f"{int(summary.beats.loc[reference, other])}/{summary.n_tasks} above")
+        axes[0][0].legend(fontsize=7, loc="lower right")
         fig.tight_layout()
         p = out_dir / "task_scatter.png"
         _savefig(fig, p)

@@ -34,6 +34,7 @@ class RepresentationConfig:
     batch_size: int = 8  # sessions per encoder forward pass
     seed: int = 0  # seed of the randomly initialised encoder
     device: str = "cpu"  # torch device for the encoders ("cuda" on a GPU machine)
+    n_jobs: int = 1  # processes reading/regenerating sessions (encoders stay in this process)
 
 
 def checkpoint_id(path) -> str:
@@ -47,16 +48,30 @@ def checkpoint_id(path) -> str:
     return str(p.resolve())
 
 
+RANDOM_SEED_OFFSET = 7919  # random-init seed = seed + this, away from common training seeds
+
+
 def random_encoder(model, seed: int = 0):
-    """A freshly initialised ``CLEFModel`` with ``model``'s config (the random-init baseline)."""
+    """A freshly initialised ``CLEFModel`` with ``model``'s config (the random-init baseline).
+
+    Warns when the fresh weights equal ``model``'s (an untrained checkpoint made with the same
+    seed), since the two rows of the table would then be one model twice.
+    """
+    import warnings
+
     import torch
 
     state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
+    torch.manual_seed(seed + RANDOM_SEED_OFFSET)
     try:
-        return type(model)(model.config)
+        fresh = type(model)(model.config)
     finally:
         torch.random.set_rng_state(state)
+    a, b = model.state_dict(), fresh.state_dict()
+    if all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a if k in b):
+        warnings.warn("the random-init baseline has the checkpoint's exact weights: the "
+                      "checkpoint looks untrained. Its rows are not a comparison.", stacklevel=2)
+    return fresh
 
 
 def oracle_features(oracle_df: pd.DataFrame, sessions_df: pd.DataFrame) -> pd.DataFrame:
@@ -136,6 +151,58 @@ class _Cache:
         tmpj = meta_p.with_name(f".{meta_p.name}.{os.getpid()}.tmp")
         tmpj.write_text(json.dumps({"source": self.source, "session_ids": ids}), "utf-8")
         os.replace(tmpj, meta_p)
+
+
+_WORKER_COHORTS: dict = {}
+
+
+def _load_one(cohort, sid: str, sfreq: float):
+    try:
+        return sid, cohort.session(sid, sfreq=sfreq)
+    except ClefError as e:
+        return sid, f"{type(e).__name__}: {e}"
+
+
+def _load_chunk(root: str, ids: list[str], sfreq: float):
+    """Worker: load sessions of a cohort folder (the cohort is read once per process)."""
+    from clef.cohort import Cohort
+
+    if root not in _WORKER_COHORTS:
+        _WORKER_COHORTS[root] = Cohort.load(root)
+    return [_load_one(_WORKER_COHORTS[root], sid, sfreq) for sid in ids]
+
+
+def _load_sessions(cohort, ids: list[str], cfg: RepresentationConfig, pool):
+    """(session_id, Session or error text) for each id, in order; in worker processes when
+    ``pool`` is given (each worker takes a slice of the chunk)."""
+    if pool is None:
+        return [_load_one(cohort, sid, cfg.sfreq) for sid in ids]
+    k = max(1, -(-len(ids) // cfg.n_jobs))  # ceil: one slice per worker
+    futures = [pool.submit(_load_chunk, str(cohort.root), ids[i:i + k], cfg.sfreq)
+               for i in range(0, len(ids), k)]
+    return [pair for f in futures for pair in f.result()]
+
+
+def store_features(path, session_ids) -> tuple[pd.DataFrame, dict]:
+    """Embeddings of sessions from an embedding store written by ``clef embed``.
+
+    Returns
+    -------
+    features : DataFrame
+        Index session_id (ids found in the store).
+    missing : dict of str -> str
+        Ids the store lacks, with the reason.
+    """
+    from clef.store import EmbeddingStore
+
+    store = EmbeddingStore.open(path)
+    sids = store.sessions["session_id"].astype(str).to_numpy()
+    pos = {s: i for i, s in enumerate(sids)}
+    ids = [str(s) for s in session_ids]
+    have = [s for s in ids if s in pos]
+    X = np.asarray(store.embeddings[[pos[s] for s in have]], np.float32)  # (sessions, d)
+    missing = {s: f"not in the embedding store {path}" for s in ids if s not in pos}
+    return pd.DataFrame(X, index=pd.Index(have, name="session_id")), missing
 
 
 def _tokenizer_groups(models: dict, sfreq: float) -> list[list[str]]:
@@ -251,15 +318,21 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
     for m in models.values():
         m.to(cfg.device).eval()
     bar = tqdm(total=len(todo), desc="features", unit="session", disable=not progress)
+    pool = None
+    if cfg.n_jobs > 1 and len(todo) > cfg.chunk:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        pool = ProcessPoolExecutor(cfg.n_jobs, mp_context=get_context("spawn"))
     for start in range(0, len(todo), cfg.chunk):
         chunk = todo[start:start + cfg.chunk]
         loaded, sessions = [], []
-        for sid in chunk:
-            try:
-                sessions.append(cohort.session(sid, sfreq=cfg.sfreq))
+        for sid, sess in _load_sessions(cohort, chunk, cfg, pool):
+            if isinstance(sess, str):  # one bad recording loses nothing else
+                failed[sid] = sess
+            else:
                 loaded.append(sid)
-            except ClefError as e:  # one bad recording loses nothing else
-                failed[sid] = f"{type(e).__name__}: {e}"
+                sessions.append(sess)
         for group in _tokenizer_groups(models, cfg.sfreq):
             need = [i for i, s in enumerate(loaded) if s not in failed
                     and any(s not in caches[n].rows for n in group)]
@@ -285,6 +358,8 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
             os.replace(tmp, p)
         bar.update(len(chunk))
     bar.close()
+    if pool is not None:
+        pool.shutdown()
     ok = [s for s in ids if s not in failed and all(s in c.rows for c in caches.values())]
     out = {}
     for name, c in caches.items():

@@ -171,7 +171,7 @@ def task_phrases(task: str, concept=None, synonyms: dict | None = None) -> list[
 def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFrame,
                   task_info: pd.DataFrame, encode_text: TextEncoder, ids=None, n_boot: int = 200,
                   seed: int = 0, synonyms: dict | None = None,
-                  categories: Sequence[str] = ("finding",)) -> pd.DataFrame:
+                  categories: Sequence[str] = ("finding",), min_pos: int = 5) -> pd.DataFrame:
     """Zero-shot AUROC per task, split into training-report and held-out concepts.
 
     Parameters
@@ -194,6 +194,9 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
         Concept -> phrases (default: the ontology); see :func:`task_phrases`.
     categories : sequence of str
         Task categories scored.
+    min_pos : int
+        Positive (and negative) sessions a task needs to be scored; others are reported as
+        skipped (an AUROC over one or two positives says little).
 
     Returns
     -------
@@ -232,9 +235,10 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
                "prompts": "; ".join(phrases[t.task])}
         if train_reports is not None:
             row["n_train_reports_naming"] = _named_in(train_reports, phrases[t.task])
-        if min(n_pos, n_neg) < 1:
+        if min(n_pos, n_neg) < max(1, min_pos):
             rows.append({**row, "status": "skipped",
-                         "reason": f"{n_pos} positive / {n_neg} negative sessions"})
+                         "reason": f"{n_pos} positive / {n_neg} negative sessions "
+                                   f"(< {max(1, min_pos)})"})
             continue
         s = scores[t.task].to_numpy()[keep]
         lo, hi = bootstrap_auroc(y[keep], s, n_boot=n_boot, seed=seed + i,

@@ -123,6 +123,14 @@ def _row(seed: int, sid: str) -> tuple[dict, list[dict], list[dict]]:
 def build_tables(seed: int, session_ids, progress: bool = False):
     """Sessions, tasks and oracle tables for the given synthetic session ids.
 
+    ``sessions`` follows the cohort contract plus ``diagnosis_names`` (EHR names of the codes) and
+    ``session_index``. ``oracle`` has one row per interval where a concept is true: session_id,
+    concept, category ("finding", "artifact", "state" (awake/drowsy/n2/n3/coma/eyes_open) or
+    "procedure" (hyperventilation, photic_stimulation)), onset_s, duration_s, n_events (-1 when
+    not a count) and params (JSON: frequency, side, severity, suppression ratio, ...). Bursts
+    (spike-and-wave, polyspikes, FIRDA, seizures) get one row each; trains (IEDs, LPDs, GPDs)
+    one row per active window.
+
     Returns
     -------
     (sessions, tasks, oracle) : tuple of pandas.DataFrame
@@ -180,11 +188,29 @@ def write_edf(session: Session, path, plan: SessionPlan | None = None) -> Path:
 
 
 def _edf_job(args) -> str:
-    seed, sid, out = args
+    seed, sid, out, resume = args
     path = Path(out) / "recordings" / f"{sid}.edf"
-    if not path.exists():  # resumable: finished files were written atomically
+    if not (resume and path.exists()):  # resumable: finished files were written atomically
         write_edf(regenerate_session(seed, sid), path)
     return sid
+
+
+def _recordings_manifest(out: Path, seed: int, duration_s: int) -> bool:
+    """Write ``recordings/_synth.json``; True when existing EDFs there can be reused (resume)."""
+    folder = out / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    want = {"seed": int(seed), "generator_version": GENERATOR_VERSION,
+            "duration_s": int(duration_s)}
+    p = folder / "_synth.json"
+    try:
+        resume = json.loads(p.read_text()) == want
+    except (OSError, ValueError):
+        resume = False
+    if not resume:
+        tmp = p.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(want, sort_keys=True))
+        os.replace(tmp, p)
+    return resume
 
 
 def generate_cohort(out, n_sessions: int, seed: int = 0, sites=("A", "B"), minutes: float = 20,
@@ -237,7 +263,8 @@ def generate_cohort(out, n_sessions: int, seed: int = 0, sites=("A", "B"), minut
     ids = cohort_session_ids(int(n_sessions), int(seed), sites, duration_s)
     sessions, tasks, oracle = build_tables(int(seed), ids, progress=progress)
     if signals == "edf":
-        jobs = [(int(seed), sid, str(out)) for sid in ids]
+        resume = _recordings_manifest(out, int(seed), duration_s)
+        jobs = [(int(seed), sid, str(out), resume) for sid in ids]
         n_jobs = (os.cpu_count() or 1) if n_jobs is None else max(1, int(n_jobs))
         bar = None
         if progress:

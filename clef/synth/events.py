@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from clef.channels import CHANNEL_INDEX
-from clef.synth.geometry import AP_ROW, mixing_matrix, region_topo, topo
+from clef.synth.geometry import AP_ROW, ecg_topo, mixing_matrix, region_topo, topo
 
 
 def _g(t: np.ndarray, mu: float, sd: float) -> np.ndarray:
@@ -234,9 +233,7 @@ def render_event(data: np.ndarray, ev, fs: float, rng: np.random.Generator, line
         tpl = (-0.15 * _g(tt, 0.04, 0.008) + 1.0 * _g(tt, 0.06, 0.01) - 0.3 * _g(tt, 0.08, 0.01)
                + 0.25 * _g(tt, 0.3, 0.05))
         w = fftconvolve(_train(n, fs, beats, np.full(beats.size, p["amp"])), tpl)[:n]
-        xs = np.array([-1.0 if c in ("F7", "T7", "P7", "O1", "P3") else
-                       0.6 if c in ("F8", "T8", "P8", "O2") else -0.3 for c in CHANNEL_INDEX])
-        add(data, s0, xs.astype(np.float32), w)
+        add(data, s0, ecg_topo(), w)
         notes.append(("ecg_beats", int(beats.size)))
     else:  # pragma: no cover - the plan only emits known kinds
         raise ValueError(f"unknown event kind {k!r}")

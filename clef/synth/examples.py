@@ -45,6 +45,8 @@ def find_example_session(concept: str, site: str = "A", seed: int = EXAMPLE_SEED
 
 def _window_start(plan: SessionPlan, concept: str, seconds: float) -> float:
     T = plan.duration_s
+    if concept == "hv_response" and plan.hv:  # end of hyperventilation: maximal build-up
+        return float(np.clip(plan.hv[0] + plan.hv[1] - seconds, 0, T - seconds))
     evs = [e for e in plan.events if e.concept == concept]
     if evs:
         e = evs[len(evs) // 2] if concept not in ("seizure", "burst_suppression") else evs[0]

@@ -92,3 +92,10 @@ def hemisphere_gain(side: str, ratio: float) -> np.ndarray:
     mid = ~(LEFT | RIGHT)
     g[mid] = 0.5 * (1 + ratio)
     return g
+
+
+def ecg_topo() -> np.ndarray:
+    """Far-field cardiac dipole (19,): a linear gradient, negative over the left posterior head."""
+    xy = np.array([_POS2D[n] for n in STANDARD_CHANNELS])
+    w = 0.8 * xy[:, 0] + 0.45 * xy[:, 1]
+    return (w / np.abs(w).max()).astype(np.float32)

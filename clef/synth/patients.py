@@ -37,13 +37,13 @@ PRESENTATIONS: dict[str, dict[str, tuple[float, float, float]]] = {
         "alzheimer_dementia": (0.05, 60, 120), "dementia_unspecified": (0.04, 55, 120),
         "altered_mental_status": (0.05, 0, 120), "pnes": (0.04, 12, 80),
         "ischemic_stroke": (0.04, 30, 120), "tbi": (0.03, 3, 120), "brain_tumor": (0.02, 3, 120),
-        "sleep_disorder": (0.03, 5, 120),
+        "sleep_disorder": (0.03, 5, 120), "status_epilepticus": (0.005, 0, 120),
     },
     "emu": {
         "focal_epilepsy": (0.45, 0, 120), "generalized_epilepsy": (0.10, 4, 60),
         "jme": (0.05, 10, 40), "absence_epilepsy": (0.03, 3, 16), "pnes": (0.22, 10, 80),
         "epilepsy_unspecified": (0.07, 0, 120), "syncope": (0.04, 5, 120),
-        "seizure_unspecified": (0.04, 0, 120),
+        "seizure_unspecified": (0.04, 0, 120), "status_epilepticus": (0.02, 0, 120),
     },
     "icu": {
         "cardiac_arrest": (0.12, 0, 120), "ischemic_stroke": (0.12, 20, 120),

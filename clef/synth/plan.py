@@ -294,7 +294,7 @@ def _session_meds(rng, patient: Patient, consciousness_p: dict) -> tuple[list[st
         if rng.random() < 0.02:
             meds.add("baclofen")
         infusion = meds & {"propofol", "midazolam"}
-        p_high = 0.55 if "status_epilepticus" in dx else 0.25 if "cardiac_arrest" in dx else 0.1
+        p_high = 0.45 if "status_epilepticus" in dx else 0.25 if "cardiac_arrest" in dx else 0.1
         info["anesthetic_dose"] = bool(infusion and rng.random() < p_high)
     elif patient.setting == "emu" and meds & set(ASMS) and rng.random() < 0.3:
         # ASM taper in the EMU: one drug withheld to capture events
@@ -593,7 +593,7 @@ def plan_session(seed: int, session_id: str, duration_s: float | None = None) ->
 
     # --- seizures -----------------------------------------------------------------------------
     if icu:
-        p_sz = _noisy_or(0.0, ("status_epilepticus" in dx, 0.55), (structural, 0.08),
+        p_sz = _noisy_or(0.0, ("status_epilepticus" in dx, 0.4), (structural, 0.08),
                          ("cns_infection" in dx, 0.12), (anoxic, 0.1), ("focal_epilepsy" in dx, 0.1))
         n_max = 4
     elif patient.setting == "emu":

@@ -29,12 +29,14 @@ REPORT_NOISE = {
 }
 EHR_NOISE = {
     "diagnoses_missing_p": 0.03,  # whole diagnosis list unavailable (null)
-    "diagnosis_coded_p": 0.9,  # each true diagnosis coded (0.7 for minor comorbidities)
+    "diagnosis_coded_p": 0.9,  # each true diagnosis coded (x0.78 for comorbidities often
+    # left uncoded: altered mental status, encephalopathies, depression, sleep, renal, migraine)
     "medications_missing_p": 0.05,  # medication list unavailable (null)
     "medication_recorded_p": 0.95,  # each medication on the list
     "sex_missing_p": 0.02,
 }
-_MINOR = {"altered_mental_status", "depression", "sleep_disorder", "renal_failure", "migraine"}
+_MINOR = {"altered_mental_status", "depression", "sleep_disorder", "renal_failure", "migraine",
+          "metabolic_encephalopathy", "toxic_encephalopathy", "hepatic_encephalopathy"}
 OVERCALLED = ("generalized_slowing", "ied_left_temporal", "ied_right_temporal",
               "focal_slowing_left_temporal", "excess_beta")
 _SWAP = {"ied_left_temporal": "ied_right_temporal", "ied_right_temporal": "ied_left_temporal",

@@ -1,11 +1,15 @@
 """Cohort map: UMAP of session embeddings; colour, hover, lasso/box selection -> table + profile."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import state
 import streamlit as st
 
 from clef import explore
+
+SHOW_ROWS = 1000  # rows sent to the browser table; the CSV download holds the whole selection
 
 st.title("Cohort map")
 sessions = state.sessions()
@@ -53,9 +57,11 @@ if len(rows) == 0:
 selected = sessions.iloc[rows]
 st.session_state["map_selected_ids"] = selected["session_id"].tolist()
 st.subheader(f"Selected cohort: {len(selected):,} of {len(sessions):,} sessions")
-st.dataframe(explore.display_table(selected), width="stretch", height=260, hide_index=True,
-             key="map_selected_table")
-st.download_button("Download selection (CSV)", explore.to_csv_bytes(selected),
+st.dataframe(explore.display_table(selected.head(SHOW_ROWS)), width="stretch", height=260,
+             hide_index=True, key="map_selected_table")
+if len(selected) > SHOW_ROWS:
+    st.caption(f"Showing the first {SHOW_ROWS:,}; the CSV holds all {len(selected):,}.")
+st.download_button("Download selection (CSV)", functools.partial(explore.to_csv_bytes, selected),
                    file_name="selected_sessions.csv", mime="text/csv", key="map_download")
 
 profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)))

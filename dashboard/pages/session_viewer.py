@@ -39,7 +39,7 @@ st.session_state["_viewer_last_click"] = t_clicked
 
 st.plotly_chart(explore.spectrogram_figure(times, freqs, power,
                                            cursor_s=st.session_state.get("viewer_t", 0.0),
-                                           title="Whole session: click to jump"),
+                                           title="Whole session: click or drag a box to jump there"),
                 key="viewer_spec", on_select="rerun", selection_mode=("points", "box"),
                 width="stretch")
 

@@ -167,12 +167,26 @@ def test_lasso_on_map_shows_selected_cohort(page, server):
 def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     page.goto(f"{server}/viewer")
     page.get_by_role("heading", name="Session viewer").wait_for()
-    page.get_by_text("Whole session: click to jump").wait_for()
+    page.get_by_text("Whole session: click or drag a box", exact=False).wait_for()
     page.get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
     page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, traces, timeline
     _idle(page)
     _no_exception(page)
     _shot(page, "session_viewer")
+    # a box dragged on the spectrogram moves the traces to that time
+    title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
+    assert " 0.0 s" in title.text_content()
+    bb = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.4 * bb["height"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 25, y + 30, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
+                           "t => t.textContent.includes('µV/division · 0.0 s'))")
+    _idle(page)
+    start = float(title.text_content().split("·")[2].strip().split()[0])
+    assert start > 30.0, title.text_content()
 
 
 def test_upload_real_recording_shows_neighbours(page, server, eegmmidb_edf):
