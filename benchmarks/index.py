@@ -332,7 +332,7 @@ def main() -> None:
     lines = [
         "# Session index, cohort map and batch embedding benchmark",
         "",
-        f"Command: `python benchmarks/index.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `{' '.join(['python', 'benchmarks/index.py', *sys.argv[1:]])}`  ",
         (f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, faiss {faiss.__version__} "
         f"({faiss.omp_get_max_threads()} OpenMP threads), python {platform.python_version()}  "),
         (f"Load average at start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (the machine is "

@@ -177,10 +177,11 @@ def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
     assert " 0.0 s" in title.text_content()
     bb = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
-    x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.4 * bb["height"]
+    x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.5 * bb["height"]
+    page.wait_for_timeout(1500)  # plotly binds its drag handlers after the first draw
     page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + 25, y + 30, steps=5)
+    page.mouse.move(x + 30, y + 20, steps=5)
     page.mouse.up()
     page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
