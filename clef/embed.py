@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import CheckpointMismatch, ClefError
+from clef.tokenizer import collate_tokens
+from clef.tokens import Tokens
 from clef.store import (
     FAILURE_COLUMNS,
     EmbeddingStore,
@@ -48,6 +50,7 @@ class EmbedConfig:
     states: bool = False  # also store per-time-patch embeddings (float16) for concept timelines
     device: str = "cpu"  # torch device of the model in each worker
     progress: bool = True  # tqdm bar over sessions
+    token_cache: str | None = None  # a clef.tokenizer.TokenCache root (e.g. pretraining's) to reuse
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,8 +141,16 @@ def _as_array(model, s) -> np.ndarray:
     return a
 
 
+def _length(item) -> int:
+    """Sort key: samples of an array, tokens of a cached Tokens."""
+    return int(item.mask.sum()) if isinstance(item, Tokens) else int(item.shape[-1])
+
+
 def _encode(model, arrays, states: bool):
-    tokens = model.tokenizer.tokenize(arrays)
+    if all(isinstance(a, Tokens) for a in arrays):
+        tokens = collate_tokens(arrays)
+    else:
+        tokens = model.tokenizer.tokenize(arrays)
     if states:
         z, st = model.encode_eeg(tokens, normalize=True, return_states=True)
         return z.float().cpu().numpy(), _window_embeddings(model, tokens, st)
@@ -152,8 +163,9 @@ def embed_sessions(model, sessions, *, batch_size: int = 8, states: bool = False
     Parameters
     ----------
     model : CLEFModel
-    sessions : list of Session or (19, samples) arrays
-        Sessions are brought to the tokenizer's rate/channels as in ``CLEFModel.embed_sessions``.
+    sessions : list of Session, (19, samples) arrays or single-session Tokens
+        Sessions are brought to the tokenizer's rate/channels as in ``CLEFModel.embed_sessions``;
+        Tokens (e.g. from a ``TokenCache``) are encoded as they are.
     batch_size : int
     states : bool
         Also return per-time-patch embeddings.
@@ -172,10 +184,10 @@ def embed_sessions(model, sessions, *, batch_size: int = 8, states: bool = False
     arrays: dict[int, np.ndarray] = {}
     for i, s in enumerate(sessions):
         try:
-            arrays[i] = _as_array(model, s)
+            arrays[i] = s if isinstance(s, Tokens) else _as_array(model, s)
         except Exception as e:  # noqa: BLE001 - recorded per session, reported by the caller
             errors[i] = e
-    ok = sorted(arrays, key=lambda i: arrays[i].shape[-1])  # similar lengths together
+    ok = sorted(arrays, key=lambda i: _length(arrays[i]))  # similar lengths together
     dim = getattr(model, "eeg_dim", None)
     vectors: np.ndarray | None = None if dim is None else np.full((len(sessions), dim), np.nan,
                                                                   np.float32)
@@ -243,10 +255,19 @@ def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], option
     model = load_model(checkpoint, options.get("device", "cpu"))
     cohort = _load_cohort(cohort_dir)
     sfreq = tokenizer_sfreq(model)
+    cache = None
+    if options.get("token_cache"):
+        from clef.tokenizer import TokenCache
+
+        cache = TokenCache(options["token_cache"], model.tokenizer.config)
     sessions, ids, failures = [], [], []
     for sid in session_ids:
         try:
-            sessions.append(cohort.session(sid, sfreq=sfreq))
+            if cache is None:
+                sessions.append(cohort.session(sid, sfreq=sfreq))
+            else:  # tokens from (or into) the cache: sessions are tokenized once per config
+                sessions.append(cache.get_or_compute(
+                    sid, lambda sid=sid: cohort.session(sid, sfreq=sfreq)))
             ids.append(sid)
         except Exception as e:  # noqa: BLE001 - a bad recording: keep its error, carry on
             failures.append(_failure(sid, cohort.row(sid)["path"], e))

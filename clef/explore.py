@@ -549,8 +549,10 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
     fig.add_trace(go.Scatter(x=t_min, y=np.full(t_min.shape, mid), mode="markers",
                              marker={"size": 14, "opacity": 0.01}, showlegend=False,
                              hovertemplate="go to %{x:.2f} min<extra></extra>", name="time"))
-    if cursor_s is not None:
-        fig.add_vline(x=cursor_s / 60.0, line_color="white", line_width=2)
+    if cursor_s is not None:  # a line trace, not a layout shape (shapes catch the first drag)
+        fig.add_trace(go.Scatter(x=[cursor_s / 60.0] * 2, y=[freqs[0], freqs[-1]], mode="lines",
+                                 line={"color": "white", "width": 2}, hoverinfo="skip",
+                                 showlegend=False, name="cursor"))
     fig.update_layout(height=height, margin={"l": 50, "r": 10, "t": 30, "b": 40}, title=title,
                       xaxis_title="time (min)", yaxis_title="Hz", clickmode="event+select",
                       dragmode="select")

@@ -50,14 +50,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 from scipy.special import polygamma
 
 import clef
 from clef.channels import REGIONS, STANDARD_CHANNELS
 from clef.io import apply_montage, read_session, summarize
 from clef.tokenizer import MultitaperTokenizer, TokenizerConfig, dpss_tapers
-
-from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 # Small committed outputs: JPEG figures at a modest resolution.
 set_matplotlib_formats("jpeg", pil_kwargs={"quality": 80})

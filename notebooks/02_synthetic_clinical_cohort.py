@@ -63,7 +63,6 @@ from clef.probe.representations import oracle_features
 from clef.synth import (
     GENERATOR_VERSION,
     ONTOLOGY,
-    TASKS,
     concepts,
     example,
     make_session_id,
@@ -366,7 +365,8 @@ if SHOW_SOLUTIONS:
     for c in held:
         with_c = labels.index[labels[c] == 1] if c in labels else pd.Index([])
         sub = by_id.loc[with_c]
-        named = sub["report"].str.lower().map(lambda r: any(p in r for p in ONTOLOGY[c].phrases))
+        phrases = ONTOLOGY[c].phrases
+        named = sub["report"].str.lower().map(lambda r, ph=phrases: any(p in r for p in ph))
         rows.append({"finding": c, "sessions (train)": int((sub["split"] == "train").sum()),
                      "sessions (test)": int((sub["split"] == "test").sum()),
                      "named in train reports": int((named & (sub["split"] == "train")).sum()),

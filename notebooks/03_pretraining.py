@@ -50,8 +50,8 @@ SHOW_SOLUTIONS = True  # run the exercise solutions (CI runs them so they cannot
 # %%
 import json
 import tempfile
-from dataclasses import replace
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -62,12 +62,12 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
-from clef.cohort import Cohort  # noqa: E402
-from clef.demo import Bundle  # noqa: E402
-from clef.model import CLEFModel, ModelConfig  # noqa: E402
-from clef.synth import generate_cohort  # noqa: E402
-from clef.train import TrainConfig, pretrain  # noqa: E402
-from clef.train.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
+from clef.cohort import Cohort
+from clef.demo import Bundle
+from clef.model import CLEFModel, ModelConfig
+from clef.synth import generate_cohort
+from clef.train import TrainConfig, pretrain
+from clef.train.checkpoint import list_checkpoints, load_checkpoint
 
 set_matplotlib_formats("jpeg", pil_kwargs={"quality": 80})  # small committed outputs
 plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72, "figure.figsize": (10, 4)})
@@ -94,7 +94,7 @@ cohort_dir = generate_cohort(WORK / "cohort", n_sessions=N_SESSIONS, seed=SEED, 
 cohort = Cohort.load(cohort_dir)
 split_counts = cohort.sessions.groupby("split")["patient_id"].agg(["size", "nunique"])
 split_counts.columns = ["sessions", "patients"]
-split_counts
+split_counts  # noqa: B018 (notebook display)
 
 # %% [markdown]
 # ## 2. Both stages

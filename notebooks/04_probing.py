@@ -61,11 +61,11 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
-from clef.cohort import Cohort  # noqa: E402
-from clef.demo import Bundle  # noqa: E402
-from clef.errors import InvalidCohort  # noqa: E402
-from clef.model import CLEFModel  # noqa: E402
-from clef.probe import (  # noqa: E402
+from clef.cohort import Cohort
+from clef.demo import Bundle
+from clef.errors import InvalidCohort
+from clef.model import CLEFModel
+from clef.probe import (
     BatteryConfig,
     ProbeConfig,
     check_no_leakage,
@@ -73,7 +73,7 @@ from clef.probe import (  # noqa: E402
     site_split,
     summarize,
 )
-from clef.probe.representations import (  # noqa: E402
+from clef.probe.representations import (
     RepresentationConfig,
     compute_representations,
     oracle_features,
@@ -218,7 +218,7 @@ summary.table.round(3)
 # "229 of 234" count).
 
 # %%
-summary.beats
+summary.beats  # noqa: B018 (notebook display)
 
 # %%
 cats = [c for c in summary_all.table.columns if c not in ("n_tasks", "overall")]
@@ -299,10 +299,10 @@ if SHOW_SOLUTIONS:
 # %%
 if SHOW_SOLUTIONS:
     # 2. Tasks where band power beats CLEF.
-    if "band-power" in wide:
-        better = wide[wide["band-power"] > wide["clef"]].assign(
-            category=lambda d: cat_of.loc[d.index])
-        print(better[["category", "band-power", "clef"]].round(3).to_string())
+    better = wide[wide["band-power"] > wide["clef"]] if "band-power" in wide else wide.iloc[:0]
+    better = better.assign(category=cat_of.reindex(better.index))
+    print(better[[c for c in ("category", "band-power", "clef") if c in better]].round(3)
+          .to_string())
 
 # %%
 if SHOW_SOLUTIONS:

@@ -233,3 +233,23 @@ def test_synthetic_cohort_regenerated_on_demand(ckpt, tmp_path):
     assert st.session_ids.tolist() == c.sessions["session_id"].tolist() and len(st.failures) == 0
     assert st.labels is not None and st.labels.shape[1] == c.tasks["task"].nunique() + 1
     assert np.isfinite(st.embeddings).all()
+
+
+def test_token_cache_reused_and_equal(ckpt, store, tmp_path):
+    """Embedding through a token cache gives the same vectors, and a second run reads the cache."""
+    from clef.tokenizer import TokenCache
+
+    cohort = make_cohort(tmp_path / "c", 7, corrupt=3)  # same content as the module's cohort
+    cache_root = tmp_path / "tokens"
+    cfg = EmbedConfig(scheduler="none", progress=False, token_cache=str(cache_root))
+    st = embed_cohort(cohort, ckpt, tmp_path / "s1", cfg)
+    np.testing.assert_allclose(st.embeddings, store.embeddings, atol=1e-5)
+    cache = TokenCache(cache_root, load_model(ckpt).tokenizer.config)
+    assert all(sid in cache for sid in store.session_ids)  # filled; the bad recording is not
+    assert len(st.failures) == len(store.failures) == 1
+    # the second run must take tokens from the cache: make the recordings unreadable to prove it
+    for p in (cohort / "recordings").iterdir():
+        p.write_bytes(b"broken")
+    st2 = embed_cohort(cohort, ckpt, tmp_path / "s2", cfg)
+    np.testing.assert_allclose(st2.embeddings, store.embeddings, atol=1e-5)
+    assert len(st2.failures) == 1

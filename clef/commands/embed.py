@@ -26,6 +26,8 @@ def embed(
     states: Annotated[bool, typer.Option(
         "--states/--no-states", help="Also store per-time-patch embeddings.")] = False,
     device: Annotated[str, typer.Option(help="Torch device in each worker.")] = "cpu",
+    token_cache: Annotated[Path | None, typer.Option(
+        help="Token cache folder to reuse and fill (e.g. pretraining's --cache-dir/tokens).")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Discard what --out holds (store and unfinished run) first.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -40,7 +42,8 @@ def embed(
             raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=name)
     cfg = EmbedConfig(scheduler=scheduler, n_workers=workers,
                       threads_per_worker=threads_per_worker, batch_size=batch_size,
-                      shard_size=shard_size, states=states, device=device, progress=not quiet)
+                      shard_size=shard_size, states=states, device=device, progress=not quiet,
+                      token_cache=str(token_cache) if token_cache else None)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         store = embed_cohort(cohort, checkpoint, out, cfg, created_by=command,
