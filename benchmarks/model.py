@@ -41,6 +41,19 @@ def best_of(fn, repeats: int) -> float:
     return best
 
 
+def interleaved(fns: list, repeats: int) -> list[float]:
+    """Best time of each fn, timing them round-robin so they all see the same machine load."""
+    for fn in fns:
+        fn()  # warm-up
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
+
+
 def windows(x: np.ndarray) -> torch.Tensor:
     n = int(WINDOW_S * SFREQ)
     w = x.shape[1] // n
@@ -48,43 +61,32 @@ def windows(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x[:, : w * n].reshape(N_CH, w, n).transpose(1, 0, 2).copy())
 
 
+@torch.inference_mode()
 def cpu_rows(x: np.ndarray, repeats: int) -> list[tuple]:
-    rows = []
-    tiny = CLEFModel("clef-tiny").eval()
+    tiny, base = CLEFModel("clef-tiny").eval(), CLEFModel("clef-base").eval()
     tok = tiny.tokenizer
-
-    @torch.inference_mode()
-    def clef_total():
-        return tiny.encode_eeg(tok.tokenize(x))
-
     tokens = tok.tokenize(x)
-    t_total = best_of(clef_total, repeats)
-    t_tok = best_of(lambda: tok.tokenize(x), repeats)
-    with torch.inference_mode():
-        t_enc = best_of(lambda: tiny.encode_eeg(tokens), repeats)
-    rows.append(("clef-tiny: tokenize + encode", tiny.num_parameters("eeg"),
-                 f"1 x {tokens.n_tokens} tokens", t_total))
-    rows.append(("  of which tokenize", 0, "", t_tok))
-    rows.append(("  of which encode", 0, "", t_enc))
+    biot, labram = BIOTStandIn().eval(), LaBraMStandIn().eval()
     wins = windows(x)
-    for name, model in (("BIOT stand-in (4 layers, d=256)", BIOTStandIn()),
-                        ("LaBraM-Base stand-in (12 layers, d=200)", LaBraMStandIn())):
-        model.eval()
 
-        @torch.inference_mode()
-        def run(model=model):
-            return [model(wins[i:i + 32]) for i in range(0, len(wins), 32)]
+    def batched(model):
+        return lambda: [model(wins[i:i + 32]) for i in range(0, len(wins), 32)]
 
-        per_win = "19 ch x 21 STFT frames" if "BIOT" in name else "19 ch x 10 patches + CLS"
-        rows.append((name, n_params(model), f"{len(wins)} windows x ({per_win})",
-                     best_of(run, repeats)))
-    base = CLEFModel("clef-base").eval()
-    with torch.inference_mode():
-        t_base = best_of(lambda: base.encode_eeg(base.tokenizer.tokenize(x)), repeats)
+    fns = [lambda: tiny.encode_eeg(tok.tokenize(x)), lambda: tok.tokenize(x),
+           lambda: tiny.encode_eeg(tokens), batched(biot), batched(labram),
+           lambda: base.encode_eeg(base.tokenizer.tokenize(x))]
+    t = interleaved(fns, repeats)
     n_base = base.tokenizer.n_tokens(MINUTES * 60)
-    rows.append(("clef-base: tokenize + encode (CPU)", base.num_parameters("eeg"),
-                 f"1 x {n_base} tokens", t_base))
-    return rows
+    return [("clef-tiny: tokenize + encode", tiny.num_parameters("eeg"),
+             f"1 x {tokens.n_tokens} tokens", t[0]),
+            ("  of which tokenize", 0, "", t[1]),
+            ("  of which encode", 0, "", t[2]),
+            ("BIOT stand-in (4 layers, d=256)", n_params(biot),
+             f"{len(wins)} windows x (19 ch x 21 STFT frames)", t[3]),
+            ("LaBraM-Base stand-in (12 layers, d=200)", n_params(labram),
+             f"{len(wins)} windows x (19 ch x 10 patches + CLS)", t[4]),
+            ("clef-base: tokenize + encode (CPU)", base.num_parameters("eeg"),
+             f"1 x {n_base} tokens", t[5])]
 
 
 def gpu_lines(repeats: int) -> list[str]:
@@ -150,11 +152,12 @@ def main() -> None:
     rows = cpu_rows(x, args.repeats)
     ref = rows[0][3]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    lines = ["# Model speed: one 20-minute session, CPU", "",
+    cmd = " ".join(["python", "benchmarks/model.py", *sys.argv[1:]])
+    lines = ["# Model speed: one 20-minute session, CPU", "", f"Command: `{cmd}`", "",
              (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average at the "
-              f"end {load:.1f} (other jobs shared the cores: timings are noisy, best of "
-              f"{args.repeats})."), "",
+              f"end {load:.1f} (other jobs shared the cores: timings are noisy; rows timed round-robin, best of "
+              f"{args.repeats}, so ratios compare like with like)."), "",
              ("BIOT and LaBraM rows are **stand-ins** written from the papers' published shapes "
               "(random weights; `benchmarks/reference_models.py`), run over the same session cut "
               "into 10-s windows of 19 channels."), "",

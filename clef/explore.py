@@ -537,8 +537,9 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
                        height: int = 260) -> go.Figure:
     """Heatmap of a session spectrogram (minutes on x) with a clickable time strip.
 
-    A row of invisible markers (one per window) across the heatmap makes clicks and box selections
-    return a time: pass the selection event to :func:`clicked_time`.
+    A row of invisible markers (one per window) across the middle of the heatmap makes clicks
+    (and box selections) return a time: pass the selection event to :func:`clicked_time`.
+    Drag zooms; the cursor is a line trace at ``cursor_s``.
     """
     t_min = np.asarray(times) / 60.0
     lo, hi = np.nanpercentile(power_db, [2, 98]) if np.size(power_db) else (0, 1)
@@ -549,13 +550,13 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
     fig.add_trace(go.Scatter(x=t_min, y=np.full(t_min.shape, mid), mode="markers",
                              marker={"size": 14, "opacity": 0.01}, showlegend=False,
                              hovertemplate="go to %{x:.2f} min<extra></extra>", name="time"))
-    if cursor_s is not None:  # a line trace, not a layout shape (shapes catch the first drag)
+    if cursor_s is not None:
         fig.add_trace(go.Scatter(x=[cursor_s / 60.0] * 2, y=[freqs[0], freqs[-1]], mode="lines",
                                  line={"color": "white", "width": 2}, hoverinfo="skip",
                                  showlegend=False, name="cursor"))
     fig.update_layout(height=height, margin={"l": 50, "r": 10, "t": 30, "b": 40}, title=title,
-                      xaxis_title="time (min)", yaxis_title="Hz", clickmode="event+select",
-                      dragmode="select")
+                      xaxis_title="time (min)", yaxis_title="Hz",
+                      dragmode="zoom", uirevision="spectrogram")
     return fig
 
 
@@ -641,24 +642,25 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
     -------
     go.Figure
         Every scatter point carries ``customdata`` = its row position in ``coords``; box/lasso
-        selections are resolved over all points with :func:`selected_rows`.
+        selections are resolved over all points with :func:`selected_rows`. Rows without
+        coordinates (NaN: not on the map) are left out.
     """
     if mode not in ("auto", "scatter", "density"):
         raise ValueError(f"mode={mode!r}: use 'auto', 'scatter' or 'density'.")
     n = len(coords)
     x = coords["x"].to_numpy(np.float32)
     y = coords["y"].to_numpy(np.float32)
-    dense = mode == "density" or (mode == "auto" and n > density_threshold)
+    rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))  # sessions placed on the map
+    dense = mode == "density" or (mode == "auto" and len(rows) > density_threshold)
     fig = go.Figure()
-    rows = np.arange(n)
-    if dense:
-        h, xe, ye = np.histogram2d(x, y, bins=bins)
+    if dense and len(rows):
+        h, xe, ye = np.histogram2d(x[rows], y[rows], bins=bins)
         z = np.where(h.T > 0, np.log10(h.T + 1), np.nan)  # (bins_y, bins_x)
         fig.add_trace(go.Heatmap(x=(xe[:-1] + xe[1:]) / 2, y=(ye[:-1] + ye[1:]) / 2, z=z,
                                  colorscale="Blues", showscale=False, hoverinfo="skip",
                                  name="density"))
         rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(n, size=min(sample, n), replace=False))
+        rows = np.sort(rng.choice(rows, size=min(sample, len(rows)), replace=False))
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
     scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
     hv = hover[rows] if hover is not None else None

@@ -19,16 +19,19 @@ from clef import explore
 
 st.set_page_config(page_title="CLEF explorer", page_icon=":material/neurology:", layout="wide")
 
+# Page scripts live in views/, not pages/: Streamlit still auto-discovers a pages/ folder as
+# old-style pages, which hijacks deep links (/session_viewer ran without this router).
+VIEWS = HERE / "views"
 PAGES = [
-    st.Page(str(HERE / "pages" / "cohort_map.py"), title="Cohort map", icon=":material/scatter_plot:",
+    st.Page(VIEWS / "cohort_map.py", title="Cohort map", icon=":material/scatter_plot:",
             url_path="map", default=True),
-    st.Page(str(HERE / "pages" / "concept_search.py"), title="Concept search", icon=":material/search:",
+    st.Page(VIEWS / "concept_search.py", title="Concept search", icon=":material/search:",
             url_path="search"),
-    st.Page(str(HERE / "pages" / "similar_sessions.py"), title="Similar sessions", icon=":material/group_work:",
-            url_path="similar"),
-    st.Page(str(HERE / "pages" / "session_viewer.py"), title="Session viewer", icon=":material/monitor_heart:",
+    st.Page(VIEWS / "similar_sessions.py", title="Similar sessions",
+            icon=":material/group_work:", url_path="similar"),
+    st.Page(VIEWS / "session_viewer.py", title="Session viewer", icon=":material/monitor_heart:",
             url_path="viewer"),
-    st.Page(str(HERE / "pages" / "model.py"), title="Model", icon=":material/description:", url_path="model"),
+    st.Page(VIEWS / "model.py", title="Model", icon=":material/description:", url_path="model"),
 ]
 page = st.navigation(PAGES)
 

@@ -145,8 +145,9 @@ def cohort():
 
 
 # ---- tables ----------------------------------------------------------------------------------
-# The session table is large (100k rows at scale) and only read: it is shared as a resource rather
-# than copied by st.cache_data on every call (see benchmarks/results/dashboard.md).
+# The session and label tables are large (100k rows at scale) and only read: they are shared as
+# resources rather than pickled and copied by st.cache_data on every call (measured: the 10k-session
+# table takes >1 s to pickle; see benchmarks/results/dashboard.md). Small tables use st.cache_data.
 
 @st.cache_resource(show_spinner=False)
 def _sessions(index_path: str, map_path: str | None) -> pd.DataFrame:
@@ -161,7 +162,7 @@ def sessions() -> pd.DataFrame:
     return _sessions(str(b.index), str(b.map) if b.map else None)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)  # read-only; 100k x 200 tasks is too big to copy per call
 def _labels(index_path: str) -> pd.DataFrame | None:
     lab = _index(index_path).labels
     if lab is None:

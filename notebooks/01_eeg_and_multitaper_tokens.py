@@ -35,7 +35,7 @@ import os
 
 EDF_PATH = os.environ.get("CLEF_EEGMMIDB_EDF", "")  # "" = ../shared/data/eegmmidb/S001/S001R03.edf
 #   (PhysioNet EEG Motor Movement/Imagery, 64 channels, 160 Hz, 125 s) when present, else synthetic
-FORCE_SYNTHETIC = False  # True: always use a synthetic recording (clef.synth), even if the EDF exists
+FORCE_SYNTHETIC = False  # True: use a synthetic recording (clef.synth) even if the EDF exists
 SYNTH_SEED = 0  # cohort seed of the synthetic fallback
 SYNTH_SECONDS = 125.0  # length of the synthetic fallback (full setting: 1200 s, a routine EEG)
 TRACE_SECONDS = 10.0  # seconds of raw signal drawn in the montage figures
@@ -98,8 +98,8 @@ print(f"recording ({SOURCE}): {edf.name}")
 
 info = summarize(edf)
 print(f"format {info['format']}, {info['n_channels']} channels at {info['sfreq']:g} Hz, "
-      f"{info['duration_s']:.1f} s; found {len(info['found'])} of {len(STANDARD_CHANNELS)} standard "
-      f"channels, missing {info['missing']}, dropped {len(info['dropped'])}; problems: "
+      f"{info['duration_s']:.1f} s; found {len(info['found'])} of {len(STANDARD_CHANNELS)} "
+      f"standard channels, missing {info['missing']}, dropped {len(info['dropped'])}; problems: "
       f"{info['problems'] or 'none'}")
 channels = pd.DataFrame(info["channels"])
 print(channels["role"].value_counts().to_string())
@@ -249,7 +249,8 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 3.5))
 for nw, spec in spectra.items():
     axes[0].plot(tk.freqs, 10 * np.log10(spec[w] / sf / 1e-12), lw=1,
                  label=f"NW={nw:g} (K={int(taper_table.loc[nw, 'tapers K'])})")
-axes[0].set(xlabel="frequency (Hz)", ylabel="dB re 1 uV²/Hz", title=f"O1, one 4 s window (t={times[w]:.0f} s)")
+axes[0].set(xlabel="frequency (Hz)", ylabel="dB re 1 uV²/Hz",
+            title=f"O1, one 4 s window (t={times[w]:.0f} s)")
 axes[0].legend(fontsize=8)
 axes[1].plot(taper_table["peak width at -6 dB (cells)"], taper_table["noise spread (dB std)"], "o-")
 for nw, r in taper_table.iterrows():
@@ -260,9 +261,9 @@ axes[1].set(xlabel="peak width (cells of 0.25 Hz)", ylabel="noise spread (dB std
 fig.tight_layout()
 plt.show()
 r1, r4 = taper_table.iloc[0], taper_table.iloc[-1]
-print(f"NW {NW_VALUES[0]:g} -> {NW_VALUES[-1]:g}: peak width {r1['peak width at -6 dB (cells)']} -> "
-      f"{r4['peak width at -6 dB (cells)']} cells, noise spread {r1['noise spread (dB std)']:.2f} -> "
-      f"{r4['noise spread (dB std)']:.2f} dB")
+width, spread = "peak width at -6 dB (cells)", "noise spread (dB std)"
+print(f"NW {NW_VALUES[0]:g} -> {NW_VALUES[-1]:g}: peak width {r1[width]} -> {r4[width]} cells, "
+      f"noise spread {r1[spread]:.2f} -> {r4[spread]:.2f} dB")
 
 # %% [markdown]
 # The presets use NW = 2 (3 tapers, 1 Hz bandwidth): clinical rhythms are defined in whole hertz
@@ -298,7 +299,8 @@ print(tiny)
 print(f"one token = {tiny.layout.group_size} channels x {tiny.config.windows_per_patch} windows x "
       f"{tiny.layout.bins_per_band} bins = {tiny.patch_dim} values")
 print("values", tuple(tokens.values.shape), "time_idx", tokens.time_idx[0, :10].tolist())
-print("region_idx", tokens.region_idx[0, :10].tolist(), "band_idx", tokens.band_idx[0, :10].tolist())
+print("region_idx", tokens.region_idx[0, :10].tolist(),
+      "band_idx", tokens.band_idx[0, :10].tolist())
 volume = tiny.volume(session)  # (channels, windows, freqs) normalized values
 back = tiny.untokenize(tokens, 0, n_windows=volume.shape[1])
 print("untokenize(tokenize(x)) == volume(x):", bool((back == volume).all()),
@@ -338,8 +340,8 @@ plt.show()
 
 # %% [markdown]
 # A 20-minute routine EEG becomes a few hundred `tiny` or a couple of thousand `base` tokens (the
-# table above), which fits a Transformer's context in one piece: the whole session is encoded at once,
-# not as a bag of 10-second windows. A 24-hour ICU recording is longer than any context: the
+# table above), which fits a Transformer's context in one piece: the whole session is encoded at
+# once, not as a bag of 10-second windows. A 24-hour ICU recording is longer than any context: the
 # model encodes it in context-sized chunks and pools them.
 #
 # ## Exercises
@@ -365,9 +367,10 @@ if SHOW_SOLUTIONS:
     for onset, dur, desc in session.annotations:
         if desc in ("T1", "T2"):
             ax.axvspan(onset, onset + dur, color="tab:orange", alpha=0.2, lw=0)
-    ax.set(xlabel="time (s)", ylabel="8-12 Hz dB", title="occipital alpha (shaded: T1/T2 if present)")
+    ax.set(xlabel="time (s)", ylabel="8-12 Hz dB",
+           title="occipital alpha (shaded: T1/T2 if present)")
     plt.show()
-    print(f"alpha power range over the recording: {occ_alpha.min():.1f} to {occ_alpha.max():.1f} dB")
+    print(f"alpha power over the recording: {occ_alpha.min():.1f} to {occ_alpha.max():.1f} dB")
 
 # %%
 if SHOW_SOLUTIONS:
@@ -382,7 +385,7 @@ if SHOW_SOLUTIONS:
     f10 = int(np.argmin(np.abs(tok.freqs - 10.0)))
     for nw, spec in spectra.items():
         print(f"NW={nw:g}: O1 10 Hz power varies by {np.std(10 * np.log10(spec[:, f10])):.2f} dB "
-              f"over time (white-noise spread {taper_table.loc[nw, 'noise spread (dB std)']:.2f} dB)")
+              f"over time (white-noise spread {taper_table.loc[nw, spread]:.2f} dB)")
     # White noise sets the estimation-noise level of a noise-like signal. Real EEG at 10 Hz mixes
     # that noise with the alpha rhythm's own waxing and waning (more variation) and a partly
     # steady oscillation (a sinusoid's estimate barely varies: less variation).

@@ -110,8 +110,8 @@ meds[["name", "drug class", "signature"]].head(12)
 #
 # `clef.synth.example(concept)` finds the first synthetic session that has the concept and cuts a
 # short segment around it. Below each segment is shown in the longitudinal bipolar montage, as
-# a neurologist would read it, at one fixed sensitivity (site A records against a vertex reference at 200 Hz;
-# `clef.io.preprocess` derives the montage).
+# a neurologist would read it, at one fixed sensitivity (site A records against a vertex
+# reference at 200 Hz; `clef.io.preprocess` derives the montage).
 
 # %%
 def plot_traces(ax, s, title, spacing=SPACING_UV):
@@ -178,7 +178,8 @@ plt.show()
 for p_index in range(500):
     sid = make_session_id("A", p_index, 0, 60 * MINUTES)
     plan = plan_session(SEED, sid)
-    if "focal_epilepsy" in plan.patient.diagnoses and any(f.startswith("ied_") for f in plan.findings):
+    has_ied = any(f.startswith("ied_") for f in plan.findings)
+    if "focal_epilepsy" in plan.patient.diagnoses and has_ied:
         break
 pat = plan.patient
 print(f"{sid}: {pat.setting}, {pat.sex}, {plan.age:.0f} y, split {pat.split}")
@@ -314,9 +315,10 @@ print(by_cat.round(3).to_string())
 
 # %% [markdown]
 # With a small test set, tasks whose ceiling is near 0.5 scatter on both sides of it by chance
-# (set `N_BOOT = 200` for bootstrap intervals). The printed table is this cohort's ceiling (it changes with the seed, size and session length;
-# `benchmarks/synth_ceilings.py` computes it on a larger cohort with bootstrap intervals). A
-# model trained on these sessions should be judged against it, not against 1.
+# (set `N_BOOT = 200` for bootstrap intervals). The printed table is this cohort's ceiling: it
+# changes with the seed, size and session length, and `benchmarks/synth_ceilings.py` computes it
+# on a larger cohort with bootstrap intervals. A model trained on these sessions should be judged
+# against it, not against 1.
 #
 # ## Exercises
 #
@@ -346,8 +348,8 @@ if SHOW_SOLUTIONS:
               and c.signature in ("none known", "little visible effect")}
     cand = ok[ok["task"].isin(silent)].sort_values("auroc", ascending=False)
     med = cand.iloc[0]
-    print(f"{med['task']}: oracle AUROC {med['auroc']:.3f} (test positives {int(med['n_pos_test'])});"
-          f" known EEG effect: {ONTOLOGY[med['task']].signature}")
+    print(f"{med['task']}: oracle AUROC {med['auroc']:.3f} (test positives "
+          f"{int(med['n_pos_test'])}); known EEG effect: {ONTOLOGY[med['task']].signature}")
     # Correlates: which setting the sessions taking it come from.
     taking = labels.index[labels[med["task"]] == 1]
     print(sessions.set_index("session_id").loc[taking, "setting"].value_counts().to_string())

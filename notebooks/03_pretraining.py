@@ -58,6 +58,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
@@ -94,7 +95,7 @@ cohort_dir = generate_cohort(WORK / "cohort", n_sessions=N_SESSIONS, seed=SEED, 
 cohort = Cohort.load(cohort_dir)
 split_counts = cohort.sessions.groupby("split")["patient_id"].agg(["size", "nunique"])
 split_counts.columns = ["sessions", "patients"]
-split_counts  # noqa: B018 (notebook display)
+display(split_counts)
 
 # %% [markdown]
 # ## 2. Both stages
@@ -180,7 +181,7 @@ n_win = tok.n_windows(sessions[0].n_samples)
 panels = {"original": one.values, "visible (40 %)": visible, "visible + predicted": filled}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
 for ax, (name, vals) in zip(axes, panels.items()):
-    vol = tok.untokenize(replace(one, values=vals), 0, n_windows=n_win)  # (channels, windows, freqs)
+    vol = tok.untokenize(replace(one, values=vals), 0, n_windows=n_win)  # (ch, windows, freqs)
     chans = tok.layout.groups[region]
     ax.imshow(vol[list(chans)].mean(0).T.numpy(), aspect="auto", origin="lower", cmap="magma",
               vmin=-1, vmax=3, extent=[0, n_win * tok.config.step_s, tok.volume_freqs[0],

@@ -57,6 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
@@ -218,7 +219,7 @@ summary.table.round(3)
 # "229 of 234" count).
 
 # %%
-summary.beats  # noqa: B018 (notebook display)
+display(summary.beats)
 
 # %%
 cats = [c for c in summary_all.table.columns if c not in ("n_tasks", "overall")]

@@ -113,7 +113,8 @@ E = E / np.linalg.norm(E, axis=1, keepdims=True)
 scores = pd.DataFrame(E @ q.T, index=test["session_id"], columns=list(QUERIES))
 for query in QUERIES:
     top = scores[query].nlargest(TOP_K)
-    print(f"\n{query!r}: top {TOP_K} of {len(scores)} (cosine {top.iloc[-1]:.3f} .. {top.iloc[0]:.3f})")
+    print(f"\n{query!r}: top {TOP_K} of {len(scores)} "
+          f"(cosine {top.iloc[-1]:.3f} .. {top.iloc[0]:.3f})")
     for sid, s in top.items():
         rep = test.set_index("session_id").loc[sid, "report"]
         print(f"  {s:.3f}  {sid:<22} {impression(rep)}")
@@ -188,7 +189,8 @@ colors = np.where(ok_sorted["held_out"], "tab:orange", "tab:blue")
 ax.barh(ok_sorted["task"], ok_sorted["auroc"], color=colors)
 if N_BOOT:
     ax.errorbar(ok_sorted["auroc"], ok_sorted["task"],
-                xerr=[ok_sorted["auroc"] - ok_sorted["ci_low"], ok_sorted["ci_high"] - ok_sorted["auroc"]],
+                xerr=[ok_sorted["auroc"] - ok_sorted["ci_low"],
+                      ok_sorted["ci_high"] - ok_sorted["auroc"]],
                 fmt="none", color="k", lw=0.8)
 ax.axvline(0.5, color="k", ls="--", lw=0.8)
 ax.set(xlabel="zero-shot AUROC (held-out patients)", title="blue: named in training reports, "

@@ -95,8 +95,8 @@ print(cmap)
 # %%
 meta_cols = ["session_id", "score", "site", "setting", "age", "sex", "diagnoses", "medications"]
 query_id = index.session_ids[0]
-print("query:", cohort.sessions.set_index("session_id").loc[query_id,
-                                                              ["setting", "age", "diagnoses"]].to_dict())
+query_row = cohort.sessions.set_index("session_id").loc[query_id]
+print("query:", query_row[["setting", "age", "diagnoses"]].to_dict())
 similar = index.by_session(query_id, k=K)
 similar[[c for c in meta_cols if c in similar.columns]]
 

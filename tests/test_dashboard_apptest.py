@@ -58,7 +58,7 @@ def app(bundle_root, monkeypatch):
         at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
         at.run()
         if page is not None:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             at.run()
         assert not at.exception, [e.message for e in at.exception]
         return at

@@ -259,6 +259,11 @@ def test_map_figure_density_above_threshold():
     z = np.asarray(fig.data[0].z, dtype=float)
     assert np.nansum(10 ** z - 1) == pytest.approx(3000, rel=1e-6)  # every point is binned
     assert len(fig.data[1].x) == 500
+    holes = coords.copy()
+    holes.loc[:99, "x"] = np.nan  # sessions not on the map are left out, not an error
+    fig2 = explore.map_figure(holes, density_threshold=1000, sample=500)
+    assert np.nansum(10 ** np.asarray(fig2.data[0].z, dtype=float) - 1) == pytest.approx(2900)
+    assert np.asarray(fig2.data[1].customdata).min() >= 100
     small = explore.map_figure(coords.head(100), density_threshold=1000)
     assert [tr.type for tr in small.data] == ["scatter"]
 

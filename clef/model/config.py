@@ -66,7 +66,7 @@ class TextConfig:
     max_length: int = 256  # word pieces per chunk; longer texts are chunked and averaged
     hash_dim: int = 384  # feature size of the hashing backbone
     proj_hidden: int = 0  # 0: linear projection; >0: MLP with this hidden size
-    sections: tuple[str, ...] = ("DESCRIPTION", "IMPRESSION")  # report sections kept (else all)
+    sections: tuple[str, ...] = ("DESCRIPTION", "FINDINGS", "IMPRESSION")  # sections kept (else all)
 
 
 @dataclass

@@ -36,7 +36,7 @@ def report_sections(text: str) -> dict[str, str]:
     return out
 
 
-def preprocess_report(text: str, sections=("DESCRIPTION", "IMPRESSION")) -> str:
+def preprocess_report(text: str, sections=("DESCRIPTION", "FINDINGS", "IMPRESSION")) -> str:
     """Keep the sections whose header contains one of ``sections`` (e.g. "DESCRIPTION OF THE
     RECORD", "IMPRESSION"); fall back to the whole text when none is found. Whitespace collapsed.
     """

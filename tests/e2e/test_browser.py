@@ -167,22 +167,20 @@ def test_lasso_on_map_shows_selected_cohort(page, server):
 def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     page.goto(f"{server}/viewer")
     page.get_by_role("heading", name="Session viewer").wait_for()
-    page.get_by_text("Whole session: click or drag a box", exact=False).wait_for()
+    page.get_by_text("Whole session: click a time to jump there").wait_for()
     page.get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
     page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, traces, timeline
     _idle(page)
     _no_exception(page)
     _shot(page, "session_viewer")
-    # a box dragged on the spectrogram moves the traces to that time
+    # a click on the spectrogram moves the traces to that time
     title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
     assert " 0.0 s" in title.text_content()
     bb = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
-    x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.5 * bb["height"]
-    page.wait_for_timeout(1500)  # plotly binds its drag handlers after the first draw
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 30, y + 20, steps=5)
-    page.mouse.up()
+    x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.5 * bb["height"]  # the clickable time row
+    page.mouse.move(x - 20, y)
+    page.mouse.move(x, y, steps=4)
+    page.mouse.click(x, y)
     page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
     _idle(page)

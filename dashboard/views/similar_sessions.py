@@ -71,7 +71,7 @@ else:
 top = (steered if steered is not None else plain)["session_id"].head(3).tolist()
 if top and st.button(f"Open {top[0]} in the session viewer", key="similar_to_viewer"):
     st.session_state["viewer_session"] = top[0]
-    st.switch_page("pages/session_viewer.py")
+    st.switch_page("views/session_viewer.py")
 if upload is not None and upload.xy is not None:
     extra = explore.upload_points(upload)
     st.plotly_chart(explore.map_figure(sessions, hover=state.hover(), extra_points=extra,

@@ -39,8 +39,8 @@ st.session_state["_viewer_last_click"] = t_clicked
 
 st.plotly_chart(explore.spectrogram_figure(times, freqs, power,
                                            cursor_s=st.session_state.get("viewer_t", 0.0),
-                                           title="Whole session: click or drag a box to jump there"),
-                key="viewer_spec", on_select="rerun", selection_mode=("points", "box"),
+                                           title="Whole session: click a time to jump there"),
+                key="viewer_spec", on_select="rerun", selection_mode=("points", "box", "lasso"),
                 width="stretch")
 
 max_t = max(0.0, float(sess.duration_s) - window)

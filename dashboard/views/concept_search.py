@@ -49,11 +49,11 @@ st.dataframe(explore.display_table(results), hide_index=True, width="stretch", h
 b1, b2 = st.columns(2)
 if b1.button("Show these on the cohort map", key="search_to_map"):
     st.session_state["map_highlight_ids"] = results["session_id"].tolist()
-    st.switch_page("pages/cohort_map.py")
+    st.switch_page("views/cohort_map.py")
 if len(results) and b2.button(f"Open {results['session_id'].iloc[0]} in the session viewer",
                               key="search_to_viewer"):
     st.session_state["viewer_session"] = str(results["session_id"].iloc[0])
-    st.switch_page("pages/session_viewer.py")
+    st.switch_page("views/session_viewer.py")
 
 ev = explore.query_evaluation(query, scores, sessions, labels, state.task_info())
 c1, c2 = st.columns([2, 1])

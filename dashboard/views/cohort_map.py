@@ -43,6 +43,10 @@ highlight = explore.selection_mask(sessions["session_id"],
                                    st.session_state.get("map_highlight_ids", []))
 fig = explore.map_figure(sessions, color=color, color_name=color_name, hover=state.hover(),
                          highlight=highlight, mode=view)
+missing = int(sessions["x"].isna().sum())
+if missing:
+    st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
+               "the map to place them).")
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), width="stretch")
 
@@ -50,8 +54,12 @@ rows = explore.selected_rows(sessions, event.selection if event else None)
 if len(rows) == 0 and highlight.any():
     rows = np.flatnonzero(highlight)
     st.caption("Showing the sessions sent from another page; draw a lasso to select others.")
+    if st.button("Clear these", key="map_clear_highlight"):
+        st.session_state.pop("map_highlight_ids", None)
+        st.rerun()
 if len(rows) == 0:
-    st.info("Draw a lasso or box on the map (toolbar, top right) to profile a group of sessions.")
+    st.info("Draw a lasso around sessions on the map to profile them against the rest (box "
+            "select and zoom are in the chart's toolbar).")
     st.stop()
 
 selected = sessions.iloc[rows]
@@ -73,4 +81,4 @@ st.dataframe(explore.profile_table(profile), hide_index=True, width="stretch", h
              key="map_profile_table")
 if st.button("Find sessions similar to the first selected", key="map_to_similar"):
     st.session_state["similar_session"] = str(selected["session_id"].iloc[0])
-    st.switch_page("pages/similar_sessions.py")
+    st.switch_page("views/similar_sessions.py")
