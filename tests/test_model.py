@@ -374,3 +374,28 @@ def test_text_feature_cache_computes_each_text_once(tmp_path):
     assert calls[-1] == ["spindles"]  # the on-disk cache served "sharp waves"
     assert np.array_equal(again[0], a[1])
     assert not np.array_equal(a[0], a[1])
+
+
+def test_large_weights_are_sharded_and_verified(tmp_path):
+    """clef-tiny (~10 MB) is saved as shards under 5 MB each; a tampered shard is refused."""
+    import json
+
+    from clef.errors import CheckpointMismatch
+    from clef.model import CLEFModel
+
+    model = CLEFModel("clef-tiny")
+    ck = tmp_path / "ck"
+    model.save_pretrained(ck)
+    shards = sorted(ck.glob("model-*-of-*.safetensors"))
+    assert len(shards) >= 3 and not (ck / "model.safetensors").exists()
+    assert max(p.stat().st_size for p in shards) < 5 * 2**20
+    index = json.loads((ck / "model.safetensors.index.json").read_text())
+    assert set(index["weight_map"]) == set(model.state_dict())
+    back = CLEFModel.from_pretrained(ck)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, back.state_dict()[k]), k
+    data = bytearray(shards[1].read_bytes())
+    data[-1] ^= 0xFF
+    shards[1].write_bytes(bytes(data))
+    with pytest.raises(CheckpointMismatch, match="sha256"):
+        CLEFModel.from_pretrained(ck)

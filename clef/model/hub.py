@@ -2,6 +2,11 @@
 
 The config stores the sha256 of the weights file; loading verifies it (and the card's copy) and
 every tensor's shape against the config, and refuses with ``CheckpointMismatch`` otherwise.
+
+Weights above ``max_shard_mb`` are split into ``model-00001-of-0000N.safetensors`` shards plus
+``model.safetensors.index.json`` (tensor -> shard, and each shard's sha256), the Hugging Face
+layout, so no file exceeds the repository's 5 MB limit. The config's ``weights_sha256`` is then the
+sha256 of the index file, which pins every shard.
 """
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from clef.errors import CheckpointMismatch
 from clef.model.config import ModelConfig, atomic_write_text
 
 WEIGHTS = "model.safetensors"
+INDEX = "model.safetensors.index.json"
+MAX_SHARD_MB = 4.0  # keeps every shipped file under the repository's 5 MB limit
 CONFIG = "config.json"
 CARD = "MODEL_CARD.md"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,17 +49,72 @@ def save_state(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
     os.replace(tmp, path)
 
 
-def save_pretrained(model, path: str | os.PathLike, card: dict | None = None) -> str:
-    """Write a checkpoint folder; returns the weights sha256."""
+def _shard_name(i: int, n: int) -> str:
+    return f"model-{i:05d}-of-{n:05d}.safetensors"
+
+
+def save_weights(state: dict[str, torch.Tensor], folder: Path,
+                 max_shard_mb: float = MAX_SHARD_MB) -> str:
+    """Write ``state`` as one file or as shards + index; returns the ``weights_sha256``."""
+    limit = int(max_shard_mb * 2**20)
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, t in state.items():
+        nbytes = t.numel() * t.element_size()
+        if groups[-1] and size + nbytes > limit:
+            groups.append({})
+            size = 0
+        groups[-1][name] = t
+        size += nbytes
+    for old in [folder / WEIGHTS, folder / INDEX, *folder.glob("model-*-of-*.safetensors")]:
+        old.unlink(missing_ok=True)  # never leave a stale layout beside the new one
+    if len(groups) == 1:
+        save_state(state, folder / WEIGHTS)
+        return sha256_file(folder / WEIGHTS)
+    index = {"metadata": {"total_size": sum(t.numel() * t.element_size()
+                                            for t in state.values())},
+             "weight_map": {}, "sha256": {}}
+    for i, group in enumerate(groups, 1):
+        name = _shard_name(i, len(groups))
+        save_state(group, folder / name)
+        index["sha256"][name] = sha256_file(folder / name)
+        index["weight_map"].update({k: name for k in group})
+    atomic_write_text(folder / INDEX, json.dumps(index, indent=1, sort_keys=True) + "\n")
+    return sha256_file(folder / INDEX)
+
+
+def weights_files(folder: Path) -> tuple[Path, list[Path]]:
+    """(file whose sha256 the config pins, files holding tensors) of a checkpoint folder."""
+    if (folder / INDEX).exists():
+        index = json.loads((folder / INDEX).read_text("utf-8"))
+        return folder / INDEX, [folder / n for n in sorted(index["sha256"])]
+    return folder / WEIGHTS, [folder / WEIGHTS]
+
+
+def _check_shards(folder: Path) -> None:
+    """Each shard named in the index exists and has the sha256 the index records."""
+    index = json.loads((folder / INDEX).read_text("utf-8"))
+    for name, want in index["sha256"].items():
+        if not (folder / name).exists():
+            raise CheckpointMismatch(f"{folder / name} is missing (listed in {INDEX}). Fix: copy "
+                                     "every model-*-of-*.safetensors shard with the checkpoint.")
+        if sha256_file(folder / name) != want:
+            raise CheckpointMismatch(f"{folder / name} does not match the sha256 in {INDEX}: the "
+                                     "shard was modified or comes from another checkpoint. Fix: "
+                                     "restore the checkpoint's own shards (retrain or re-copy).")
+
+
+def save_pretrained(model, path: str | os.PathLike, card: dict | None = None,
+                    max_shard_mb: float = MAX_SHARD_MB) -> str:
+    """Write a checkpoint folder; returns the weights sha256 (of the file or shard index)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    save_state(model.state_dict(), path / WEIGHTS)
-    sha = sha256_file(path / WEIGHTS)
+    sha = save_weights(model.state_dict(), path, max_shard_mb)
     card = dict(card or model.training_info or {})
     model.config.save_json(path / CONFIG, extra={"weights_sha256": sha,
                                                  "clef_version": clef.__version__,
                                                  "training": card})
-    atomic_write_text(path / CARD, model_card(model, sha, card))
+    atomic_write_text(path / CARD, model_card(model, sha, card, weights_files(path)[0].name))
     return sha
 
 
@@ -72,7 +134,8 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 def load_pretrained(cls, path, map_location="cpu"):
     """Inverse of :func:`save_pretrained`, with hash and shape checks."""
     folder = resolve_checkpoint(path)
-    for name in (WEIGHTS, CONFIG):
+    pinned, shards = weights_files(folder)
+    for name in (pinned.name, CONFIG):
         if not (folder / name).exists():
             raise CheckpointMismatch(f"{folder}: {name} is missing. Fix: point to a folder written "
                                      "by CLEFModel.save_pretrained.")
@@ -86,14 +149,14 @@ def load_pretrained(cls, path, map_location="cpu"):
     if not cfg.is_resolved:
         raise CheckpointMismatch(f"{folder / CONFIG}: input sizes (patch_dim, n_regions, n_bands) "
                                  "are not set. Fix: use the config.json saved with these weights.")
-    sha = sha256_file(folder / WEIGHTS)
+    sha = sha256_file(pinned)
     want = raw.get("weights_sha256")
     if want is None:
         raise CheckpointMismatch(f"{folder / CONFIG} has no weights_sha256. Fix: re-save the "
                                  "checkpoint with CLEFModel.save_pretrained.")
     if want != sha:
         raise CheckpointMismatch(
-            f"{folder / WEIGHTS} has sha256 {sha[:16]}... but {CONFIG} expects {want[:16]}...: "
+            f"{pinned} has sha256 {sha[:16]}... but {CONFIG} expects {want[:16]}...: "
             "the weights were modified or come from another checkpoint. Fix: restore the matching "
             "model.safetensors/config.json pair (retrain or re-download).")
     card_path = folder / CARD
@@ -103,9 +166,13 @@ def load_pretrained(cls, path, map_location="cpu"):
             raise CheckpointMismatch(f"{card_path} names weights sha256 {m.group(1)[:16]}... but "
                                      f"the weights are {sha[:16]}.... Fix: re-save the checkpoint "
                                      "so card, config and weights agree.")
+    if pinned.name == INDEX:
+        _check_shards(folder)
     _check_tokenizer(cfg, folder)
     model = cls(cfg)
-    state = load_file(str(folder / WEIGHTS), device=str(map_location))
+    state = {}
+    for f in shards:
+        state.update(load_file(str(f), device=str(map_location)))
     _check_state(model.state_dict(), state, folder)
     model.load_state_dict(state, strict=True)
     model.training_info = raw.get("training") or {}
@@ -149,7 +216,7 @@ def _check_state(expected: dict, got: dict, folder: Path) -> None:
                                  " Fix: load the weights with the config they were saved with.")
 
 
-def model_card(model, sha: str, card: dict) -> str:
+def model_card(model, sha: str, card: dict, weights_name: str = WEIGHTS) -> str:
     """Markdown model card: what the model is, its data, command, metrics and weights hash."""
     cfg = model.config
     e = cfg.encoder
@@ -182,7 +249,7 @@ def model_card(model, sha: str, card: dict) -> str:
     if card.get("notes"):
         lines += ["", "## Notes", "", str(card["notes"])]
     lines += ["", "## Files", "",
-              f"- `{WEIGHTS}` weights sha256: `{sha}`",
+              f"- `{weights_name}` weights sha256: `{sha}`",
               (f"- `{CONFIG}` full config (tokenizer included); load with "
                "`CLEFModel.from_pretrained(folder)`"), ""]
     return "\n".join(lines)
