@@ -322,6 +322,36 @@ def browser_map_render(bundle: Path) -> dict[str, float]:
     return out
 
 
+NOTES = """## Choices (what was measured, what was kept)
+
+- **Map drawing.** Plotly, WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000 points; SVG
+  `Scatter` below (a 24-point map drew in ~0.1 s as SVG vs ~0.4-0.5 s as WebGL in headless
+  Chromium, where WebGL is software-rendered). Above `DENSITY_THRESHOLD` = 20,000 sessions the map
+  is a log-count `Heatmap` of a 200 x 200 numpy `histogram2d` (datashader-style binning, no extra
+  dependency) under a 5,000-point selectable subsample: see the payload and browser rows above
+  (100k sessions: ~2 MB instead of ~31 MB of JSON per rerun). Lasso/box selections are resolved on
+  the server against every session's coordinates (`explore.selected_rows`), so density mode still
+  selects all sessions under the shape, not only the drawn subsample.
+- **embedding-atlas** was not adopted: `pip install --dry-run embedding-atlas` pulls litellm,
+  openai, boto3, duckdb, fastapi and accelerate (network/LLM clients in an offline clinical tool),
+  and its WebGPU front end cannot be measured in headless Chromium here. The Plotly density view
+  above meets the need, so it was not installed.
+- **plotly-resampler** was not needed: the viewer shows at most 60 s (12,000 samples per channel at
+  200 Hz), min/max-decimated to 4,000 points per channel (`explore.minmax_decimate`, spikes kept);
+  the viewer's reruns above include building the traces.
+- **Caching.** The model, index, store, map and the (large, read-only) session and label tables
+  are `st.cache_resource`: the `st.cache_data` pickle round trip of the session table (rows above)
+  would cost more than the whole target per call. Small tables (task list) and per-query results
+  (text embeddings, concept scores, spectrograms, a session's signals) are `st.cache_data`.
+- **Threads.** The dashboard sets torch and FAISS to one thread (`CLEF_DASHBOARD_THREADS`): the
+  "1 thread" vs "2 threads" rows above show OpenMP oversubscription on a shared 2-core machine
+  (one text query ~1 s with 2 threads vs ~0.03 s with 1); Streamlit also serves each browser
+  session from its own thread.
+- **Cold start.** The map page needs no model: the model loads in a background thread after the
+  first page is drawn, and scipy is imported only when a selection is profiled.
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
@@ -381,6 +411,7 @@ def main() -> None:
                     lines += [f"| {k} | {v:.2f} |" for k, v in br.items()]
                     lines.append("")
             shutil.rmtree(b, ignore_errors=True)
+        lines += NOTES.splitlines()
         text = "\n".join(lines) + "\n"
         print(text)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,17 +16,17 @@ def _main() -> None:
     """Keep `clef <command>` even while only one sub-command is registered."""
 
 # Registration: each module defines `register(app)`. Keep the list sorted.
-from clef.commands import cohort as _cohort  # noqa: E402
-from clef.commands import dashboard as _dashboard  # noqa: E402
-from clef.commands import demo as _demo  # noqa: E402
-from clef.commands import embed as _embed  # noqa: E402
-from clef.commands import index as _index  # noqa: E402
-from clef.commands import info as _info  # noqa: E402
-from clef.commands import pretrain as _pretrain  # noqa: E402
-from clef.commands import probe as _probe  # noqa: E402
-from clef.commands import query as _query  # noqa: E402
-from clef.commands import synth as _synth  # noqa: E402
-from clef.commands import tasks as _tasks  # noqa: E402
+from clef.commands import cohort as _cohort
+from clef.commands import dashboard as _dashboard
+from clef.commands import demo as _demo
+from clef.commands import embed as _embed
+from clef.commands import index as _index
+from clef.commands import info as _info
+from clef.commands import pretrain as _pretrain
+from clef.commands import probe as _probe
+from clef.commands import query as _query
+from clef.commands import synth as _synth
+from clef.commands import tasks as _tasks
 
 _cohort.register(app)
 _dashboard.register(app)

@@ -24,6 +24,7 @@ from pathlib import Path
 from clef.errors import ClefError
 
 PARTS = ("cohort", "checkpoint", "store", "index", "map", "probe")
+BUILT = ("cohort", "checkpoint", "store", "index", "map")  # what build_demo_bundle writes
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data_samples"
 
 
@@ -150,7 +151,8 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
     progress : bool
         Progress bars.
     overwrite : bool
-        Replace an existing bundle folder.
+        Rebuild in a non-empty folder: its cohort/, store/, index/, map/ (and checkpoint/ unless it
+        is ``checkpoint`` itself) are replaced; probe/ and other files are kept.
 
     Returns
     -------
@@ -172,7 +174,7 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out} is not empty. Fix: pick a new folder or overwrite=True.")
-        for part in PARTS:
+        for part in BUILT:  # probe/ results and other files are kept
             if (out / part).exists() and not (checkpoint is not None and part == "checkpoint"
                                               and Path(checkpoint).resolve()
                                               == (out / part).resolve()):

@@ -24,8 +24,6 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import CheckpointMismatch, ClefError
-from clef.tokenizer import collate_tokens
-from clef.tokens import Tokens
 from clef.store import (
     FAILURE_COLUMNS,
     EmbeddingStore,
@@ -36,6 +34,8 @@ from clef.store import (
     l2_normalize,
     model_fingerprint,
 )
+from clef.tokenizer import collate_tokens
+from clef.tokens import Tokens
 
 
 @dataclass

@@ -1224,6 +1224,18 @@ def _concept_phrases() -> dict[str, str]:
     return out
 
 
+_EFFECT_WORDS = ("effect", "effects", "use", "exposure", "medication", "medications")
+
+
+def _query_variants(query: str) -> list[str]:
+    """The query, then drug-class readings: "benzodiazepine effect" -> "benzodiazepine
+    medication" / "benzodiazepine class" (the medication-class tasks' concept and name)."""
+    q = _norm_text(query)
+    words = q.split()
+    base = " ".join(words[:-1]) if len(words) > 1 and words[-1] in _EFFECT_WORDS else q
+    return list(dict.fromkeys([q, base, f"{base} medication", f"{base} class"]))
+
+
 @dataclass
 class QueryEvaluation:
     """A concept query checked against the task whose name/concept it matches.
@@ -1243,16 +1255,20 @@ def query_evaluation(query: str, scores: np.ndarray, sessions: pd.DataFrame,
                      ) -> QueryEvaluation:
     """AUROC of concept scores against the labels of the task the query names, if any.
 
-    The query matches a task by its name or concept (case/underscore-insensitive), or through a
-    label/synonym of the synthetic ontology that maps to a task's concept.
+    The query matches a task by its name or concept (case/underscore-insensitive), through a
+    label/synonym of the synthetic ontology that maps to a task's concept, or as a drug class
+    ("benzodiazepine effect" -> the benzodiazepine medication-class task).
     """
     if labels is None or task_info is None or len(task_info) == 0:
         return QueryEvaluation()
-    task = match_task(query, task_info)
-    if task is None:
-        concept = _concept_phrases().get(_norm_text(query))
-        if concept is not None:
-            task = match_task(concept, task_info)
+    task = None
+    for cand in _query_variants(query):
+        task = match_task(cand, task_info)
+        if task is None:
+            concept = _concept_phrases().get(_norm_text(cand))
+            task = match_task(concept, task_info) if concept is not None else None
+        if task is not None:
+            break
     if task is None or task not in labels.columns:
         return QueryEvaluation()
     y = labels[task].reindex(sessions["session_id"].astype(str).to_numpy())

@@ -45,11 +45,11 @@ class Tokens:
     def n_tokens(self) -> int:
         return int(self.values.shape[1])
 
-    def to(self, device) -> "Tokens":
+    def to(self, device) -> Tokens:
         return Tokens(self.values.to(device), self.time_idx.to(device), self.region_idx.to(device),
                       self.band_idx.to(device), self.mask.to(device), self.time_patch_s)
 
-    def __getitem__(self, i) -> "Tokens":
+    def __getitem__(self, i) -> Tokens:
         """Select sessions by index or slice, keeping the batch dimension."""
         if isinstance(i, int):
             i = slice(i, i + 1)

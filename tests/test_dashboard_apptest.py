@@ -305,3 +305,30 @@ def test_cli_dashboard_refuses_missing_data(tmp_path):
 
     res = CliRunner().invoke(cli, ["dashboard", "--bundle", str(tmp_path)])
     assert res.exit_code == 2 and "clef demo" in res.output
+
+
+def test_build_demo_bundle_contents_and_overwrite(bundle_root, tmp_path):
+    """The demo builder's bundle (the fixture's when it built one, else a minimal new one)."""
+    import json as _json
+
+    from clef.index import SessionIndex
+    from clef.maps import CohortMap
+    from clef.model import CLEFModel
+    from clef.store import EmbeddingStore
+
+    root = Path(bundle_root)
+    if not (root / "bundle.json").is_file() or \
+            _json.loads((root / "bundle.json").read_text()).get("n_sessions", 99) > 24:
+        root = tmp_path / "mini"
+        build_demo_bundle(root, n_sessions=8, seed=1, minutes=1.0, progress=False)
+    info = _json.loads((root / "bundle.json").read_text())
+    n = info["n_sessions"]
+    store = EmbeddingStore.open(root / "store", verify=True)
+    assert len(store) == n and store.manifest["states"] is True
+    model = CLEFModel.from_pretrained(root / "checkpoint")
+    index = SessionIndex.load(root / "index", model)  # refuses a mismatched model
+    assert len(index) == n
+    cmap = CohortMap.load(root / "map")
+    assert set(cmap.coords["session_id"]) == set(store.session_ids)
+    with pytest.raises(FileExistsError, match="not empty"):
+        build_demo_bundle(root, n_sessions=8)

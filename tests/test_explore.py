@@ -337,6 +337,11 @@ def test_query_evaluation_auroc_matches_sklearn():
     assert ev.auroc == pytest.approx(roc_auc_score(y[5:], scores[5:]))
     assert (ev.n_pos, ev.n_neg) == (int(y[5:].sum()), int((1 - y[5:]).sum()))
     assert explore.query_evaluation("nothing like it", scores, df, labels, info).task is None
+    cls_labels = labels.rename(columns={"lorazepam": "benzodiazepine_class"})
+    cls_info = pd.DataFrame({"task": ["benzodiazepine_class"],
+                             "concept": ["benzodiazepine medication"]})
+    ev2 = explore.query_evaluation("Benzodiazepine effect", scores, df, cls_labels, cls_info)
+    assert ev2.task == "benzodiazepine_class" and ev2.auroc == pytest.approx(ev.auroc)
 
 
 class _TextModel:
