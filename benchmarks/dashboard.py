@@ -234,7 +234,7 @@ def apptest_interactions(bundle: Path, repeats: int) -> dict[str, float]:
     return out
 
 
-# ---- 3. library breakdown -------------------------------------------------------------------------
+# ---- 3. library breakdown ----------------------------------------------------------------------
 
 def library_breakdown(bundle: Path, repeats: int) -> dict[str, float | str]:
     from clef.model import CLEFModel
@@ -325,9 +325,9 @@ def browser_map_render(bundle: Path) -> dict[str, float]:
 NOTES = """## Choices (what was measured, what was kept)
 
 - **Map drawing.** Plotly, WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000 points; SVG
-  `Scatter` below (a 24-point map drew in ~0.1 s as SVG vs ~0.4-0.5 s as WebGL in headless
-  Chromium, where WebGL is software-rendered). Above `DENSITY_THRESHOLD` = 20,000 sessions the map
-  is a log-count `Heatmap` of a 200 x 200 numpy `histogram2d` (datashader-style binning, no extra
+  `Scatter` below (measured once: a 24-point map drew in ~0.1 s as SVG vs ~0.4-0.5 s as WebGL
+  in headless Chromium, where WebGL is software-rendered). Above `DENSITY_THRESHOLD` = 20,000
+  sessions the map is a log-count `Heatmap` of a 200 x 200 numpy `histogram2d` (datashader-style binning, no extra
   dependency) under a 5,000-point selectable subsample: see the payload and browser rows above
   (100k sessions: ~2 MB instead of ~31 MB of JSON per rerun). Lasso/box selections are resolved on
   the server against every session's coordinates (`explore.selected_rows`), so density mode still
@@ -369,9 +369,11 @@ def main() -> None:
             source = str(root)
         except BundleNotFound:
             base = build_demo_bundle(work / "demo", n_sessions=48, seed=0, progress=False)
-            source = "demo bundle (48 synthetic sessions, random-init clef-tiny), data_samples/ absent"
+            source = ("demo bundle (48 synthetic sessions, random-init clef-tiny), "
+                      "data_samples/ absent")
         lines = ["# Dashboard benchmark", "",
-                 (f"Command: `python benchmarks/dashboard.py --sizes {' '.join(map(str, args.sizes))}"
+                 (f"Command: `python benchmarks/dashboard.py --sizes "
+                  f"{' '.join(map(str, args.sizes))}"
                  f" --repeats {args.repeats}`  "),
                  (f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python "
                  f"{platform.python_version()}; load average at start "

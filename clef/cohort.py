@@ -256,6 +256,7 @@ def _atomic_write(path: Path, write) -> None:
     """Write via a temporary file in the same folder, then ``os.replace``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; cohort files are shared data
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -119,9 +119,9 @@ class Bundle:
                 where = root_p or root or "(no root)"
                 raise BundleNotFound(
                     f"dashboard data not found: no {', '.join(missing)} (looked in {where} and "
-                    "next to the store). Fix: run `clef demo` (builds/uses data_samples/), or pass "
-                    "--store STORE --index INDEX --checkpoint CHECKPOINT, or build a demo bundle "
-                    "with `clef demo --build DIR`.")
+                    "next to the store). Fix: pass --bundle DIR or --store STORE --index INDEX "
+                    "--checkpoint CHECKPOINT, or build a demo bundle (synthetic cohort, "
+                    "random-init model) with `clef demo --build DIR`.")
         return bundle
 
     def to_dict(self) -> dict:
@@ -232,7 +232,7 @@ def dashboard_command(*, bundle=None, store=None, index=None, checkpoint=None, c
     """The ``streamlit run dashboard/app.py`` command line for a bundle.
 
     The server binds to ``address`` (loopback by default), runs headless, without a file watcher,
-    with a ``MAX_UPLOAD_MB`` upload limit; the bundle paths follow ``--`` for ``dashboard/state.py``.
+    with a ``MAX_UPLOAD_MB`` upload limit; bundle paths follow ``--`` for ``dashboard/state.py``.
     """
     import sys
 

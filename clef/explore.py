@@ -56,7 +56,7 @@ def selection_mask(session_ids: pd.Series | Sequence[str], selected) -> np.ndarr
 
 
 def _rate_stats(a: np.ndarray, n1: int, c: np.ndarray, n0: int) -> dict[str, np.ndarray]:
-    """Enrichment of item counts ``a`` of ``n1`` (selection) vs ``c`` of ``n0`` (rest), vectorised."""
+    """Enrichment of item counts ``a`` of ``n1`` (selection) vs ``c`` of ``n0`` (rest)."""
     a = a.astype(float)
     c = c.astype(float)
     b = n1 - a  # selection without the item
@@ -144,9 +144,17 @@ class CohortProfile:
         return df.head(n)
 
 
+def explode_lists(sessions: pd.DataFrame, columns: Iterable[str] = PROFILE_LISTS
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{column: (row positions, items)}`` of list-valued columns, for :func:`cohort_profile`
+    (compute once per table: it is the slow part of a profile at 100k sessions)."""
+    return {c: _explode_lists(sessions[c]) for c in columns if c in sessions.columns}
+
+
 def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] = PROFILE_NUMERIC,
                    categorical: Iterable[str] = PROFILE_CATEGORICAL,
-                   lists: Iterable[str] = PROFILE_LISTS, min_count: int = 1) -> CohortProfile:
+                   lists: Iterable[str] = PROFILE_LISTS, min_count: int = 1,
+                   exploded: dict | None = None) -> CohortProfile:
     """Compare a selection of sessions with the rest of the cohort.
 
     Parameters
@@ -159,6 +167,8 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         Columns to profile; missing ones are skipped.
     min_count : int
         Drop levels/items seen fewer than this many times in the whole cohort.
+    exploded : dict, optional
+        :func:`explode_lists` of this same table (reused instead of recomputed).
 
     Returns
     -------
@@ -196,7 +206,8 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         if col not in sessions.columns:
             continue
         if col in lists:
-            pos, items = _explode_lists(sessions[col])
+            pos, items = (exploded[col] if exploded is not None and col in exploded
+                          else _explode_lists(sessions[col]))
         else:
             vals = sessions[col]
             keep = vals.notna().to_numpy()
@@ -319,7 +330,8 @@ def concept_timeline(states, time_idx, mask, text_embedding, time_patch_s: float
     m = np.ones(s.shape[0], bool) if mask is None else np.asarray(mask).reshape(-1).astype(bool)
     if s.shape[0] != ti.shape[0] or s.shape[0] != m.shape[0]:
         raise ValueError(f"states {s.shape}, time_idx {ti.shape} and mask {m.shape} disagree. "
-                         "Fix: pass one session's (n_tokens, dim) states with its time_idx and mask.")
+                         "Fix: pass one session's (n_tokens, dim) states with its time_idx and "
+                         "mask.")
     if s.shape[1] != t.shape[0]:
         raise ValueError(f"token states have dim {s.shape[1]} but the text embedding has "
                          f"{t.shape[0]}. Fix: use states projected into the shared space.")
@@ -337,8 +349,8 @@ def timeline_figure(timeline: pd.DataFrame, concept: str) -> go.Figure:
                            marker_color=timeline["score"], marker_colorscale="RdBu_r",
                            hovertemplate="minute %{x:.2f}<br>similarity %{y:.3f}<extra></extra>"))
     fig.update_layout(title=f"Which minutes match '{concept}'", xaxis_title="time (min)",
-                      yaxis_title="cosine similarity", height=260, margin={"l": 40, "r": 10, "t": 40,
-                                                                                "b": 40})
+                      yaxis_title="cosine similarity", height=260,
+                      margin={"l": 40, "r": 10, "t": 40, "b": 40})
     return fig
 
 
@@ -440,7 +452,8 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     go.Figure
     """
     if gain_uv <= 0:
-        raise ValueError(f"gain_uv={gain_uv} must be > 0. Fix: pass microvolts per channel spacing.")
+        raise ValueError(f"gain_uv={gain_uv} must be > 0. Fix: pass microvolts per channel "
+                         "spacing.")
     if window_s <= 0:
         raise ValueError(f"window_s={window_s} must be > 0.")
     sf = float(session.sfreq)
@@ -664,19 +677,20 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
     scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
     hv = hover[rows] if hover is not None else None
+    tip = "%{text}" if hv is not None else "session %{customdata}"
     if color is None:
-        fig.add_trace(scatter(x=x[rows], y=y[rows], mode="markers", customdata=rows,
-                                   text=hv, hovertemplate="%{text}<extra></extra>" if hv is not None
-                                   else None, marker={"size": marker_size, "color": "#4062bb",
-                                                          "opacity": 0.7}, name="sessions",
-                                   showlegend=False))
+        fig.add_trace(scatter(x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
+                              hovertemplate=tip + "<extra></extra>", name="sessions",
+                              marker={"size": marker_size, "color": "#4062bb", "opacity": 0.7},
+                              showlegend=False))
     elif _is_continuous(color):
         cv = pd.to_numeric(color, errors="coerce").to_numpy(float)
         fig.add_trace(scatter(
             x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
-            hovertemplate="%{text}<br>" + color_name + ": %{marker.color:.3g}<extra></extra>",
-            marker={"size": marker_size, "color": cv[rows], "colorscale": "Viridis", "showscale": True,
-                        "colorbar": {"title": color_name[:20], "thickness": 12}, "opacity": 0.8},
+            hovertemplate=tip + "<br>" + color_name + ": %{marker.color:.3g}<extra></extra>",
+            marker={"size": marker_size, "color": cv[rows], "colorscale": "Viridis",
+                    "showscale": True, "opacity": 0.8,
+                    "colorbar": {"title": color_name[:20], "thickness": 12}},
             name=color_name, showlegend=False))
     else:
         lab = color.astype("string").fillna("n/a").to_numpy(dtype=object)
@@ -684,35 +698,33 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         keep = set(counts.index[:MAX_CATEGORIES])
         lab = np.where(pd.Series(lab).isin(keep).to_numpy(), lab, "other")
         lab_rows = lab[rows]
-        order = [c for c in counts.index[:MAX_CATEGORIES]] + (["other"] if len(counts) >
-                                                              MAX_CATEGORIES else [])
+        order = list(counts.index[:MAX_CATEGORIES]) + (["other"] if len(counts) > MAX_CATEGORIES
+                                                       else [])
         for i, level in enumerate(order):
             m = lab_rows == level
             if not m.any():
                 continue
             r = rows[m]
-            colour = "#b0b0b0" if level in ("other", "n/a", "unlabelled") else \
-                CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+            grey = level in ("other", "n/a", "unlabelled")
+            colour = "#b0b0b0" if grey else CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
             fig.add_trace(scatter(
                 x=x[r], y=y[r], mode="markers", customdata=r, name=f"{level}",
                 text=hv[m] if hv is not None else None,
-                hovertemplate="%{text}<extra>" + str(level) + "</extra>" if hv is not None else None,
+                hovertemplate=tip + "<extra>" + str(level) + "</extra>",
                 marker={"size": marker_size, "opacity": 0.75, "color": colour}))
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
     if highlight is not None and np.any(highlight):
         hr = np.flatnonzero(highlight)
         fig.add_trace(scatter(x=x[hr], y=y[hr], mode="markers", customdata=hr,
-                                   name=highlight_name, marker={"size": marker_size + 6,
-                                                                   "color": "rgba(0,0,0,0)",
-                                                                   "line": {"width": 2,
-                                                                             "color": "crimson"}},
-                                   hoverinfo="skip"))
+                              name=highlight_name, hoverinfo="skip",
+                              marker={"size": marker_size + 6, "color": "rgba(0,0,0,0)",
+                                      "line": {"width": 2, "color": "crimson"}}))
     if extra_points is not None and len(extra_points):
         fig.add_trace(go.Scatter(x=extra_points["x"], y=extra_points["y"], mode="markers+text",
                                  text=extra_points["label"], textposition="top center",
                                  marker={"symbol": "star", "size": 18, "color": "gold",
-                                             "line": {"width": 1, "color": "black"}}, name="upload",
-                                 hoverinfo="text"))
+                                         "line": {"width": 1, "color": "black"}},
+                                 name="upload", hoverinfo="text"))
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
                       xaxis={"showticklabels": False, "title": "", "zeroline": False},
                       yaxis={"showticklabels": False, "title": "", "zeroline": False},
@@ -790,8 +802,10 @@ def color_options(sessions: pd.DataFrame, labels: pd.DataFrame | None = None) ->
         if c in skip:
             continue
         s = sessions[c]
-        if s.map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict))).any():
-            continue
+        if s.dtype == object:  # list-valued columns are not colours (first values decide)
+            head = s.dropna().head(50)
+            if head.map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict))).any():
+                continue
         out[c] = f"meta:{c}"
     if labels is not None:
         for t in labels.columns:
@@ -812,37 +826,48 @@ def color_values(source: str, sessions: pd.DataFrame, labels: pd.DataFrame | Non
 
 
 def score_histogram(scores: np.ndarray, positives: np.ndarray | None = None,
-                    title: str = "") -> go.Figure:
-    """Histogram of concept scores, split into task positives vs the rest when labels exist."""
+                    title: str = "", bins: int = 40) -> go.Figure:
+    """Histogram of concept scores (binned here: the browser gets ``bins`` bars, not every score),
+    split into task positives vs the rest when labels exist."""
+    scores = np.asarray(scores, dtype=float)
+    edges = np.histogram_bin_edges(scores[np.isfinite(scores)], bins=bins)
+    mids, width = (edges[:-1] + edges[1:]) / 2, float(edges[1] - edges[0])
     fig = go.Figure()
-    if positives is None:
-        fig.add_trace(go.Histogram(x=scores, nbinsx=40, name="all", marker_color="#4062bb"))
-    else:
-        pos = np.asarray(positives)
-        fig.add_trace(go.Histogram(x=scores[pos == 1], nbinsx=40, name="positive",
-                                   opacity=0.65, marker_color="crimson"))
-        fig.add_trace(go.Histogram(x=scores[pos == 0], nbinsx=40, name="rest", opacity=0.65,
-                                   marker_color="#4062bb"))
-        fig.update_layout(barmode="overlay")
-    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 30, "b": 40}, title=title,
+    groups = ([("all", np.ones(len(scores), bool), "#4062bb")] if positives is None else
+              [("positive", np.asarray(positives) == 1, "crimson"),
+               ("rest", np.asarray(positives) == 0, "#4062bb")])
+    for name, m, colour in groups:
+        counts, _ = np.histogram(scores[m], bins=edges)
+        fig.add_trace(go.Bar(x=mids, y=counts, width=width, name=name, marker_color=colour,
+                             opacity=0.65 if positives is not None else 1.0,
+                             hovertemplate="%{x:.3f}: %{y} sessions<extra>" + name + "</extra>"))
+    fig.update_layout(barmode="overlay", bargap=0, height=260, title=title,
+                      margin={"l": 40, "r": 10, "t": 30, "b": 40},
                       xaxis_title="cosine similarity", yaxis_title="sessions")
     return fig
 
 
 def two_query_figure(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
-                     color: pd.Series | None = None, hover: np.ndarray | None = None) -> go.Figure:
-    """Scatter of two concept scores per session."""
-    scatter = go.Scattergl if len(a) >= WEBGL_MIN else go.Scatter
+                     color: pd.Series | None = None, hover: np.ndarray | None = None, *,
+                     max_points: int = 5000, seed: int = 0) -> go.Figure:
+    """Scatter of two concept scores per session (a random ``max_points`` subsample above that;
+    the correlation in the title uses every session)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = len(a)
+    rows = (np.arange(n) if n <= max_points else
+            np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False)))
+    scatter = go.Scattergl if len(rows) >= WEBGL_MIN else go.Scatter
+    codes = None if color is None else pd.factorize(pd.Series(color).astype(str))[0][rows]
     fig = go.Figure(scatter(
-        x=a, y=b, mode="markers", text=hover, customdata=np.arange(len(a)),
+        x=a[rows], y=b[rows], mode="markers", customdata=rows,
+        text=None if hover is None else np.asarray(hover)[rows],
         hovertemplate=("%{text}<br>" if hover is not None else "") + "x %{x:.3f} · y %{y:.3f}"
         "<extra></extra>",
-        marker={"size": 5, "opacity": 0.7,
-                    "color": None if color is None else pd.factorize(color.astype(str))[0],
-                    "colorscale": "Turbo"}))
-    r = float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 else float("nan")
+        marker={"size": 5, "opacity": 0.7, "color": codes, "colorscale": "Turbo"}))
+    r = float(np.corrcoef(a, b)[0, 1]) if n > 2 else float("nan")
+    shown = f" · {len(rows):,} of {n:,} shown" if len(rows) < n else ""
     fig.update_layout(height=420, margin={"l": 50, "r": 10, "t": 40, "b": 50}, xaxis_title=name_a,
-                      yaxis_title=name_b, title=f"Pearson r = {r:.2f}")
+                      yaxis_title=name_b, title=f"Pearson r = {r:.2f}{shown}")
     return fig
 
 
@@ -850,7 +875,7 @@ def two_query_figure(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
 # Uploaded recordings
 # --------------------------------------------------------------------------------------------
 
-UPLOAD_SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".zip")  # .zip: BrainVision (.vhdr/.vmrk/.eeg)
+UPLOAD_SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".zip")  # .zip: BrainVision .vhdr/.vmrk/.eeg
 MAX_UPLOAD_MB = 200
 
 
@@ -1042,8 +1067,8 @@ class SignalsUnavailable(ClefError):
     """A session's signals cannot be shown (the bundle has no cohort folder to read them from)."""
 
     def __init__(self, session_id: str):
-        super().__init__(f"no signals for session {session_id!r}: this bundle has no cohort folder. "
-                         "Fix: pass --cohort COHORT (or keep cohort/ next to the store).")
+        super().__init__(f"no signals for session {session_id!r}: this bundle has no cohort "
+                         "folder. Fix: pass --cohort COHORT (or keep cohort/ next to the store).")
 
 
 def session_table(sessions: pd.DataFrame, coords: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -1240,7 +1265,8 @@ def _query_variants(query: str) -> list[str]:
 class QueryEvaluation:
     """A concept query checked against the task whose name/concept it matches.
 
-    ``positives`` is aligned with the session table: 1, 0, or -1 for unlabelled; None without a task.
+    ``positives`` is aligned with the session table: 1, 0, or -1 for unlabelled (None without a
+    task).
     """
 
     task: str | None = None
@@ -1296,7 +1322,7 @@ def neighbours(index, model, *, k: int = 10, session_id: str | None = None, vect
     vector : array (D,), optional
         Used when ``session_id`` is None (e.g. an upload).
     steer_text : str
-        "like this one, but with (weight > 0) / without (weight < 0) <concept>"; empty = no steering.
+        "like this one, but with (weight > 0) / without (weight < 0) <concept>"; empty: none.
     steer_weight : float
 
     Returns

@@ -190,6 +190,17 @@ def task_info() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
+def _exploded(index_path: str, map_path: str | None) -> dict:
+    return explore.explode_lists(_sessions(index_path, map_path))
+
+
+def exploded() -> dict:
+    """Diagnoses/medications as (row, item) pairs, computed once for cohort profiles."""
+    b = bundle()
+    return _exploded(str(b.index), str(b.map) if b.map else None)
+
+
+@st.cache_resource(show_spinner=False)
 def _hover(index_path: str, map_path: str | None) -> np.ndarray:
     return explore.hover_text(_sessions(index_path, map_path))
 

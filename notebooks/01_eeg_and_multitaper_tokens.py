@@ -36,8 +36,7 @@ import os
 EDF_PATH = os.environ.get("CLEF_EEGMMIDB_EDF", "")  # "" = ../shared/data/eegmmidb/S001/S001R03.edf
 #   (PhysioNet EEG Motor Movement/Imagery, 64 channels, 160 Hz, 125 s) when present, else synthetic
 FORCE_SYNTHETIC = False  # True: use a synthetic recording (clef.synth) even if the EDF exists
-SYNTH_SEED = 0  # cohort seed of the synthetic fallback
-SYNTH_SECONDS = 125.0  # length of the synthetic fallback (full setting: 1200 s, a routine EEG)
+SYNTH_SECONDS = 125.0  # length of the synthetic fallback recording (an awake stretch)
 TRACE_SECONDS = 10.0  # seconds of raw signal drawn in the montage figures
 NW_VALUES = (1.0, 2.0, 4.0)  # time-half-bandwidth products compared (the presets use NW = 2)
 NOISE_SECONDS = 300.0  # white-noise length for the variance measurement (full setting: 3600)
@@ -87,12 +86,12 @@ edf = Path(EDF_PATH) if EDF_PATH else default_edf
 if edf.is_file() and not FORCE_SYNTHETIC:
     SOURCE = "real"
 else:
-    from clef.synth import make_session_id, regenerate_session
+    from clef.synth import example
     from clef.synth.cohort import write_edf
 
     SOURCE = "synthetic"
-    raw_session = regenerate_session(SYNTH_SEED, make_session_id("A", 0, 0),
-                                     duration_s=SYNTH_SECONDS)
+    # An awake stretch with a normal posterior rhythm, as site A records it (raw, vertex ref).
+    raw_session = example("normal_pdr", seconds=SYNTH_SECONDS)
     edf = write_edf(raw_session, Path(tempfile.mkdtemp(prefix="clef_nb01_")) / "synthetic.edf")
 print(f"recording ({SOURCE}): {edf.name}")
 

@@ -144,7 +144,8 @@ def test_search_query_ranks_and_changes(app):
     _ok(at)
     res = _frame(at, "rank", "score")
     assert len(res) == 20 and res["score"].is_monotonic_decreasing
-    assert any(p["data"][0]["type"] == "histogram" for p in _plots(at))
+    hist = next(p for p in _plots(at) if p["layout"]["title"]["text"] == "Scores of every session")
+    assert sum(_arr(tr["y"]).sum() for tr in hist["data"]) > len(res)  # every labelled session
     at.text_input(key="search_query").set_value("burst suppression").run()
     _ok(at)
     res2 = _frame(at, "rank", "score")

@@ -299,6 +299,37 @@ def test_color_options_and_values():
         explore.color_values("bogus:x", df, labels)
 
 
+def test_score_histogram_bins_every_score_and_splits_labels():
+    rng = np.random.default_rng(6)
+    scores = rng.normal(size=500)
+    pos = rng.integers(-1, 2, 500)  # -1 = unlabelled
+    fig = explore.score_histogram(scores, pos, bins=25)
+    counts = {tr.name: np.asarray(tr.y) for tr in fig.data}
+    assert counts["positive"].sum() == (pos == 1).sum() and counts["rest"].sum() == (pos == 0).sum()
+    ref, _ = np.histogram(scores[pos == 1], bins=np.histogram_bin_edges(scores, 25))
+    np.testing.assert_array_equal(counts["positive"], ref)
+    assert np.asarray(explore.score_histogram(scores).data[0].y).sum() == 500
+
+
+def test_two_query_figure_subsamples_but_correlates_all():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=20_000)
+    b = a + rng.normal(size=20_000)
+    fig = explore.two_query_figure(a, b, "a", "b", max_points=3000)
+    assert len(fig.data[0].x) == 3000
+    rows = np.asarray(fig.data[0].customdata)
+    np.testing.assert_allclose(np.asarray(fig.data[0].x), a[rows])
+    assert f"{np.corrcoef(a, b)[0, 1]:.2f}" in fig.layout.title.text
+
+
+def test_profile_reuses_exploded_lists():
+    df = _cohort(80)
+    mask = df["site"].eq("B").to_numpy()
+    ex = explore.explode_lists(df)
+    pd.testing.assert_frame_equal(explore.cohort_profile(df, mask, exploded=ex).categorical,
+                                  explore.cohort_profile(df, mask).categorical)
+
+
 # ---- tables, filters, evaluation, neighbours ------------------------------------------------
 
 def test_tables_and_csv():

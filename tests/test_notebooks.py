@@ -94,13 +94,8 @@ def sample_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_notebook_executes(src: Path, request, monkeypatch):
-    if _needs_bundle(src):
-        monkeypatch.setenv("CLEF_SAMPLE_DIR", str(request.getfixturevalue("sample_dir")))
-    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    nb = jupytext.read(src)
+def _execute(nb) -> None:
+    """Run a notebook in a fresh kernel from notebooks/; check it ran and drew figures."""
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(NB_DIR)}})
     client.execute()  # raises CellExecutionError naming the failing cell
@@ -108,3 +103,26 @@ def test_notebook_executes(src: Path, request, monkeypatch):
     assert all(c.execution_count for c in code)
     assert any({"image/png", "image/jpeg"} & set(o.get("data", {}))
                for c in code for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_notebook_executes(src: Path, request, monkeypatch):
+    if _needs_bundle(src):
+        monkeypatch.setenv("CLEF_SAMPLE_DIR", str(request.getfixturevalue("sample_dir")))
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    _execute(jupytext.read(src))
+
+
+@pytest.mark.slow
+def test_notebook_01_synthetic_fallback(monkeypatch):
+    """Without the real EEGMMIDB file, notebook 01 reads a synthetic site-A EDF instead."""
+    monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    nb = jupytext.read(NB_DIR / "01_eeg_and_multitaper_tokens.py")
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "FORCE_SYNTHETIC = False" in params.source
+    params.source = params.source.replace("FORCE_SYNTHETIC = False", "FORCE_SYNTHETIC = True")
+    _execute(nb)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))
+    assert "recording (synthetic)" in text and "EEG FP1-REF" in text

@@ -72,7 +72,8 @@ if len(selected) > SHOW_ROWS:
 st.download_button("Download selection (CSV)", functools.partial(explore.to_csv_bytes, selected),
                    file_name="selected_sessions.csv", mime="text/csv", key="map_download")
 
-profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)))
+profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)),
+                                 exploded=state.exploded())
 st.subheader("Profile against the rest")
 left, right = st.columns([1, 2])
 left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="map_numeric")

@@ -68,7 +68,7 @@ def server(bundle_root, tmp_path_factory):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"no health response in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"no health answer in {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
         yield url
     finally:
@@ -110,7 +110,8 @@ def _shot(page, name: str) -> Path:
 
 def _idle(page) -> None:
     """Wait until Streamlit has finished the current script run."""
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=UI_TIMEOUT_MS)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
+                           timeout=UI_TIMEOUT_MS)
 
 
 def _no_exception(page) -> None:

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Rebuild data_samples/ (the shipped cohort tables, clef-tiny checkpoint, store, index, map) and
+# benchmarks/results/probe/ from nothing. CPU only; about 1.5 h on 2 cores.
+#   make sample                      # or: bash scripts/build_data_samples.sh [WORK_DIR]
+# WORK_DIR keeps the token caches and baselines (a few GB); it is not part of the repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLEF=${CLEF:-.venv/bin/clef}
+PY=${PY:-.venv/bin/python}
+W=${1:-.cache/sample-build}
+mkdir -p "$W"
+SEED=2026
+
+# 1. synthetic cohort: 2,000 ten-minute sessions, tables only (signals regenerate from the seed)
+[ -f "$W/cohort/cohort.json" ] || $CLEF synth --n-sessions 2000 --out "$W/cohort" --seed $SEED \
+  --minutes 10 --signals none
+
+# 2. CLEF (both stages) and the two baselines, one torch thread each (faster on 2 shared cores)
+$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage both --out "$W/clef-tiny" \
+  --work-dir "$W/work" --cache-dir "$W/cache" --workers 2 --threads 1 --steps 300 \
+  --batch-size 32 --ckpt-every 25 --eval-sessions 256 --seed 0
+$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage recon --out "$W/clef-tiny-recon" \
+  --work-dir "$W/work-recon" --cache-dir "$W/cache" --workers 1 --threads 1 --steps 300 \
+  --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
+$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --arch short-window --stage recon \
+  --out "$W/clef-tiny-sw" --work-dir "$W/work-sw" --cache-dir "$W/cache-sw" --workers 1 \
+  --threads 1 --steps 150 --batch-size 32 --max-sessions 800 --ckpt-every 50 --eval-sessions 0 \
+  --seed 0
+$PY -c "from clef.model import CLEFModel; import torch; torch.manual_seed(7919); \
+CLEFModel('clef-tiny').save_pretrained('$W/clef-tiny-random')"
+
+# 3. stores (token caches reused), index + map, shipped bundle
+for m in clef-tiny clef-tiny-recon clef-tiny-random; do
+  $CLEF embed --cohort "$W/cohort" --checkpoint "$W/$m" --out "$W/store-$m" --scheduler none \
+    --token-cache "$W/cache/tokens" --batch-size 16
+done
+$CLEF embed --cohort "$W/cohort" --checkpoint "$W/clef-tiny-sw" --out "$W/store-clef-tiny-sw" \
+  --scheduler none --token-cache "$W/cache-sw/tokens" --batch-size 16
+rm -rf data_samples/clef-tiny data_samples/cohort data_samples/store data_samples/index data_samples/map
+cp -r "$W/clef-tiny" data_samples/clef-tiny
+mkdir -p data_samples/cohort && cp "$W"/cohort/{sessions,tasks,oracle}.parquet "$W/cohort/cohort.json" data_samples/cohort/
+$CLEF embed --cohort data_samples/cohort --checkpoint data_samples/clef-tiny --out data_samples/store \
+  --scheduler none --token-cache "$W/cache/tokens" --batch-size 16
+$CLEF index --store data_samples/store --out data_samples/index --map
+[ -d data_samples/index/map ] && mv data_samples/index/map data_samples/map
+
+# 4. probing: CLEF vs baselines, site A held-out patients and external site B
+$CLEF probe --cohort "$W/cohort" --checkpoint "$W/clef-tiny" --out benchmarks/results/probe \
+  --baselines recon,short-window,band-power,random,oracle \
+  --embeddings clef="$W/store-clef-tiny" recon="$W/store-clef-tiny-recon" \
+  short-window="$W/store-clef-tiny-sw" random="$W/store-clef-tiny-random" \
+  --cache "$W/probe-cache" --n-jobs 2
+rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
