@@ -8,7 +8,7 @@ A bundle is a folder with one sub-folder per artefact (the layout of ``data_samp
     index/       clef.index.SessionIndex
     map/         clef.maps.CohortMap
     probe/       optional probe results (markdown, CSV, PNG)
-    bundle.json  what made it
+    bundle.json  what made it; optional ``{"parts": {"checkpoint": "clef-tiny"}}`` names folders
 
 :func:`build_demo_bundle` makes one from a synthetic cohort (tests, the ``clef demo`` fallback and
 ``data_samples/``); :meth:`Bundle.locate` finds the parts from a root folder or explicit paths.
@@ -96,9 +96,11 @@ class Bundle:
         root_p = _existing(root)
         found = {k: _existing(v) for k, v in given.items()}
         if root_p is not None:
+            # bundle.json may name a part's folder, e.g. {"parts": {"checkpoint": "clef-tiny"}}
+            declared = _read_json(root_p / "bundle.json").get("parts") or {}
             for part in PARTS:
                 if found[part] is None:
-                    found[part] = _existing(root_p / part)
+                    found[part] = _existing(root_p / declared.get(part, part))
         if found["store"] is None and found["index"] is not None:
             found["store"] = _existing(_read_json(found["index"] / "manifest.json").get("store"))
         if found["store"] is not None:
@@ -109,9 +111,11 @@ class Bundle:
                     if not cand.is_absolute():
                         cand = found["store"] / cand
                     found[part] = _existing(cand)
-            for part in PARTS:  # siblings of the store folder
+            parent = found["store"].parent  # siblings of the store folder
+            declared = _read_json(parent / "bundle.json").get("parts") or {}
+            for part in PARTS:
                 if found[part] is None:
-                    found[part] = _existing(found["store"].parent / part)
+                    found[part] = _existing(parent / declared.get(part, part))
         bundle = cls(root=root_p, **found)
         if require:
             missing = [p for p in ("store", "index", "checkpoint") if getattr(bundle, p) is None]
