@@ -265,16 +265,18 @@ gap.round(3)
 
 # %% [markdown]
 # The shipped results of the full run (`clef probe` on the whole sample cohort, with the
-# reconstruction-only and short-window baselines) live in `benchmarks/results/probe/`; when
-# present they are printed here.
+# reconstruction-only and short-window baselines) live in `data_samples/probe/` and
+# `benchmarks/results/probe/`; when present they are printed here.
 
 # %%
-full = ROOT / "benchmarks" / "results" / "probe" / "summary_table.csv"
-if full.is_file():
-    print(f"full run ({full.relative_to(ROOT)}):")
+folders = [f for f in (bundle.probe, ROOT / "benchmarks" / "results" / "probe") if f is not None]
+full = next((f / "summary_table.csv" for f in folders if (f / "summary_table.csv").is_file()), None)
+if full is not None:
+    print(f"full run ({full}):")
     print(pd.read_csv(full, index_col=0).round(3).to_string())
 else:
-    print(f"{full} not found: run `clef probe --cohort ... --checkpoint ... --out ...`")
+    print("no full probe run found (benchmarks/results/probe/summary_table.csv): run `clef probe "
+          "--cohort ... --checkpoint ... --out ...`")
 
 # %% [markdown]
 # ## Exercises
