@@ -1,6 +1,7 @@
 """Shared fixtures. Real recordings come from ../shared/data/eegmmidb/ and tests skip without them."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,14 @@ def eegmmidb_dir() -> Path:
 def eegmmidb_edf(eegmmidb_dir) -> Path:
     """One real 64-channel 160 Hz EDF+ file (S001R03: real left/right fist movement)."""
     return eegmmidb_dir / "S001R03.edf"
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest installs the app script as ``sys.modules['__main__']`` and leaves it
+    there; a later test that spawns processes (Dask, DDP, process pools) would then re-run the
+    app in every child. Put the real ``__main__`` back after each test."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

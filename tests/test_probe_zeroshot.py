@@ -121,3 +121,15 @@ def test_task_phrases_from_ontology_and_free_text():
         "epileptiform discharges"]  # aggregate task: its free-text concept
     with pytest.raises(InvalidQuery):
         task_phrases("nothing_here", None)
+
+
+def test_named_in_counts_reports_and_handles_none():
+    """Training-report naming count: whole-word, case-insensitive, 0 (an int) when no reports."""
+    import pandas as pd
+
+    from clef.probe.zeroshot import _named_in
+
+    reports = pd.Series(["Rare LEFT temporal sharp waves.", None, "no sharp-waves-like"])
+    assert _named_in(reports, ["left temporal sharp waves"]) == 1
+    empty = _named_in(pd.Series([], dtype=object), ["firda"])
+    assert empty == 0 and isinstance(empty, int)

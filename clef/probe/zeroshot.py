@@ -140,7 +140,7 @@ def rank_concepts(embedding, encode_text: TextEncoder, concepts: Sequence[str],
 def _named_in(reports: pd.Series, phrases) -> int:
     alt = "|".join(re.escape(p) for p in phrases)
     pat = re.compile(rf"(?<![\w-])(?:{alt})", re.IGNORECASE)
-    return int(reports.fillna("").map(lambda t: bool(pat.search(t))).sum())
+    return sum(bool(pat.search(str(t))) for t in reports.fillna(""))  # 0 for no reports
 
 
 def task_phrases(task: str, concept=None, synonyms: dict | None = None) -> list[str]:
