@@ -29,25 +29,29 @@ $CLEF pretrain --cohort "$W/cohort" --config clef-tiny --arch short-window --sta
 $PY -c "from clef.model import CLEFModel; import torch; torch.manual_seed(7919); \
 CLEFModel('clef-tiny').save_pretrained('$W/clef-tiny-random')"
 
-# 3. stores (token caches reused), index + map, shipped bundle
-for m in clef-tiny clef-tiny-recon clef-tiny-random; do
+# 3. the shipped bundle: checkpoint, cohort tables, store (token cache reused), index + map
+rm -rf data_samples/clef-tiny data_samples/cohort data_samples/store data_samples/index data_samples/map
+cp -r "$W/clef-tiny" data_samples/clef-tiny
+rm -rf data_samples/clef-tiny/cache data_samples/clef-tiny/checkpoints
+mkdir -p data_samples/cohort
+cp "$W"/cohort/{sessions,tasks,oracle}.parquet "$W/cohort/cohort.json" data_samples/cohort/
+$CLEF embed --cohort data_samples/cohort --checkpoint data_samples/clef-tiny --out data_samples/store \
+  --scheduler none --token-cache "$W/cache/tokens" --batch-size 16
+$CLEF index --store data_samples/store --out data_samples/index --map
+mv data_samples/index/map data_samples/map
+echo '{"created_by": "scripts/build_data_samples.sh", "parts": {"checkpoint": "clef-tiny"}}' \
+  > data_samples/bundle.json
+
+# 4. baseline stores and probing: CLEF vs baselines, site-A held-out patients and external site B
+for m in clef-tiny-recon clef-tiny-random; do
   $CLEF embed --cohort "$W/cohort" --checkpoint "$W/$m" --out "$W/store-$m" --scheduler none \
     --token-cache "$W/cache/tokens" --batch-size 16
 done
 $CLEF embed --cohort "$W/cohort" --checkpoint "$W/clef-tiny-sw" --out "$W/store-clef-tiny-sw" \
   --scheduler none --token-cache "$W/cache-sw/tokens" --batch-size 16
-rm -rf data_samples/clef-tiny data_samples/cohort data_samples/store data_samples/index data_samples/map
-cp -r "$W/clef-tiny" data_samples/clef-tiny
-mkdir -p data_samples/cohort && cp "$W"/cohort/{sessions,tasks,oracle}.parquet "$W/cohort/cohort.json" data_samples/cohort/
-$CLEF embed --cohort data_samples/cohort --checkpoint data_samples/clef-tiny --out data_samples/store \
-  --scheduler none --token-cache "$W/cache/tokens" --batch-size 16
-$CLEF index --store data_samples/store --out data_samples/index --map
-[ -d data_samples/index/map ] && mv data_samples/index/map data_samples/map
-
-# 4. probing: CLEF vs baselines, site A held-out patients and external site B
-$CLEF probe --cohort "$W/cohort" --checkpoint "$W/clef-tiny" --out benchmarks/results/probe \
+$CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out benchmarks/results/probe \
   --baselines recon,short-window,band-power,random,oracle \
-  --embeddings clef="$W/store-clef-tiny" recon="$W/store-clef-tiny-recon" \
+  --embeddings clef=data_samples/store recon="$W/store-clef-tiny-recon" \
   short-window="$W/store-clef-tiny-sw" random="$W/store-clef-tiny-random" \
   --cache "$W/probe-cache" --n-jobs 2
 rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
