@@ -51,7 +51,7 @@ $CLEF embed --cohort "$W/cohort" --checkpoint "$W/clef-tiny-sw" --out "$W/store-
   --scheduler none --token-cache "$W/cache-sw/tokens" --batch-size 16
 $CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out benchmarks/results/probe \
   --baselines recon,short-window,band-power,random,oracle \
-  --embeddings clef=data_samples/store recon="$W/store-clef-tiny-recon" \
-  short-window="$W/store-clef-tiny-sw" random="$W/store-clef-tiny-random" \
+  --embeddings clef=data_samples/store --embeddings recon="$W/store-clef-tiny-recon" \
+  --embeddings short-window="$W/store-clef-tiny-sw" --embeddings random="$W/store-clef-tiny-random" \
   --cache "$W/probe-cache" --n-jobs 2
 rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
