@@ -102,7 +102,9 @@ class Bundle:
                 if found[part] is None:
                     found[part] = _existing(root_p / declared.get(part, part))
         if found["store"] is None and found["index"] is not None:
-            found["store"] = _existing(_read_json(found["index"] / "manifest.json").get("store"))
+            recorded = _read_json(found["index"] / "manifest.json").get("store")
+            if recorded:  # relative paths are relative to the index folder
+                found["store"] = _existing(found["index"] / recorded)
         if found["store"] is not None:
             sm = _read_json(found["store"] / "manifest.json")
             for part in ("cohort", "checkpoint", "map"):

@@ -361,6 +361,11 @@ class _Parts:
 # the batch job
 
 
+def relative_path(path, base) -> str:
+    """``path`` relative to the folder ``base`` (both resolved), for manifests that travel."""
+    return os.path.relpath(Path(path).resolve(), Path(base).resolve())
+
+
 def _cohort_key(cohort) -> str:
     return str(Path(cohort.root).resolve())
 
@@ -614,8 +619,9 @@ def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info,
         st_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)  # (N + 1,)
         st_arr = (np.concatenate([states[s] for s in ids if s in states])
                   if st_off[-1] else np.zeros((0, embeddings.shape[1]), np.float16))
-    extra = {"checkpoint": ckpt, "checkpoint_sha256": _file_sha(ckpt),
-             "cohort": _cohort_key(cohort),
+    # paths relative to the store folder, so a copied or cloned bundle points at its own parts
+    extra = {"checkpoint": relative_path(ckpt, out), "checkpoint_sha256": _file_sha(ckpt),
+             "cohort": relative_path(cohort.root, out),
              "cohort_kind": cohort.meta.get("kind"), "run": run_info,
              "states": bool(has_states),
              "updated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -247,6 +248,9 @@ class SessionIndex:
             **{k: v for k, v in self.manifest.items() if k not in ("files", "format")},
             "files": {name: sha256_file(path / name) for name in names},
         }
+        if manifest.get("store") and Path(manifest["store"]).is_absolute():
+            # relative to the index folder, so a copied or cloned bundle points at its own store
+            manifest["store"] = os.path.relpath(manifest["store"], path.resolve())
         atomic_write_json(path / "manifest.json", manifest)
         self.manifest, self.path = manifest, path
         return path

@@ -94,6 +94,13 @@ def sample_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _inline_matplotlib(monkeypatch):
+    """Kernels inherit this process's environment; Streamlit (imported by the dashboard tests)
+    sets MPLBACKEND=Agg, which would make every notebook figure silently vanish."""
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+
+
 def _execute(nb) -> None:
     """Run a notebook in a fresh kernel from notebooks/; check it ran and drew figures."""
     client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
