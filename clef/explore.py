@@ -1415,13 +1415,23 @@ class _Markdown:
     text: str
 
 
+# `clef probe` tables in reading order (the per-category summary first); others follow by name
+PROBE_TABLE_ORDER = ("summary_table.csv", "targets.csv", "results.csv", "zeroshot.csv", "beats.csv")
+
+
+def _probe_table_order(path: Path) -> tuple:
+    rank = PROBE_TABLE_ORDER.index(path.name) if path.name in PROBE_TABLE_ORDER else len(
+        PROBE_TABLE_ORDER)
+    return rank, str(path)
+
+
 def probe_results(folder) -> ProbeResults:
     """Load the probe results of a bundle (``*.csv``, ``*.md``, ``*.png``; empty when absent)."""
     res = ProbeResults()
     if folder is None or not Path(folder).is_dir():
         return res
     folder = Path(folder)
-    for p in sorted(folder.rglob("*.csv")):
+    for p in sorted(folder.rglob("*.csv"), key=_probe_table_order):
         try:
             res.tables.append(ProbeTable(str(p.relative_to(folder)), pd.read_csv(p)))
         except (OSError, ValueError, pd.errors.ParserError) as exc:
