@@ -34,3 +34,29 @@ def _restore_main_module():
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+def _find_or_build_bundle(tmp_path_factory, on_build=None) -> Path:
+    """The dashboard bundle for tests: $CLEF_TEST_BUNDLE, else data_samples/ when complete, else a
+    24-session demo bundle built in a temp folder (``on_build(folder)`` may add to it)."""
+    import os
+
+    from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle
+
+    if os.environ.get("CLEF_TEST_BUNDLE"):
+        return Path(os.environ["CLEF_TEST_BUNDLE"])
+    try:
+        Bundle.locate(DEFAULT_ROOT)
+        return DEFAULT_ROOT
+    except BundleNotFound:
+        out = tmp_path_factory.mktemp("bundle")
+        build_demo_bundle(out, n_sessions=24, seed=0, minutes=2.0, progress=False)
+        if on_build is not None:
+            on_build(out)
+        return out
+
+
+@pytest.fixture(scope="session")
+def find_or_build_bundle(tmp_path_factory):
+    """``find_or_build_bundle(on_build=None) -> Path``: see ``_find_or_build_bundle``."""
+    return lambda on_build=None: _find_or_build_bundle(tmp_path_factory, on_build)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle
+from clef.demo import Bundle, BundleNotFound, build_demo_bundle
 
 pytestmark = pytest.mark.slow  # ~30 s on data_samples/; building a demo bundle adds ~40 s
 
@@ -22,19 +21,10 @@ TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
-def bundle_root(tmp_path_factory) -> Path:
+def bundle_root(find_or_build_bundle) -> Path:
     """data_samples/ when it holds a bundle, else a 24-session demo bundle built once
     ($CLEF_TEST_BUNDLE reuses one built earlier, e.g. while working on the pages)."""
-    if os.environ.get("CLEF_TEST_BUNDLE"):
-        return Path(os.environ["CLEF_TEST_BUNDLE"])
-    try:
-        Bundle.locate(DEFAULT_ROOT)
-        return DEFAULT_ROOT
-    except BundleNotFound:
-        out = tmp_path_factory.mktemp("bundle")
-        build_demo_bundle(out, n_sessions=24, seed=0, minutes=2.0, progress=False)
-        _probe_tables(out / "probe")
-        return out
+    return find_or_build_bundle(on_build=lambda out: _probe_tables(out / "probe"))
 
 
 def _probe_tables(folder: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle, dashboard_command
+from clef.demo import dashboard_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,18 +32,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def bundle_root(tmp_path_factory) -> Path:
+def bundle_root(find_or_build_bundle) -> Path:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (`make browsers`)")
-    if os.environ.get("CLEF_TEST_BUNDLE"):
-        return Path(os.environ["CLEF_TEST_BUNDLE"])
-    try:
-        Bundle.locate(DEFAULT_ROOT)
-        return DEFAULT_ROOT
-    except BundleNotFound:
-        out = tmp_path_factory.mktemp("bundle")
-        build_demo_bundle(out, n_sessions=24, seed=0, minutes=2.0, progress=False)
-        return out
+    return find_or_build_bundle()
 
 
 @pytest.fixture(scope="module")
