@@ -15,13 +15,17 @@ SEED=2026
 [ -f "$W/cohort/cohort.json" ] || $CLEF synth --n-sessions 2000 --out "$W/cohort" --seed $SEED \
   --minutes 10 --signals none
 
-# 2. CLEF (both stages) and the two baselines, one torch thread each (faster on 2 shared cores)
-$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage both --out "$W/clef-tiny" \
-  --work-dir "$W/work" --cache-dir "$W/cache" --workers 2 --threads 1 --steps 300 \
-  --batch-size 32 --ckpt-every 25 --eval-sessions 256 --seed 0
+# 2. Stage 1 (masked reconstruction) once: it is also the reconstruction-only baseline. Stage 2
+#    aligns a locked copy of that encoder (pool, projections, text/EHR towers) to reports and EHR:
+#    the CLEF checkpoint. Then the short-window baseline. One torch thread each (faster on 2 shared
+#    cores).
 $CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage recon --out "$W/clef-tiny-recon" \
-  --work-dir "$W/work-recon" --cache-dir "$W/cache" --workers 1 --threads 1 --steps 300 \
+  --work-dir "$W/work-recon" --cache-dir "$W/cache" --workers 2 --threads 1 --steps 300 \
   --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
+$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage align \
+  --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 --align-recon-weight 0 \
+  --out "$W/clef-tiny" --work-dir "$W/work" --cache-dir "$W/cache" --threads 1 --steps 1500 \
+  --batch-size 128 --lr 1e-3 --ckpt-every 500 --eval-sessions 256 --seed 0
 $CLEF pretrain --cohort "$W/cohort" --config clef-tiny --arch short-window --stage recon \
   --out "$W/clef-tiny-sw" --work-dir "$W/work-sw" --cache-dir "$W/cache-sw" --workers 1 \
   --threads 1 --steps 150 --batch-size 32 --max-sessions 800 --ckpt-every 50 --eval-sessions 0 \

@@ -284,6 +284,66 @@ def test_train_config_validation():
         TrainConfig(cohort="c", out="o", stage="both2").validate()
     with pytest.raises(ValueError, match="mask_ratio"):
         TrainConfig(cohort="c", out="o", mask_ratio=1.0).validate()
+    with pytest.raises(ValueError, match="random encoder"):
+        TrainConfig(cohort="c", out="o", stage="align", freeze_encoder=True).validate()
+    with pytest.raises(ValueError, match="init_from"):
+        TrainConfig(cohort="c", out="o", stage="both", init_from="x").validate()
+    with pytest.raises(ValueError, match="pool_token_drop"):
+        TrainConfig(cohort="c", out="o", pool_token_drop=1.0).validate()
+
+
+def test_locked_encoder_stage2_from_a_recon_checkpoint(fake, tmp_path):
+    """--stage align --init-from RECON --freeze-encoder: encoder weights stay those of stage 1,
+    the pool/projections/towers learn (loss falls), and the frozen-states batches give the same
+    loss as encoding the tokens."""
+    from clef.train.frozen import FrozenStates
+    from clef.train.objective import PretrainObjective
+
+    pretrain(_cfg(fake, tmp_path / "recon", stage="recon", steps=3))
+    cfg = _cfg(fake, tmp_path / "align", stage="align", steps=30, lr=3e-3, freeze_encoder=True,
+               pool_token_drop=0.25, init_from=str(tmp_path / "recon"), ckpt_every=100)
+    summary = pretrain(cfg)
+    recon = load_file(str(tmp_path / "recon" / "model.safetensors"))
+    aligned = load_file(str(tmp_path / "align" / "model.safetensors"))
+    enc = [k for k in recon if k.startswith(("eeg.embed.", "eeg.stack."))]
+    assert enc and all(torch.equal(recon[k], aligned[k]) for k in enc)
+    assert not torch.equal(recon["eeg.pool.query"], aligned["eeg.pool.query"])
+    loss = [x["loss"] for x in _log(tmp_path / "align" / "train_log.jsonl")]
+    assert np.mean(loss[-5:]) < 0.8 * np.mean(loss[:5]), loss
+    assert summary["init_from"]["tensors"] == len(enc) + sum(k.startswith("decoder.")
+                                                             for k in recon)
+    assert "Stage 2 kept the encoder locked" in (tmp_path / "align" / "MODEL_CARD.md").read_text()
+
+    # cached states reproduce the token path exactly (no drop: eval mode)
+    from clef.cohort import Cohort
+    from clef.tokenizer import TokenCache
+    from clef.train.data import PretrainData, clean_reports, select_sessions
+
+    model = CLEFModel.from_pretrained(tmp_path / "align").eval()
+    rows = select_sessions(Cohort.load(fake[0]).sessions, "train")
+    cache = TokenCache(Path(fake[2]) / "tokens", model.config.tokenizer_config())
+    from clef.model.text import backbone_dim
+
+    feats = np.random.default_rng(0).standard_normal((len(rows), backbone_dim(model.config.text)))
+    data = PretrainData(rows, cache, feats, model.ehr, clean_reports(rows["report"], model.config.text))
+    idx = np.arange(6)
+    frozen = FrozenStates(model, data, torch.device("cpu"))
+    obj = PretrainObjective(model, cfg)
+    with torch.no_grad():
+        a, _ = obj(frozen.batch(idx, 0, 1, 0), "align")
+        b, _ = obj(data.batch(idx, 0, 1, 0), "align")
+    assert torch.allclose(a, b, atol=1e-3), (a, b)
+
+
+def test_init_from_rejects_another_encoder_size(fake, tmp_path):
+    pretrain(_cfg(fake, tmp_path / "recon", stage="recon", steps=1))
+    cfg = json.loads(Path(fake[1]).read_text())
+    cfg["encoder"]["n_layers"] += 1
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointMismatch, match="encoder"):
+        pretrain(_cfg(fake, tmp_path / "align", stage="align", config=str(other),
+                      init_from=str(tmp_path / "recon"), freeze_encoder=True, steps=1))
 
 
 @pytest.mark.slow

@@ -40,6 +40,16 @@ def pretrain(
     mask_ratio: Annotated[float, typer.Option(help="Masked share of tokens (stage 1).")] = 0.6,
     align_recon_weight: Annotated[float, typer.Option(
         help="Reconstruction term kept in stage 2 (0 = off).")] = 0.25,
+    freeze_encoder: Annotated[bool, typer.Option(
+        "--freeze-encoder", help="Stage 2 trains only the pool, projections and text/EHR towers; "
+        "the stage-1 encoder stays locked (its states are computed once).")] = False,
+    pool_token_drop: Annotated[float, typer.Option(
+        help="Share of tokens hidden from the attention pool in stage 2 (augmentation).")] = 0.0,
+    init_from: Annotated[Path | None, typer.Option(
+        help="With --stage align: start from this stage-1 checkpoint's encoder (e.g. a "
+             "--stage recon output).")] = None,
+    text_weight: Annotated[float, typer.Option(help="EEG<->report loss weight (stage 2).")] = 1.0,
+    ehr_weight: Annotated[float, typer.Option(help="EEG<->EHR loss weight (stage 2).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
     sites: Annotated[str | None, typer.Option(
         help="Comma-separated sites to train on (default: all).")] = None,
@@ -72,7 +82,9 @@ def pretrain(
     cfg = TrainConfig(
         cohort=str(cohort), out=str(out), config=config, arch=arch, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
-        align_recon_weight=align_recon_weight, seed=seed,
+        align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,
+        pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,
+        text_weight=text_weight, ehr_weight=ehr_weight, seed=seed,
         sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
         log_every=log_every,

@@ -122,11 +122,18 @@ class CLEFModel(nn.Module):
             m = tokens.mask[..., None].to(states.dtype)  # (B, N, 1)
             z = (states * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, d_model)
         else:
-            pooled, states = self.eeg(tokens)
-            z = self.eeg_proj(pooled)  # (B, embed_dim)
+            states = self.eeg(tokens, pool=False)
+            z = self.pool_project(states, tokens)  # (B, embed_dim)
         if normalize:
             z = F.normalize(z, dim=-1)
         return (z, states) if return_states else z
+
+    def pool_project(self, states: torch.Tensor, tokens: Tokens,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Token states (B, N, d_model) -> shared-space session embeddings (B, embed_dim), not
+        normalized. ``mask`` (B, N) limits the tokens pooled (default ``tokens.mask``)."""
+        group = self.eeg.groups(tokens)
+        return self.eeg_proj(self.eeg.pool_states(states, tokens, group, mask))
 
     def encode_text_features(self, feats: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         """Backbone features (n, feat_dim) (e.g. cached) -> (n, embed_dim)."""

@@ -235,11 +235,16 @@ class SessionEncoder(nn.Module):
         y = self.stack(pk.pack(x), pk.pack(tokens.time_idx), pk.mask())  # (G, L, d)
         return pk.unpack(y)
 
-    def pool_states(self, states, tokens: Tokens, group: torch.Tensor | None) -> torch.Tensor:
-        """(B, N, d) -> (B, d): attention pool over the session (short-window: mean of windows)."""
+    def pool_states(self, states, tokens: Tokens, group: torch.Tensor | None,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, N, d) -> (B, d): attention pool over the session (short-window: mean of windows).
+
+        ``mask`` (B, N) bool, default ``tokens.mask``: the tokens the pool may attend to.
+        """
+        mask = tokens.mask if mask is None else mask
         if self.arch != "short-window":
-            return self.pool(states, tokens.mask)
-        pk = Packing(group, tokens.mask)
+            return self.pool(states, mask)
+        pk = Packing(group, mask)
         win = self.pool(pk.pack(states), pk.mask())  # (G, d) one embedding per window
         B = tokens.batch_size
         out = win.new_zeros(B, win.shape[-1]).index_add_(0, pk.session_of_group, win)

@@ -101,3 +101,50 @@ def restore_rng(tensors: dict) -> None:
         states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if len(states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([s.to(torch.uint8) for s in states])
+
+
+def init_from_checkpoint(model, path) -> dict:
+    """Copy the encoder and decoder weights of a saved checkpoint into ``model``.
+
+    Parameters
+    ----------
+    model : clef.model.CLEFModel
+        The model about to be trained (its config decides the shapes).
+    path : path
+        A ``save_pretrained`` folder, e.g. a ``clef pretrain --stage recon`` output.
+
+    Returns
+    -------
+    dict
+        ``{"path", "weights_sha256", "tensors"}`` for the model card.
+
+    Raises
+    ------
+    clef.errors.CheckpointMismatch
+        When the tokenizer, architecture or encoder sizes differ.
+    """
+    from clef.errors import CheckpointMismatch
+    from clef.model import CLEFModel
+    from clef.model.hub import resolve_checkpoint
+    from clef.train.objective import RECON_PARAMS
+
+    folder = resolve_checkpoint(path)
+    src = CLEFModel.from_pretrained(folder)
+    a, b = src.config, model.config
+    diffs = [k for k, x, y in (("tokenizer", a.tokenizer, b.tokenizer), ("arch", a.arch, b.arch),
+                               ("encoder", a.encoder, b.encoder), ("decoder", a.decoder, b.decoder))
+             if x != y]
+    if diffs:
+        raise CheckpointMismatch(f"{folder}: cannot start from this checkpoint, its "
+                                 f"{', '.join(diffs)} differ from config {b.name!r}. Fix: pass "
+                                 "the --config it was trained with.")
+    state = {k: v for k, v in src.state_dict().items() if k.startswith(RECON_PARAMS)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k.startswith(RECON_PARAMS)]
+    if unexpected or missing:
+        raise CheckpointMismatch(f"{folder}: tensors do not match the model (unexpected "
+                                 f"{unexpected[:3]}, missing {missing[:3]}). Fix: pass the "
+                                 "checkpoint of a clef pretrain run with the same --config.")
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return {"path": str(folder), "weights_sha256": raw.get("weights_sha256", ""),
+            "tensors": len(state)}

@@ -33,6 +33,11 @@ class TrainConfig:
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
     ehr_weight: float = 0.5  # EEG<->EHR InfoNCE weight
     align_recon_weight: float = 0.25  # reconstruction term kept in stage 2 (0 = off)
+    # Stage 2 trains only the attention pool, EEG projection and text/EHR towers; the encoder
+    # from stage 1 (or init_from) stays locked and its states are computed once per session.
+    freeze_encoder: bool = False
+    pool_token_drop: float = 0.0  # share of tokens hidden from the pool in stage 2 (augmentation)
+    init_from: str | None = None  # checkpoint folder whose encoder/decoder weights start training
     max_logit_scale: float = 4.6052  # ln(100): CLIP's temperature clamp
     seed: int = 0
     sites: list[str] | None = None  # train on these sites only (None = all)
@@ -62,6 +67,14 @@ class TrainConfig:
             raise ValueError(f"steps={self.steps}; must be >= 1")
         if self.steps is None and not self.epochs > 0:
             raise ValueError(f"epochs={self.epochs}; must be > 0 (or pass steps)")
+        if not 0.0 <= self.pool_token_drop < 1.0:
+            raise ValueError(f"pool_token_drop={self.pool_token_drop}; must be in [0, 1)")
+        if self.freeze_encoder and self.stage == "align" and not self.init_from:
+            raise ValueError("freeze_encoder with stage='align' would align a random encoder. Fix: "
+                             "pass --init-from a stage-1 (recon) checkpoint, or use --stage both.")
+        if self.init_from and self.stage != "align":
+            raise ValueError(f"init_from is for stage='align' (got {self.stage!r}): it replaces "
+                             "stage 1. Fix: pass --stage align, or drop --init-from.")
         if not self.cohort or not self.out:
             raise ValueError("cohort and out are required. Fix: pass --cohort DIR --out DIR")
 
@@ -71,7 +84,8 @@ class TrainConfig:
     # Fields that must agree between a run and the checkpoint it resumes from.
     RESUME_KEYS = ("config", "arch", "stage", "steps", "epochs", "batch_size", "lr",
                    "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
-                   "ehr_weight", "align_recon_weight", "seed", "sites", "max_sessions")
+                   "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
+                   "init_from", "seed", "sites", "max_sessions")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -33,6 +33,7 @@ class Batch:
     ehr: dict  # EHRTower.featurize output
     ehr_group: torch.Tensor  # (b,) int64: equal id = identical EHR record
     noise: torch.Tensor  # (b, N) float in [0, 1): masking noise, fixed per (seed, stage, step, row)
+    states: torch.Tensor | None = None  # (b, N, d_model) locked-encoder states (clef.train.frozen)
 
 
 def select_sessions(sessions: pd.DataFrame, split: str | None = "train", sites=None,

@@ -22,6 +22,7 @@ from clef.model.clef_model import CLEFModel
 from clef.model.config import ModelConfig
 from clef.model.ehr import build_ehr_vocab
 from clef.train.checkpoint import (
+    init_from_checkpoint,
     list_checkpoints,
     load_checkpoint,
     optimizer_from_tensors,
@@ -38,6 +39,7 @@ from clef.train.data import (
     select_sessions,
     text_features,
 )
+from clef.train.frozen import FrozenStates
 from clef.train.objective import PretrainObjective, param_groups, set_trainable
 
 
@@ -102,15 +104,16 @@ def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
     dx, med = build_ehr_vocab(rows, mc.ehr.min_count, mc.ehr.prefixes)
     mc = mc.with_ehr_vocab(dx, med)
     mc.eeg_output = "mean" if cfg.stages() == ["recon"] else "shared"
-    if cfg.stage != "both":
-        mc.name = f"{mc.name}-{cfg.stage}"
+    if cfg.stage == "recon" or (cfg.stage == "align" and not cfg.init_from):
+        mc.name = f"{mc.name}-{cfg.stage}"  # a one-stage model (with init_from: both stages)
     return mc
 
 
 def _check_resume(cfg: TrainConfig, state: dict, path: Path) -> None:
     old = state.get("train_config", {})
     new = cfg.to_dict()
-    diff = [k for k in TrainConfig.RESUME_KEYS if old.get(k) != new.get(k)]
+    default = TrainConfig().to_dict()  # keys added after a checkpoint was written
+    diff = [k for k in TrainConfig.RESUME_KEYS if old.get(k, default[k]) != new.get(k)]
     if diff:
         pairs = ", ".join(f"{k}: checkpoint {old.get(k)!r} vs now {new.get(k)!r}" for k in diff)
         raise CheckpointMismatch(f"{path}: cannot resume, the run settings differ ({pairs}). Fix: "
@@ -205,9 +208,12 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     stages = cfg.stages()
     totals = [cfg.steps or plan.steps_for_epochs(cfg.epochs) for _ in stages]
     offsets = np.concatenate([[0], np.cumsum(totals)]).astype(int)
+    init_info = ck_state.get("init_from_info") if ck_state else None
     if ck_model is not None:
         model.load_state_dict(ck_model, strict=True)
         restore_rng(ck_opt)
+    elif cfg.init_from:
+        init_info = init_from_checkpoint(model, cfg.init_from)
     start_stage = ck_state["stage_index"] if ck_state else 0
     start_step = ck_state["step"] if ck_state else 0
     history = list(ck_state.get("history", [])) if ck_state else []
@@ -228,6 +234,10 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
                                 betas=tuple(cfg.betas))
         if ck_state is not None and si == start_stage and first > 0:
             optimizer_from_tensors(opt, ck_opt, ck_state["optimizer"])
+        frozen = None
+        if stage == "align" and cfg.freeze_encoder:
+            frozen = FrozenStates(model, data, device)
+            frozen.fill(range(len(data)), progress=cfg.progress and di.main)
         runner = objective
         if di.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -242,7 +252,8 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
             lr = lr_at(step, total, cfg.lr, cfg.warmup_frac, cfg.min_lr_frac)
             for g in opt.param_groups:
                 g["lr"] = lr
-            batch = data.batch(plan.local_batch(si, step, di.rank), cfg.seed, si, step)
+            source = frozen if frozen is not None else data
+            batch = source.batch(plan.local_batch(si, step, di.rank), cfg.seed, si, step)
             if autocast:
                 with torch.autocast(**autocast):
                     loss, logs = runner(batch, stage)
@@ -282,6 +293,7 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
                                     {"stage_index": si, "step": done, "stage": stage,
                                      "total": total, "train_config": cfg.to_dict(),
                                      "model_config": mc.to_dict(), "world": di.world,
+                                     "init_from_info": init_info,
                                      "history": history[-200:]},
                                     keep=cfg.keep_checkpoints)
                 barrier(di)
@@ -291,6 +303,7 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     # -- evaluation and the final checkpoint
     model.eval()
     summary = {"stages": stages, "steps": totals, "train_sessions": len(data),
+               "init_from": init_info,
                "skipped_sessions": len(skipped), "world_size": di.world,
                "wall_s": round(time.time() - t_start, 1),
                "final": {s: {k: v for k, v in d.items() if k not in ("stage",)}
@@ -391,6 +404,13 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
              f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
              " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "
              "among the evaluated sessions.")
+    init = summary.get("init_from")
+    if init:
+        notes += (f" Stage 1 weights from {init['path']} (weights sha256 "
+                  f"{init['weights_sha256'][:12]}).")
+    if cfg.freeze_encoder:
+        notes += (" Stage 2 kept the encoder locked and trained the attention pool, projections "
+                  f"and towers (pool token drop {cfg.pool_token_drop}).")
     if meta.get("kind") == "synthetic":
         notes += " Trained on synthetic data: a teaching/benchmark model, not for clinical use."
     return {"training_data": training_data, "command": cfg.command or "(python API)",

@@ -11,7 +11,7 @@ from clef.train.config import TrainConfig
 from clef.train.data import Batch
 
 # Parameters trained in each stage (prefixes of CLEFModel parameter names).
-RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")
+RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")  # stage 1 (also what init_from copies)
 ALIGN_FROZEN_WITHOUT_RECON = ("decoder.",)
 
 
@@ -21,6 +21,8 @@ def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
     for name, p in model.named_parameters():
         if stage == "recon":
             on = name.startswith(RECON_PARAMS)
+        elif cfg.freeze_encoder:  # stage 2 with the stage-1 encoder locked: pool + towers
+            on = not name.startswith(RECON_PARAMS)
         else:
             on = not (cfg.align_recon_weight <= 0 and name.startswith(ALIGN_FROZEN_WITHOUT_RECON))
         p.requires_grad_(on)
@@ -56,7 +58,13 @@ class PretrainObjective(nn.Module):
             logs["recon"] = loss.detach()
             return loss, logs
         dev = m.device
-        z_eeg = m.encode_eeg(batch.tokens)  # (b, embed) normalized
+        tokens = batch.tokens.to(dev)
+        states = batch.states.to(dev) if batch.states is not None else m.eeg(tokens, pool=False)
+        mask = tokens.mask
+        if cfg.pool_token_drop > 0 and m.training:  # hide a share of tokens from the pool
+            keep = batch.noise.to(dev) >= cfg.pool_token_drop  # (b, N)
+            mask = mask & (keep | ~(mask & keep).any(-1, keepdim=True))  # never an empty session
+        z_eeg = F.normalize(m.pool_project(states, tokens, mask), dim=-1)  # (b, embed)
         z_txt = F.normalize(m.text(batch.text.to(dev)), dim=-1)
         z_ehr = F.normalize(m.ehr(batch.ehr), dim=-1)
         l_txt = self.clip(z_eeg.float(), z_txt.float(), m.logit_scale.exp(),
@@ -65,7 +73,7 @@ class PretrainObjective(nn.Module):
                           batch.ehr_group.to(dev))
         loss = cfg.text_weight * l_txt + cfg.ehr_weight * l_ehr
         logs.update(clip_text=l_txt.detach(), clip_ehr=l_ehr.detach())
-        if cfg.align_recon_weight > 0:
+        if cfg.align_recon_weight > 0 and not cfg.freeze_encoder:
             r = self.recon_loss(batch)
             loss = loss + cfg.align_recon_weight * r
             logs["recon"] = r.detach()
