@@ -10,8 +10,26 @@ from pathlib import Path
 import streamlit as st
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # pages import `state` from this folder
-    sys.path.insert(0, str(HERE))
+
+
+def _keep_on_sys_path(folder: str) -> None:
+    """Put ``folder`` (pages import ``state`` from it) on sys.path for good.
+
+    Streamlit prepends the script's folder to sys.path for each run and removes it afterwards
+    unless it is already there. Removing an entry shifts sys.path under imports running in other
+    threads (the model warm-up, other browser sessions), which can then skip site-packages (seen:
+    "No module named 'torch'" in the warm-up thread). So Streamlit's entry is dropped now, before
+    the warm-up starts, and two copies go at the end: its removal after this run takes one of
+    them, which shifts nothing else, and later runs leave sys.path alone.
+    """
+    if folder in sys.path[1:]:
+        return
+    if sys.path and sys.path[0] == folder:
+        del sys.path[0]
+    sys.path.extend([folder, folder])
+
+
+_keep_on_sys_path(str(HERE))
 
 import state
 
@@ -45,7 +63,5 @@ with st.sidebar:
                f"{info['dim']}-d embeddings")
     st.caption(f"data: `{info['bundle']}`")
 
-try:
-    page.run()
-finally:  # after the page is drawn (also when it stops early): model warm-up for the next query
-    state.warm_up()
+state.warm_up()  # once per process, alongside the first page (see state.warm_up)
+page.run()

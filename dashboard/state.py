@@ -93,16 +93,23 @@ def index():
 
 
 _warm = {"started": False}
+WARM_UP_THREAD = "clef-model-warm-up"
 
 
 def warm_up() -> None:
-    """Load the model in a background thread once per process, so the first search is quick."""
+    """Load the model in a background thread once per process, so the first search is quick.
+
+    Called at the start of the first script run: importing torch holds the GIL for long stretches
+    (C extension set-up), so the import runs while the first page is drawn rather than under the
+    user's first clicks (measured at 10k sessions: a map rerun overlapping it took 0.36-0.9 s
+    instead of ~0.07 s; see benchmarks/results/dashboard.md).
+    """
     if _warm["started"]:
         return
     _warm["started"] = True
     b = bundle()
     threading.Thread(target=_model, args=(str(b.checkpoint),), daemon=True,
-                     name="clef-model-warm-up").start()
+                     name=WARM_UP_THREAD).start()
 
 
 @st.cache_resource(show_spinner="Opening the embedding store…")
@@ -206,8 +213,82 @@ def _hover(index_path: str, map_path: str | None) -> np.ndarray:
 
 
 def hover() -> np.ndarray:
+    """Hover summary per session (:func:`clef.explore.hover_text`), built once per bundle."""
     b = bundle()
     return _hover(str(b.index), str(b.map) if b.map else None)
+
+
+# ---- cohort map ------------------------------------------------------------------------------
+# The figure is the same on most reruns (a lasso, a table click, a rerun after a selection): it is
+# built once per (bundle, colour, view, highlighted sessions) and shared, so a rerun only pays
+# st.plotly_chart's serialisation. The highlighted ids enter the key as a digest (ids_key), the
+# colour values under a name (color_key): Streamlit does not hash the arrays themselves.
+
+def ids_key(ids) -> str:
+    """Short digest of a list of session ids, cheap to hash as a cache key.
+
+    Parameters
+    ----------
+    ids : iterable of str
+        Session ids, in order.
+
+    Returns
+    -------
+    str
+        32 hex characters; equal lists give equal keys.
+    """
+    data = "\0".join(map(str, ids)).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _highlight(index_path: str, map_path: str | None, key: str, _ids: list) -> np.ndarray:
+    mask = explore.selection_mask(_sessions(index_path, map_path)["session_id"], _ids)
+    mask.setflags(write=False)  # shared between reruns and browser sessions
+    return mask
+
+
+def highlight_mask(ids) -> np.ndarray:
+    """Read-only boolean mask over :func:`sessions` rows of the given ids (cached per id list)."""
+    b = bundle()
+    ids = list(ids)
+    return _highlight(str(b.index), str(b.map) if b.map else None, ids_key(ids), ids)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _map_figure(index_path: str, map_path: str | None, model_key: str, color_key: str,
+                color_name: str, view: str, highlight_key: str, _color, _highlight):
+    return explore.map_figure(_sessions(index_path, map_path), color=_color,
+                              color_name=color_name, hover=_hover(index_path, map_path),
+                              highlight=_highlight, mode=view)
+
+
+def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids):
+    """The cohort map (:func:`clef.explore.map_figure`), built once per colour, view and highlight.
+
+    Parameters
+    ----------
+    color_key : str
+        Identifies ``color`` (e.g. the colour option, or the concept query): figures are cached
+        under it, so two different colourings must never share a key.
+    color : pd.Series or None
+        Values to colour by, in :func:`sessions` row order.
+    color_name : str
+        Legend / colour-bar title.
+    view : {"auto", "scatter", "density"}
+    highlight_ids : list of str
+        Sessions drawn with a ring.
+
+    Returns
+    -------
+    go.Figure
+        Shared by every rerun and browser session with the same key: do not modify it.
+    """
+    b = bundle()
+    ids = list(highlight_ids)
+    model_key = f"{b.store}|{b.checkpoint}"  # concept colours depend on the model and store
+    return _map_figure(str(b.index), str(b.map) if b.map else None, model_key, color_key,
+                       color_name, view, ids_key(ids), color, highlight_mask(ids))
 
 
 # ---- model-derived values --------------------------------------------------------------------

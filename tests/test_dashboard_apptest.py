@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,47 @@ def test_map_selection_gives_table_profile_and_csv(app, bundle_root):
     assert {"variable", "level", "odds_ratio", "cohen_h"} <= set(prof.columns)
     assert at.session_state["map_selected_ids"] == table["session_id"].tolist()
     assert len(at.get("download_button")) == 1
+
+
+def test_map_figure_cache_follows_colour_concept_and_highlight(app, bundle_root):
+    """The map figure is cached (dashboard/state.py): each key part must still change the map."""
+    at = app()
+    first = _plots(at)[0]
+    colour = at.selectbox(key="map_color").value
+    at.selectbox(key="map_color").set_value("sex").run()
+    at.selectbox(key="map_color").set_value(colour).run()
+    _ok(at)
+    assert _plots(at)[0] == first  # back to the first colouring: the same figure
+
+    at.selectbox(key="map_color").set_value("concept score…").run()
+    a = _arr(_plots(at)[0]["data"][0]["marker"]["color"])
+    at.text_input(key="map_concept").set_value("generalized slowing").run()
+    _ok(at)
+    b = _arr(_plots(at)[0]["data"][0]["marker"]["color"])
+    assert a.shape == b.shape and not np.allclose(a, b)  # keyed by the concept text
+
+    def ring(ids):
+        at.session_state["map_highlight_ids"] = ids
+        at.run()
+        _ok(at)
+        traces = [t for t in _plots(at)[0]["data"] if t.get("name") == "highlighted"]
+        return sorted(_arr(traces[0]["customdata"]).tolist()) if traces else []
+
+    ids = _first_ids(bundle_root, 12)
+    assert ring(ids[:4]) == [0, 1, 2, 3]
+    assert ring(ids[4:12]) == list(range(4, 12))  # keyed by the ids, not only their number
+    assert ring([]) == []
+
+
+def test_app_keeps_its_folder_on_sys_path(app):
+    """With dashboard/ kept on sys.path, Streamlit stops adding and removing it on every run (a
+    removal under another thread's import, e.g. the model warm-up, can make it miss packages)."""
+    at = app()
+    assert str(APP.parent) in sys.path
+    before = list(sys.path)
+    at.run()
+    _ok(at)
+    assert sys.path == before
 
 
 def _first_ids(root: Path, n: int) -> list[str]:

@@ -11,7 +11,6 @@ import functools
 
 import numpy as np
 import torch
-from scipy.signal.windows import dpss
 
 # Default chunk budget (bytes of tapered float data per chunk): small blocks stay in CPU cache
 # (measured fastest on CPU around 4-8 MB); GPUs want large launches. Peak memory per chunk is about
@@ -36,6 +35,10 @@ def dpss_tapers(n_window: int, nw: float) -> tuple[np.ndarray, np.ndarray]:
     tapers : np.ndarray, float64, (K, n_window)
     eigvals : np.ndarray, float64, (K,)
     """
+    # imported here: scipy.signal takes ~1.5 s to import, and loading a model for text search
+    # (the dashboard's background model load) needs no tapers
+    from scipy.signal.windows import dpss
+
     tapers, ratios = dpss(n_window, nw, int(2 * nw), sym=False, norm=None, return_ratios=True)
     tapers = np.atleast_2d(tapers)
     ratios = np.atleast_1d(ratios)

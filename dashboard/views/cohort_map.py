@@ -30,19 +30,20 @@ view = c3.radio("View", ["auto", "scatter", "density"], horizontal=True, key="ma
                 help="auto: density with a selectable subsample above "
                      f"{explore.DENSITY_THRESHOLD:,} sessions")
 
-color, color_name = None, ""
+color, color_name, color_key = None, "", "(none)"  # color_key names the colouring (cache key)
 try:
     if color_by == CONCEPT and concept:
         color, color_name = explore.as_series(state.concept_scores(concept)), concept
+        color_key = f"concept:{concept}"
     elif color_by in options:
         color, color_name = explore.color_values(options[color_by], sessions, labels), color_by
+        color_key = options[color_by]
 except Exception as exc:  # noqa: BLE001 - bad query: tell the user, keep the map
     st.error(explore.error_message(exc))
 
-highlight = explore.selection_mask(sessions["session_id"],
-                                   st.session_state.get("map_highlight_ids", []))
-fig = explore.map_figure(sessions, color=color, color_name=color_name, hover=state.hover(),
-                         highlight=highlight, mode=view)
+highlight_ids = list(st.session_state.get("map_highlight_ids", []))
+highlight = state.highlight_mask(highlight_ids)
+fig = state.map_figure(color_key, color, color_name, view, highlight_ids)  # cached: built once
 missing = int(sessions["x"].isna().sum())
 if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
