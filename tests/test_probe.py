@@ -182,3 +182,25 @@ def test_fit_probe_chooses_C_and_validates():
         fit_probe(X, np.zeros(200), groups)
     with pytest.raises(ValueError, match="NaN"):
         fit_probe(np.full((200, 5), np.nan), y, groups)
+
+
+def test_targets_report_the_oracle_ceiling_without_moving_thresholds():
+    from clef.probe.battery import summarize
+    from clef.probe.report import evaluate_targets
+
+    def res(aucs):
+        return pd.DataFrame({"task": [f"t{i}" for i in range(len(aucs))], "category": "finding",
+                             "test_set": "test", "status": "ok", "auroc": aucs})
+
+    results = {"clef": res([0.9, 0.8, 0.7, 0.6]), "recon": res([0.85, 0.75, 0.72, 0.55]),
+               "short-window": res([0.82, 0.72, 0.75, 0.5]), "oracle": res([1.0, 0.9, 0.7, 0.65])}
+    t = evaluate_targets(summarize(results), results, None).set_index("target")
+    beats = t.loc["share of tasks where CLEF beats short-window"]
+    assert beats["value"] == 0.75 and beats["status"] == "missed"  # 3 of 4 < 0.85
+    assert beats["note"] == "3 of 4; oracle beats short-window on 3"
+    sw = t.loc["CLEF mean AUROC - short-window"]
+    assert sw["value"] == pytest.approx(0.0525) and sw["status"] == "missed"
+    assert sw["note"] == "oracle - short-window: 0.115"
+    no_oracle = {k: v for k, v in results.items() if k != "oracle"}
+    t2 = evaluate_targets(summarize(no_oracle), no_oracle, None).set_index("target")
+    assert t2.loc["CLEF mean AUROC - short-window", "note"] == ""
