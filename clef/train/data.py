@@ -161,14 +161,16 @@ class PretrainData:
             items.append(t)
         return collate_tokens(items)
 
-    def batch(self, index: np.ndarray, seed: int, stage: int, step: int) -> Batch:
-        tokens = self.tokens(index)
+    def batch(self, index: np.ndarray, seed: int, stage: int, step: int,
+              tokens: Tokens | None = None, states: torch.Tensor | None = None) -> Batch:
+        """Rows ``index``; ``tokens``/``states`` replace the cached tokens (locked encoder)."""
+        tokens = self.tokens(index) if tokens is None else tokens
         idx = torch.as_tensor(np.asarray(index), dtype=torch.long)
         return Batch(index=np.asarray(index), tokens=tokens, text=self.text[idx],
                      text_group=self.text_group[idx],
                      ehr=self.ehr_tower.featurize([self.records[i] for i in index]),
                      ehr_group=self.ehr_group[idx],
-                     noise=mask_noise(tokens, index, seed, stage, step))
+                     noise=mask_noise(tokens, index, seed, stage, step), states=states)
 
 
 def mask_noise(tokens: Tokens, index, seed: int, stage: int, step: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from clef.tokens import Tokens
-from clef.train.data import Batch, PretrainData, mask_noise
+from clef.train.data import Batch, PretrainData
 
 
 class FrozenStates:
@@ -76,13 +76,7 @@ class FrozenStates:
             mask[b, :n] = True
         tokens = Tokens(torch.zeros(B, N, 0), time_idx, region_idx, band_idx, mask,
                         self.time_patch_s)
-        idx = torch.as_tensor(index, dtype=torch.long)
-        data = self.data
-        return Batch(index=index, tokens=tokens, text=data.text[idx],
-                     text_group=data.text_group[idx],
-                     ehr=data.ehr_tower.featurize([data.records[i] for i in index]),
-                     ehr_group=data.ehr_group[idx],
-                     noise=mask_noise(tokens, index, seed, stage, step), states=states)
+        return self.data.batch(index, seed, stage, step, tokens=tokens, states=states)
 
 
 __all__ = ["FrozenStates"]
