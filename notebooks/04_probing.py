@@ -51,7 +51,6 @@ SHOW_SOLUTIONS = True  # run the exercise solutions (CI runs them so they cannot
 
 # %%
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -63,7 +62,7 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
 from clef.cohort import Cohort
-from clef.demo import Bundle
+from clef.demo import DEFAULT_ROOT, Bundle
 from clef.errors import InvalidCohort
 from clef.model import CLEFModel
 from clef.probe import (
@@ -87,12 +86,9 @@ plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72, "figure.figsize": (10,
 pd.set_option("display.width", 120)
 if TORCH_THREADS:
     torch.set_num_threads(TORCH_THREADS)
-ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "clef" / "__init__.py").exists()),
-            Path.cwd())
-SAMPLES = Path(SAMPLE_DIR) if SAMPLE_DIR else ROOT / "data_samples"
-bundle = Bundle.locate(SAMPLES, require=False)
-checkpoint = bundle.checkpoint or (SAMPLES / "clef-tiny")
-print(f"sample data: {SAMPLES}\n  cohort {bundle.cohort}\n  store {bundle.store}\n"
+bundle = Bundle.locate(SAMPLE_DIR or None, require=False)  # default: the shipped data_samples/
+checkpoint = bundle.checkpoint
+print(f"sample data: {bundle.root}\n  cohort {bundle.cohort}\n  store {bundle.store}\n"
       f"  checkpoint {checkpoint}")
 
 # %% [markdown]
@@ -269,7 +265,8 @@ gap.round(3)
 # `benchmarks/results/probe/`; when present they are printed here.
 
 # %%
-folders = [f for f in (bundle.probe, ROOT / "benchmarks" / "results" / "probe") if f is not None]
+folders = [f for f in (bundle.probe, DEFAULT_ROOT.parent / "benchmarks" / "results" / "probe")
+           if f is not None]
 full = next((f / "summary_table.csv" for f in folders if (f / "summary_table.csv").is_file()), None)
 if full is not None:
     print(f"full run ({full}):")

@@ -45,7 +45,6 @@ SHOW_SOLUTIONS = True  # run the exercise solutions (CI runs them so they cannot
 
 # %%
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -76,11 +75,8 @@ pd.set_option("display.width", 120)
 pd.set_option("display.max_colwidth", 100)
 if TORCH_THREADS:
     torch.set_num_threads(TORCH_THREADS)
-ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "clef" / "__init__.py").exists()),
-            Path.cwd())
-SAMPLES = Path(SAMPLE_DIR) if SAMPLE_DIR else ROOT / "data_samples"
-bundle = Bundle.locate(SAMPLES, require=False)
-checkpoint = bundle.checkpoint or (SAMPLES / "clef-tiny")
+bundle = Bundle.locate(SAMPLE_DIR or None, require=False)  # default: the shipped data_samples/
+checkpoint = bundle.checkpoint
 model = CLEFModel.from_pretrained(checkpoint).eval()
 encode = text_encoder(model)  # list of texts -> (n, d) unit vectors
 cohort = Cohort.load(bundle.cohort)
