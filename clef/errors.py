@@ -46,3 +46,35 @@ class CheckpointMismatch(ClefError):
 
 class InvalidQuery(ClefError):
     """A search or concept query is empty or malformed."""
+
+
+class InvalidStore(ClefError):
+    """A store (or index/map) folder is missing files, or its files do not match their checksums."""
+
+
+class BundleNotFound(ClefError):
+    """The dashboard's data (store, index, checkpoint) cannot be found."""
+
+
+class SignalsUnavailable(ClefError):
+    """A session's signals cannot be shown (the bundle has no cohort folder to read them from)."""
+
+    def __init__(self, session_id: str):
+        super().__init__(f"no signals for session {session_id!r}: this bundle has no cohort "
+                         "folder. Fix: pass --cohort COHORT (or keep cohort/ next to the store).")
+
+
+def error_message(exc: BaseException) -> str:
+    """A user-facing message for an exception: clef errors verbatim, others with their type.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(exc, ClefError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

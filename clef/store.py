@@ -31,15 +31,11 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
-from clef.errors import CheckpointMismatch, ClefError
+from clef.errors import CheckpointMismatch, InvalidStore
 
 STORE_FORMAT = "clef-store"
 STORE_FORMAT_VERSION = 1
 FAILURE_COLUMNS = ["session_id", "path", "error_type", "message"]
-
-
-class InvalidStore(ClefError):
-    """A store (or index/map) folder is missing files, or its files do not match their checksums."""
 
 
 # ----------------------------------------------------------------------------------------------
