@@ -1,4 +1,7 @@
-"""clef.explore: cohort profiles, concept scores/timelines, figures, selections, uploads."""
+"""clef.explore (package): cohort profiles, concept scores/timelines, figures, selections, uploads.
+
+Most tests use the names the dashboard uses (``clef.explore.<name>``); private helpers come from
+their module."""
 from __future__ import annotations
 
 import io
@@ -14,6 +17,7 @@ from scipy import stats
 from clef import explore
 from clef.channels import DOUBLE_BANANA, STANDARD_CHANNELS
 from clef.errors import InvalidQuery, InvalidRecording, UnsupportedFormat
+from clef.explore.profile import _two_by_two_p
 from clef.session import Session
 
 
@@ -96,7 +100,7 @@ def _reference_p(a, b, c, d) -> float:
 def test_two_by_two_p_both_branches():
     tables = [(5, 995, 40, 8960), (500, 500, 4000, 5000), (2, 8, 30, 60), (0, 10, 5, 85),
               (30, 70, 20, 80)]
-    got = explore._two_by_two_p(*np.array(tables, dtype=float).T)
+    got = _two_by_two_p(*np.array(tables, dtype=float).T)
     for t, p in zip(tables, got):
         assert p == pytest.approx(_reference_p(*t), rel=1e-9)
 
@@ -460,3 +464,19 @@ def test_error_message_and_check_query():
     assert explore.check_query("  spikes ") == "spikes"
     with pytest.raises(InvalidQuery, match="empty"):
         explore.check_query("   ")
+
+
+def test_package_layout_names_and_no_streamlit():
+    """The dashboard's names resolve, each module stays small, and none imports Streamlit."""
+    import subprocess
+    import sys
+
+    pkg = Path(explore.__file__).parent
+    assert all(getattr(explore, name, None) is not None for name in explore.__all__)
+    sizes = {p.name: len(p.read_text().splitlines()) for p in pkg.glob("*.py")}
+    assert {"profile.py", "concepts.py", "viewer.py", "cohort_map.py", "upload.py", "search.py",
+            "tables.py", "model_page.py"} <= set(sizes)
+    assert max(sizes.values()) <= 500, sizes
+    code = "import sys, clef.explore; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

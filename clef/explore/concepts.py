@@ -1,0 +1,161 @@
+"""Concept scores, task matching and concept timelines (which minutes match a concept)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from clef.session import Session
+
+
+def concept_scores(embeddings: np.ndarray, text_embedding: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every session embedding with one text embedding.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray
+        (n_sessions, dim).
+    text_embedding : np.ndarray
+        (dim,) or (1, dim).
+
+    Returns
+    -------
+    np.ndarray
+        float32, (n_sessions,).
+    """
+    e = np.asarray(embeddings, dtype=np.float32)
+    t = np.asarray(text_embedding, dtype=np.float32).reshape(-1)  # (dim,)
+    if e.ndim != 2 or e.shape[1] != t.shape[0]:
+        raise ValueError(f"embeddings {e.shape} and text embedding {t.shape} differ in dimension. "
+                         "Fix: encode the text with the model that made the embeddings.")
+    en = np.linalg.norm(e, axis=1)
+    tn = float(np.linalg.norm(t)) or 1.0
+    return (e @ t / np.where(en > 0, en, 1.0) / tn).astype(np.float32)
+
+
+def _norm_text(s: str) -> str:
+    return " ".join(str(s).lower().replace("_", " ").replace("-", " ").split())
+
+
+def match_task(query: str, task_info: pd.DataFrame) -> str | None:
+    """The task whose name or concept matches a free-text query (case/underscore insensitive).
+
+    Parameters
+    ----------
+    query : str
+        Free text, e.g. ``"benzodiazepine effect"``.
+    task_info : pd.DataFrame
+        Columns ``task`` and optionally ``concept`` (``Cohort.task_info()``).
+
+    Returns
+    -------
+    str or None
+        The task name, or None when no task matches exactly.
+    """
+    q = _norm_text(query)
+    if not q or task_info is None or len(task_info) == 0:
+        return None
+    for col in ("task", "concept"):
+        if col not in task_info.columns:
+            continue
+        names = task_info[col].astype("string").fillna("").map(_norm_text)
+        hit = task_info.loc[names == q, "task"]
+        if len(hit):
+            return str(hit.iloc[0])
+    return None
+
+
+def concept_timeline(states, time_idx, mask, text_embedding, time_patch_s: float) -> pd.DataFrame:
+    """Per-time-patch similarity of a session's token states with a concept's text embedding.
+
+    Parameters
+    ----------
+    states : array-like
+        (n_tokens, dim) token states of one session in the shared embedding space (see
+        :func:`embed_session`), or (n_patches, dim) per-time-patch states (``time_idx=None``,
+        e.g. ``EmbeddingStore.states``).
+    time_idx : array-like or None
+        int, (n_tokens,): each token's time-patch index; None = row i is patch i.
+    mask : array-like or None
+        bool, (n_tokens,): True for real tokens; None = all real.
+    text_embedding : array-like
+        (dim,) concept embedding from the text tower.
+    time_patch_s : float
+        Seconds per time patch.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per time patch: ``time_patch``, ``start_min``, ``score`` (mean cosine of the
+        patch's tokens), ``max_score``, ``n_tokens``.
+    """
+    s = np.asarray(states, dtype=np.float32)
+    t = np.asarray(text_embedding, dtype=np.float32).reshape(-1)
+    if s.ndim != 2:
+        raise ValueError(f"states must be (n_tokens, dim), got shape {s.shape}. Fix: pass one "
+                         "session's states.")
+    ti = (np.arange(s.shape[0]) if time_idx is None
+          else np.asarray(time_idx).reshape(-1).astype(np.int64))
+    m = np.ones(s.shape[0], bool) if mask is None else np.asarray(mask).reshape(-1).astype(bool)
+    if s.shape[0] != ti.shape[0] or s.shape[0] != m.shape[0]:
+        raise ValueError(f"states {s.shape}, time_idx {ti.shape} and mask {m.shape} disagree. "
+                         "Fix: pass one session's (n_tokens, dim) states with its time_idx and "
+                         "mask.")
+    if s.shape[1] != t.shape[0]:
+        raise ValueError(f"token states have dim {s.shape[1]} but the text embedding has "
+                         f"{t.shape[0]}. Fix: use states projected into the shared space.")
+    cos = concept_scores(s[m], t)  # (n_real,)
+    df = pd.DataFrame({"time_patch": ti[m], "score": cos})
+    out = df.groupby("time_patch")["score"].agg(["mean", "max", "size"]).reset_index()
+    out.columns = ["time_patch", "score", "max_score", "n_tokens"]
+    out.insert(1, "start_min", out["time_patch"] * float(time_patch_s) / 60.0)
+    return out
+
+
+def timeline_figure(timeline: pd.DataFrame, concept: str) -> go.Figure:
+    """Bar chart of a concept timeline (minutes on x, similarity on y)."""
+    fig = go.Figure(go.Bar(x=timeline["start_min"], y=timeline["score"],
+                           marker_color=timeline["score"], marker_colorscale="RdBu_r",
+                           hovertemplate="minute %{x:.2f}<br>similarity %{y:.3f}<extra></extra>"))
+    fig.update_layout(title=f"Which minutes match '{concept}'", xaxis_title="time (min)",
+                      yaxis_title="cosine similarity", height=260,
+                      margin={"l": 40, "r": 10, "t": 40, "b": 40})
+    return fig
+
+
+def embeddings_in_order(store, session_ids) -> np.ndarray:
+    """Store embeddings (N, D) in the order of ``session_ids`` (no copy when already aligned)."""
+    ids = np.asarray(session_ids).astype(str)
+    sids = np.asarray(store.session_ids).astype(str)
+    if len(ids) == len(sids) and np.array_equal(ids, sids):
+        return store.embeddings
+    rows = np.array([store.row_of(s) for s in ids], dtype=np.int64)
+    return np.asarray(store.embeddings)[rows]
+
+
+def window_states(model, session: Session | None = None, *, store=None,
+                  session_id: str | None = None) -> tuple[np.ndarray, float]:
+    """Per-time-patch embeddings of a session in the shared space, for concept timelines.
+
+    Taken from the store when it holds them (``clef embed --states``), else computed from the
+    session's token states (mean per time patch, projected, normalised: ``clef.embed``).
+
+    Returns
+    -------
+    states : np.ndarray
+        (n_patches, D) float32; row i covers ``[i, i + 1) * time_patch_s`` seconds.
+    time_patch_s : float
+    """
+    patch_s = float(model.tokenizer.time_patch_s)
+    if store is not None and session_id is not None:
+        st_ = store.states(session_id)
+        if st_ is not None and len(st_):
+            return np.asarray(st_, dtype=np.float32), patch_s
+    if session is None:
+        raise ValueError("window_states needs the session when the store holds no states.")
+    from clef.embed import embed_sessions
+
+    _, windows, errors = embed_sessions(model, [session], batch_size=1, states=True)
+    if errors:
+        raise errors[0]
+    return np.asarray(windows[0], dtype=np.float32), patch_s
