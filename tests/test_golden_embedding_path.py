@@ -1,0 +1,107 @@
+"""Golden values recorded before the one-embedding-path refactor (issue 13): the shipped index's
+search results, map placement, embeddings of shipped sessions regenerated from the seed, and the
+numbers of a small probe run must not change.
+
+``tests/golden/embedding_path.json`` was written once from the pre-refactor code; these tests only
+read it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DS = REPO / "data_samples"
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "embedding_path.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (DS / "store" / "manifest.json").is_file() or not (DS / "index").is_dir():
+        pytest.skip("data_samples bundle not present")
+    from clef.embed import load_model
+    from clef.index import SessionIndex
+    from clef.store import EmbeddingStore
+
+    model = load_model(DS / "clef-tiny")
+    return model, EmbeddingStore.open(DS / "store"), SessionIndex.load(DS / "index", model)
+
+
+def _assert_hits(got, want):
+    assert [r[0] for r in got] == [r[0] for r in want]
+    np.testing.assert_allclose([r[1] for r in got], [r[1] for r in want], atol=1e-5)
+
+
+def test_index_search_results_unchanged(shipped):
+    from clef.index import SessionIndex
+
+    model, store, idx = shipped
+    for sid in GOLDEN["query_ids"]:
+        _assert_hits(idx.by_session(sid, 10)[["session_id", "score"]].values.tolist(),
+                     GOLDEN["by_session"][sid])
+        assert idx.by_session(sid, 10, site="B")["session_id"].tolist() == \
+            GOLDEN["by_session_site"][sid]
+    for q, want in GOLDEN["by_text"].items():
+        _assert_hits(idx.by_text(q, model, 10)[["session_id", "score"]].values.tolist(), want)
+    fv = SessionIndex.from_vectors(np.asarray(store.embeddings), store.sessions)
+    for sid in GOLDEN["query_ids"]:
+        assert fv.by_session(sid, 10)["session_id"].tolist() == GOLDEN["from_vectors"][sid]
+
+
+def test_map_placement_unchanged(shipped):
+    from clef.maps import CohortMap
+
+    _, store, _ = shipped
+    cmap = CohortMap.load(DS / "map")
+    np.testing.assert_allclose(cmap.transform(np.asarray(store.embeddings[[3, 30, 300]])),
+                               GOLDEN["map_xy"], atol=1e-5)
+
+
+def test_embeddings_of_shipped_sessions_unchanged(shipped):
+    from clef.cohort import Cohort
+    from clef.embed import embed_sessions
+
+    model, store, _ = shipped
+    cohort = Cohort.load(DS / "cohort")
+    sessions = [cohort.session(s, sfreq=200.0) for s in GOLDEN["embed_ids"]]
+    vectors, windows, errors = embed_sessions(model, sessions, batch_size=2, states=True)
+    assert not errors
+    np.testing.assert_allclose(vectors, GOLDEN["embed_vectors"], atol=1e-6)
+    for w, want in zip(windows, GOLDEN["embed_windows_head"]):
+        np.testing.assert_allclose(w[:4], want, atol=1e-6)
+    rows = [store.row_of(s) for s in GOLDEN["embed_ids"]]
+    np.testing.assert_allclose(vectors, np.asarray(store.embeddings[rows]), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_probe_numbers_unchanged(tmp_path):
+    import torch
+
+    from clef import synth
+    from clef.probe.linear import ProbeConfig
+    from clef.probe.pipeline import ProbeRunConfig, run_probe
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_probe_pipeline import _tiny_model
+
+    root = synth.generate_cohort(tmp_path / "synth", 40, seed=1, minutes=0.5, signals="none",
+                                 progress=False)
+    torch.manual_seed(0)
+    _tiny_model().save_pretrained(tmp_path / "ckpt")
+    cfg = ProbeRunConfig(baselines=("band-power", "random", "oracle"), n_boot=10)
+    cfg.battery.min_pos_train, cfg.battery.min_pos_test = 4, 2
+    cfg.battery.probe = ProbeConfig(Cs=(0.1, 1.0), inner_folds=2)
+    res = run_probe(root, tmp_path / "ckpt", tmp_path / "out", config=cfg, progress=False)
+    r = res["results"]
+    got = r[r.status == "ok"][["representation", "task", "test_set", "auroc"]].values.tolist()
+    assert [g[:3] for g in got] == [w[:3] for w in GOLDEN["probe_results"]]
+    np.testing.assert_allclose([g[3] for g in got], [w[3] for w in GOLDEN["probe_results"]],
+                               atol=1e-6)
+    zs = res["zeroshot"][["task", "auroc"]].values.tolist()
+    assert [z[0] for z in zs] == [w[0] for w in GOLDEN["probe_zeroshot"]]
+    np.testing.assert_allclose([z[1] for z in zs], [w[1] for w in GOLDEN["probe_zeroshot"]],
+                               atol=1e-6)
