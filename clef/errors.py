@@ -78,3 +78,7 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, ClefError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+class NotUnitNorm(ClefError):
+    """Embeddings that must have unit L2 norm (see ``clef.embedding``) do not."""
