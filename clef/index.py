@@ -25,10 +25,9 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
-from clef.errors import InvalidQuery
+from clef.errors import InvalidQuery, InvalidStore
 from clef.store import (
     EmbeddingStore,
-    InvalidStore,
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_parquet,
