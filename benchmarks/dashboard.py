@@ -44,7 +44,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from clef import explore
-from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle, dashboard_command
+from clef.bundle import DEFAULT_ROOT, Bundle, map_dir
+from clef.demo import build_demo_bundle, dashboard_command
+from clef.errors import BundleNotFound
 from clef.index import SessionIndex
 from clef.maps import CohortMap
 from clef.store import EmbeddingStore, l2_normalize
@@ -160,7 +162,7 @@ def scaled_bundle(base: Bundle, n: int, out: Path, seed: int = 0) -> Path:
     xy[:n0] = bxy[:n0]
     coords = pd.DataFrame({"session_id": sessions["session_id"], "x": xy[:, 0], "y": xy[:, 1],
                            "anchor": np.arange(n) < n0})
-    CohortMap(coords, vec[:n0], dict(base_map.params, count=n)).save(out / "map")
+    CohortMap(coords, vec[:n0], dict(base_map.params, count=n)).save(map_dir(out / "index"))
     for part in ("cohort", "checkpoint"):
         os.symlink(getattr(base, part), out / part)
     return out

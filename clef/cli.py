@@ -22,6 +22,7 @@ from clef.commands import demo as _demo
 from clef.commands import embed as _embed
 from clef.commands import index as _index
 from clef.commands import info as _info
+from clef.commands import map as _map
 from clef.commands import pretrain as _pretrain
 from clef.commands import probe as _probe
 from clef.commands import query as _query
@@ -34,6 +35,7 @@ _demo.register(app)
 _embed.register(app)
 _index.register(app)
 _info.register(app)
+_map.register(app)
 _pretrain.register(app)
 _probe.register(app)
 _query.register(app)

@@ -1,137 +1,19 @@
-"""Dashboard bundles: where the cohort, checkpoint, store, index, map and probe results live.
+"""Demo bundles and the dashboard launcher.
 
-A bundle is a folder with one sub-folder per artefact (the layout of ``data_samples/``)::
-
-    cohort/      clef.cohort folder (sessions.parquet, tasks.parquet, cohort.json)
-    checkpoint/  CLEFModel.save_pretrained folder
-    store/       clef.store.EmbeddingStore
-    index/       clef.index.SessionIndex
-    map/         clef.maps.CohortMap
-    probe/       optional probe results (markdown, CSV, PNG)
-    bundle.json  what made it; optional ``{"parts": {"checkpoint": "clef-tiny"}}`` names folders
-
-:func:`build_demo_bundle` makes one from a synthetic cohort (tests, the ``clef demo`` fallback and
-``data_samples/``); :meth:`Bundle.locate` finds the parts from a root folder or explicit paths.
+:func:`build_demo_bundle` makes a self-contained bundle (layout: :mod:`clef.bundle`) from a
+synthetic cohort, for tests, ``clef demo --build`` and trying the app; :func:`dashboard_command` /
+:func:`launch_dashboard` start the Streamlit app on a bundle.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from clef.errors import ClefError
+from clef.bundle import Bundle, map_dir
+from clef.errors import BundleNotFound
 
-PARTS = ("cohort", "checkpoint", "store", "index", "map", "probe")
-BUILT = ("cohort", "checkpoint", "store", "index", "map")  # what build_demo_bundle writes
-DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data_samples"
-
-
-class BundleNotFound(ClefError):
-    """The dashboard's data (store, index, checkpoint) cannot be found."""
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _existing(p) -> Path | None:
-    if p is None or str(p) == "":
-        return None
-    p = Path(p).expanduser()
-    return p if p.exists() else None
-
-
-@dataclass
-class Bundle:
-    """Paths of everything the dashboard reads (None = absent; only store/index/checkpoint needed).
-
-    Attributes
-    ----------
-    root : Path or None
-    cohort, checkpoint, store, index, map, probe : Path or None
-    """
-
-    root: Path | None = None
-    cohort: Path | None = None
-    checkpoint: Path | None = None
-    store: Path | None = None
-    index: Path | None = None
-    map: Path | None = None
-    probe: Path | None = None
-
-    @classmethod
-    def locate(cls, root=None, *, store=None, index=None, checkpoint=None, cohort=None,
-               map=None, probe=None, require: bool = True) -> Bundle:
-        """Resolve a bundle from a root folder and/or explicit paths.
-
-        Explicit paths win; the rest come from ``root/<part>``, then from the manifests (an index
-        records its store; a store may record its cohort and checkpoint), then from folders next
-        to the store.
-
-        Parameters
-        ----------
-        root : path, optional
-            Bundle folder; default ``data_samples/`` when no explicit store/index is given.
-        store, index, checkpoint, cohort, map, probe : path, optional
-        require : bool
-            Raise ``BundleNotFound`` unless a store, an index and a checkpoint are found.
-
-        Returns
-        -------
-        Bundle
-        """
-        given = {"store": store, "index": index, "checkpoint": checkpoint, "cohort": cohort,
-                 "map": map, "probe": probe}
-        for name, value in given.items():
-            if value not in (None, "") and not Path(value).expanduser().exists():
-                raise BundleNotFound(f"--{name} {value}: no such folder. Fix: pass an existing "
-                                     f"{name} folder, or drop --{name} to use the default.")
-        if root is None and store in (None, "") and index in (None, ""):
-            root = DEFAULT_ROOT
-        root_p = _existing(root)
-        found = {k: _existing(v) for k, v in given.items()}
-        if root_p is not None:
-            # bundle.json may name a part's folder, e.g. {"parts": {"checkpoint": "clef-tiny"}}
-            declared = _read_json(root_p / "bundle.json").get("parts") or {}
-            for part in PARTS:
-                if found[part] is None:
-                    found[part] = _existing(root_p / declared.get(part, part))
-        if found["store"] is None and found["index"] is not None:
-            recorded = _read_json(found["index"] / "manifest.json").get("store")
-            if recorded:  # relative paths are relative to the index folder
-                found["store"] = _existing(found["index"] / recorded)
-        if found["store"] is not None:
-            sm = _read_json(found["store"] / "manifest.json")
-            for part in ("cohort", "checkpoint", "map"):
-                if found[part] is None and sm.get(part):
-                    cand = Path(sm[part])
-                    if not cand.is_absolute():
-                        cand = found["store"] / cand
-                    found[part] = _existing(cand)
-            parent = found["store"].parent  # siblings of the store folder
-            declared = _read_json(parent / "bundle.json").get("parts") or {}
-            for part in PARTS:
-                if found[part] is None:
-                    found[part] = _existing(parent / declared.get(part, part))
-        bundle = cls(root=root_p, **found)
-        if require:
-            missing = [p for p in ("store", "index", "checkpoint") if getattr(bundle, p) is None]
-            if missing:
-                where = root_p or root or "(no root)"
-                raise BundleNotFound(
-                    f"dashboard data not found: no {', '.join(missing)} (looked in {where} and "
-                    "next to the store). Fix: pass --bundle DIR or --store STORE --index INDEX "
-                    "--checkpoint CHECKPOINT, or build a demo bundle (synthetic cohort, "
-                    "random-init model) with `clef demo --build DIR`.")
-        return bundle
-
-    def to_dict(self) -> dict:
-        return {k: (str(v) if v is not None else None) for k, v in asdict(self).items()}
+BUILT = ("cohort", "checkpoint", "store", "index")  # what build_demo_bundle writes (map: index/map)
 
 
 def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None, *,
@@ -142,7 +24,7 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
     Parameters
     ----------
     out : path
-        Bundle folder to create (see module docstring for the layout).
+        Bundle folder to create (layout: :mod:`clef.bundle`).
     n_sessions : int
         Synthetic sessions (a few dozen is enough to try every page).
     seed : int
@@ -157,8 +39,9 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
     progress : bool
         Progress bars.
     overwrite : bool
-        Rebuild in a non-empty folder: its cohort/, store/, index/, map/ (and checkpoint/ unless it
-        is ``checkpoint`` itself) are replaced; probe/ and other files are kept.
+        Rebuild in a non-empty folder: its cohort/, store/, index/ (with index/map/) and
+        checkpoint/ (unless it is ``checkpoint`` itself) are replaced; probe/ and other files are
+        kept.
 
     Returns
     -------
@@ -213,7 +96,7 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
     index = SessionIndex.build(store, progress=progress)
     index.save(out / "index", created_by="clef.demo.build_demo_bundle")
     cmap = CohortMap.fit(store, seed=seed, progress=progress)
-    cmap.save(out / "map", created_by="clef.demo.build_demo_bundle")
+    cmap.save(map_dir(out / "index"), created_by="clef.demo.build_demo_bundle")
 
     info = {"created_by": "clef.demo.build_demo_bundle", "n_sessions": int(n_sessions),
             "seed": int(seed), "minutes": float(minutes),

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
+from clef.errors import InvalidStore
 from clef.store import (
     EmbeddingStore,
-    InvalidStore,
     atomic_save_npy,
     atomic_write_json,
     atomic_write_parquet,
@@ -227,7 +227,7 @@ class CohortMap:
         mpath = path / "map.json"
         if not mpath.is_file():
             raise InvalidStore(f"{path}: not a cohort map (no map.json). Fix: fit one with "
-                               "`CohortMap.fit(store).save(dir)` or `clef index --map`.")
+                               "`clef map --index INDEX` (it goes to INDEX/map).")
         manifest = json.loads(mpath.read_text())
         if manifest.get("format") != MAP_FORMAT:
             raise InvalidStore(f"{mpath}: format {manifest.get('format')!r}, expected "
@@ -241,6 +241,63 @@ class CohortMap:
         coords = pd.read_parquet(path / "map.parquet")
         anchors = np.load(path / "anchors.npy", allow_pickle=False)
         return cls(coords, anchors, manifest["params"], path)
+
+
+def fit_index_map(index, store=None, *, config: MapConfig | None = None,
+                  created_by: str = "clef.maps.fit_index_map", progress: bool = False) -> CohortMap:
+    """Fit the cohort map of an index's sessions and save it where maps live, ``INDEX/map``.
+
+    The location is :func:`clef.bundle.map_dir` (the one rule ``clef index``, ``clef map``,
+    ``clef dashboard`` and :class:`clef.bundle.Bundle` share).
+
+    Parameters
+    ----------
+    index : path
+        Index folder written by ``clef index`` / ``SessionIndex.save``.
+    store : EmbeddingStore or path, optional
+        The embeddings the index was built from; default: the store its manifest records.
+    config : MapConfig, optional
+    created_by : str
+        Recorded in ``map.json``.
+    progress : bool
+        Progress messages from UMAP.
+
+    Returns
+    -------
+    CohortMap
+        Saved in ``INDEX/map`` (``.path``).
+
+    Raises
+    ------
+    InvalidStore
+        No index at ``index``, no store found, or a store made by another model or holding other
+        sessions than the index.
+    """
+    from clef.bundle import map_dir
+
+    index = Path(index)
+    mpath = index / "manifest.json"
+    if not mpath.is_file():
+        raise InvalidStore(f"{index}: not a session index (no manifest.json). Fix: build one with "
+                           "`clef index --store STORE --out INDEX`.")
+    manifest = json.loads(mpath.read_text())
+    if store is None:
+        recorded = manifest.get("store")
+        if not recorded or not (index / recorded).is_dir():  # relative to the index folder
+            raise InvalidStore(f"{index}: its manifest names no existing store ({recorded!r}). "
+                               "Fix: pass --store STORE.")
+        store = index / recorded
+    if not isinstance(store, EmbeddingStore):
+        store = EmbeddingStore.open(store, verify=True)
+    want, got = manifest.get("model_sha256"), store.manifest.get("model_sha256")
+    if (want and got and want != got) or manifest.get("count") not in (None, len(store)):
+        raise InvalidStore(f"{store.path} does not hold the sessions of the index {index} (model "
+                           f"{str(got)[:12]} vs {str(want)[:12]}, {len(store)} vs "
+                           f"{manifest.get('count')} sessions). Fix: pass the store the index was "
+                           "built from.")
+    cmap = CohortMap.fit(store, config=config, progress=progress)
+    cmap.save(map_dir(index), created_by=created_by)
+    return cmap
 
 
 def _knn_graph(x: np.ndarray, k: int, cfg: MapConfig, progress: bool):

@@ -19,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from clef import explore
-from clef.demo import Bundle
+from clef.bundle import Bundle
+from clef.errors import SignalsUnavailable
 
 ENV = {"root": "CLEF_BUNDLE", "store": "CLEF_STORE", "index": "CLEF_INDEX",
        "checkpoint": "CLEF_CHECKPOINT", "cohort": "CLEF_COHORT", "map": "CLEF_MAP"}
@@ -314,7 +315,7 @@ def session_signal(session_id: str):
     """A sample session's signals (regenerated on demand for synthetic cohorts)."""
     c = cohort()
     if c is None:
-        raise explore.SignalsUnavailable(session_id)
+        raise SignalsUnavailable(session_id)
     return c.session(session_id)
 
 

@@ -64,7 +64,7 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
 from clef.cohort import Cohort
-from clef.demo import Bundle
+from clef.bundle import Bundle
 from clef.model import CLEFModel, ModelConfig
 from clef.synth import generate_cohort
 from clef.train import TrainConfig, pretrain

@@ -62,7 +62,7 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
 from clef.cohort import Cohort
-from clef.demo import DEFAULT_ROOT, Bundle
+from clef.bundle import DEFAULT_ROOT, Bundle
 from clef.errors import InvalidCohort
 from clef.model import CLEFModel
 from clef.probe import (

@@ -54,7 +54,7 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
 
 from clef.cohort import Cohort
-from clef.demo import Bundle
+from clef.bundle import Bundle
 from clef.explore import cohort_profile, concept_scores, concept_timeline
 from clef.index import SessionIndex, steer, text_vector
 from clef.maps import CohortMap

@@ -33,16 +33,16 @@ $CLEF pretrain --cohort "$W/cohort" --config clef-tiny --arch short-window --sta
 $PY -c "from clef.model import CLEFModel; import torch; torch.manual_seed(7919); \
 CLEFModel('clef-tiny').save_pretrained('$W/clef-tiny-random')"
 
-# 3. the shipped bundle: checkpoint, cohort tables, store (token cache reused), index + map
-rm -rf data_samples/clef-tiny data_samples/cohort data_samples/store data_samples/index data_samples/map
+# 3. the shipped bundle: checkpoint, cohort tables, store (token cache reused), index with its
+#    map inside (index/map: where clef index writes it and the dashboard reads it)
+rm -rf data_samples/clef-tiny data_samples/cohort data_samples/store data_samples/index
 cp -r "$W/clef-tiny" data_samples/clef-tiny
 rm -rf data_samples/clef-tiny/cache data_samples/clef-tiny/checkpoints
 mkdir -p data_samples/cohort
 cp "$W"/cohort/{sessions,tasks,oracle}.parquet "$W/cohort/cohort.json" data_samples/cohort/
 $CLEF embed --cohort data_samples/cohort --checkpoint data_samples/clef-tiny --out data_samples/store \
   --scheduler none --token-cache "$W/cache/tokens" --batch-size 16
-$CLEF index --store data_samples/store --out data_samples/index --map
-mv data_samples/index/map data_samples/map
+$CLEF index --store data_samples/store --out data_samples/index --map  # map: data_samples/index/map
 echo '{"created_by": "scripts/build_data_samples.sh", "parts": {"checkpoint": "clef-tiny"}}' \
   > data_samples/bundle.json
 

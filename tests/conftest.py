@@ -41,7 +41,9 @@ def _find_or_build_bundle(tmp_path_factory, on_build=None) -> Path:
     24-session demo bundle built in a temp folder (``on_build(folder)`` may add to it)."""
     import os
 
-    from clef.demo import DEFAULT_ROOT, Bundle, BundleNotFound, build_demo_bundle
+    from clef.bundle import DEFAULT_ROOT, Bundle
+    from clef.demo import build_demo_bundle
+    from clef.errors import BundleNotFound
 
     if os.environ.get("CLEF_TEST_BUNDLE"):
         return Path(os.environ["CLEF_TEST_BUNDLE"])

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from clef.demo import Bundle, BundleNotFound, build_demo_bundle
+from clef.bundle import Bundle, map_dir
+from clef.demo import build_demo_bundle
+from clef.errors import BundleNotFound
 
 pytestmark = pytest.mark.slow  # ~30 s on data_samples/; building a demo bundle adds ~40 s
 
@@ -362,7 +364,7 @@ def test_build_demo_bundle_contents_and_overwrite(bundle_root, tmp_path):
     model = CLEFModel.from_pretrained(root / "checkpoint")
     index = SessionIndex.load(root / "index", model)  # refuses a mismatched model
     assert len(index) == n
-    cmap = CohortMap.load(root / "map")
+    cmap = CohortMap.load(map_dir(root / "index"))  # the map lives inside its index
     assert set(cmap.coords["session_id"]) == set(store.session_ids)
     with pytest.raises(FileExistsError, match="not empty"):
         build_demo_bundle(root, n_sessions=8)

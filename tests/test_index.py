@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from clef.errors import CheckpointMismatch, InvalidQuery
+from clef.errors import CheckpointMismatch, InvalidQuery, InvalidStore
 from clef.index import IndexConfig, SessionIndex, steer, text_vector
 from clef.model import CLEFModel, ModelConfig
-from clef.store import EmbeddingStore, InvalidStore, model_fingerprint
+from clef.store import EmbeddingStore, model_fingerprint
 
 TINY = {
     "name": "test-tiny", "embed_dim": 16,

@@ -20,9 +20,10 @@ def register(app: typer.Typer) -> None:
         cohort: Annotated[Path | None, typer.Option(
             help="Cohort folder (signals for the viewer); default: next to the store.")] = None,
         map_: Annotated[Path | None, typer.Option(
-            "--map", help="Cohort map folder; default: next to the store.")] = None,
+            "--map", help="Cohort map folder; default: INDEX/map (where `clef index` and "
+                          "`clef map` put it).")] = None,
         bundle: Annotated[Path | None, typer.Option(
-            help="Folder holding cohort/ checkpoint/ store/ index/ map/ (default data_samples/).")
+            help="Folder holding cohort/ checkpoint/ store/ index/ (default data_samples/).")
         ] = None,
         address: Annotated[str, typer.Option(
             help="Interface to bind; 127.0.0.1 keeps the app on this machine.")] = "127.0.0.1",

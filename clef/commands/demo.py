@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     ) -> None:
         """Open the explorer on data_samples/ (`make demo`)."""
-        from clef.demo import DEFAULT_ROOT, Bundle, build_demo_bundle, launch_dashboard
+        from clef.bundle import DEFAULT_ROOT, Bundle
+        from clef.demo import build_demo_bundle, launch_dashboard
 
         try:
             root = DEFAULT_ROOT

@@ -17,7 +17,8 @@ def index(
     target_recall: Annotated[float, typer.Option(
         help="recall@10 that IVF/HNSW search parameters are tuned to reach.")] = 0.95,
     map_: Annotated[bool, typer.Option(
-        "--map/--no-map", help="Also fit the UMAP cohort map into OUT/map.")] = True,
+        "--map/--no-map", help="Also fit the UMAP cohort map into OUT/map (where the dashboard "
+                               "looks for it; `clef map` refits it later).")] = True,
     n_neighbors: Annotated[int, typer.Option(help="UMAP n_neighbors.")] = 15,
     min_dist: Annotated[float, typer.Option(help="UMAP min_dist.")] = 0.1,
     seed: Annotated[int, typer.Option(help="UMAP random seed (reproducible layout).")] = 0,
@@ -26,7 +27,7 @@ def index(
     """Build a cosine session index over a store; optionally fit its cohort map."""
     from clef.errors import ClefError
     from clef.index import KINDS, IndexConfig, SessionIndex
-    from clef.maps import CohortMap, MapConfig
+    from clef.maps import MapConfig, fit_index_map
     from clef.store import EmbeddingStore
 
     if kind not in KINDS:
@@ -43,12 +44,11 @@ def index(
         if not quiet:
             typer.echo(f"{idx} -> {out}")
         if map_:
-            cmap = CohortMap.fit(st, config=MapConfig(n_neighbors=n_neighbors, min_dist=min_dist,
-                                                      seed=seed), progress=False)
-            cmap.save(Path(out) / "map", created_by=command)
+            cmap = fit_index_map(out, st, config=MapConfig(n_neighbors=n_neighbors,
+                                                           min_dist=min_dist, seed=seed),
+                                 created_by=command)
             if not quiet:
-                typer.echo(f"{cmap} -> {Path(out) / 'map'} "
-                           f"({cmap.params['fit_seconds']:.1f} s)")
+                typer.echo(f"{cmap} -> {cmap.path} ({cmap.params['fit_seconds']:.1f} s)")
     except ClefError as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         raise typer.Exit(code=1) from None

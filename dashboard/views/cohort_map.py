@@ -14,7 +14,8 @@ SHOW_ROWS = 1000  # rows sent to the browser table; the CSV download holds the w
 st.title("Cohort map")
 sessions = state.sessions()
 if "x" not in sessions.columns:
-    st.warning("This bundle has no cohort map (no `map/` folder). Build one with `clef map`.")
+    st.warning("This bundle has no cohort map (no `map/` folder inside the index). Fit one with "
+               "`clef map --index INDEX` (or `clef index`, which fits it by default).")
     st.stop()
 labels = state.labels()
 options = explore.color_options(sessions, labels)
@@ -47,7 +48,7 @@ fig = state.map_figure(color_key, color, color_name, view, highlight_ids)  # cac
 missing = int(sessions["x"].isna().sum())
 if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
-               "the map to place them).")
+               "it with `clef map --index INDEX` to place them).")
 event = st.plotly_chart(fig, key="map_chart", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), width="stretch")
 

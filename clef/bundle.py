@@ -1,0 +1,151 @@
+"""The dashboard's data contract: where the cohort, checkpoint, store, index, map and probes live.
+
+A bundle is a folder with one sub-folder per artefact (the layout of ``data_samples/``)::
+
+    cohort/      clef.cohort folder (sessions.parquet, tasks.parquet, cohort.json)
+    checkpoint/  CLEFModel.save_pretrained folder
+    store/       clef.store.EmbeddingStore
+    index/       clef.index.SessionIndex
+      map/       clef.maps.CohortMap of the index's sessions (see "where the map lives")
+    probe/       optional probe results (markdown, CSV, PNG)
+    bundle.json  what made it; optional ``{"parts": {"checkpoint": "clef-tiny"}}`` names folders
+
+Where the map lives (one rule): a cohort map belongs to an index and is kept inside it, in
+``INDEX/map`` (:func:`map_dir`). ``clef index`` (``--map``, the default) and ``clef map`` write it
+there, :meth:`Bundle.locate` (so ``clef dashboard`` and the notebooks) read it from there; only an
+explicit ``--map DIR`` points elsewhere.
+
+:meth:`Bundle.locate` finds the parts from a root folder or explicit paths;
+:func:`clef.demo.build_demo_bundle` makes a bundle from a synthetic cohort.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from clef.errors import BundleNotFound
+
+PARTS = ("cohort", "checkpoint", "store", "index", "probe")  # folders named in a bundle root
+MAP_DIRNAME = "map"
+DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data_samples"
+
+
+def map_dir(index) -> Path:
+    """The folder of an index's cohort map: ``INDEX/map`` (the one place a map lives).
+
+    Parameters
+    ----------
+    index : path
+        Index folder (``clef index --out``).
+
+    Returns
+    -------
+    Path
+    """
+    return Path(index) / MAP_DIRNAME
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _existing(p) -> Path | None:
+    if p is None or str(p) == "":
+        return None
+    p = Path(p).expanduser()
+    return p if p.exists() else None
+
+
+@dataclass
+class Bundle:
+    """Paths of everything the dashboard reads (None = absent; only store/index/checkpoint needed).
+
+    Attributes
+    ----------
+    root : Path or None
+    cohort, checkpoint, store, index, map, probe : Path or None
+    """
+
+    root: Path | None = None
+    cohort: Path | None = None
+    checkpoint: Path | None = None
+    store: Path | None = None
+    index: Path | None = None
+    map: Path | None = None
+    probe: Path | None = None
+
+    @classmethod
+    def locate(cls, root=None, *, store=None, index=None, checkpoint=None, cohort=None,
+               map=None, probe=None, require: bool = True) -> Bundle:
+        """Resolve a bundle from a root folder and/or explicit paths.
+
+        Explicit paths win; the rest come from ``root/<part>``, then from the manifests (an index
+        records its store; a store may record its cohort and checkpoint), then from folders next
+        to the store. The map is the index's ``INDEX/map`` (:func:`map_dir`) unless given.
+
+        Parameters
+        ----------
+        root : path, optional
+            Bundle folder; default ``data_samples/`` when no explicit store/index is given.
+        store, index, checkpoint, cohort, map, probe : path, optional
+        require : bool
+            Raise ``BundleNotFound`` unless a store, an index and a checkpoint are found.
+
+        Returns
+        -------
+        Bundle
+        """
+        given = {"store": store, "index": index, "checkpoint": checkpoint, "cohort": cohort,
+                 "map": map, "probe": probe}
+        for name, value in given.items():
+            if value not in (None, "") and not Path(value).expanduser().exists():
+                raise BundleNotFound(f"--{name} {value}: no such folder. Fix: pass an existing "
+                                     f"{name} folder, or drop --{name} to use the default.")
+        if root is None and store in (None, "") and index in (None, ""):
+            root = DEFAULT_ROOT
+        root_p = _existing(root)
+        found = {k: _existing(v) for k, v in given.items()}
+        if root_p is not None:
+            # bundle.json may name a part's folder, e.g. {"parts": {"checkpoint": "clef-tiny"}}
+            declared = _read_json(root_p / "bundle.json").get("parts") or {}
+            for part in PARTS:
+                if found[part] is None:
+                    found[part] = _existing(root_p / declared.get(part, part))
+        if found["store"] is None and found["index"] is not None:
+            recorded = _read_json(found["index"] / "manifest.json").get("store")
+            if recorded:  # relative paths are relative to the index folder
+                found["store"] = _existing(found["index"] / recorded)
+        if found["store"] is not None:
+            sm = _read_json(found["store"] / "manifest.json")
+            for part in ("cohort", "checkpoint"):
+                if found[part] is None and sm.get(part):
+                    cand = Path(sm[part])
+                    if not cand.is_absolute():
+                        cand = found["store"] / cand
+                    found[part] = _existing(cand)
+            parent = found["store"].parent  # siblings of the store folder
+            declared = _read_json(parent / "bundle.json").get("parts") or {}
+            for part in PARTS:
+                if found[part] is None:
+                    found[part] = _existing(parent / declared.get(part, part))
+        if found["map"] is None and found["index"] is not None:
+            found["map"] = _existing(map_dir(found["index"]))
+        bundle = cls(root=root_p, **found)
+        if require:
+            missing = [p for p in ("store", "index", "checkpoint") if getattr(bundle, p) is None]
+            if missing:
+                where = root_p or root or "(no root)"
+                raise BundleNotFound(
+                    f"dashboard data not found: no {', '.join(missing)} (looked in {where} and "
+                    "next to the store). Fix: pass --bundle DIR or --store STORE --index INDEX "
+                    "--checkpoint CHECKPOINT, or build a demo bundle (synthetic cohort, "
+                    "random-init model) with `clef demo --build DIR`.")
+        return bundle
+
+    def to_dict(self) -> dict:
+        """The paths as strings (None kept), e.g. for JSON."""
+        return {k: (str(v) if v is not None else None) for k, v in asdict(self).items()}
