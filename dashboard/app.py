@@ -31,25 +31,24 @@ def _keep_on_sys_path(folder: str) -> None:
 
 _keep_on_sys_path(str(HERE))
 
+import keys
 import state
-
-from clef import explore
+import widgets
 
 st.set_page_config(page_title="CLEF explorer", page_icon=":material/neurology:", layout="wide")
 
 # Page scripts live in views/, not pages/: Streamlit still auto-discovers a pages/ folder as
 # old-style pages, which hijacks deep links (/session_viewer ran without this router).
-VIEWS = HERE / "views"
 PAGES = [
-    st.Page(VIEWS / "cohort_map.py", title="Cohort map", icon=":material/scatter_plot:",
+    st.Page(HERE / keys.PAGE_MAP, title="Cohort map", icon=":material/scatter_plot:",
             url_path="map", default=True),
-    st.Page(VIEWS / "concept_search.py", title="Concept search", icon=":material/search:",
+    st.Page(HERE / keys.PAGE_SEARCH, title="Concept search", icon=":material/search:",
             url_path="search"),
-    st.Page(VIEWS / "similar_sessions.py", title="Similar sessions",
+    st.Page(HERE / keys.PAGE_SIMILAR, title="Similar sessions",
             icon=":material/group_work:", url_path="similar"),
-    st.Page(VIEWS / "session_viewer.py", title="Session viewer", icon=":material/monitor_heart:",
+    st.Page(HERE / keys.PAGE_VIEWER, title="Session viewer", icon=":material/monitor_heart:",
             url_path="viewer"),
-    st.Page(VIEWS / "model.py", title="Model", icon=":material/description:", url_path="model"),
+    st.Page(HERE / keys.PAGE_MODEL, title="Model", icon=":material/description:", url_path="model"),
 ]
 page = st.navigation(PAGES)
 
@@ -57,8 +56,7 @@ with st.sidebar:
     try:
         info = state.bundle_summary()
     except Exception as exc:  # noqa: BLE001 - shown to the user, the app stops cleanly
-        st.error(explore.error_message(exc))
-        st.stop()
+        widgets.show_error(exc, stop=True)
     st.caption(f"**{info['sessions']:,} sessions** · model `{info['model']}` · "
                f"{info['dim']}-d embeddings")
     st.caption(f"data: `{info['bundle']}`")

@@ -351,18 +351,3 @@ def bundle_summary() -> dict:
     return {"sessions": len(idx), "model": idx.manifest.get("model_name"),
             "dim": idx.dim, "bundle": str(b.root or b.store)}
 
-
-PICKER_MAX = 5000  # above this many sessions, pickers are a text box (a selectbox ships every id)
-
-
-def session_picker(label: str, ids: list[str], key: str, default: str | None = None) -> str:
-    """Pick a session: a selectbox for small cohorts, an id text box for large ones."""
-    if len(ids) <= PICKER_MAX:
-        return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0,
-                            key=key)
-    value = st.text_input(f"{label} id", value=default or ids[0], key=key).strip()
-    if value not in set(ids):
-        st.error(f"No session {value!r} in this cohort ({len(ids):,} sessions). Fix: paste an id "
-                 "from a table or the map.")
-        st.stop()
-    return value

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import functools
 
+import keys
 import numpy as np
 import state
 import streamlit as st
+import widgets
 
 from clef import explore
 
@@ -40,9 +42,9 @@ try:
         color, color_name = explore.color_values(options[color_by], sessions, labels), color_by
         color_key = options[color_by]
 except Exception as exc:  # noqa: BLE001 - bad query: tell the user, keep the map
-    st.error(explore.error_message(exc))
+    widgets.show_error(exc)
 
-highlight_ids = list(st.session_state.get("map_highlight_ids", []))
+highlight_ids = list(st.session_state.get(keys.MAP_HIGHLIGHT_IDS, []))
 highlight = state.highlight_mask(highlight_ids)
 fig = state.map_figure(color_key, color, color_name, view, highlight_ids)  # cached: built once
 missing = int(sessions["x"].isna().sum())
@@ -57,7 +59,7 @@ if len(rows) == 0 and highlight.any():
     rows = np.flatnonzero(highlight)
     st.caption("Showing the sessions sent from another page; draw a lasso to select others.")
     if st.button("Clear these", key="map_clear_highlight"):
-        st.session_state.pop("map_highlight_ids", None)
+        st.session_state.pop(keys.MAP_HIGHLIGHT_IDS, None)
         st.rerun()
 if len(rows) == 0:
     st.info("Draw a lasso around sessions on the map to profile them against the rest (box "
@@ -65,10 +67,9 @@ if len(rows) == 0:
     st.stop()
 
 selected = sessions.iloc[rows]
-st.session_state["map_selected_ids"] = selected["session_id"].tolist()
+st.session_state[keys.MAP_SELECTED_IDS] = selected["session_id"].tolist()
 st.subheader(f"Selected cohort: {len(selected):,} of {len(sessions):,} sessions")
-st.dataframe(explore.display_table(selected.head(SHOW_ROWS)), width="stretch", height=260,
-             hide_index=True, key="map_selected_table")
+widgets.session_table(selected.head(SHOW_ROWS), "map_selected_table", height=260)
 if len(selected) > SHOW_ROWS:
     st.caption(f"Showing the first {SHOW_ROWS:,}; the CSV holds all {len(selected):,}.")
 st.download_button("Download selection (CSV)", functools.partial(explore.to_csv_bytes, selected),
@@ -82,6 +83,6 @@ left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="
 right.plotly_chart(explore.profile_figure(profile), width="stretch", key="map_profile_fig")
 st.dataframe(explore.profile_table(profile), hide_index=True, width="stretch", height=320,
              key="map_profile_table")
-if st.button("Find sessions similar to the first selected", key="map_to_similar"):
-    st.session_state["similar_session"] = str(selected["session_id"].iloc[0])
-    st.switch_page("views/similar_sessions.py")
+widgets.open_button("Find sessions similar to the first selected", "map_to_similar",
+                    page=keys.PAGE_SIMILAR, state_key=keys.SIMILAR_SESSION,
+                    value=str(selected["session_id"].iloc[0]))

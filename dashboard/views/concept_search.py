@@ -1,8 +1,10 @@
 """Concept search: free text -> ranked sessions, score histogram, AUROC vs a matching task."""
 from __future__ import annotations
 
+import keys
 import state
 import streamlit as st
+import widgets
 
 from clef import explore
 
@@ -40,20 +42,19 @@ try:
     results = state.index().by_text(query, state.model(), k=k, **filters)
     scores = state.concept_scores(query)
 except Exception as exc:  # noqa: BLE001 - bad query or filter: message, page keeps working
-    st.error(explore.error_message(exc))
-    st.stop()
+    widgets.show_error(exc, stop=True)
 
 st.subheader(f"Top {len(results)} sessions for “{query.strip()}”")
-st.dataframe(explore.display_table(results), hide_index=True, width="stretch", height=360,
-             key="search_results")
+widgets.session_table(results, "search_results", height=360)
 b1, b2 = st.columns(2)
-if b1.button("Show these on the cohort map", key="search_to_map"):
-    st.session_state["map_highlight_ids"] = results["session_id"].tolist()
-    st.switch_page("views/cohort_map.py")
-if len(results) and b2.button(f"Open {results['session_id'].iloc[0]} in the session viewer",
-                              key="search_to_viewer"):
-    st.session_state["viewer_session"] = str(results["session_id"].iloc[0])
-    st.switch_page("views/session_viewer.py")
+widgets.open_button("Show these on the cohort map", "search_to_map", page=keys.PAGE_MAP,
+                    state_key=keys.MAP_HIGHLIGHT_IDS, value=results["session_id"].tolist(),
+                    container=b1)
+if len(results):
+    first = str(results["session_id"].iloc[0])
+    widgets.open_button(f"Open {first} in the session viewer", "search_to_viewer",
+                        page=keys.PAGE_VIEWER, state_key=keys.VIEWER_SESSION, value=first,
+                        container=b2)
 
 ev = explore.query_evaluation(query, scores, sessions, labels, state.task_info())
 c1, c2 = st.columns([2, 1])
@@ -77,4 +78,4 @@ if query_b and query_b.strip():
                                                  color=color, hover=state.hover()),
                         width="stretch", key="search_scatter")
     except Exception as exc:  # noqa: BLE001
-        st.error(explore.error_message(exc))
+        widgets.show_error(exc)

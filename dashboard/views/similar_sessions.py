@@ -1,15 +1,17 @@
 """Similar sessions: nearest neighbours of a session (by id, from the map, or an upload)."""
 from __future__ import annotations
 
+import keys
 import state
 import streamlit as st
+import widgets
 
 from clef import explore
 
 st.title("Similar sessions")
 sessions = state.sessions()
 ids = sessions["session_id"].tolist()
-from_map = st.session_state.get("map_selected_ids", [])
+from_map = st.session_state.get(keys.MAP_SELECTED_IDS, [])
 
 sources = ["Session id", "From map selection", "Upload a recording"]
 source = st.radio("Start from", sources, horizontal=True, key="similar_source")
@@ -17,8 +19,8 @@ k = st.slider("Neighbours", 3, 50, 10, key="similar_k")
 
 query_vec, query_id, upload = None, None, None
 if source == "Session id":
-    query_id = state.session_picker("Session", ids, "similar_id",
-                                    st.session_state.get("similar_session"))
+    query_id = widgets.session_picker("Session", ids, "similar_id",
+                                      st.session_state.get(keys.SIMILAR_SESSION))
 elif source == "From map selection":
     if not from_map:
         st.info("Select sessions with the lasso on the Cohort map page first.")
@@ -34,8 +36,7 @@ else:
     try:
         upload = state.upload(f.getvalue(), f.name)
     except Exception as exc:  # noqa: BLE001 - bad file: show the clef message, keep the app alive
-        st.error(explore.error_message(exc))
-        st.stop()
+        widgets.show_error(exc, stop=True)
     query_vec = upload.embedding
     st.success(f"Read {f.name}: {upload.summary}")
 
@@ -51,27 +52,23 @@ try:
                                         vector=query_vec, steer_text=steer_text,
                                         steer_weight=weight if direction == "with" else -weight)
 except Exception as exc:  # noqa: BLE001
-    st.error(explore.error_message(exc))
-    st.stop()
+    widgets.show_error(exc, stop=True)
 
 label = query_id or (upload.name if upload else "")
 if steered is None:
     st.subheader(f"Nearest neighbours of {label}")
-    st.dataframe(explore.display_table(plain), hide_index=True, width="stretch",
-                 key="similar_table")
+    widgets.session_table(plain, "similar_table")
 else:
     a, b = st.columns(2)
     a.subheader(f"Like {label}")
-    a.dataframe(explore.display_table(plain, compact=True), hide_index=True, width="stretch",
-                key="similar_table")
+    widgets.session_table(plain, "similar_table", compact=True, container=a)
     b.subheader(f"… {direction} “{steer_text.strip()}”")
-    b.dataframe(explore.display_table(steered, compact=True), hide_index=True, width="stretch",
-                key="similar_table_steered")
+    widgets.session_table(steered, "similar_table_steered", compact=True, container=b)
 
 top = (steered if steered is not None else plain)["session_id"].head(3).tolist()
-if top and st.button(f"Open {top[0]} in the session viewer", key="similar_to_viewer"):
-    st.session_state["viewer_session"] = top[0]
-    st.switch_page("views/session_viewer.py")
+if top:
+    widgets.open_button(f"Open {top[0]} in the session viewer", "similar_to_viewer",
+                        page=keys.PAGE_VIEWER, state_key=keys.VIEWER_SESSION, value=top[0])
 if upload is not None and upload.xy is not None:
     extra = explore.upload_points(upload)
     st.plotly_chart(explore.map_figure(sessions, hover=state.hover(), extra_points=extra,
@@ -90,4 +87,4 @@ if st.toggle("Spectrograms side by side", value=True, key="similar_specs"):
             col.plotly_chart(explore.spectrogram_figure(t, fr, p, title=str(title), height=220),
                              width="stretch", key=f"similar_spec_{title}")
         except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
-            col.warning(explore.error_message(exc))
+            col.warning(explore.error_message(exc))  # a warning: the other panels still show
