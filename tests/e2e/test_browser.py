@@ -1,11 +1,14 @@
 """Browser tests: Playwright drives Debian's Chromium (headless) against the dashboard served on
-127.0.0.1. Each test saves a screenshot to docs/screenshots/ (shown in the README)."""
+127.0.0.1. Each test saves a screenshot to $CLEF_SCREENSHOTS (default: a folder under the system
+temp dir, so a test run never rewrites tracked files); the README's come from
+``CLEF_SCREENSHOTS=docs/screenshots pytest tests/e2e``."""
 from __future__ import annotations
 
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +20,8 @@ from clef.demo import dashboard_command
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = Path(os.environ.get("CLEF_SCREENSHOTS")
+             or Path(tempfile.gettempdir()) / "clef-screenshots")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
