@@ -1,4 +1,4 @@
-"""Precision/recall of the report concept extractor (`clef.probe.extract`) against the synthetic
+"""Precision/recall of the report concept extractor (`clef.text.extract`) against the synthetic
 oracle: per concept, on test-split reports (where every concept may be named) and train-split
 reports (where held-out concepts never are), per site. Writes
 benchmarks/results/probe/extractor.md.
@@ -27,7 +27,7 @@ def _table(m: pd.DataFrame) -> list[str]:
 
 
 def main(argv=None) -> str:
-    from clef.probe.extract import ConceptExtractor, measure_extractor
+    from clef.text.extract import ConceptExtractor, measure_extractor
     from clef.synth.cohort import GENERATOR_VERSION, build_tables, cohort_session_ids
     from clef.synth.ontology import ONTOLOGY
 

@@ -169,7 +169,7 @@ def test_held_out_concepts_absent_from_training_reports(tables_cohort):
 
 
 def test_reports_agree_with_oracle_up_to_documented_noise(tables_cohort):
-    from clef.probe.extract import measure_extractor
+    from clef.text.extract import measure_extractor
 
     s = tables_cohort.sessions
     test = s[s["split"] == "test"]

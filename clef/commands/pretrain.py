@@ -49,6 +49,16 @@ def pretrain(
         help="With --stage align: start from this stage-1 checkpoint's encoder (e.g. a "
              "--stage recon output).")] = None,
     text_weight: Annotated[float, typer.Option(help="EEG<->report loss weight (stage 2).")] = 1.0,
+    text_target: Annotated[str, typer.Option(
+        help="Stage-2 text targets: 'findings' (affirmed report statements + findings summary, "
+             "multi-positive) or 'report' (the whole report).")] = "findings",
+    statements_per_step: Annotated[int, typer.Option(
+        help="Affirmed statements sampled per session and step (findings targets).")] = 2,
+    negated_negatives: Annotated[bool, typer.Option(
+        "--negated-negatives/--no-negated-negatives",
+        help="Use one negated statement per session as an explicit negative.")] = True,
+    text_keep_weight: Annotated[float, typer.Option(
+        help="Penalty keeping text-text similarities close to the frozen backbone's.")] = 1.0,
     ehr_weight: Annotated[float, typer.Option(help="EEG<->EHR loss weight (stage 2).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
     sites: Annotated[str | None, typer.Option(
@@ -84,7 +94,9 @@ def pretrain(
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,
-        text_weight=text_weight, ehr_weight=ehr_weight, seed=seed,
+        text_weight=text_weight, ehr_weight=ehr_weight, seed=seed, text_target=text_target,
+        statements_per_step=statements_per_step, negated_negatives=negated_negatives,
+        text_keep_weight=text_keep_weight,
         sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
         log_every=log_every,

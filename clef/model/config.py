@@ -66,6 +66,10 @@ class TextConfig:
     max_length: int = 256  # word pieces per chunk; longer texts are chunked and averaged
     hash_dim: int = 384  # feature size of the hashing backbone
     proj_hidden: int = 0  # 0: linear projection; >0: MLP with this hidden size
+    # "linear": a trainable projection (proj_hidden > 0 makes it an MLP). "residual": a frozen
+    # basis of the backbone's principal directions plus a zero-initialised MLP adapter
+    # (proj_hidden units, 256 when 0), so the tower starts as the backbone's geometry.
+    adapter: str = "linear"
     sections: tuple[str, ...] = ("DESCRIPTION", "FINDINGS", "IMPRESSION")  # sections kept (else all)
 
 

@@ -98,3 +98,43 @@ class MaskedReconLoss(nn.Module):
             count = count.clone()
             dist.all_reduce(count)
         return total / count.clamp_min(1.0) * w
+
+
+class MultiPositiveClipLoss(nn.Module):
+    """Symmetric InfoNCE where a session has several positive texts (its affirmed statements and
+    its findings summary) and a text may belong to several sessions (identical statements).
+
+    ``forward(a, b, logit_scale, pos)``: ``a`` (B, d) session embeddings, ``b`` (M, d) texts,
+    both L2-normalized; ``pos`` (B, M) bool marks the positive pairs. Each direction is a soft
+    cross-entropy with uniform targets over a row's (column's) positives; texts with no positive
+    session (e.g. a negated statement added as an explicit negative) only act as negatives in the
+    session -> text direction. With ``pos`` the identity it equals :class:`ClipLoss`.
+
+    Single process only: under DDP the pools of the ranks differ in size.
+    """
+
+    def forward(self, a, b, logit_scale, pos):
+        if _world() > 1:
+            raise RuntimeError("MultiPositiveClipLoss does not support DDP yet. Fix: train the "
+                               "findings-level alignment in one process, or use --text-target "
+                               "report.")
+        pos = pos.to(a.device, torch.float32)  # (B, M)
+        logits = logit_scale * a @ b.t()  # (B, M)
+        row_n = pos.sum(1)  # (B,)
+        col_n = pos.sum(0)  # (M,)
+        rows, cols = row_n > 0, col_n > 0
+        lp_ab = F.log_softmax(logits[rows], dim=1)  # sessions -> texts
+        l_ab = -((pos[rows] / row_n[rows, None]) * lp_ab).sum(1).mean()
+        lp_ba = F.log_softmax(logits.t()[cols], dim=1)  # texts -> sessions
+        l_ba = -((pos.t()[cols] / col_n[cols, None]) * lp_ba).sum(1).mean()
+        return 0.5 * (l_ab + l_ba)
+
+
+def similarity_keep_loss(z: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the cosine similarities of texts in the shared space
+    (``z`` (M, d), unit norm) and in the frozen backbone (``feats`` (M, f)): keeps the text tower
+    from erasing what the backbone knows. Under DDP the texts of every rank are gathered (as in
+    :class:`ClipLoss`), so the gradient is the single-process one of the global batch."""
+    z = gather_with_grad(z.float())
+    f = F.normalize(gather_plain(feats.float().contiguous()), dim=-1)
+    return ((z @ z.t() - f @ f.t()) ** 2).mean()

@@ -199,19 +199,60 @@ class TextFeatureCache:
 
 # ------------------------------------------------------------------------------------ tower
 class TextTower(nn.Module):
-    """Frozen backbone features -> trainable projection into the shared space."""
+    """Frozen backbone features -> trainable map into the shared space.
+
+    ``cfg.adapter == "linear"``: one trainable projection (an MLP when ``proj_hidden`` > 0).
+    ``cfg.adapter == "residual"``: ``z = basis @ x + adapter(x)`` where ``basis`` (embed_dim,
+    feat_dim) is a frozen orthonormal basis (the backbone's principal directions once
+    :meth:`fit_basis` has seen training text) and ``adapter`` an MLP whose last layer starts at
+    zero, so at initialisation the tower reproduces the backbone's similarities.
+    """
 
     def __init__(self, cfg: TextConfig, embed_dim: int):
         super().__init__()
+        if cfg.adapter not in ("linear", "residual"):
+            raise ValueError(f"text adapter {cfg.adapter!r}; allowed: 'linear', 'residual'")
         self.cfg = cfg
         fdim = backbone_dim(cfg)
-        if cfg.proj_hidden > 0:
+        if cfg.adapter == "residual":
+            if embed_dim > fdim:
+                raise ValueError(f"residual text adapter: embed_dim {embed_dim} > backbone "
+                                 f"dimension {fdim}. Fix: use adapter 'linear'.")
+            q, _ = torch.linalg.qr(torch.randn(fdim, embed_dim))  # (fdim, embed) orthonormal cols
+            self.register_buffer("basis", q.t().contiguous())  # (embed, fdim), frozen
+            hidden = cfg.proj_hidden or 256
+            self.proj = nn.Sequential(nn.Linear(fdim, hidden), nn.GELU(),
+                                      nn.Linear(hidden, embed_dim))
+            nn.init.zeros_(self.proj[-1].weight)
+            nn.init.zeros_(self.proj[-1].bias)
+        elif cfg.proj_hidden > 0:
             self.proj = nn.Sequential(nn.Linear(fdim, cfg.proj_hidden), nn.GELU(),
                                       nn.Linear(cfg.proj_hidden, embed_dim))
         else:
             self.proj = nn.Sequential(nn.Linear(fdim, embed_dim))
         self._backbone = None  # loaded on first use; not a submodule (frozen, not saved)
         self._memo: dict[str, np.ndarray] = {}
+
+    @torch.no_grad()
+    def fit_basis(self, feats) -> float:
+        """Set the residual tower's frozen basis to the top principal directions (uncentred SVD)
+        of backbone features ``feats`` (n, feat_dim) of the training text.
+
+        Returns
+        -------
+        float
+            Share of the features' energy the basis keeps.
+        """
+        if self.cfg.adapter != "residual":
+            raise ValueError("fit_basis is for the residual text adapter.")
+        x = torch.as_tensor(np.asarray(feats), dtype=torch.float64)  # (n, fdim)
+        x = torch.nn.functional.normalize(x, dim=-1)
+        _, s, vh = torch.linalg.svd(x, full_matrices=False)  # vh (min(n, fdim), fdim)
+        k = self.basis.shape[0]
+        if vh.shape[0] < k:
+            raise ValueError(f"fit_basis needs at least {k} texts (got {len(x)}).")
+        self.basis.copy_(vh[:k].to(self.basis.dtype))
+        return float((s[:k] ** 2).sum() / (s ** 2).sum())
 
     @property
     def backbone(self):
@@ -238,4 +279,6 @@ class TextTower(nn.Module):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """(n, feat_dim) -> (n, embed_dim)."""
+        if self.cfg.adapter == "residual":
+            return feats @ self.basis.t() + self.proj(feats)
         return self.proj(feats)

@@ -2,9 +2,9 @@
 
 Splits (``patient_split``, ``site_split``), metrics (``auroc``, ``bootstrap_auroc``), linear
 probes (``fit_probe``), the battery (``probe_tasks``, ``summarize``), zero-shot concept scoring
-(``zeroshot_eval``, ``rank_concepts``), the report concept extractor (``ConceptExtractor``,
-``measure_extractor``), task derivation for real cohorts (``derive_tasks``) and the whole run
-(``run_probe``, behind ``clef probe``).
+(``zeroshot_eval``, ``rank_concepts``), task derivation for real cohorts (``derive_tasks``) and
+the whole run (``run_probe``, behind ``clef probe``). The report concept extractor lives in the
+text pipeline (``clef.text.extract``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from clef.probe.battery import (
     summarize,
 )
 from clef.probe.derive import derive_tasks, labels_wide, task_info, write_tasks
-from clef.probe.extract import ConceptExtractor, Mention, measure_extractor, ontology_synonyms
 from clef.probe.linear import LinearProbe, ProbeConfig, fit_probe
 from clef.probe.metrics import auroc, bootstrap_auroc
 from clef.probe.pipeline import ProbeRunConfig, run_probe
@@ -33,10 +32,10 @@ from clef.probe.zeroshot import (
 )
 
 __all__ = [
-    "BatteryConfig", "ConceptExtractor", "LinearProbe", "Mention", "ProbeConfig",
+    "BatteryConfig", "LinearProbe", "ProbeConfig",
     "ProbeRunConfig", "Summary", "auroc", "bootstrap_auroc", "check_no_leakage",
     "concept_prompts", "derive_tasks", "feature_matrix", "fit_probe", "labels_wide",
-    "measure_extractor", "ontology_synonyms", "patient_split", "probe_tasks", "rank_concepts",
+    "patient_split", "probe_tasks", "rank_concepts",
     "results_long", "run_probe", "site_split", "summarize", "summarize_zeroshot", "task_info",
     "task_phrases", "text_encoder", "write_tasks", "zeroshot_eval", "zeroshot_scores",
 ]

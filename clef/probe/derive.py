@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidCohort
-from clef.probe.extract import ConceptExtractor
+from clef.text.extract import ConceptExtractor
 
 # Phenotype task -> ICD-10(-CM) code prefixes (dots ignored). Names follow the synthetic ontology.
 PHENOTYPE_PREFIXES: dict[str, tuple[str, ...]] = {

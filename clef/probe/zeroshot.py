@@ -10,10 +10,12 @@ import pandas as pd
 from clef.errors import InvalidQuery
 from clef.probe.battery import feature_matrix
 from clef.probe.metrics import auroc, bootstrap_auroc
+from clef.text.queries import templates_for
 
 # Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
-TEMPLATES: tuple[str, ...] = ("{}", "EEG shows {}.", "The record demonstrates {}.",
-                              "Impression: abnormal EEG due to {}.")
+# Templates are polarity-aware: normal phenomena (posterior rhythm, sleep transients, photic
+# driving) are never written as "abnormal EEG" (clef.text.queries.templates_for).
+TEMPLATES = None  # None: clef.text.queries.templates_for(concept)
 GROUP_NAMED = "named in training reports"
 GROUP_HELD_OUT = "held-out"
 
@@ -21,7 +23,7 @@ TextEncoder = Callable[[list[str]], np.ndarray]  # list of n texts -> (n, d) emb
 
 
 def concept_prompts(concept: str, synonyms: dict | None = None,
-                    templates: Sequence[str] = TEMPLATES, max_phrases: int = 6) -> list[str]:
+                    templates: Sequence[str] | None = TEMPLATES, max_phrases: int = 6) -> list[str]:
     """Prompts for one concept: each of its phrases (label + synonyms) in each template.
 
     Parameters
@@ -30,8 +32,8 @@ def concept_prompts(concept: str, synonyms: dict | None = None,
         Ontology concept name, e.g. ``"lpds"``.
     synonyms : dict of str -> sequence of str, optional
         Concept -> phrases; default: the synthetic generator's ontology.
-    templates : sequence of str
-        Format strings with one ``{}``.
+    templates : sequence of str, optional
+        Format strings with one ``{}``; default: polarity-aware templates for the concept.
     max_phrases : int
         Use at most this many phrases (longest first, as the ontology orders them).
 
@@ -40,6 +42,8 @@ def concept_prompts(concept: str, synonyms: dict | None = None,
     list of str
     """
     phrases = concept_phrases(concept, synonyms)
+    if templates is None:
+        templates = templates_for(concept)
     return [t.format(p) for p in phrases[:max_phrases] for t in templates]
 
 
@@ -84,7 +88,7 @@ def text_encoder(model, batch_size: int = 64) -> TextEncoder:
 
 def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                        synonyms: dict | None = None,
-                       templates: Sequence[str] = TEMPLATES) -> np.ndarray:
+                       templates: Sequence[str] | None = TEMPLATES) -> np.ndarray:
     """Unit-norm ensemble embedding per concept: mean of its unit prompt embeddings, renormalized.
 
     Returns

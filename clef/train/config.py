@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 STAGES = ("recon", "align", "both")
+TEXT_TARGETS = ("findings", "report")
 
 
 @dataclass
@@ -33,6 +34,13 @@ class TrainConfig:
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
     ehr_weight: float = 0.5  # EEG<->EHR InfoNCE weight
     align_recon_weight: float = 0.25  # reconstruction term kept in stage 2 (0 = off)
+    # Stage 2 text targets. "findings": each session against its affirmed report statements
+    # (statements_per_step sampled per step) and its findings summary, with a multi-positive
+    # InfoNCE (clef.text.statements); "report": the whole preprocessed report, one positive.
+    text_target: str = "findings"
+    statements_per_step: int = 2  # affirmed statements sampled per session and step
+    negated_negatives: bool = True  # add one negated statement per session as an explicit negative
+    text_keep_weight: float = 1.0  # penalty keeping text-text cosines close to the backbone's
     # Stage 2 trains only the attention pool, EEG projection and text/EHR towers; the encoder
     # from stage 1 (or init_from) stays locked and its states are computed once per session.
     freeze_encoder: bool = False
@@ -67,6 +75,12 @@ class TrainConfig:
             raise ValueError(f"steps={self.steps}; must be >= 1")
         if self.steps is None and not self.epochs > 0:
             raise ValueError(f"epochs={self.epochs}; must be > 0 (or pass steps)")
+        if self.text_target not in TEXT_TARGETS:
+            raise ValueError(f"text_target={self.text_target!r}; allowed: {TEXT_TARGETS}")
+        if self.statements_per_step < 1:
+            raise ValueError(f"statements_per_step={self.statements_per_step}; must be >= 1")
+        if self.text_keep_weight < 0:
+            raise ValueError(f"text_keep_weight={self.text_keep_weight}; must be >= 0")
         if not 0.0 <= self.pool_token_drop < 1.0:
             raise ValueError(f"pool_token_drop={self.pool_token_drop}; must be in [0, 1)")
         if self.freeze_encoder and self.stage == "align" and not self.init_from:
@@ -85,7 +99,8 @@ class TrainConfig:
     RESUME_KEYS = ("config", "arch", "stage", "steps", "epochs", "batch_size", "lr",
                    "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
                    "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
-                   "init_from", "seed", "sites", "max_sessions")
+                   "init_from", "seed", "sites", "max_sessions", "text_target",
+                   "statements_per_step", "negated_negatives", "text_keep_weight")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -34,6 +34,8 @@ class Batch:
     ehr_group: torch.Tensor  # (b,) int64: equal id = identical EHR record
     noise: torch.Tensor  # (b, N) float in [0, 1): masking noise, fixed per (seed, stage, step, row)
     states: torch.Tensor | None = None  # (b, N, d_model) locked-encoder states (clef.train.frozen)
+    text_pool: torch.Tensor | None = None  # (M, feat_dim) statement features (findings targets)
+    text_pos: torch.Tensor | None = None  # (b, M) bool: statement j is affirmed by session b
 
 
 def select_sessions(sessions: pd.DataFrame, split: str | None = "train", sites=None,
@@ -128,10 +130,17 @@ class PretrainData:
         Used for ``featurize`` only (its vocab).
     text_keys : list of str, optional
         Preprocessed report texts; identical ones are positives of each other in the loss.
+    targets : clef.train.targets.TextTargets, optional
+        Findings-level targets (statements); batches then carry a statement pool.
+    statements_per_step : int
+        Affirmed statements sampled per session and step (with ``targets``).
+    negated_negatives : bool
+        Add one negated statement per session to the pool as an explicit negative.
     """
 
     def __init__(self, rows: pd.DataFrame, token_cache, text_features: np.ndarray, ehr_tower,
-                 text_keys: list[str] | None = None):
+                 text_keys: list[str] | None = None, targets=None, statements_per_step: int = 2,
+                 negated_negatives: bool = True):
         self.rows = rows.reset_index(drop=True)
         self.ids = self.rows["session_id"].astype(str).tolist()
         self.cache = token_cache
@@ -145,6 +154,9 @@ class PretrainData:
         self.text_group = torch.tensor(_group_ids(list(text_keys)), dtype=torch.long)
         self.ehr_group = torch.tensor(_group_ids([_ehr_key(r) for r in self.records]),
                                       dtype=torch.long)
+        self.targets = targets
+        self.statements_per_step = statements_per_step
+        self.negated_negatives = negated_negatives
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -166,11 +178,16 @@ class PretrainData:
         """Rows ``index``; ``tokens``/``states`` replace the cached tokens (locked encoder)."""
         tokens = self.tokens(index) if tokens is None else tokens
         idx = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        pool = pos = None
+        if self.targets is not None:
+            pool, pos = self.targets.sample(index, self.statements_per_step,
+                                            self.negated_negatives, seed, stage, step)
         return Batch(index=np.asarray(index), tokens=tokens, text=self.text[idx],
                      text_group=self.text_group[idx],
                      ehr=self.ehr_tower.featurize([self.records[i] for i in index]),
                      ehr_group=self.ehr_group[idx],
-                     noise=mask_noise(tokens, index, seed, stage, step), states=states)
+                     noise=mask_noise(tokens, index, seed, stage, step), states=states,
+                     text_pool=pool, text_pos=pos)
 
 
 def mask_noise(tokens: Tokens, index, seed: int, stage: int, step: int) -> torch.Tensor:
@@ -238,7 +255,7 @@ def clean_reports(texts, text_cfg) -> list[str]:
 
 
 def text_features(clean: list[str], text_cfg, cache_dir, progress: bool = True) -> np.ndarray:
-    """Backbone features of preprocessed report texts, via the on-disk cache."""
+    """Backbone features of preprocessed report texts (or statements), via the on-disk cache."""
     cache = TextFeatureCache(cache_dir, text_cfg.backbone)
     backbone = {}
 
@@ -248,7 +265,7 @@ def text_features(clean: list[str], text_cfg, cache_dir, progress: bool = True) 
         from tqdm.auto import tqdm
 
         out, bs = [], 64
-        for s in tqdm(range(0, len(todo), bs), desc="embed reports", unit="batch",
+        for s in tqdm(range(0, len(todo), bs), desc="embed report text", unit="batch",
                       disable=not progress):
             out.append(backbone["b"].encode(todo[s:s + bs]))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

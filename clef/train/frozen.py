@@ -58,6 +58,47 @@ class FrozenStates:
                                     tokens.band_idx[b][m])
         enc.train(was_training)
 
+    def save(self, path) -> int:
+        """Write the cached states to ``path`` (.npz, no pickle); returns sessions written."""
+        from clef.fileio import atomic_write
+
+        done = [i for i, s in enumerate(self.states) if s is not None]
+        if not done:
+            return 0
+        lens = np.asarray([len(self.states[i]) for i in done], np.int64)
+        arrays = {
+            "ids": np.asarray([self.data.ids[i] for i in done]),
+            "lens": lens,
+            "states": torch.cat([self.states[i] for i in done]).numpy(),  # (sum n_i, d) f16
+            "time_patch_s": np.asarray([self.time_patch_s]),
+        }
+        for k, name in enumerate(("time_idx", "region_idx", "band_idx")):
+            arrays[name] = torch.cat([self.meta[i][k] for i in done]).numpy()
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays), keep_suffix=True)
+        return len(done)
+
+    def load(self, path) -> int:
+        """Read states written by :meth:`save` for the sessions of this dataset; returns how many
+        were found. Only valid for the same locked encoder and tokenizer (the caller keys the
+        file name by both)."""
+        with np.load(path, allow_pickle=False) as z:
+            ids, lens = z["ids"].tolist(), z["lens"]
+            starts = np.concatenate([[0], np.cumsum(lens)])
+            row = {sid: i for i, sid in enumerate(self.data.ids)}
+            states = torch.from_numpy(z["states"])
+            meta = [torch.from_numpy(z[n]) for n in ("time_idx", "region_idx", "band_idx")]
+            self.time_patch_s = float(z["time_patch_s"][0])
+        found = 0
+        for k, sid in enumerate(ids):
+            i = row.get(sid)
+            if i is None:
+                continue
+            a, b = int(starts[k]), int(starts[k + 1])
+            self.states[i] = states[a:b].clone()
+            self.meta[i] = tuple(m[a:b].clone() for m in meta)
+            found += 1
+        return found
+
     def batch(self, index: np.ndarray, seed: int, stage: int, step: int) -> Batch:
         """Like ``PretrainData.batch`` but tokens carry no patch values; ``states`` is set."""
         index = np.asarray(index)

@@ -40,6 +40,7 @@ from clef.train.data import (
     text_features,
 )
 from clef.train.frozen import FrozenStates
+from clef.train.targets import TextTargets
 from clef.train.objective import PretrainObjective, param_groups, set_trainable
 
 
@@ -98,6 +99,19 @@ def _reduce_logs(logs: dict, di: DistInfo) -> dict[str, float]:
     return {k: float(x) for k, x in zip(keys, v)}
 
 
+def encoder_key(model: CLEFModel) -> str:
+    """Hash of the EEG encoder's weights and tokenizer config: names a locked encoder's states."""
+    import hashlib
+
+    h = hashlib.sha256(json.dumps(model.config.tokenizer, sort_keys=True, default=str).encode())
+    for name, t in sorted(model.state_dict().items()):
+        if not name.startswith(("eeg.embed.", "eeg.stack.")):  # the locked part (stage 1)
+            continue
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 # ------------------------------------------------------------------------------------ setup
 def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
     mc = ModelConfig.load(cfg.config).with_arch(cfg.arch).resolve()
@@ -122,7 +136,12 @@ def _check_resume(cfg: TrainConfig, state: dict, path: Path) -> None:
 
 def _prepare_data(cfg: TrainConfig, mc: ModelConfig, rows, cohort, cache_root: Path, di: DistInfo,
                   split: str = "train"):
-    """Fill the token cache and text features; returns (PretrainData, skipped {id: error})."""
+    """Fill the token cache and text features.
+
+    Returns (rows, token cache, text features (n, feat_dim), alignment texts, skipped
+    {id: error}, findings targets or None). With ``text_target == "findings"`` the alignment
+    text of a session is its findings summary (its cleaned report when it affirms nothing).
+    """
     from clef.tokenizer import TokenCache
 
     cache = TokenCache(cache_root / "tokens", mc.tokenizer_config())
@@ -141,12 +160,20 @@ def _prepare_data(cfg: TrainConfig, mc: ModelConfig, rows, cohort, cache_root: P
                             "Fix: check the cohort's recordings.")
     clean = clean_reports(rows["report"].tolist(), mc.text)
     text_dir = cache_root / "text"
-    if di.main:
-        feats = text_features(clean, mc.text, text_dir, cfg.progress)
-    barrier(di)
-    if not di.main:
-        feats = text_features(clean, mc.text, text_dir, False)
-    return rows, cache, feats, clean, errors
+    targets = None
+    for rank_turn in (True, False):  # the main rank fills the text cache first, then the others
+        if rank_turn == di.main:
+            progress = cfg.progress and di.main
+
+            def encode(texts, progress=progress):
+                return text_features(texts, mc.text, text_dir, progress)
+
+            if cfg.text_target == "findings":
+                targets = TextTargets.from_reports(rows["report"].tolist(), encode)
+                clean = [s or c for s, c in zip(targets.summaries, clean)]
+            feats = encode(clean)
+        barrier(di)
+    return rows, cache, feats, clean, errors, targets
 
 
 # ------------------------------------------------------------------------------------ main
@@ -169,6 +196,10 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     di = init_distributed(cfg.device)
+    if di.world > 1 and cfg.text_target == "findings" and "align" in cfg.stages():
+        raise ValueError("findings-level text targets (--text-target findings) run in one "
+                         "process. Fix: run stage 2 without torchrun, or pass --text-target "
+                         "report.")
     device = default_device(cfg.device)
     if device.type == "cuda" and di.world > 1:
         device = torch.device("cuda", di.local_rank)
@@ -201,9 +232,16 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     else:
         mc = _model_config(cfg, rows)
     torch.manual_seed(cfg.seed)
-    rows, cache, feats, clean, skipped = _prepare_data(cfg, mc, rows, cohort, cache_root, di)
+    rows, cache, feats, clean, skipped, targets = _prepare_data(cfg, mc, rows, cohort, cache_root,
+                                                                di)
     model = CLEFModel(mc).to(device)
-    data = PretrainData(rows, cache, feats, model.ehr, clean)
+    data = PretrainData(rows, cache, feats, model.ehr, clean, targets, cfg.statements_per_step,
+                        cfg.negated_negatives)
+    if mc.text.adapter == "residual" and ck_model is None:  # tower starts as the backbone
+        corpus = targets.feats if targets is not None and len(targets.feats) else feats
+        kept = model.text.fit_basis(corpus)
+        if di.main and cfg.progress:
+            print(f"text tower basis: {kept:.1%} of the training text's backbone energy kept")
     plan = BatchPlan(len(data), cfg.batch_size, cfg.seed, di.world)
     stages = cfg.stages()
     totals = [cfg.steps or plan.steps_for_epochs(cfg.epochs) for _ in stages]
@@ -237,7 +275,13 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
         frozen = None
         if stage == "align" and cfg.freeze_encoder:
             frozen = FrozenStates(model, data, device)
-            frozen.fill(range(len(data)), progress=cfg.progress and di.main)
+            states_file = cache_root / "states" / f"{encoder_key(model)}.npz"
+            if states_file.exists():
+                frozen.load(states_file)
+            if any(s is None for s in frozen.states):
+                frozen.fill(range(len(data)), progress=cfg.progress and di.main)
+                if di.main:
+                    frozen.save(states_file)
         runner = objective
         if di.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -344,8 +388,8 @@ def evaluate_cohort(model: CLEFModel, cfg: TrainConfig, cohort, cache_root: Path
     except InvalidCohort:
         return {"note": "no test-split sessions"}
     try:
-        rows, cache, feats, clean, _ = _prepare_data(cfg, model.config, rows, cohort, cache_root,
-                                                     DistInfo(), split="test")
+        rows, cache, feats, clean, _, _ = _prepare_data(cfg, model.config, rows, cohort,
+                                                        cache_root, DistInfo(), split="test")
     except InvalidCohort as e:
         return {"note": f"not evaluated: {e}"}
     data = PretrainData(rows, cache, feats, model.ehr, clean)

@@ -6,7 +6,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from clef.model.clef_model import CLEFModel
-from clef.model.losses import ClipLoss, MaskedReconLoss
+from clef.model.losses import (
+    ClipLoss,
+    MaskedReconLoss,
+    MultiPositiveClipLoss,
+    similarity_keep_loss,
+)
 from clef.train.config import TrainConfig
 from clef.train.data import Batch
 
@@ -43,6 +48,7 @@ class PretrainObjective(nn.Module):
         self.model = model
         self.cfg = cfg
         self.clip = ClipLoss()
+        self.multi = MultiPositiveClipLoss()
         self.recon = MaskedReconLoss()
 
     def recon_loss(self, batch: Batch) -> torch.Tensor:
@@ -65,14 +71,25 @@ class PretrainObjective(nn.Module):
             keep = batch.noise.to(dev) >= cfg.pool_token_drop  # (b, N)
             mask = mask & (keep | ~(mask & keep).any(-1, keepdim=True))  # never an empty session
         z_eeg = F.normalize(m.pool_project(states, tokens, mask), dim=-1)  # (b, embed)
-        z_txt = F.normalize(m.text(batch.text.to(dev)), dim=-1)
         z_ehr = F.normalize(m.ehr(batch.ehr), dim=-1)
-        l_txt = self.clip(z_eeg.float(), z_txt.float(), m.logit_scale.exp(),
-                          batch.text_group.to(dev))
+        if batch.text_pool is not None:  # findings-level: several statements per session
+            feats = batch.text_pool.to(dev)  # (M, feat_dim)
+            z_txt = F.normalize(m.text(feats), dim=-1)  # (M, embed)
+            l_txt = self.multi(z_eeg.float(), z_txt.float(), m.logit_scale.exp(),
+                               batch.text_pos.to(dev))
+        else:  # whole report, one per session
+            feats = batch.text.to(dev)  # (b, feat_dim)
+            z_txt = F.normalize(m.text(feats), dim=-1)
+            l_txt = self.clip(z_eeg.float(), z_txt.float(), m.logit_scale.exp(),
+                              batch.text_group.to(dev))
         l_ehr = self.clip(z_eeg.float(), z_ehr.float(), m.logit_scale_ehr.exp(),
                           batch.ehr_group.to(dev))
         loss = cfg.text_weight * l_txt + cfg.ehr_weight * l_ehr
         logs.update(clip_text=l_txt.detach(), clip_ehr=l_ehr.detach())
+        if cfg.text_keep_weight > 0:  # the tower must not erase the backbone's geometry
+            keep = similarity_keep_loss(z_txt, feats)
+            loss = loss + cfg.text_keep_weight * keep
+            logs["text_keep"] = keep.detach()
         if cfg.align_recon_weight > 0 and not cfg.freeze_encoder:
             r = self.recon_loss(batch)
             loss = loss + cfg.align_recon_weight * r

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from clef.probe.extract import ConceptExtractor, measure_extractor, ontology_synonyms
+from clef.text.extract import ConceptExtractor, measure_extractor, ontology_synonyms
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Negation-aware concept extraction from EEG report text (NegEx-style, over ontology synonyms).
 
+Part of the text pipeline: :mod:`clef.text.statements` reads polarity with the same triggers.
+
 "No epileptiform discharges were seen" is a negative mention; "rare left temporal sharp waves" a
 positive one; "possible left temporal sharp waves" a positive-uncertain one. Matching is
 leftmost-longest over each concept's phrases; a negation or hedge trigger applies to the concept

@@ -1,0 +1,152 @@
+"""Clinical-semantics benchmarks: free-text query sets and the text-side diagnostic.
+
+- :func:`query_set_eval`: zero-shot AUROC of queries written the way clinicians type them
+  (``benchmarks/queries/unseen_phrasings.yaml``), through the same query path as the dashboard
+  (:func:`clef.text.queries.parse_query`, abbreviations expanded, neutral templates).
+- :func:`text_side_eval`: rank sessions by their *own report text* against each concept, through
+  the trained text tower and through the raw frozen backbone. No EEG: this is the ceiling the EEG
+  zero-shot is aligned towards, and the tower must not lose to the backbone it was built on.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clef.errors import InvalidQuery
+from clef.probe.metrics import auroc
+from clef.text.queries import parse_query, query_prompts
+
+TextEncoder = Callable[[list[str]], np.ndarray]  # n texts -> (n, d)
+DEFAULT_QUERY_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "queries" / \
+    "unseen_phrasings.yaml"
+
+
+def _unit(a) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+
+
+def load_query_set(path: str | Path = DEFAULT_QUERY_SET) -> dict[str, list[str]]:
+    """Read a query set: YAML mapping task name -> list of query strings.
+
+    Raises
+    ------
+    InvalidQuery
+        When the file is not such a mapping.
+    """
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise InvalidQuery(f"{path}: a query set maps task names to lists of queries. Fix: see "
+                           "benchmarks/queries/unseen_phrasings.yaml.")
+    return {str(k): [str(q) for q in v] for k, v in data.items()}
+
+
+def query_embedding(query: str, encode_text: TextEncoder) -> tuple[np.ndarray, bool]:
+    """Unit prompt-ensemble embedding of one free-text query and whether it was negated."""
+    q = parse_query(query)
+    prompts = query_prompts(q)
+    return _unit(_unit(encode_text(prompts)).mean(0)), q.negated  # (d,)
+
+
+def score_query(session_emb, query: str, encode_text: TextEncoder) -> np.ndarray:
+    """Score every session for a free-text query (cosine; negated queries score ``-cosine``).
+
+    Parameters
+    ----------
+    session_emb : array (n, d)
+        Unit-norm session embeddings.
+    query : str
+    encode_text : callable
+
+    Returns
+    -------
+    np.ndarray (n,)
+    """
+    e, negated = query_embedding(query, encode_text)
+    s = np.asarray(session_emb, dtype=np.float64) @ e
+    return -s if negated else s
+
+
+def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[str]],
+                   encode_text: TextEncoder, min_pos: int = 5) -> pd.DataFrame:
+    """AUROC of each query of a query set against its task's labels.
+
+    Parameters
+    ----------
+    session_emb : array (n, d)
+        Row-aligned with ``labels``.
+    labels : DataFrame
+        One 0/1 column per task (NaN = unlabelled), rows = sessions.
+    query_set : dict
+        Task -> queries.
+    encode_text : callable
+    min_pos : int
+        Tasks with fewer positives (or negatives) are skipped.
+
+    Returns
+    -------
+    DataFrame
+        task, query, core (what the parser read), negated, auroc, n_pos.
+    """
+    rows = []
+    for task, queries in query_set.items():
+        if task not in labels.columns:
+            continue
+        y = pd.to_numeric(labels[task], errors="coerce").to_numpy(float)
+        keep = np.isfinite(y)
+        n_pos = int((y[keep] == 1).sum())
+        if min(n_pos, int((y[keep] == 0).sum())) < min_pos:
+            continue
+        for query in queries:
+            q = parse_query(query)
+            s = score_query(session_emb, query, encode_text)
+            rows.append({"task": task, "query": query, "core": q.core, "negated": q.negated,
+                         "auroc": auroc(y[keep], s[keep]), "n_pos": n_pos})
+    return pd.DataFrame(rows, columns=["task", "query", "core", "negated", "auroc", "n_pos"])
+
+
+def text_side_eval(texts: Sequence[str], labels: pd.DataFrame, concept_prompts: dict,
+                   encoders: dict[str, TextEncoder], min_pos: int = 5) -> pd.DataFrame:
+    """AUROC of ranking sessions by cosine(own report text, concept prompt ensemble).
+
+    Parameters
+    ----------
+    texts : sequence of str
+        One text per session (its report or findings summary), row-aligned with ``labels``.
+    labels : DataFrame
+        One 0/1 column per task.
+    concept_prompts : dict
+        Task -> list of prompts.
+    encoders : dict
+        Name -> text encoder (e.g. ``{"tower": ..., "backbone": ...}``).
+
+    Returns
+    -------
+    DataFrame
+        task, one AUROC column per encoder, n_pos.
+    """
+    out = {}
+    for name, enc in encoders.items():
+        T = _unit(enc(list(texts)))  # (n, d)
+        for task, prompts in concept_prompts.items():
+            if task not in labels.columns:
+                continue
+            y = pd.to_numeric(labels[task], errors="coerce").to_numpy(float)
+            keep = np.isfinite(y)
+            n_pos = int((y[keep] == 1).sum())
+            if min(n_pos, int((y[keep] == 0).sum())) < min_pos:
+                continue
+            c = _unit(_unit(enc(list(prompts))).mean(0))
+            out.setdefault(task, {"task": task, "n_pos": n_pos})[name] = auroc(y[keep],
+                                                                               (T @ c)[keep])
+    cols = ["task", *encoders, "n_pos"]
+    return pd.DataFrame(list(out.values()), columns=cols)
+
+
+__all__ = ["DEFAULT_QUERY_SET", "load_query_set", "query_embedding", "query_set_eval",
+           "score_query", "text_side_eval"]
