@@ -17,7 +17,7 @@ import pandas as pd
 
 from clef.errors import InvalidQuery
 from clef.probe.metrics import auroc
-from clef.text.queries import parse_query, query_prompts
+from clef.text.queries import parse_query, query_vector
 
 TextEncoder = Callable[[list[str]], np.ndarray]  # n texts -> (n, d)
 DEFAULT_QUERY_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "queries" / \
@@ -46,15 +46,9 @@ def load_query_set(path: str | Path = DEFAULT_QUERY_SET) -> dict[str, list[str]]
     return {str(k): [str(q) for q in v] for k, v in data.items()}
 
 
-def query_embedding(query: str, encode_text: TextEncoder) -> tuple[np.ndarray, bool]:
-    """Unit prompt-ensemble embedding of one free-text query and whether it was negated."""
-    q = parse_query(query)
-    prompts = query_prompts(q)
-    return _unit(_unit(encode_text(prompts)).mean(0)), q.negated  # (d,)
-
-
 def score_query(session_emb, query: str, encode_text: TextEncoder) -> np.ndarray:
-    """Score every session for a free-text query (cosine; negated queries score ``-cosine``).
+    """Score every session for a free-text query, as the dashboard does
+    (:func:`clef.text.queries.query_vector`; negated queries score ``-cosine``).
 
     Parameters
     ----------
@@ -67,9 +61,7 @@ def score_query(session_emb, query: str, encode_text: TextEncoder) -> np.ndarray
     -------
     np.ndarray (n,)
     """
-    e, negated = query_embedding(query, encode_text)
-    s = np.asarray(session_emb, dtype=np.float64) @ e
-    return -s if negated else s
+    return np.asarray(session_emb, dtype=np.float64) @ query_vector(query, encode_text)
 
 
 def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[str]],
@@ -148,5 +140,5 @@ def text_side_eval(texts: Sequence[str], labels: pd.DataFrame, concept_prompts: 
     return pd.DataFrame(list(out.values()), columns=cols)
 
 
-__all__ = ["DEFAULT_QUERY_SET", "load_query_set", "query_embedding", "query_set_eval",
+__all__ = ["DEFAULT_QUERY_SET", "load_query_set", "query_set_eval",
            "score_query", "text_side_eval"]

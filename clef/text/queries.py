@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from clef.errors import InvalidQuery
 from clef.text.statements import classify
 
@@ -194,6 +196,22 @@ def query_prompts(query: Query, templates=TEMPLATES_NEUTRAL) -> list[str]:
     return [t.format(f) for f in forms for t in templates]
 
 
+def query_vector(query: str, encode) -> np.ndarray:
+    """The (d,) unit search vector of a free-text query.
+
+    The query is parsed (:func:`parse_query`), its prompts embedded with ``encode`` (list of str
+    -> (n, d) array) and averaged. A negated query ("no LPDs") returns the opposite of its core
+    concept's vector, so ranking by inner product lists the sessions least like the concept.
+    """
+    q = parse_query(query)
+    e = np.asarray(encode(query_prompts(q)), dtype=np.float64)  # (n_prompts, d)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    v = e.mean(0)
+    v = v / max(float(np.linalg.norm(v)), 1e-12)
+    return (-v if q.negated else v).astype(np.float32)
+
+
 __all__ = ["ABBREVIATIONS", "ELECTRODES", "MAX_QUERY_CHARS", "NORMAL_CONCEPTS", "Query",
            "TEMPLATES_ABNORMAL", "TEMPLATES_NEUTRAL", "expand", "parse_query", "query_prompts",
+           "query_vector",
            "templates_for"]
