@@ -81,8 +81,8 @@ def test_residual_text_tower_starts_as_the_backbone():
 
 
 def test_text_targets_positives_and_deterministic_sampling():
-    reports = ["FINDINGS: Diffuse slowing is present. No spikes are seen. Normal sleep.\n"
-               "IMPRESSION: Abnormal EEG.",
+    reports = [("FINDINGS: Diffuse slowing is present. No spikes are seen. Normal sleep.\n"
+                "IMPRESSION: Abnormal EEG."),
                "FINDINGS: Normal sleep. There is no focal slowing.\nIMPRESSION: Normal EEG.",
                ""]
 

@@ -140,5 +140,70 @@ def text_side_eval(texts: Sequence[str], labels: pd.DataFrame, concept_prompts: 
     return pd.DataFrame(list(out.values()), columns=cols)
 
 
-__all__ = ["DEFAULT_QUERY_SET", "load_query_set", "query_set_eval",
-           "score_query", "text_side_eval"]
+
+
+def model_encoders(model) -> dict[str, TextEncoder]:
+    """``{"tower": trained text tower, "backbone": raw frozen backbone}`` of a ``CLEFModel``,
+    both unit-norm numpy encoders over text used as is (no report preprocessing)."""
+    import torch
+
+    def tower(texts):
+        with torch.no_grad():
+            return model.encode_text(list(texts), normalize=True,
+                                     preprocess=False).float().cpu().numpy()
+
+    def backbone(texts):
+        return np.asarray(model.text.backbone.encode(list(texts)), dtype=np.float32)
+
+    return {"tower": tower, "backbone": backbone}
+
+
+def session_texts(reports: Sequence[str], sections) -> dict[str, list[str]]:
+    """Each session's text two ways: the preprocessed report and its findings summary (the
+    affirmed statements; the preprocessed report when nothing is affirmed)."""
+    from clef.model.text import preprocess_report
+    from clef.text.statements import findings_summary, split_statements
+
+    rep = [preprocess_report(r if isinstance(r, str) else "", sections) for r in reports]
+    summ = [findings_summary(split_statements(r)) or c for r, c in zip(reports, rep)]
+    return {"report": rep, "findings summary": summ}
+
+
+def semantics_eval(model, session_emb, reports: Sequence[str], labels: pd.DataFrame,
+                   concept_prompts: dict, query_set: dict | None = None) -> dict:
+    """Unseen-phrasings zero-shot and the text-side diagnostic for one model.
+
+    Parameters
+    ----------
+    model : clef.model.CLEFModel
+    session_emb : array (n, d)
+        Unit-norm embeddings of the evaluated sessions.
+    reports : sequence of str
+        Their reports, row-aligned.
+    labels : DataFrame
+        Their 0/1 task labels, row-aligned (one column per task).
+    concept_prompts : dict
+        Task -> ontology prompts (as used by the ontology zero-shot).
+    query_set : dict, optional
+        Task -> clinician queries (default: :data:`DEFAULT_QUERY_SET` when it exists).
+
+    Returns
+    -------
+    dict
+        ``unseen`` (per query), ``text_side`` (per task and text form: tower vs backbone AUROC).
+    """
+    enc = model_encoders(model)
+    labels = labels.reset_index(drop=True)
+    if query_set is None and DEFAULT_QUERY_SET.exists():
+        query_set = load_query_set()
+    unseen = (query_set_eval(session_emb, labels, query_set, enc["tower"]) if query_set
+              else pd.DataFrame(columns=["task", "query", "core", "negated", "auroc", "n_pos"]))
+    sides = []
+    for form, texts in session_texts(reports, model.config.text.sections).items():
+        ts = text_side_eval(texts, labels, concept_prompts, enc)
+        sides.append(ts.assign(text=form))
+    return {"unseen": unseen, "text_side": pd.concat(sides, ignore_index=True)}
+
+
+__all__ = ["DEFAULT_QUERY_SET", "load_query_set", "model_encoders", "query_set_eval",
+           "score_query", "semantics_eval", "session_texts", "text_side_eval"]

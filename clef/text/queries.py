@@ -75,8 +75,9 @@ _ABBR_ANY = re.compile(_ABBR_EXACT.pattern, re.IGNORECASE)
 _ELECTRODE_RE = re.compile(_word_re(ELECTRODES).pattern, re.IGNORECASE)
 _ELECTRODE_LOWER = {k.lower(): v for k, v in ELECTRODES.items()}
 # "F7/T7" -> one region, not "left anterior temporal/left temporal"
-_ELECTRODE_PAIR = re.compile(r"(?<![\w-])(%s)\s*(?:/|and|-)\s*(%s)(?![\w-])" % (
-    "|".join(ELECTRODES), "|".join(ELECTRODES)), re.IGNORECASE)
+_ELECTRODES_ALT = "|".join(ELECTRODES)
+_ELECTRODE_PAIR = re.compile(
+    rf"(?<![\w-])({_ELECTRODES_ALT})\s*(?:/|and|-)\s*({_ELECTRODES_ALT})(?![\w-])", re.IGNORECASE)
 # Leading negations a query may start with; the rest is the concept asked about.
 _NEG_LEAD = re.compile(r"^\s*(?:no evidence of|no definite|no clear|absence of|absent|without|"
                        r"negative for|free of|lack of|not|non|no)\b[\s-]*", re.IGNORECASE)
@@ -211,7 +212,17 @@ def query_vector(query: str, encode) -> np.ndarray:
     return (-v if q.negated else v).astype(np.float32)
 
 
-__all__ = ["ABBREVIATIONS", "ELECTRODES", "MAX_QUERY_CHARS", "NORMAL_CONCEPTS", "Query",
-           "TEMPLATES_ABNORMAL", "TEMPLATES_NEUTRAL", "expand", "parse_query", "query_prompts",
-           "query_vector",
-           "templates_for"]
+__all__ = [
+    "ABBREVIATIONS",
+    "ELECTRODES",
+    "MAX_QUERY_CHARS",
+    "NORMAL_CONCEPTS",
+    "TEMPLATES_ABNORMAL",
+    "TEMPLATES_NEUTRAL",
+    "Query",
+    "expand",
+    "parse_query",
+    "query_prompts",
+    "query_vector",
+    "templates_for",
+]

@@ -21,8 +21,8 @@ _HEADER = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&()-]{2,60}?)[ \t]*:[ \t]*", re.
 # Sentence ends: ". ", "; ", a blank line (wrapped lines are joined), but not inside decimals ("8.5 Hz") or "approx." style words.
 _SENTENCE = re.compile(r"(?<!\d)\.(?=\s|$)|(?<=\d)\.(?=\s+[A-Z]|$)|[;!?]+|\n\s*\n")
 # Clause breaks inside a sentence: ", but", " however ", ... (a negation does not cross them).
-_CLAUSE = re.compile(r",?\s+(?:%s)\s+" % "|".join(re.escape(t) for t in TERMINATORS),
-                     re.IGNORECASE)
+_TERMS = "|".join(re.escape(t) for t in TERMINATORS)
+_CLAUSE = re.compile(rf",?\s+(?:{_TERMS})\s+", re.IGNORECASE)
 # Two negations whose scopes cancel ("not without", "not absent", "cannot be said to be absent").
 _DOUBLE_NEG = re.compile(r"(?<![\w-])(?:not|never|no)\s+(?:\w+\s+){0,3}?"
                          r"(?:without|absent|lacking|unremarkable for the absence of)(?![\w-])",
@@ -38,10 +38,10 @@ def _alternation(words) -> str:
 
 # One pass finds every trigger, leftmost-longest, hedges before negations so that "cannot be
 # excluded" and "not ruled out" read as hedges, not as negations; pseudo-triggers negate nothing.
-_TRIGGER = re.compile(
-    r"(?<![\w-])(?:(?P<pseudo>%s)|(?P<unc>%s)|(?P<neg>%s))(?![\w-])" % (
-        _alternation(PSEUDO), _alternation(UNC_POST + UNC_PRE), _alternation(NEG_POST + NEG_PRE)),
-    re.IGNORECASE)
+_PSEUDO, _UNC = _alternation(PSEUDO), _alternation(UNC_POST + UNC_PRE)
+_NEG = _alternation(NEG_POST + NEG_PRE)
+_TRIGGER = re.compile(rf"(?<![\w-])(?:(?P<pseudo>{_PSEUDO})|(?P<unc>{_UNC})|(?P<neg>{_NEG}))(?![\w-])",
+                      re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from clef.train.data import (
     text_features,
 )
 from clef.train.frozen import FrozenStates
-from clef.train.targets import TextTargets
 from clef.train.objective import PretrainObjective, param_groups, set_trainable
+from clef.train.targets import TextTargets
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -452,6 +452,18 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
     if init:
         notes += (f" Stage 1 weights from {init['path']} (weights sha256 "
                   f"{init['weights_sha256'][:12]}).")
+    if "align" in cfg.stages():
+        if cfg.text_target == "findings":
+            notes += (" Stage 2 aligned each session to its affirmed report statements "
+                      f"({cfg.statements_per_step} sampled per step) and its findings summary "
+                      "(multi-positive InfoNCE"
+                      + ("; one negated statement per session as an explicit negative"
+                         if cfg.negated_negatives else "") + ").")
+        else:
+            notes += " Stage 2 aligned each session to its whole preprocessed report."
+        if cfg.text_keep_weight > 0:
+            notes += (f" Text-text similarities were kept close to the frozen backbone's "
+                      f"(weight {cfg.text_keep_weight}).")
     if cfg.freeze_encoder:
         notes += (" Stage 2 kept the encoder locked and trained the attention pool, projections "
                   f"and towers (pool token drop {cfg.pool_token_drop}).")
