@@ -380,13 +380,14 @@ def test_query_evaluation_auroc_matches_sklearn():
 
 
 class _TextModel:
-    """Test double for the text tower: fixed vectors for known phrases."""
+    """Test double for the text tower: fixed vectors for known phrases (also inside the prompts a
+    query is wrapped in, e.g. "EEG shows <phrase>.")."""
 
     def __init__(self, table):
         self.table = table
 
-    def encode_text(self, texts, normalize=True):
-        return np.stack([self.table[t] for t in texts])
+    def encode_text(self, texts, normalize=True, **kwargs):
+        return np.stack([next(v for k, v in self.table.items() if k in t) for t in texts])
 
 
 def test_neighbours_plain_and_steered():
