@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from clef.channels import STANDARD_CHANNELS
+from clef.fileio import atomic_write, atomic_write_text
 from clef.session import Session
 from clef.synth.ontology import HELD_OUT
 from clef.synth.patients import draw_patient
@@ -173,18 +173,7 @@ def write_edf(session: Session, path, plan: SessionPlan | None = None) -> Path:
     edf = Edf(signals, patient=Patient(code=session.meta["patient_id"]),
               recording=Recording(startdate=start, equipment_code=f"clef-synth-{site.name}"),
               starttime=_dt.time(9, 0, 0), data_record_duration=1.0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".edf", dir=path.parent)
-    os.close(fd)
-    try:
-        edf.write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: edf.write(str(tmp)), keep_suffix=True)
 
 
 def _edf_job(args) -> str:
@@ -207,9 +196,7 @@ def _recordings_manifest(out: Path, seed: int, duration_s: int) -> bool:
     except (OSError, ValueError):
         resume = False
     if not resume:
-        tmp = p.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(want, sort_keys=True))
-        os.replace(tmp, p)
+        atomic_write_text(p, json.dumps(want, sort_keys=True))
     return resume
 
 
