@@ -125,3 +125,26 @@ def test_derive_matches_synthetic_task_table(synth_tables):
         else:
             assert agree == 1.0, (task, agree)
             assert (a.isna() == b.isna()).all(), task  # same missingness
+
+
+def test_derive_uses_the_clinical_vocabulary():
+    """Status epilepticus for every epilepsy type (G40.x01/x11, G41) and the anesthetic class
+    (pentobarbital, ketamine; midazolam stays a benzodiazepine) as clef.vocabulary defines them;
+    the synthetic generator labels with the same tables."""
+    from clef.synth.tasks import session_labels
+
+    df = pd.DataFrame({
+        "session_id": ["a", "b", "c", "d"],
+        "diagnoses": [["G40.101"], ["G40.109"], ["G41.0"], ["G40.A11", "F03.90"]],
+        "medications": [["pentobarbital"], ["ketamine"], ["midazolam"], ["clobazam", "phenytoin"]],
+    })
+    w = labels_wide(derive_tasks(df, findings=False, min_positives=0))
+    assert list(w["status_epilepticus"]) == [1, 0, 1, 1]
+    assert list(w["anesthetic_class"]) == [1, 1, 0, 0]
+    assert list(w["benzodiazepine_class"]) == [0, 0, 1, 1]
+    assert list(w["asm_polytherapy"]) == [0, 0, 0, 1]  # clobazam is also an antiseizure drug
+    for sid, dx, meds in zip(df["session_id"], df["diagnoses"], df["medications"]):
+        synth = session_labels([], dx, meds, "F", 40.0, "icu")
+        for task in ("status_epilepticus", "anesthetic_class", "benzodiazepine_class",
+                     "asm_polytherapy", "epilepsy_any", "dementia_any"):
+            assert synth[task] == w.loc[sid, task], (sid, task)

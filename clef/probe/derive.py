@@ -9,66 +9,18 @@ import pandas as pd
 
 from clef.errors import InvalidCohort
 from clef.text.extract import ConceptExtractor
+from clef.vocabulary import (
+    AGGREGATE_PHRASES,
+    DRUG_CLASSES,
+    EPILEPTIFORM,
+    NORMAL_FINDINGS,
+    PHENOTYPE_TASKS,
+    code_matches,
+)
 
-# Phenotype task -> ICD-10(-CM) code prefixes (dots ignored). Names follow the synthetic ontology.
-PHENOTYPE_PREFIXES: dict[str, tuple[str, ...]] = {
-    "epilepsy_any": ("G40", "G41"),
-    "focal_epilepsy": ("G40.0", "G40.1", "G40.2"),
-    "generalized_epilepsy": ("G40.3", "G40.4", "G40.A", "G40.B"),
-    "absence_epilepsy": ("G40.A",),
-    "jme": ("G40.B",),
-    "seizure_unspecified": ("R56.9",),
-    "alzheimer_dementia": ("G30",),
-    "dementia_any": ("G30", "G31.0", "F01", "F02", "F03"),
-    "ischemic_stroke": ("I63",),
-    "intracerebral_hemorrhage": ("I61",),
-    "subarachnoid_hemorrhage": ("I60",),
-    "subdural_hematoma": ("I62.0", "S06.5"),
-    "tbi": ("S06",),
-    "encephalopathy_any": ("G93.4", "G92", "K76.82", "K72", "G93.1"),
-    "metabolic_encephalopathy": ("G93.41",),
-    "hepatic_encephalopathy": ("K76.82", "K72"),
-    "toxic_encephalopathy": ("G92",),
-    "anoxic_brain_injury": ("G93.1",),
-    "cardiac_arrest": ("I46",),
-    "brain_tumor": ("C71",),
-    "cns_infection": ("G00", "G01", "G02", "G03", "G04", "G05", "B00.4", "A87"),
-    "syncope": ("R55",),
-    "migraine": ("G43",),
-    "pnes": ("F44.5",),
-    "altered_mental_status": ("R41.82",),
-    "sleep_disorder": ("G47",),
-    "renal_failure": ("N17", "N18", "N19"),
-    "bipolar_disorder": ("F31",),
-    "depression": ("F32", "F33"),
-}
-
-# Medication class -> generic names (lowercase); task "<class>_class". Each drug is also its own
-# task. Names match the synthetic cohort's task table (clef.synth.tasks).
-DRUG_CLASSES: dict[str, tuple[str, ...]] = {
-    "antiseizure": ("levetiracetam", "lamotrigine", "valproate", "valproic acid", "phenytoin",
-                    "fosphenytoin", "carbamazepine", "oxcarbazepine", "lacosamide", "ethosuximide",
-                    "topiramate", "zonisamide", "brivaracetam", "clobazam", "phenobarbital"),
-    "benzodiazepine": ("lorazepam", "clonazepam", "diazepam", "midazolam", "clobazam",
-                       "alprazolam"),
-    "anesthetic": ("propofol", "dexmedetomidine", "ketamine", "pentobarbital"),
-    "opioid": ("fentanyl", "oxycodone", "morphine", "hydromorphone", "methadone"),
-    "antipsychotic": ("haloperidol", "quetiapine", "clozapine", "olanzapine", "risperidone"),
-    "antidepressant": ("amitriptyline", "nortriptyline", "sertraline", "fluoxetine",
-                       "citalopram", "escitalopram"),
-}
-# Aggregate finding tasks: task -> (member concepts, generic phrases reports use for the group).
-EPILEPTIFORM = ("ied_left_temporal", "ied_right_temporal", "ied_centrotemporal", "ied_frontal",
-                "gsw_3hz", "generalized_polyspikes")
-NORMAL_FINDINGS = ("normal_pdr", "vertex_waves", "sleep_spindles", "k_complexes",
-                   "photic_driving", "hv_response")
-AGGREGATE_PHRASES = {
-    "any_epileptiform": ("epileptiform discharges", "epileptiform discharge",
-                         "epileptiform abnormalities", "epileptiform activity", "spikes",
-                         "sharp waves", "spike and wave", "spike-and-wave"),
-    "focal_slowing_any": ("focal slowing", "focal polymorphic delta"),
-    "abnormal_eeg": ("abnormal eeg", "abnormal study", "abnormal record", "abnormal recording"),
-}
+# One clinical vocabulary (clef.vocabulary): phenotype task -> ICD-10(-CM) code patterns,
+# medication class -> generic names, finding groups and their generic report words.
+PHENOTYPE_PREFIXES = PHENOTYPE_TASKS
 
 
 def _is_missing(v) -> bool:
@@ -84,20 +36,6 @@ def _as_list(v) -> list[str] | None:
     if isinstance(v, str):
         return [s.strip() for s in re.split(r"[;,|]", v) if s.strip()]
     return [str(s).strip() for s in v if not _is_missing(s) and str(s).strip()]
-
-
-def _norm_code(code: str) -> str:
-    return code.upper().replace(".", "").strip()
-
-
-def _status_epilepticus(codes: list[str]) -> bool:
-    """ICD-10-CM G40.x01/G40.x11 (6th character 1 = with status epilepticus) or WHO G41."""
-    for c in map(_norm_code, codes):
-        if c.startswith("G41"):
-            return True
-        if c.startswith("G40") and len(c) >= 6 and c[5] == "1":
-            return True
-    return False
 
 
 def _long(session_ids, task, category, values, concept=None, held_out=False) -> pd.DataFrame:
@@ -128,9 +66,10 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
     held_out : sequence of str
         Concept/task names to flag ``held_out`` (real cohorts usually have none).
     phenotypes : dict, optional
-        Task -> ICD-10 prefixes (default ``PHENOTYPE_PREFIXES``).
+        Task -> ICD-10 code patterns (default ``clef.vocabulary.PHENOTYPE_TASKS``: prefixes,
+        dots ignored, ``?`` any one character).
     drug_classes : dict, optional
-        Class -> generic names (default ``DRUG_CLASSES``).
+        Class -> generic names (default ``clef.vocabulary.DRUG_CLASSES``).
     findings : bool
         Derive finding tasks from ``report`` (when the column exists).
 
@@ -150,16 +89,12 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
     cols = set(sessions_df.columns)
 
     if "diagnoses" in cols:
-        dx = [_as_list(v) for v in sessions_df["diagnoses"]]
-        codes = [None if d is None else [_norm_code(c) for c in d] for d in dx]
-        for task, prefixes in (phenotypes or PHENOTYPE_PREFIXES).items():
-            pre = tuple(_norm_code(p) for p in prefixes)
-            vals = [None if c is None else int(any(x.startswith(pre) for x in c)) for c in codes]
+        codes = [_as_list(v) for v in sessions_df["diagnoses"]]
+        for task, patterns in (phenotypes or PHENOTYPE_TASKS).items():
+            vals = [None if c is None else int(any(code_matches(x, p) for x in c for p in patterns))
+                    for c in codes]
             concept = None if task.endswith("_any") else task  # aggregates are no one concept
             parts.append(_long(sid, task, "phenotype", vals, concept, task in held))
-        vals = [None if d is None else int(_status_epilepticus(d)) for d in dx]
-        parts.append(_long(sid, "status_epilepticus", "phenotype", vals, "status_epilepticus",
-                           "status_epilepticus" in held))
 
     if "medications" in cols:
         meds = [_as_list(v) for v in sessions_df["medications"]]
@@ -204,7 +139,7 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
         for concept in lab.columns:
             vals = [int(v) if h else None for v, h in zip(lab[concept].to_numpy(), has)]
             parts.append(_long(sid, concept, "finding", vals, concept, concept in held))
-        generic = ConceptExtractor({k: v for k, v in AGGREGATE_PHRASES.items()}).label_frame(
+        generic = ConceptExtractor(dict(AGGREGATE_PHRASES)).label_frame(
             reports, index=sid)
         cols_ = set(lab.columns)
         agg = {

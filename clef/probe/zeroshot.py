@@ -50,7 +50,7 @@ def concept_prompts(concept: str, synonyms: dict | None = None,
 def concept_phrases(concept: str, synonyms: dict | None = None) -> list[str]:
     """A concept's phrases (label + synonyms) from ``synonyms`` or the generator's ontology."""
     if synonyms is None:
-        from clef.synth.ontology import ONTOLOGY  # lazy: only synthetic/ontology concepts
+        from clef.vocabulary import VOCABULARY as ONTOLOGY  # the one clinical vocabulary
 
         if concept not in ONTOLOGY:
             raise InvalidQuery(f"concept {concept!r} is not in the ontology. Fix: pass one of "

@@ -83,7 +83,7 @@ def ontology_synonyms(categories=("finding",)) -> dict[str, tuple[str, ...]]:
     -------
     dict of str -> tuple of str
     """
-    from clef.synth.ontology import concepts  # lazy: the generator is optional for real cohorts
+    from clef.vocabulary import concepts  # the one clinical vocabulary
 
     return {c.name: c.phrases for cat in categories for c in concepts(cat) if c.phrases}
 
