@@ -23,19 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clef.errors import CheckpointMismatch, ClefError
-from clef.store import (
-    FAILURE_COLUMNS,
-    EmbeddingStore,
-    InvalidStore,
-    atomic_save_npy,
-    atomic_write_json,
-    atomic_write_parquet,
-    l2_normalize,
-    model_fingerprint,
+from clef.embedding import (  # noqa: F401 (embed_recording re-exported for clef.embed users)
+    embed_recording,
+    embed_sessions,
+    tokenizer_sfreq,
 )
-from clef.tokenizer import collate_tokens
-from clef.tokens import Tokens
+from clef.errors import CheckpointMismatch, ClefError, InvalidStore
+from clef.fileio import atomic_save_npy, atomic_write_json, atomic_write_parquet
+from clef.store import FAILURE_COLUMNS, EmbeddingStore, model_fingerprint
 
 
 @dataclass
@@ -91,149 +86,6 @@ def _load_cohort(cohort_dir: str):
     if cohort is None:
         cohort = _COHORTS[cohort_dir] = Cohort.load(cohort_dir)
     return cohort
-
-
-def tokenizer_sfreq(model) -> float:
-    """Sampling rate the model's tokenizer expects."""
-    return float(getattr(model.tokenizer.config, "sfreq", 200.0))
-
-
-# ----------------------------------------------------------------------------------------------
-# embedding sessions with a loaded model
-
-
-def _window_embeddings(model, tokens, states) -> list[np.ndarray]:
-    """Per-time-patch embeddings of each session: mean token state per time index, projected
-    into the shared space and normalised. -> list of (W_i, D) float32."""
-    import torch
-
-    out = []
-    for b in range(tokens.batch_size):
-        m = tokens.mask[b]  # (N,)
-        t = tokens.time_idx[b][m]  # (n_real,)
-        s = states[b][m].float()  # (n_real, d_model)
-        n_win = int(t.max().item()) + 1 if len(t) else 0
-        pooled = torch.zeros(n_win, s.shape[-1], dtype=s.dtype, device=s.device)
-        pooled.index_add_(0, t, s)  # (W, d_model)
-        counts = torch.bincount(t, minlength=n_win).clamp_min(1)[:, None]
-        pooled = pooled / counts
-        if getattr(model.config, "eeg_output", "shared") != "mean":
-            pooled = model.eeg_proj(pooled)  # (W, embed_dim)
-        out.append(l2_normalize(pooled.detach().cpu().numpy()))
-    return out
-
-
-def _as_array(model, s) -> np.ndarray:
-    """A Session (any rate/channel set) or array -> (19, samples) float32 at the tokenizer rate."""
-    from clef.channels import STANDARD_CHANNELS
-    from clef.session import Session
-
-    if isinstance(s, Session):
-        if abs(s.sfreq - tokenizer_sfreq(model)) > 1e-6 or list(s.ch_names) != list(
-                STANDARD_CHANNELS):
-            from clef.io import preprocess
-
-            s = preprocess(s, sfreq=tokenizer_sfreq(model))
-        return np.asarray(s.data, np.float32)  # (19, samples)
-    a = np.asarray(s, np.float32)
-    if a.ndim != 2:
-        raise ValueError(f"session array has shape {a.shape}; expected (channels, samples)")
-    return a
-
-
-def _length(item) -> int:
-    """Sort key: samples of an array, tokens of a cached Tokens."""
-    return int(item.mask.sum()) if isinstance(item, Tokens) else int(item.shape[-1])
-
-
-def _encode(model, arrays, states: bool):
-    if all(isinstance(a, Tokens) for a in arrays):
-        tokens = collate_tokens(arrays)
-    else:
-        tokens = model.tokenizer.tokenize(arrays)
-    if states:
-        z, st = model.encode_eeg(tokens, normalize=True, return_states=True)
-        return z.float().cpu().numpy(), _window_embeddings(model, tokens, st)
-    return model.encode_eeg(tokens, normalize=True).float().cpu().numpy(), None
-
-
-def embed_sessions(model, sessions, *, batch_size: int = 8, states: bool = False):
-    """Embed in-memory sessions, isolating failures.
-
-    Parameters
-    ----------
-    model : CLEFModel
-    sessions : list of Session, (19, samples) arrays or single-session Tokens
-        Sessions are brought to the tokenizer's rate/channels as in ``CLEFModel.embed_sessions``;
-        Tokens (e.g. from a ``TokenCache``) are encoded as they are.
-    batch_size : int
-    states : bool
-        Also return per-time-patch embeddings.
-
-    Returns
-    -------
-    vectors : np.ndarray
-        (n, D) float32, unit rows; rows of failed sessions are NaN.
-    window_states : list of (W_i, D) arrays or None (None entries for failures)
-    errors : dict
-        index -> exception, for sessions that failed to tokenize or encode.
-    """
-    import torch
-
-    errors: dict[int, Exception] = {}
-    arrays: dict[int, np.ndarray] = {}
-    for i, s in enumerate(sessions):
-        try:
-            arrays[i] = s if isinstance(s, Tokens) else _as_array(model, s)
-        except Exception as e:  # noqa: BLE001 - recorded per session, reported by the caller
-            errors[i] = e
-    ok = sorted(arrays, key=lambda i: _length(arrays[i]))  # similar lengths together
-    dim = getattr(model, "eeg_dim", None)
-    vectors: np.ndarray | None = None if dim is None else np.full((len(sessions), dim), np.nan,
-                                                                  np.float32)
-    window: list | None = [None] * len(sessions) if states else None
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(ok), batch_size):
-            idx = ok[start:start + batch_size]
-            try:
-                results = [(idx, _encode(model, [arrays[i] for i in idx], states))]
-            except Exception:  # noqa: BLE001 - isolate the bad session(s): one at a time
-                results = []
-                for i in idx:
-                    try:
-                        results.append(([i], _encode(model, [arrays[i]], states)))
-                    except Exception as e:  # noqa: BLE001
-                        errors[i] = e
-            for rows, (z, w) in results:
-                if vectors is None:
-                    vectors = np.full((len(sessions), z.shape[1]), np.nan, np.float32)
-                vectors[rows] = z
-                if states:
-                    for r, wr in zip(rows, w):
-                        window[r] = wr
-    model.train(was_training)
-    if vectors is None:
-        vectors = np.full((len(sessions), 0), np.nan, np.float32)
-    return vectors, window, errors
-
-
-def embed_recording(model, path) -> np.ndarray:
-    """(D,) unit embedding of one recording file, read with ``clef.io.read_session``.
-
-    Raises
-    ------
-    clef.errors.InvalidRecording
-        The file cannot be read or used.
-    """
-    from clef.io import read_session
-
-    session = read_session(path, sfreq=tokenizer_sfreq(model))
-    vectors, _, errors = embed_sessions(model, [session], batch_size=1)
-    if errors:
-        raise errors[0]
-    return vectors[0]
 
 
 def _failure(session_id, path, exc) -> dict:
@@ -425,29 +277,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
         else:
             fp = model_fingerprint(load_model(ckpt, cfg.device))
 
-        # what is already done: a previous store (same model) and committed shards
-        previous = _previous_store(out, fp)
-        run_path = parts.dir / "run.json"
-        if run_path.is_file():
-            run = json.loads(run_path.read_text())
-            if run.get("model_sha256") != fp["model_sha256"]:
-                raise CheckpointMismatch(
-                    f"{out}: an unfinished `clef embed` run with model {run.get('model_name')} "
-                    f"(sha256 {run.get('model_sha256')}) is in parts/, but the checkpoint "
-                    f"{ckpt} has sha256 {fp['model_sha256']}. Fix: re-run with that run's "
-                    "checkpoint, use a new --out folder, or pass --overwrite.")
-        parts.dir.mkdir(parents=True, exist_ok=True)
-        parts.clean_uncommitted()
-        if not run_path.is_file():
-            atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": _cohort_key(cohort),
-                                         "options": asdict(cfg)})
-        done: set[str] = set()
-        if previous is not None:
-            done |= set(previous.session_ids) | set(previous.failures["session_id"].astype(str))
-        committed = parts.committed()
-        for num in committed:
-            done |= set(pd.read_parquet(parts.dir / f"part-{num:05d}.parquet",
-                                        columns=["session_id"])["session_id"].astype(str))
+        previous, done, committed = _resume_state(out, parts, fp, ckpt, cohort, cfg)
         all_ids = cohort.sessions["session_id"].astype(str).tolist()
         pending = [s for s in all_ids if s not in done]
         next_num = (max(committed) + 1) if committed else 0
@@ -477,6 +307,44 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                 else "client"}
     return _consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
                         created_by or "clef.embed.embed_cohort")
+
+
+def _resume_state(out: Path, parts: _Parts, fp: dict, ckpt: str, cohort, cfg: EmbedConfig):
+    """What is already done in ``out``: a previous store (same model only) and committed shards.
+
+    Starts ``parts/`` (run description, stray temporary files removed) when needed.
+
+    Returns
+    -------
+    previous : EmbeddingStore or None
+    done : set of str
+        Session ids embedded or failed already.
+    committed : list of int
+        Committed shard numbers.
+    """
+    previous = _previous_store(out, fp)
+    run_path = parts.dir / "run.json"
+    if run_path.is_file():
+        run = json.loads(run_path.read_text())
+        if run.get("model_sha256") != fp["model_sha256"]:
+            raise CheckpointMismatch(
+                f"{out}: an unfinished `clef embed` run with model {run.get('model_name')} "
+                f"(sha256 {run.get('model_sha256')}) is in parts/, but the checkpoint "
+                f"{ckpt} has sha256 {fp['model_sha256']}. Fix: re-run with that run's "
+                "checkpoint, use a new --out folder, or pass --overwrite.")
+    parts.dir.mkdir(parents=True, exist_ok=True)
+    parts.clean_uncommitted()
+    if not run_path.is_file():
+        atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": _cohort_key(cohort),
+                                     "options": asdict(cfg)})
+    done: set[str] = set()
+    if previous is not None:
+        done |= set(previous.session_ids) | set(previous.failures["session_id"].astype(str))
+    committed = parts.committed()
+    for num in committed:
+        done |= set(pd.read_parquet(parts.dir / f"part-{num:05d}.parquet",
+                                    columns=["session_id"])["session_id"].astype(str))
+    return previous, done, committed
 
 
 def _make_client(cfg: EmbedConfig):
@@ -628,6 +496,7 @@ def _consolidate(cohort, out: Path, parts: _Parts, fp, ckpt, previous, run_info,
     store = EmbeddingStore.write(out, embeddings, meta, model_info=fp,
                                  failures=pd.DataFrame(failed, columns=FAILURE_COLUMNS),
                                  labels=labels, states=st_arr, state_offsets=st_off,
-                                 created_by=created_by, extra=extra)
+                                 created_by=created_by, extra=extra,
+                                 normalize=False)  # unit rows from clef.embedding: checked, kept
     shutil.rmtree(parts.dir, ignore_errors=True)  # everything is in the store now
     return store

@@ -243,4 +243,5 @@ def verify_files(folder, manifest: dict, *, checksums: bool = True, fix: str) ->
             got = sha256_file(folder / name)
             if got != want:
                 raise InvalidStore(f"{folder / name}: sha256 {got} does not match the manifest "
-                                   f"({want}); the file changed after it was written. Fix: {fix}")
+                                   f"({want}): checksum mismatch, the file changed after it was "
+                                   f"written. Fix: {fix}")

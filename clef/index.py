@@ -1,6 +1,7 @@
 """`SessionIndex`: cosine nearest-neighbour search over session embeddings (FAISS).
 
-Vectors are L2-normalised, so the inner product is the cosine similarity. Up to
+Vectors have unit L2 norm (the invariant of :mod:`clef.embedding`, checked when an index is built
+from a store), so the inner product is the cosine similarity. Up to
 ``IndexConfig.flat_max`` sessions the index is exact (``IndexFlatIP``); above it an inverted-file
 index (``IndexIVFFlat``) whose ``nprobe`` is tuned at build time to reach the target recall@10 on a
 sample of stored sessions. HNSW is available on request. FAISS ids are row numbers of the session
@@ -13,7 +14,6 @@ tokenizer hash, dimension, count, index parameters and file checksums).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 from contextlib import contextmanager
@@ -25,16 +25,16 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
+from clef.embedding import check_unit_norm, unit_normalize
 from clef.errors import InvalidQuery, InvalidStore
-from clef.store import (
-    EmbeddingStore,
+from clef.fileio import (
     atomic_write_bytes,
-    atomic_write_json,
     atomic_write_parquet,
-    check_model,
-    l2_normalize,
-    sha256_file,
+    load_manifest,
+    verify_files,
+    write_manifest,
 )
+from clef.store import EmbeddingStore, check_model
 
 INDEX_FORMAT = "clef-index"
 KINDS = ("auto", "flat", "ivf", "hnsw")
@@ -133,20 +133,25 @@ class SessionIndex:
                  "checkpoint_sha256")}
         meta["store"] = str(store.path.resolve())
         return cls.from_vectors(np.asarray(store.embeddings), store.sessions, manifest=meta,
-                                labels=store.labels, kind=kind, config=config, progress=progress)
+                                labels=store.labels, kind=kind, config=config, progress=progress,
+                                normalize=False)  # a store's rows are unit norm: checked, kept
 
     @classmethod
     def from_vectors(cls, vectors: np.ndarray, sessions: pd.DataFrame | list | None = None, *,
                      manifest: dict | None = None, labels: pd.DataFrame | None = None,
                      kind: str = "auto", config: IndexConfig | None = None,
-                     progress: bool = False) -> SessionIndex:
-        """Build an index from an (N, D) array (normalised here) and its session table.
+                     progress: bool = False, normalize: bool = True) -> SessionIndex:
+        """Build an index from an (N, D) array and its session table.
 
         ``sessions`` is a DataFrame with ``session_id`` (or a list of ids); default ids "0".."N-1".
+        With ``normalize`` (default) arbitrary rows are scaled to unit norm here; pass False for
+        embeddings from :mod:`clef.embedding`, whose unit norm is then checked (``NotUnitNorm``),
+        not recomputed.
         """
         config = IndexConfig(**{**asdict(config or IndexConfig()), "kind": kind})
         _check_option("kind", config.kind, KINDS)
-        x = l2_normalize(np.asarray(vectors, dtype=np.float32))  # (N, D)
+        x = (unit_normalize(vectors) if normalize
+             else check_unit_norm(vectors, "index vectors"))  # (N, D)
         if x.ndim != 2 or len(x) == 0:
             raise ValueError(f"vectors must be a non-empty (N, D) array, got shape {x.shape}")
         n, dim = x.shape
@@ -245,12 +250,11 @@ class SessionIndex:
             "created_by": created_by,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **{k: v for k, v in self.manifest.items() if k not in ("files", "format")},
-            "files": {name: sha256_file(path / name) for name in names},
         }
         if manifest.get("store") and Path(manifest["store"]).is_absolute():
             # relative to the index folder, so a copied or cloned bundle points at its own store
             manifest["store"] = os.path.relpath(manifest["store"], path.resolve())
-        atomic_write_json(path / "manifest.json", manifest)
+        manifest = write_manifest(path, manifest, names)
         self.manifest, self.path = manifest, path
         return path
 
@@ -266,24 +270,13 @@ class SessionIndex:
             Missing files or checksum mismatch (``verify=True``).
         """
         path = Path(path)
-        mpath = path / "manifest.json"
-        if not mpath.is_file():
-            raise InvalidStore(f"{path}: not a session index (no manifest.json). "
-                               "Fix: build one with `clef index --store STORE --out DIR`.")
-        manifest = json.loads(mpath.read_text())
-        if manifest.get("format") != INDEX_FORMAT:
-            raise InvalidStore(f"{mpath}: format {manifest.get('format')!r}, expected "
-                               f"{INDEX_FORMAT!r}. Fix: build one with `clef index`.")
+        manifest = load_manifest(path, INDEX_FORMAT, what="a session index",
+                                 fix="build one with `clef index --store STORE --out DIR`.")
         if model is not None:
             check_model(manifest, model, f"index {path}",
                         f"`clef embed --checkpoint CHECKPOINT ...` then "
                         f"`clef index --store STORE --out {path}`")
-        for name, want in manifest.get("files", {}).items():
-            if not (path / name).is_file():
-                raise InvalidStore(f"{path / name}: missing. Fix: rebuild with `clef index`.")
-            if verify and sha256_file(path / name) != want:
-                raise InvalidStore(f"{path / name}: checksum differs from the manifest (file "
-                                   "changed after it was written). Fix: rebuild with `clef index`.")
+        verify_files(path, manifest, checksums=verify, fix="rebuild it with `clef index`.")
         index = faiss.read_index(str(path / "index.faiss"))
         if index.d != manifest.get("dim") or index.ntotal != manifest.get("count"):
             raise InvalidStore(f"{path}: index has {index.ntotal} x {index.d}, manifest says "
@@ -422,7 +415,8 @@ class SessionIndex:
             raise InvalidQuery(f"k={k}: must be at least 1.")
         mask = self.filter_mask(**filters)
         with omp_threads(self.manifest["index"].get("search_threads", 1)):
-            rows, scores = self._search(l2_normalize(v[None, :]), int(k), mask,
+            # a query is any direction (a centroid, a steered vector): scaled here, once
+            rows, scores = self._search(unit_normalize(v[None, :]), int(k), mask,
                                         {self._row[str(e)] for e in exclude if str(e) in self._row})
         return self._frame(rows, scores)
 
@@ -439,7 +433,7 @@ class SessionIndex:
 
     def by_recording(self, path, model, k: int = 10, **filters) -> pd.DataFrame:
         """Sessions most similar to a recording file, embedded on the fly."""
-        from clef.embed import embed_recording
+        from clef.embedding import embed_recording
 
         self.check_model(model)
         return self.by_vector(embed_recording(model, path), k, **filters)
@@ -543,19 +537,26 @@ def _as_list(value) -> list:
 
 
 def text_vector(text: str, model, index: SessionIndex | None = None) -> np.ndarray:
-    """The (D,) unit text embedding of a query; ``InvalidQuery`` for empty text.
+    """The (D,) unit search vector of a free-text query (:func:`clef.text.queries.query_vector`:
+    abbreviations expanded, prompt ensemble, "no X" points away from X); ``InvalidQuery`` for
+    empty or unreadable text.
 
     With ``index``, the model must be the one the index was built with.
     """
+    from clef.text.queries import query_vector
+
     if not isinstance(text, str) or not text.strip():
         raise InvalidQuery("the text query is empty. Fix: type a concept such as "
                            "'left temporal sharp waves'.")
     if index is not None:
         index.check_model(model)
-    v = model.encode_text([text.strip()], normalize=True)
-    if hasattr(v, "detach"):
-        v = v.detach().float().cpu().numpy()
-    return l2_normalize(np.asarray(v, dtype=np.float32).reshape(1, -1))[0]
+
+    def encode(texts):
+        v = model.encode_text(list(texts), normalize=True, preprocess=False)  # (n, D)
+        return v.detach().float().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+    v = query_vector(text, encode)
+    return check_unit_norm(v.reshape(1, -1), "text vector")[0]
 
 
 def steer(vector, concept, weight: float, model=None) -> np.ndarray:
@@ -577,13 +578,13 @@ def steer(vector, concept, weight: float, model=None) -> np.ndarray:
     np.ndarray
         (D,) unit vector ``normalize(v + weight * c)`` with v and c normalised.
     """
-    v = l2_normalize(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+    v = unit_normalize(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
     if isinstance(concept, str):
         if model is None:
             raise InvalidQuery("steering by concept text needs the model. Fix: pass model=.")
-        c = text_vector(concept, model)
+        c = text_vector(concept, model)  # unit norm already
     else:
-        c = l2_normalize(np.asarray(concept, dtype=np.float32).reshape(1, -1))[0]
+        c = unit_normalize(np.asarray(concept, dtype=np.float32).reshape(1, -1))[0]
     if c.shape != v.shape:
         raise InvalidQuery(f"concept vector has dimension {c.shape[0]}, session vector "
                            f"{v.shape[0]}. Fix: use the same model for both.")
@@ -591,4 +592,4 @@ def steer(vector, concept, weight: float, model=None) -> np.ndarray:
     if not np.any(out):
         raise InvalidQuery("steering cancelled the vector out (weight too large). Fix: use a "
                            "smaller |weight|.")
-    return l2_normalize(out[None, :])[0]
+    return unit_normalize(out[None, :])[0]

@@ -28,15 +28,16 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
+from clef.embedding import check_unit_norm, unit_normalize
 from clef.errors import InvalidStore
-from clef.store import (
-    EmbeddingStore,
+from clef.fileio import (
     atomic_save_npy,
-    atomic_write_json,
     atomic_write_parquet,
-    l2_normalize,
-    sha256_file,
+    load_manifest,
+    verify_files,
+    write_manifest,
 )
+from clef.store import EmbeddingStore
 
 MAP_FORMAT = "clef-map"
 
@@ -69,7 +70,8 @@ class CohortMap:
 
     def __init__(self, coords: pd.DataFrame, anchors: np.ndarray, params: dict, path=None):
         self.coords = coords.reset_index(drop=True)
-        self.anchors = l2_normalize(np.asarray(anchors, dtype=np.float32))  # (n_anchors, D)
+        # float16 storage moves anchor norms off 1 by up to ~1e-3: rescaled here (not embeddings)
+        self.anchors = unit_normalize(anchors)  # (n_anchors, D)
         self.params = params
         self.path = Path(path) if path is not None else None
         self._anchor_xy = self.coords.loc[self.coords["anchor"], ["x", "y"]].to_numpy(np.float32)
@@ -120,6 +122,7 @@ class CohortMap:
             cfg["seed"] = seed
         cfg = MapConfig(**cfg)
         extra = {}
+        is_store = isinstance(store, str | Path | EmbeddingStore)
         if isinstance(store, str | Path):
             store = EmbeddingStore.open(store)
         if isinstance(store, EmbeddingStore):
@@ -128,7 +131,9 @@ class CohortMap:
                                                         "tokenizer_sha256")}
             extra["store"] = str(store.path.resolve())
             store = np.asarray(store.embeddings)
-        x = l2_normalize(np.asarray(store, dtype=np.float32))  # (N, D)
+        # a store's rows are unit norm (checked, kept); arbitrary arrays are scaled here
+        x = (check_unit_norm(store, "map embeddings") if is_store
+             else unit_normalize(store))  # (N, D)
         n = len(x)
         if n < 4:
             raise ValueError(f"a map needs at least 4 sessions, got {n}")
@@ -192,7 +197,7 @@ class CohortMap:
         """
         v = np.asarray(vectors, dtype=np.float32)
         single = v.ndim == 1
-        v = l2_normalize(v.reshape(-1, v.shape[-1]))  # (n, D)
+        v = unit_normalize(v.reshape(-1, v.shape[-1]))  # (n, D); any direction is placed
         if v.shape[1] != self.anchors.shape[1]:
             raise ValueError(f"vectors have dimension {v.shape[1]}, the map was fitted on "
                              f"{self.anchors.shape[1]}. Fix: embed with the map's model.")
@@ -214,9 +219,8 @@ class CohortMap:
         atomic_save_npy(path / "anchors.npy", self.anchors.astype(np.float16))
         manifest = {"format": MAP_FORMAT, "clef_version": __version__, "created_by": created_by,
                     "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    "params": self.params,
-                    "files": {n: sha256_file(path / n) for n in ("map.parquet", "anchors.npy")}}
-        atomic_write_json(path / "map.json", manifest)
+                    "params": self.params}
+        write_manifest(path, manifest, ("map.parquet", "anchors.npy"), name="map.json")
         self.path = path
         return path
 
@@ -224,20 +228,10 @@ class CohortMap:
     def load(cls, path, *, verify: bool = True) -> CohortMap:
         """Load a map folder written by :meth:`save` (no pickle involved)."""
         path = Path(path)
-        mpath = path / "map.json"
-        if not mpath.is_file():
-            raise InvalidStore(f"{path}: not a cohort map (no map.json). Fix: fit one with "
-                               "`clef map --index INDEX` (it goes to INDEX/map).")
-        manifest = json.loads(mpath.read_text())
-        if manifest.get("format") != MAP_FORMAT:
-            raise InvalidStore(f"{mpath}: format {manifest.get('format')!r}, expected "
-                               f"{MAP_FORMAT!r}.")
-        for name, want in manifest.get("files", {}).items():
-            if not (path / name).is_file():
-                raise InvalidStore(f"{path / name}: missing. Fix: refit the map.")
-            if verify and sha256_file(path / name) != want:
-                raise InvalidStore(f"{path / name}: checksum differs from map.json. "
-                                   "Fix: refit the map.")
+        manifest = load_manifest(path, MAP_FORMAT, name="map.json", what="a cohort map",
+                                 fix="fit one with "
+                                     "`clef map --index INDEX` (it goes to INDEX/map).")
+        verify_files(path, manifest, checksums=verify, fix="refit the map.")
         coords = pd.read_parquet(path / "map.parquet")
         anchors = np.load(path / "anchors.npy", allow_pickle=False)
         return cls(coords, anchors, manifest["params"], path)
@@ -309,7 +303,8 @@ def _knn_graph(x: np.ndarray, k: int, cfg: MapConfig, progress: bool):
         from clef.index import IndexConfig, SessionIndex
 
         index = SessionIndex.from_vectors(x, kind="ivf", config=IndexConfig(
-            target_recall=0.95, seed=0 if cfg.seed is None else cfg.seed), progress=progress)
+            target_recall=0.95, seed=0 if cfg.seed is None else cfg.seed), progress=progress,
+            normalize=False)  # x is unit norm already
         sims = np.empty((n, k), np.float32)
         idx = np.empty((n, k), np.int64)
         for s in range(0, n, 16384):

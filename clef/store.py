@@ -14,16 +14,16 @@ Layout of a store folder::
 loaded), the key every store/index/map compares; ``checkpoint_sha256`` (when embedded from a
 checkpoint folder) is the weights file's sha256 from its config.json, for provenance.
 
-Every file is written atomically (temporary file, then ``os.replace``); ``manifest.json`` is written
-last, so a store with a manifest is complete.
+Every file is written atomically (:mod:`clef.fileio`); ``manifest.json`` is written last, so a
+store with a manifest is complete. Embeddings have unit L2 norm (the invariant of
+:mod:`clef.embedding`, ``"normalized": true`` in the manifest); :meth:`EmbeddingStore.write`
+checks it rather than normalising rows that already are.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -31,109 +31,28 @@ import numpy as np
 import pandas as pd
 
 from clef import __version__
+from clef.embedding import check_unit_norm, unit_normalize
 from clef.errors import CheckpointMismatch, InvalidStore
+from clef.fileio import (  # noqa: F401 (atomic writers re-exported for older imports)
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    load_manifest,
+    read_parquet_metadata,
+    sha256_file,
+    verify_files,
+    write_manifest,
+)
 
 STORE_FORMAT = "clef-store"
+_REEMBED = "re-run `clef embed` into a fresh --out folder."
 STORE_FORMAT_VERSION = 1
 FAILURE_COLUMNS = ["session_id", "path", "error_type", "message"]
 
 
 # ----------------------------------------------------------------------------------------------
-# atomic writes and hashing
-
-
-def _atomic_target(path: Path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; stores are shared data
-    return path, Path(tmp)
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path, tmp = _atomic_target(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace(tmp, path)
-    return path
-
-
-def atomic_write_json(path, obj) -> Path:
-    """Write ``obj`` as indented JSON atomically."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=str)
-                                     + "\n").encode())
-
-
-def atomic_save_npy(path, array: np.ndarray) -> Path:
-    """``np.save`` atomically (never pickles: object arrays are refused)."""
-    array = np.asarray(array)
-    if array.dtype == object:
-        raise TypeError(f"{path}: refusing to save an object array (it would need pickle)")
-    path, tmp = _atomic_target(path)
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace(tmp, path)
-    return path
-
-
-def atomic_write_parquet(path, df: pd.DataFrame, metadata: dict | None = None) -> Path:
-    """Write a DataFrame to parquet atomically; ``metadata`` (JSON-able) goes in the schema."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    if metadata is not None:
-        meta = dict(table.schema.metadata or {})
-        meta[b"clef"] = json.dumps(metadata, default=str).encode()
-        table = table.replace_schema_metadata(meta)
-    path, tmp = _atomic_target(path)
-    try:
-        pq.write_table(table, tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _replace(tmp, path)
-    return path
-
-
-def read_parquet_metadata(path) -> dict:
-    """The JSON stored by :func:`atomic_write_parquet` under ``metadata`` ({} when absent)."""
-    import pyarrow.parquet as pq
-
-    meta = pq.read_schema(path).metadata or {}
-    raw = meta.get(b"clef")
-    return json.loads(raw) if raw else {}
-
-
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+# hashing and model fingerprints
 
 
 def _config_dict(config) -> dict:
@@ -253,11 +172,7 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32). Zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, eps)).astype(np.float32, copy=False)
+l2_normalize = unit_normalize  # the one normaliser lives in clef.embedding
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,21 +223,12 @@ class EmbeddingStore:
             Memory-map ``embeddings.npy`` read-only instead of reading it.
         """
         path = Path(path)
-        manifest_path = path / "manifest.json"
-        if not manifest_path.is_file():
-            hint = (" A `parts/` folder is present: the `clef embed` run that writes it did not "
-                    "finish; run the same command again to resume it."
-                    if (path / "parts").is_dir() else "")
-            raise InvalidStore(f"{path}: not an embedding store (no manifest.json).{hint} "
-                               "Fix: point at a folder written by `clef embed --out`.")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != STORE_FORMAT:
-            raise InvalidStore(f"{manifest_path}: format is {manifest.get('format')!r}, expected "
-                               f"{STORE_FORMAT!r}. Fix: point at a store folder from `clef embed`.")
-        for name in manifest.get("files", {}):
-            if not (path / name).is_file():
-                raise InvalidStore(f"{path / name}: listed in the manifest but missing. "
-                                   "Fix: re-run `clef embed` into a fresh --out folder.")
+        hint = (" A `parts/` folder is present: the `clef embed` run that writes it did not "
+                "finish; run the same command again to resume it."
+                if (path / "parts").is_dir() else "")
+        manifest = load_manifest(path, STORE_FORMAT, what="an embedding store", hint=hint,
+                                 fix="point at a folder written by `clef embed --out`.")
+        verify_files(path, manifest, checksums=False, fix=_REEMBED)
         emb = np.load(path / "embeddings.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
         sessions = pd.read_parquet(path / "sessions.parquet")
         failures = (pd.read_parquet(path / "failures.parquet")
@@ -358,12 +264,7 @@ class EmbeddingStore:
         if "embeddings.npy" not in files or "sessions.parquet" not in files:
             raise InvalidStore(f"{self.path}/manifest.json lists no checksums for the embeddings "
                                "or sessions. Fix: re-run `clef embed`.")
-        for name, want in files.items():
-            got = sha256_file(self.path / name)
-            if got != want:
-                raise InvalidStore(f"{self.path / name}: sha256 {got} does not match the manifest "
-                                   f"({want}); the file changed after it was written. "
-                                   "Fix: re-run `clef embed` into a fresh --out folder.")
+        verify_files(self.path, self.manifest, fix=_REEMBED)
         self._check_shapes()
 
     # -- access -------------------------------------------------------------------------------
@@ -423,7 +324,7 @@ class EmbeddingStore:
         path : str or Path
             Store folder (created if needed; files in it are replaced).
         embeddings : np.ndarray
-            (N, D) session embeddings; L2-normalised here unless ``normalize=False``.
+            (N, D) session embeddings.
         sessions : pd.DataFrame
             N rows with a unique ``session_id`` column, aligned with ``embeddings``.
         model_info : dict
@@ -435,13 +336,16 @@ class EmbeddingStore:
             The command that made it.
         extra : dict, optional
             More manifest keys (cohort path, checkpoint path, ...).
+        normalize : bool
+            Scale arbitrary rows to unit norm here (:func:`clef.embedding.unit_normalize`). Pass
+            False for embeddings from :mod:`clef.embedding`: their unit norm is then checked
+            (``NotUnitNorm`` otherwise), not recomputed, so stored rows equal the given ones.
         """
         path = Path(path)
         emb = np.ascontiguousarray(embeddings, dtype=np.float32)
         if emb.ndim != 2:
             raise ValueError(f"embeddings must be (N, D), got shape {emb.shape}")
-        if normalize:
-            emb = l2_normalize(emb)
+        emb = unit_normalize(emb) if normalize else check_unit_norm(emb, f"store {path}")
         sessions = sessions.reset_index(drop=True).copy()
         if "session_id" not in sessions.columns:
             raise ValueError("sessions needs a session_id column")
@@ -497,9 +401,8 @@ class EmbeddingStore:
             "dim": int(emb.shape[1]),
             "count": len(emb),
             "n_failures": len(failures),
-            "normalized": bool(normalize),
+            "normalized": True,  # the unit-norm invariant of clef.embedding, checked above
             **(extra or {}),
-            "files": {name: sha256_file(path / name) for name in names},
         }
-        atomic_write_json(path / "manifest.json", manifest)
+        write_manifest(path, manifest, names)
         return cls.open(path)

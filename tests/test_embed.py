@@ -16,6 +16,7 @@ import torch
 
 from clef.cohort import Cohort, write_cohort
 from clef.embed import EmbedConfig, embed_cohort, load_model
+from clef.embedding import embed
 from clef.errors import CheckpointMismatch
 from clef.model import CLEFModel, ModelConfig
 from clef.store import EmbeddingStore, model_fingerprint
@@ -117,7 +118,7 @@ def test_store_contents_and_failures(store, cohort, ckpt):
     assert not (store.path / "parts").exists()
     # embeddings equal the model's own end-to-end embedding of the same recordings
     sess = [c.session(s, sfreq=200.0) for s in store.session_ids]
-    ref_vec = model.embed_sessions(sess, batch_size=3)
+    ref_vec = embed(model, sess, batch_size=3)
     np.testing.assert_allclose(store.embeddings, ref_vec, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(store.embeddings, axis=1), 1.0, atol=1e-5)
 
@@ -253,3 +254,23 @@ def test_token_cache_reused_and_equal(ckpt, store, tmp_path):
     st2 = embed_cohort(cohort, ckpt, tmp_path / "s2", cfg)
     np.testing.assert_allclose(st2.embeddings, store.embeddings, atol=1e-5)
     assert len(st2.failures) == 1
+
+
+def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch):
+    """`clef embed` reads every recording file exactly once (the corrupt one included)."""
+    import clef.embed
+    import clef.io
+
+    reads = []
+    real = clef.io.read_session
+
+    def counting(path, *a, **k):
+        reads.append(Path(path).name)
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(clef.io, "read_session", counting)
+    monkeypatch.setattr(clef.embed, "_COHORTS", {})
+    st = embed_cohort(cohort, ckpt, tmp_path / "once", EmbedConfig(scheduler="none",
+                                                                  progress=False))
+    assert sorted(reads) == [f"s{i:03d}.edf" for i in range(7)]
+    assert len(st) == 6

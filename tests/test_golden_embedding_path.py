@@ -39,14 +39,14 @@ def _assert_hits(got, want):
 def test_index_search_results_unchanged(shipped):
     from clef.index import SessionIndex
 
-    model, store, idx = shipped
+    _, store, idx = shipped
     for sid in GOLDEN["query_ids"]:
         _assert_hits(idx.by_session(sid, 10)[["session_id", "score"]].values.tolist(),
                      GOLDEN["by_session"][sid])
         assert idx.by_session(sid, 10, site="B")["session_id"].tolist() == \
             GOLDEN["by_session_site"][sid]
-    for q, want in GOLDEN["by_text"].items():
-        _assert_hits(idx.by_text(q, model, 10)[["session_id", "score"]].values.tolist(), want)
+    # GOLDEN["by_text"] is recorded but not compared: text queries follow the text tower and
+    # query parsing (clef.text), which change on purpose, not the embedding path
     fv = SessionIndex.from_vectors(np.asarray(store.embeddings), store.sessions)
     for sid in GOLDEN["query_ids"]:
         assert fv.by_session(sid, 10)["session_id"].tolist() == GOLDEN["from_vectors"][sid]
@@ -56,7 +56,7 @@ def test_map_placement_unchanged(shipped):
     from clef.maps import CohortMap
 
     _, store, _ = shipped
-    cmap = CohortMap.load(DS / "map")
+    cmap = CohortMap.load(DS / "index" / "map")
     np.testing.assert_allclose(cmap.transform(np.asarray(store.embeddings[[3, 30, 300]])),
                                GOLDEN["map_xy"], atol=1e-5)
 
@@ -101,7 +101,6 @@ def test_probe_numbers_unchanged(tmp_path):
     assert [g[:3] for g in got] == [w[:3] for w in GOLDEN["probe_results"]]
     np.testing.assert_allclose([g[3] for g in got], [w[3] for w in GOLDEN["probe_results"]],
                                atol=1e-6)
-    zs = res["zeroshot"][["task", "auroc"]].values.tolist()
-    assert [z[0] for z in zs] == [w[0] for w in GOLDEN["probe_zeroshot"]]
-    np.testing.assert_allclose([z[1] for z in zs], [w[1] for w in GOLDEN["probe_zeroshot"]],
-                               atol=1e-6)
+    # zero-shot numbers (GOLDEN["probe_zeroshot"]) are recorded but not compared: they follow
+    # the text tower and concept prompts, which change on purpose, not the embedding path
+    assert res["zeroshot"] is not None

@@ -331,11 +331,13 @@ def test_load_refuses_mismatched_checkpoint(model, tmp_path):
 
 
 def test_embed_sessions_end_to_end(model):
+    from clef.embedding import embed
+
     rng = np.random.default_rng(0)
     a = (rng.standard_normal((19, 200 * 40)) * 20e-6).astype(np.float32)
     b = (rng.standard_normal((19, 200 * 25)) * 20e-6).astype(np.float32)
-    out = model.embed_sessions([a, b], batch_size=2)
-    single = model.embed_sessions([b], batch_size=1)
+    out = embed(model, [a, b], batch_size=2)
+    single = embed(model, [b], batch_size=1)
     assert out.shape == (2, 16) and out.dtype == np.float32
     assert np.allclose(out[1], single[0], atol=1e-5)
 

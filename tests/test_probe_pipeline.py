@@ -84,6 +84,7 @@ def planted(tmp_path, monkeypatch):
 
 def test_shared_tokenization_matches_embed_sessions():
     """Models sharing a tokenizer are fed one tokenization; embeddings equal embed_sessions'."""
+    from clef.embedding import embed
     from clef.probe.representations import _embed_group, random_encoder
 
     model = _tiny_model().eval()
@@ -96,7 +97,7 @@ def test_shared_tokenization_matches_embed_sessions():
     assert list(failed) == ["s2"]  # 10 s is shorter than one token span: skipped, reported
     ok = [0, 1, 3]
     for name, m in (("a", model), ("b", other)):
-        ref = m.embed_sessions([sessions[i] for i in ok], batch_size=4)
+        ref = embed(m, [sessions[i] for i in ok], batch_size=4)
         np.testing.assert_allclose(np.stack([got[name][i] for i in ok]), ref, atol=1e-5)
     assert not np.allclose(got["a"][0], got["b"][0])
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from clef.cli import app
 from clef.cohort import write_cohort
+from clef.embedding import embed
 from clef.errors import CheckpointMismatch
 from clef.model import CLEFModel, ModelConfig
 from clef.train import BatchPlan, TrainConfig, lr_at, pretrain
@@ -164,7 +165,7 @@ def test_recon_only_and_short_window_baselines(fake, tmp_path):
     assert m.config.tokenizer["windows_per_patch"] == 5  # 10-s time patches
     assert m.eeg_dim == m.config.encoder.d_model
     rng = np.random.default_rng(0)
-    z = m.embed_sessions([(rng.standard_normal((19, 200 * 60)) * 2e-5).astype(np.float32)])
+    z = embed(m, [(rng.standard_normal((19, 200 * 60)) * 2e-5).astype(np.float32)])
     assert z.shape == (1, m.config.encoder.d_model) and np.isfinite(z).all()
 
 
@@ -367,5 +368,5 @@ def test_pretrain_on_a_synthetic_cohort(fake, tmp_path):
     assert sid in cache
     with torch.no_grad():
         from_cache = model.encode_eeg(cache.get(sid)).numpy()
-    from_signal = model.embed_sessions([cohort.session(sid)])
+    from_signal = embed(model, [cohort.session(sid)])
     np.testing.assert_allclose(from_signal, from_cache, atol=1e-5)

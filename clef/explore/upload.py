@@ -92,16 +92,13 @@ def read_uploaded(data: bytes, filename: str, *, max_mb: float = MAX_UPLOAD_MB,
 
 
 def embed_session(model, session: Session) -> np.ndarray:
-    """(D,) unit embedding of one in-memory session (``clef.embed.embed_sessions``).
+    """(D,) unit embedding of one in-memory session (``clef.embedding.embed``, the one path).
 
     Raises the session's error when it cannot be tokenized or encoded.
     """
-    from clef.embed import embed_sessions
+    from clef.embedding import embed
 
-    vectors, _, errors = embed_sessions(model, [session], batch_size=1)
-    if errors:
-        raise errors[0]
-    return vectors[0]
+    return embed(model, [session], batch_size=1)[0]
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from clef.model.config import ModelConfig
 from clef.model.ehr import EHRTower
-from clef.model.encoder import ReconDecoder, SessionEncoder, select_visible, token_times
+from clef.model.encoder import ReconDecoder, SessionEncoder, select_visible
 from clef.model.text import TextTower
 from clef.tokens import Tokens
 
@@ -109,7 +108,8 @@ class CLEFModel(nn.Module):
             L2-normalize the embeddings.
         return_states : bool
             Also return per-token states (B, N, d_model) (zeros at padding); map a token to
-            seconds with :func:`clef.model.token_times`.
+            seconds with :func:`clef.model.token_times`. Sessions (recordings, arrays) are
+            embedded end to end by :mod:`clef.embedding`, which calls this.
 
         Returns
         -------
@@ -156,10 +156,6 @@ class CLEFModel(nn.Module):
         z = self.ehr(self.ehr.featurize(records))
         return F.normalize(z, dim=-1) if normalize else z
 
-    def states_to_time(self, tokens: Tokens) -> torch.Tensor:
-        """Seconds from session start of each token/state: ``time_idx * time_patch_s``."""
-        return token_times(tokens)
-
     # ------------------------------------------------------------------ reconstruction
     def reconstruct(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
         """MAE pass: hide ``mask_ratio`` of each session's tokens (lowest ``noise`` kept).
@@ -176,51 +172,7 @@ class CLEFModel(nn.Module):
         valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
         return pred, masked, valid
 
-    # ------------------------------------------------------------------ convenience
-    @torch.inference_mode()
-    def embed_sessions(self, sessions, batch_size: int = 8, progress: bool = False,
-                       normalize: bool = True) -> np.ndarray:
-        """Embed recordings end to end (tokenize + encode). -> (n, embed_dim) float32.
-
-        Parameters
-        ----------
-        sessions : list of clef.session.Session or (channels, samples) arrays
-            Sessions are brought to the tokenizer's sampling rate and the 19 standard channels
-            with ``clef.io.preprocess`` when needed; arrays must already be (19, samples) at the
-            tokenizer's rate.
-        """
-        from tqdm.auto import tqdm
-
-        was_training = self.training
-        self.eval()
-        arrays = [self._as_array(s) for s in sessions]
-        order = np.argsort([a.shape[-1] for a in arrays], kind="stable")  # less padding
-        out = np.zeros((len(arrays), self.eeg_dim), np.float32)
-        starts = range(0, len(arrays), batch_size)
-        for s in tqdm(starts, disable=not progress, desc="embed", unit="batch"):
-            idx = order[s:s + batch_size]
-            tokens = self.tokenizer.tokenize([arrays[i] for i in idx])
-            out[idx] = self.encode_eeg(tokens, normalize=normalize).float().cpu().numpy()
-        self.train(was_training)
-        return out
-
-    def _as_array(self, s) -> np.ndarray:
-        from clef.channels import STANDARD_CHANNELS
-        from clef.session import Session
-
-        sfreq = float(getattr(self.config.tokenizer_config(), "sfreq", 200.0))
-        if isinstance(s, Session):
-            if abs(s.sfreq - sfreq) > 1e-6 or list(s.ch_names) != list(STANDARD_CHANNELS):
-                from clef.io import preprocess
-
-                s = preprocess(s, sfreq=sfreq)
-            return np.asarray(s.data, np.float32)
-        a = np.asarray(s, np.float32)
-        if a.ndim != 2:
-            raise ValueError(f"session array has shape {a.shape}; expected (channels, samples). "
-                             "Fix: pass clef.session.Session objects or 2-D arrays.")
-        return a
-
+    # ------------------------------------------------------------------ sizes
     @property
     def eeg_dim(self) -> int:
         """Size of ``encode_eeg`` output."""
@@ -229,6 +181,7 @@ class CLEFModel(nn.Module):
         return self.config.embed_dim
 
     def num_parameters(self, part: str | None = None) -> int:
+        """Number of parameters of the model, or of one part (``"eeg"``, ``"text"``, ...)."""
         mod = self if part is None else getattr(self, part)
         return sum(p.numel() for p in mod.parameters())
 

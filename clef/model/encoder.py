@@ -356,16 +356,11 @@ def _init_linear(m: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def param_count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 __all__ = [
     "Packing",
     "ReconDecoder",
     "SessionEncoder",
     "chunk_groups",
-    "param_count",
     "select_visible",
     "token_times",
     "window_groups",

@@ -1,15 +1,15 @@
 """Session features for every representation on the same sessions: CLEF, reconstruction-only,
 short-window, randomly initialised encoder (all ``CLEFModel`` checkpoints), band power, oracle.
 
-Signals are loaded once per chunk and shared by every signal-based representation; finished
-chunks are cached under ``cache_dir`` (``<name>.npy`` + ``<name>.json``, atomic), so a killed run
-resumes where it stopped.
+Signals are loaded once per chunk and shared by every signal-based representation; model
+representations are embedded by :mod:`clef.embedding` (one tokenization per tokenizer config);
+finished chunks are cached under ``cache_dir`` (``<name>.npy`` + ``<name>.json``, atomic), so a
+killed run resumes where it stopped.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from clef.errors import ClefError, InvalidCohort
 from clef.features import BandPowerConfig, band_power
+from clef.fileio import atomic_save_npy, atomic_write_json
 
 # Names the probe command understands, in report order.
 REPRESENTATIONS = ("clef", "recon", "short-window", "band-power", "random", "oracle")
@@ -145,12 +146,8 @@ class _Cache:
         meta_p, arr_p = self._paths()
         ids = list(self.rows)
         arr = np.stack([self.rows[i] for i in ids]).astype(np.float32)  # (sessions, d)
-        tmp = arr_p.with_name(f".{arr_p.name}.{os.getpid()}.tmp.npy")
-        np.save(tmp, arr, allow_pickle=False)
-        os.replace(tmp, arr_p)
-        tmpj = meta_p.with_name(f".{meta_p.name}.{os.getpid()}.tmp")
-        tmpj.write_text(json.dumps({"source": self.source, "session_ids": ids}), "utf-8")
-        os.replace(tmpj, meta_p)
+        atomic_save_npy(arr_p, arr)
+        atomic_write_json(meta_p, {"source": self.source, "session_ids": ids}, indent=None)
 
 
 _WORKER_COHORTS: dict = {}
@@ -214,58 +211,53 @@ def _tokenizer_groups(models: dict, sfreq: float) -> list[list[str]]:
     return list(groups.values())
 
 
-def _encode(models: dict, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Tokenize ``arrays`` once with the group's tokenizer and encode with every model."""
-    import torch
-
-    first = next(iter(models.values()))
-    tokens = first.tokenizer.tokenize(arrays)  # (B, N, patch_dim) tokens + indices + mask
-    out = {}
-    with torch.inference_mode():
-        for name, m in models.items():
-            z = m.encode_eeg(tokens.to(m.device), normalize=True)  # (B, embed_dim)
-            out[name] = z.float().cpu().numpy()
-    return out
-
-
 def _embed_group(models: dict, sessions, ids, batch_size: int, failed: dict) -> dict:
     """Embed sessions with models sharing one tokenizer; ``{name: {index: vector}}``.
 
-    Sessions are batched by length (less padding); a batch that fails is retried one session at
-    a time, and sessions a model cannot take (e.g. shorter than one token span) are marked
-    failed for every representation.
+    One tokenization feeds every model (:func:`clef.embedding.embed_sessions_shared`); sessions
+    a model cannot take (e.g. shorter than one token span) are recorded in ``failed`` (id ->
+    reason) and skipped for every representation.
     """
-    from clef.channels import STANDARD_CHANNELS
+    from clef.embedding import embed_sessions_shared
 
     out: dict[str, dict[int, np.ndarray]] = {n: {} for n in models}
     if not sessions:
         return out
-    first = next(iter(models.values()))
-    sfreq = float(first.tokenizer.config.sfreq)
-    arrays = []
-    for s in sessions:
-        if abs(s.sfreq - sfreq) > 1e-6 or list(s.ch_names) != list(STANDARD_CHANNELS):
-            from clef.io import preprocess
-
-            s = preprocess(s, sfreq=sfreq)  # the model's rate and the 19 standard channels
-        arrays.append(np.asarray(s.data, np.float32))  # (19, samples)
-    order = np.argsort([a.shape[-1] for a in arrays], kind="stable")
-    for start in range(0, len(order), batch_size):
-        idx = [int(i) for i in order[start:start + batch_size]]
-        try:
-            batches = [(idx, _encode(models, [arrays[i] for i in idx]))]
-        except ClefError:
-            batches = []
-            for i in idx:
-                try:
-                    batches.append(([i], _encode(models, [arrays[i]])))
-                except ClefError as e:
-                    failed[ids[i]] = f"{type(e).__name__}: {e}"
-        for where, z in batches:
-            for name, arr in z.items():
-                for k, i in enumerate(where):
-                    out[name][i] = arr[k]
+    vectors, errors = embed_sessions_shared(models, sessions, batch_size=batch_size,
+                                            catch=ClefError)
+    for i, e in errors.items():
+        failed[ids[i]] = f"{type(e).__name__}: {e}"
+    for name, arr in vectors.items():  # (n, D) per model, NaN rows for failures
+        out[name] = {i: arr[i] for i in range(len(sessions)) if i not in errors}
     return out
+
+
+def _featurize_chunk(pairs, models: dict, caches: dict, failed: dict,
+                     cfg: RepresentationConfig, bp_cfg: BandPowerConfig | None) -> None:
+    """Fill ``caches`` with the features of one chunk of loaded sessions (signals shared by
+    every representation); failures go to ``failed``. ``bp_cfg`` None: no band power."""
+    loaded, sessions = [], []
+    for sid, sess in pairs:
+        if isinstance(sess, str):  # one bad recording loses nothing else
+            failed[sid] = sess
+        else:
+            loaded.append(sid)
+            sessions.append(sess)
+    for group in _tokenizer_groups(models, cfg.sfreq):
+        need = [i for i, s in enumerate(loaded) if s not in failed
+                and any(s not in caches[n].rows for n in group)]
+        got = _embed_group({n: models[n] for n in group}, [sessions[i] for i in need],
+                           [loaded[i] for i in need], cfg.batch_size, failed)
+        for name, rows in got.items():
+            for i, e in rows.items():
+                caches[name].rows[loaded[need[i]]] = e
+    if bp_cfg is not None:
+        for sid, sess in zip(loaded, sessions):
+            if sid not in caches["band-power"].rows and sid not in failed:
+                # log band power only (channels x bands): the definition of the band-power
+                # row pinned in benchmarks/results/synth_ceilings.md
+                caches["band-power"].rows[sid] = band_power(sess.data, sess.sfreq, bp_cfg,
+                                                            relative=False)
 
 
 def compute_representations(cohort, models: dict, session_ids, *, band_power_on: bool = True,
@@ -280,7 +272,7 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
         Provides ``session(session_id, sfreq=...)``, ``sessions`` and ``oracle``.
     models : dict of str -> CLEFModel
         Encoders by representation name (e.g. ``{"clef": m, "recon": m1, "random": m0}``);
-        embeddings come from ``model.embed_sessions``.
+        embeddings come from :func:`clef.embedding.embed_sessions_shared`.
     session_ids : sequence of str
     band_power_on : bool
         Also compute ``band-power`` (:func:`clef.features.band_power`).
@@ -326,36 +318,12 @@ def compute_representations(cohort, models: dict, session_ids, *, band_power_on:
         pool = ProcessPoolExecutor(cfg.n_jobs, mp_context=get_context("spawn"))
     for start in range(0, len(todo), cfg.chunk):
         chunk = todo[start:start + cfg.chunk]
-        loaded, sessions = [], []
-        for sid, sess in _load_sessions(cohort, chunk, cfg, pool):
-            if isinstance(sess, str):  # one bad recording loses nothing else
-                failed[sid] = sess
-            else:
-                loaded.append(sid)
-                sessions.append(sess)
-        for group in _tokenizer_groups(models, cfg.sfreq):
-            need = [i for i, s in enumerate(loaded) if s not in failed
-                    and any(s not in caches[n].rows for n in group)]
-            got = _embed_group({n: models[n] for n in group}, [sessions[i] for i in need],
-                               [loaded[i] for i in need], cfg.batch_size, failed)
-            for name, rows in got.items():
-                for i, e in rows.items():
-                    caches[name].rows[loaded[need[i]]] = e
-        if band_power_on:
-            for sid, sess in zip(loaded, sessions):
-                if sid not in caches["band-power"].rows and sid not in failed:
-                    # log band power only (channels x bands): the definition of the band-power
-                    # row pinned in benchmarks/results/synth_ceilings.md
-                    caches["band-power"].rows[sid] = band_power(sess.data, sess.sfreq, bp_cfg,
-                                                                relative=False)
+        _featurize_chunk(_load_sessions(cohort, chunk, cfg, pool), models, caches, failed, cfg,
+                         bp_cfg if band_power_on else None)
         for c in caches.values():
             c.save()
         if cache_dir is not None and failed:
-            p = Path(cache_dir) / "failed.json"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_name(f".{p.name}.tmp")
-            tmp.write_text(json.dumps(failed, indent=1), "utf-8")
-            os.replace(tmp, p)
+            atomic_write_json(Path(cache_dir) / "failed.json", failed, indent=1)
         bar.update(len(chunk))
     bar.close()
     if pool is not None:
