@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidCohort
+from clef.fileio import atomic_write, atomic_write_text
 from clef.session import Session
 
 SCHEMA_VERSION = 1
@@ -252,20 +251,6 @@ def _fill_optional(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return df
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; cohort files are shared data
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_cohort(out, sessions_df: pd.DataFrame, tasks_df: pd.DataFrame, meta: dict,
                  oracle_df: pd.DataFrame | None = None) -> Path:
     """Validate and write a cohort folder (each file atomically, ``cohort.json`` last).
@@ -299,16 +284,11 @@ def write_cohort(out, sessions_df: pd.DataFrame, tasks_df: pd.DataFrame, meta: d
     out.mkdir(parents=True, exist_ok=True)
     sessions = sessions_df.reset_index(drop=True)
     tasks = tasks_df.reset_index(drop=True).astype({"label": "int8", "held_out": bool})
-    _atomic_write(out / "tasks.parquet", lambda p: tasks.to_parquet(p, index=False))
+    atomic_write(out / "tasks.parquet", lambda p: tasks.to_parquet(p, index=False))
     if oracle_df is not None:
-        _atomic_write(out / "oracle.parquet", lambda p: oracle_df.to_parquet(p, index=False))
-    _atomic_write(out / "sessions.parquet", lambda p: sessions.to_parquet(p, index=False))
-
-    def _json(p):
-        with open(p, "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2, sort_keys=True)
-
-    _atomic_write(out / "cohort.json", _json)
+        atomic_write(out / "oracle.parquet", lambda p: oracle_df.to_parquet(p, index=False))
+    atomic_write(out / "sessions.parquet", lambda p: sessions.to_parquet(p, index=False))
+    atomic_write_text(out / "cohort.json", json.dumps(meta, indent=2, sort_keys=True))
     return out
 
 
@@ -455,49 +435,12 @@ class Cohort:
         if path is not None:
             sess = read_session(path, sfreq=sfreq, montage=montage, **options)
         elif self.kind == "synthetic":
-            raw = synthetic_generator(self.meta).regenerate_session(self.meta["seed"], session_id)
+            from clef.synth import regenerate_session
+
+            raw = regenerate_session(self.meta["seed"], session_id)
             sess = preprocess(raw, sfreq=sfreq, montage=montage, **options)
         else:
             raise InvalidCohort(f"{self.root}: session {session_id!r} has no recording path and "
                                 "the cohort is not synthetic. Fix: fill its `path` column")
         sess.meta.update(session_id=session_id, patient_id=row["patient_id"], site=row["site"])
         return sess
-
-
-# A synthetic cohort names its generator in cohort.json ("generator_version": "<module>/<n>", e.g.
-# "clef.synth/1"); that module provides regenerate_session(seed, session_id). It is looked up when
-# a recording is needed, so the cohort layer does not depend on the generator package.
-DEFAULT_GENERATOR = "clef.synth"  # cohorts written before generator names were recorded
-
-
-def synthetic_generator(meta: dict):
-    """The generator module that can regenerate a synthetic cohort's recordings.
-
-    Parameters
-    ----------
-    meta : dict
-        The cohort's ``cohort.json``; ``generator_version`` "<module>/<version>" names a ``clef``
-        module (others fall back to ``DEFAULT_GENERATOR``).
-
-    Returns
-    -------
-    module
-        Has ``regenerate_session(seed, session_id) -> Session``.
-
-    Raises
-    ------
-    InvalidCohort
-        The named module cannot regenerate sessions.
-    """
-    import importlib
-    import re
-
-    name = str(meta.get("generator_version") or "").split("/")[0]
-    if not re.fullmatch(r"clef(\.[a-z_][a-z0-9_]*)+", name):
-        name = DEFAULT_GENERATOR
-    module = importlib.import_module(name)
-    if not callable(getattr(module, "regenerate_session", None)):
-        raise InvalidCohort(f"cohort.json names generator {name!r}, which has no "
-                            "regenerate_session(seed, session_id). Fix: set generator_version to "
-                            f"'{DEFAULT_GENERATOR}/1' or give the sessions recording paths")
-    return module

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clef.errors import CheckpointMismatch
+from clef.fileio import atomic_write_text
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 ARCHS = ("session", "short-window")
@@ -259,14 +260,6 @@ def short_window_tokenizer(tok: dict, time_patch_s: float) -> dict:
 def available_configs() -> list[str]:
     """Names of the configs shipped in ``clef/configs``."""
     return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write text to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _plain(obj):

@@ -10,7 +10,6 @@ sha256 of the index file, which pins every shard.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,8 @@ from safetensors.torch import load_file, save_file
 
 import clef
 from clef.errors import CheckpointMismatch
-from clef.model.config import ModelConfig, atomic_write_text
+from clef.fileio import atomic_write, atomic_write_text, sha256_file
+from clef.model.config import ModelConfig
 
 WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
@@ -31,22 +31,12 @@ CARD = "MODEL_CARD.md"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_state(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
                metadata: dict | None = None) -> None:
     """safetensors file written atomically (tensors made contiguous, on CPU)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-              metadata={k: str(v) for k, v in (metadata or {"format": "pt"}).items()})
-    os.replace(tmp, path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = {k: str(v) for k, v in (metadata or {"format": "pt"}).items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
 def _shard_name(i: int, n: int) -> str:

@@ -1,12 +1,12 @@
 """Probe results on disk: ``results.csv``, ``summary.md`` with the issue's targets, and plots."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clef.fileio import atomic_write, atomic_write_text
 from clef.probe.battery import Summary
 from clef.probe.zeroshot import GROUP_HELD_OUT, GROUP_NAMED
 
@@ -21,21 +21,9 @@ TARGETS = {
 }
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Write text via a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def atomic_write_csv(df: pd.DataFrame, path, **kw) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df.to_csv(tmp, **kw)
-    os.replace(tmp, path)
+    """``df.to_csv(path, **kw)`` written atomically (:func:`clef.fileio.atomic_write`)."""
+    atomic_write(path, lambda tmp: df.to_csv(tmp, **kw))
 
 
 def site_drop(results: pd.DataFrame, home: str = "test", external: str = "B") -> dict:
@@ -223,6 +211,4 @@ def write_plots(out_dir, summary: Summary, reference: str = "clef") -> list[Path
 
 
 def _savefig(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110), keep_suffix=True)

@@ -3,13 +3,11 @@
 Layout: ``root/<config.hash()>/<quoted session_id>.safetensors`` (real tokens only, no padding;
 tensors ``values``, ``time_idx``, ``region_idx``, ``band_idx``; metadata ``time_patch_s``,
 ``n_windows``, ``session_id``, ``config_hash``) plus ``root/<hash>/config.json`` for humans.
-Writes go to a temporary file then ``os.replace``, so a killed job never leaves a half file.
+Writes are atomic (:mod:`clef.fileio`), so a killed job never leaves a half file.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -19,22 +17,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from clef.fileio import atomic_write, atomic_write_text
 from clef.session import Session
 from clef.tokenizer.config import TokenizerConfig
 from clef.tokens import Tokens
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class TokenCache:
@@ -116,9 +102,9 @@ class TokenCache:
         cfg = self.dir / "config.json"
         if not cfg.is_file():
             text = json.dumps(self.config.to_dict(), indent=1, sort_keys=True)
-            _atomic_write(cfg, lambda p: Path(p).write_text(text))
+            atomic_write_text(cfg, text)
         path = self.path(session_id)
-        _atomic_write(path, lambda p: save_file(tensors, p, metadata=meta))
+        atomic_write(path, lambda p: save_file(tensors, str(p), metadata=meta))
         return path
 
     def get_or_compute(self, session_id: str, fn: Callable[[], object]) -> Tokens:

@@ -8,38 +8,30 @@ temporary name and renamed, so a killed job never leaves a half checkpoint.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-from clef.model.config import atomic_write_text
+from clef.fileio import atomic_dir, atomic_write_text
 from clef.model.hub import save_state
 
 
 def save_checkpoint(ckdir: Path, global_step: int, model, optimizer, state: dict,
                     keep: int = 2) -> Path:
     """Write ``ckpt-<global_step>`` and prune all but the ``keep`` newest."""
-    ckdir.mkdir(parents=True, exist_ok=True)
     final = ckdir / f"ckpt-{global_step:08d}"
-    tmp = ckdir / f".tmp-ckpt-{global_step:08d}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_state(model.state_dict(), tmp / "model.safetensors")
-    tensors, meta = optimizer_to_tensors(optimizer)
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            tensors[f"rng.cuda.{i}"] = s
-    save_state(tensors, tmp / "optimizer.safetensors")
-    atomic_write_text(tmp / "state.json", json.dumps({**state, "optimizer": meta,
-                                                      "global_step": global_step}, indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_dir(final) as tmp:  # published as `final` only when complete
+        save_state(model.state_dict(), tmp / "model.safetensors")
+        tensors, meta = optimizer_to_tensors(optimizer)
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for i, s in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = s
+        save_state(tensors, tmp / "optimizer.safetensors")
+        atomic_write_text(tmp / "state.json", json.dumps({**state, "optimizer": meta,
+                                                          "global_step": global_step}, indent=1))
     for old in list_checkpoints(ckdir)[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
