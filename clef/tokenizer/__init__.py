@@ -9,7 +9,6 @@ Details (normalization, lengths, what happens above a model's context) in ``toke
 """
 from clef.tokenizer.cache import TokenCache
 from clef.tokenizer.config import TOKENIZER_VERSION, TokenizerConfig
-from clef.tokenizer.figures import spectrogram_figure
 from clef.tokenizer.multitaper import dpss_tapers, multitaper_power
 from clef.tokenizer.patching import PatchLayout, collate_tokens
 from clef.tokenizer.tokenizer import MultitaperTokenizer
@@ -23,5 +22,4 @@ __all__ = [
     "collate_tokens",
     "dpss_tapers",
     "multitaper_power",
-    "spectrogram_figure",
 ]
