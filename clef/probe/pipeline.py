@@ -65,53 +65,12 @@ def _splits(sessions: pd.DataFrame, cfg: ProbeRunConfig) -> tuple[dict, str]:
     return sets, how
 
 
-def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None = None,
-              embeddings: dict | None = None, config: ProbeRunConfig | None = None,
-              progress: bool = True, command: str | None = None, cache_dir=None) -> dict:
-    """Probe a checkpoint and its baselines on a cohort; write results, summary and plots.
-
-    Parameters
-    ----------
-    cohort_dir : path
-        Cohort folder (``clef.cohort`` contract, with ``tasks.parquet``).
-    checkpoint : path or None
-        The CLEF checkpoint (``CLEFModel.save_pretrained`` folder). None probes baselines only.
-    out : path
-        Output folder: ``results.csv``, ``zeroshot.csv``, ``targets.csv``, ``summary.md``,
-        ``run.json``, PNG plots, ``features/`` (cache; a rerun resumes from it).
-    baseline_checkpoints : dict of str -> path, optional
-        Checkpoints of model baselines, e.g. ``{"recon": dir1, "short-window": dir2}``.
-    embeddings : dict of str -> path, optional
-        Precomputed embedding stores (``clef embed``) by representation name, used instead of
-        encoding the sessions here (e.g. embedded on a GPU or a Dask cluster).
-    config : ProbeRunConfig, optional
-    progress : bool
-        Progress bars and status lines.
-    command : str, optional
-        The command line, recorded in the summary.
-    cache_dir : path, optional
-        Feature cache (default ``out/features``); a rerun with the same cache resumes.
-
-    Returns
-    -------
-    dict
-        ``summary`` (Summary), ``summary_external``, ``results`` (long DataFrame), ``zeroshot``,
-        ``targets``, ``skipped_representations`` and ``paths``.
-    """
+def _cohort_and_splits(cohort_dir, cfg: ProbeRunConfig, say):
+    """The cohort, its train/test/external-site sets and how they were made (announced)."""
     from clef.cohort import Cohort
 
-    t0 = time.time()
-    cfg = config or ProbeRunConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    say = print if progress else (lambda *a, **k: None)
-    unknown = sorted(set(cfg.baselines) - set(REPRESENTATIONS))
-    if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(REPRESENTATIONS)}.")
     cohort = Cohort.load(cohort_dir)
-    sessions = cohort.sessions
-    labels = cohort.labels()
-    info = cohort.task_info()
+    sessions, info = cohort.sessions, cohort.task_info()
     if info.empty:
         raise InvalidCohort(f"{cohort_dir}: tasks.parquet has no tasks. Fix: derive them with "
                             "`clef tasks --cohort DIR`.")
@@ -120,8 +79,25 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     say(f"cohort {cohort_dir}: {len(sessions)} sessions, {len(info)} tasks; train "
         f"{len(sets['train'])}, test {len(sets['test'])}"
         + "".join(f", site {k} {len(v)}" for k, v in external.items()) + f" ({split_how})")
+    return cohort, sets, split_how
 
-    # -- encoders -------------------------------------------------------------------------
+
+@dataclass
+class _Encoders:
+    """What each representation is computed from (the result of :func:`_load_encoders`)."""
+
+    models: dict  # name -> CLEFModel encoded here
+    sources: dict  # name -> identity (checkpoint sha256, store path, ...) for the report
+    skipped: dict  # name -> why it is not computed
+    stores: dict  # name -> precomputed embedding store path
+    clef_model: object | None  # the probed checkpoint's model (zero-shot, random init)
+    checkpoint: object | None  # its resolved folder
+    want_oracle: bool
+
+
+def _load_encoders(checkpoint, cohort, cfg: ProbeRunConfig, baseline_checkpoints: dict | None,
+                   embeddings: dict | None) -> _Encoders:
+    """Load the checkpoint and the model baselines; note what is skipped and why."""
     models, sources, skipped = {}, {}, {}
     clef_model = None
     bc = dict(baseline_checkpoints or {})
@@ -165,33 +141,31 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
         want_oracle = False
     if not models and not stores and "band-power" not in cfg.baselines and not want_oracle:
         raise ValueError("nothing to probe: give --checkpoint or at least one baseline.")
-    for k, v in skipped.items():
-        say(f"skipping representation {k}: {v}")
+    return _Encoders(models, sources, skipped, stores, clef_model, checkpoint, want_oracle)
 
-    # -- features ---------------------------------------------------------------------------
-    ids = sorted(set(sets["train"]) | set(sets["test"]) | {s for v in external.values()
-                                                            for s in v})
+
+def _features(cohort, enc: _Encoders, ids: list, cfg: ProbeRunConfig, cache_dir,
+              progress: bool) -> tuple[dict, dict]:
+    """Every representation's features of ``ids`` (computed, cached or read from stores)."""
     rcfg = cfg.representation
-    if clef_model is not None:
-        rcfg.sfreq = float(getattr(clef_model.config.tokenizer_config(), "sfreq", rcfg.sfreq))
+    if enc.clef_model is not None:
+        rcfg.sfreq = float(getattr(enc.clef_model.config.tokenizer_config(), "sfreq", rcfg.sfreq))
     feats, failed = compute_representations(
-        cohort, models, ids, band_power_on="band-power" in cfg.baselines and "band-power" not in
-        stores, oracle=want_oracle,
-        cache_dir=Path(cache_dir) if cache_dir is not None else out / "features", config=rcfg,
-        progress=progress, sources=sources)
-    for name, path in stores.items():
+        cohort, enc.models, ids,
+        band_power_on="band-power" in cfg.baselines and "band-power" not in enc.stores,
+        oracle=enc.want_oracle, cache_dir=cache_dir, config=rcfg, progress=progress,
+        sources=enc.sources)
+    for name, path in enc.stores.items():
         if name == "clef" or name in cfg.baselines:
             feats[name], missing = store_features(path, ids)
             failed.update(missing)
-    if failed:
-        say(f"{len(failed)} session(s) could not be used and are left out (see summary.md)")
-    good = set.intersection(*(set(X.index) for X in feats.values())) if feats else set()
-    good -= set(failed)
-    sets = {k: np.array([s for s in v if s in good]) for k, v in sets.items()}
-    external = {k: sets[k] for k in external}
-    order = [r for r in REPRESENTATIONS if r in feats]
+    return feats, failed
 
-    # -- probes -----------------------------------------------------------------------------
+
+def _probe_all(feats: dict, order: list, cohort_tables: tuple, sets: dict, external: dict,
+               cfg: ProbeRunConfig, say, progress: bool) -> dict:
+    """Linear probes of every task for each representation, in report order."""
+    sessions, labels, info = cohort_tables
     results = {}
     for name in order:
         say(f"probing {name} ({feats[name].shape[1]} features)")
@@ -199,20 +173,12 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
                                     sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
                                     external=external, config=cfg.battery, progress=progress,
                                     desc=name)
-    summary = summarize(results, "test")
-    ext_name = next(iter(external), None)
-    summary_ext = summarize(results, ext_name) if ext_name else None
+    return results
 
-    # -- zero-shot --------------------------------------------------------------------------
-    zs, zs_sum = None, None
-    if cfg.zeroshot and clef_model is not None:
-        say("zero-shot concept scoring")
-        zs = zeroshot_eval(feats["clef"], sessions, labels, info, text_encoder(clef_model),
-                           ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
-                           min_pos=cfg.battery.min_pos_test)
-        zs_sum = summarize_zeroshot(zs)
 
-    # -- write ------------------------------------------------------------------------------
+def _write_outputs(out: Path, *, results: dict, summary, summary_ext, ext_name, zs, zs_sum,
+                   meta: dict, failed: dict, order: list) -> tuple:
+    """results.csv, summary tables, targets, zero-shot, summary.md, plots, run.json (last)."""
     long = results_long(results)
     targets = evaluate_targets(summary, results, zs_sum, external=ext_name or "B")
     atomic_write_csv(long, out / "results.csv", index=False)
@@ -221,25 +187,106 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     atomic_write_csv(targets, out / "targets.csv", index=False)
     if zs is not None:
         atomic_write_csv(zs, out / "zeroshot.csv", index=False)
-    for name, why in skipped.items():
-        sources.setdefault(name, f"skipped: {why}")
-    meta = {
-        "cohort": str(cohort_dir), "cohort_kind": cohort.kind, "checkpoint": str(checkpoint),
-        "command": command, "n_sessions": len(sessions), "n_train": len(sets["train"]),
-        "n_test": len(sets["test"]),
-        "n_external": {k: len(v) for k, v in external.items()}, "split": split_how,
-        "representations": ", ".join(order), "n_boot": cfg.n_boot, "seed": cfg.seed,
-        "sources": sources, "feature_digests": {k: features_digest(v) for k, v in feats.items()},
-        "failed_sessions": len(failed), "elapsed_s": round(time.time() - t0, 1),
-    }
     write_summary_md(out / "summary.md", summary=summary, summary_ext=summary_ext,
                      results_long=long, targets=targets, zeroshot=zs, zs_summary=zs_sum,
                      meta=meta, failed=failed, external=ext_name or "B")
     plots = write_plots(out, summary, reference="clef" if "clef" in results else order[0])
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str))
+    return long, targets, plots
+
+
+def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None = None,
+              embeddings: dict | None = None, config: ProbeRunConfig | None = None,
+              progress: bool = True, command: str | None = None, cache_dir=None) -> dict:
+    """Probe a checkpoint and its baselines on a cohort; write results, summary and plots.
+
+    Parameters
+    ----------
+    cohort_dir : path
+        Cohort folder (``clef.cohort`` contract, with ``tasks.parquet``).
+    checkpoint : path or None
+        The CLEF checkpoint (``CLEFModel.save_pretrained`` folder). None probes baselines only.
+    out : path
+        Output folder: ``results.csv``, ``zeroshot.csv``, ``targets.csv``, ``summary.md``,
+        ``run.json``, PNG plots, ``features/`` (cache; a rerun resumes from it).
+    baseline_checkpoints : dict of str -> path, optional
+        Checkpoints of model baselines, e.g. ``{"recon": dir1, "short-window": dir2}``.
+    embeddings : dict of str -> path, optional
+        Precomputed embedding stores (``clef embed``) by representation name, used instead of
+        encoding the sessions here (e.g. embedded on a GPU or a Dask cluster).
+    config : ProbeRunConfig, optional
+    progress : bool
+        Progress bars and status lines.
+    command : str, optional
+        The command line, recorded in the summary.
+    cache_dir : path, optional
+        Feature cache (default ``out/features``); a rerun with the same cache resumes.
+
+    Returns
+    -------
+    dict
+        ``summary`` (Summary), ``summary_external``, ``results`` (long DataFrame), ``zeroshot``,
+        ``targets``, ``skipped_representations`` and ``paths``.
+    """
+    t0 = time.time()
+    cfg = config or ProbeRunConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    say = print if progress else (lambda *a, **k: None)
+    unknown = sorted(set(cfg.baselines) - set(REPRESENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(REPRESENTATIONS)}.")
+    cohort, sets, split_how = _cohort_and_splits(cohort_dir, cfg, say)
+    sessions, labels, info = cohort.sessions, cohort.labels(), cohort.task_info()
+    external = {k: v for k, v in sets.items() if k not in ("train", "test") and len(v)}
+    # -- encoders and features --------------------------------------------------------------
+    enc = _load_encoders(checkpoint, cohort, cfg, baseline_checkpoints, embeddings)
+    for k, v in enc.skipped.items():
+        say(f"skipping representation {k}: {v}")
+    ids = sorted(set(sets["train"]) | set(sets["test"]) | {s for v in external.values()
+                                                            for s in v})
+    feats, failed = _features(cohort, enc, ids, cfg,
+                              Path(cache_dir) if cache_dir is not None else out / "features",
+                              progress)
+    if failed:
+        say(f"{len(failed)} session(s) could not be used and are left out (see summary.md)")
+    good = set.intersection(*(set(X.index) for X in feats.values())) if feats else set()
+    good -= set(failed)
+    sets = {k: np.array([s for s in v if s in good]) for k, v in sets.items()}
+    external = {k: sets[k] for k in external}
+    order = [r for r in REPRESENTATIONS if r in feats]
+    # -- probes and zero-shot ---------------------------------------------------------------
+    results = _probe_all(feats, order, (sessions, labels, info), sets, external, cfg, say,
+                         progress)
+    summary = summarize(results, "test")
+    ext_name = next(iter(external), None)
+    summary_ext = summarize(results, ext_name) if ext_name else None
+    zs, zs_sum = None, None
+    if cfg.zeroshot and enc.clef_model is not None:
+        say("zero-shot concept scoring")
+        zs = zeroshot_eval(feats["clef"], sessions, labels, info, text_encoder(enc.clef_model),
+                           ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
+                           min_pos=cfg.battery.min_pos_test)
+        zs_sum = summarize_zeroshot(zs)
+    # -- write ------------------------------------------------------------------------------
+    sources = enc.sources
+    for name, why in enc.skipped.items():
+        sources.setdefault(name, f"skipped: {why}")
+    meta = {
+        "cohort": str(cohort_dir), "cohort_kind": cohort.kind,
+        "checkpoint": str(enc.checkpoint), "command": command, "n_sessions": len(sessions),
+        "n_train": len(sets["train"]), "n_test": len(sets["test"]),
+        "n_external": {k: len(v) for k, v in external.items()}, "split": split_how,
+        "representations": ", ".join(order), "n_boot": cfg.n_boot, "seed": cfg.seed,
+        "sources": sources, "feature_digests": {k: features_digest(v) for k, v in feats.items()},
+        "failed_sessions": len(failed), "elapsed_s": round(time.time() - t0, 1),
+    }
+    long, targets, plots = _write_outputs(out, results=results, summary=summary,
+                                          summary_ext=summary_ext, ext_name=ext_name, zs=zs,
+                                          zs_sum=zs_sum, meta=meta, failed=failed, order=order)
     say(f"wrote {out / 'summary.md'}")
     return {"summary": summary, "summary_external": summary_ext, "results": long,
-            "zeroshot": zs, "targets": targets, "skipped_representations": skipped,
+            "zeroshot": zs, "targets": targets, "skipped_representations": enc.skipped,
             "failed": failed,
             "paths": {"results": out / "results.csv", "summary": out / "summary.md",
                       "plots": plots}}
