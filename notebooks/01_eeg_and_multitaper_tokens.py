@@ -33,10 +33,10 @@
 # Parameters. The defaults run in well under a minute on 2 CPU cores.
 import os
 
-EDF_PATH = os.environ.get("CLEF_EEGMMIDB_EDF", "")  # "" = ../shared/data/eegmmidb/S001/S001R03.edf
-#   (PhysioNet EEG Motor Movement/Imagery, 64 channels, 160 Hz, 125 s) when present, else synthetic
-FORCE_SYNTHETIC = False  # True: use a synthetic recording (clef.synth) even if the EDF exists
-SYNTH_SECONDS = 125.0  # length of the synthetic fallback recording (an awake stretch)
+EDF_PATH = os.environ.get("CLEF_EEGMMIDB_EDF", "")  # "" = data_samples/real/S001R03.edf, shipped
+#   (PhysioNet EEG Motor Movement/Imagery, 64 channels, 160 Hz, 125 s; ODC-By, see its README)
+FORCE_SYNTHETIC = False  # True: use a synthetic recording (clef.synth) instead of the real EDF
+SYNTH_SECONDS = 125.0  # length of the synthetic recording (an awake stretch)
 TRACE_SECONDS = 10.0  # seconds of raw signal drawn in the montage figures
 NW_VALUES = (1.0, 2.0, 4.0)  # time-half-bandwidth products compared (the presets use NW = 2)
 NOISE_SECONDS = 300.0  # white-noise length for the variance measurement (full setting: 3600)
@@ -76,12 +76,13 @@ print("clef", clef.__version__ if hasattr(clef, "__version__") else "", "| repos
 # signal: which of the 19 standard channels it **maps to**, which are **dropped** (extra
 # electrodes of a 64-channel cap) and which are **missing** (interpolated when at most three are).
 #
-# When the real recording is not on this machine, we write a synthetic session as its site would
-# (site A labels channels `EEG FP1-REF`, records at 200 Hz against a vertex reference) and read
-# that file instead: the steps are the same.
+# The real recording ships with clef in `data_samples/real/` (three EEGMMIDB runs, with their
+# licence and attribution). With `FORCE_SYNTHETIC = True` we instead write a synthetic session as
+# its site would (site A labels channels `EEG FP1-REF`, records at 200 Hz against a vertex
+# reference) and read that file: the steps are the same.
 
 # %%
-default_edf = ROOT.parent / "shared" / "data" / "eegmmidb" / "S001" / "S001R03.edf"
+default_edf = ROOT / "data_samples" / "real" / "S001R03.edf"
 edf = Path(EDF_PATH) if EDF_PATH else default_edf
 if edf.is_file() and not FORCE_SYNTHETIC:
     SOURCE = "real"

@@ -1,4 +1,5 @@
-"""Shared fixtures. Real recordings come from ../shared/data/eegmmidb/ and tests skip without them."""
+"""Shared fixtures. Real recordings ship in data_samples/real/ (three EEGMMIDB runs), so tests on
+real EEG run on any fresh clone; ../shared/data/eegmmidb/ adds more runs when present."""
 from __future__ import annotations
 
 import sys
@@ -7,22 +8,35 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+REAL_EEG = REPO / "data_samples" / "real"
 EEGMMIDB = REPO.parent / "shared" / "data" / "eegmmidb"
 
 
 @pytest.fixture(scope="session")
 def eegmmidb_dir() -> Path:
-    """Folder of the real EEGMMIDB S001 recordings; skips the test when absent."""
-    folder = EEGMMIDB / "S001"
-    if not folder.is_dir() or not any(folder.glob("*.edf")):
-        pytest.skip(f"real recordings not found at {folder}")
-    return folder
+    """The shipped folder of real EEGMMIDB S001 recordings (``data_samples/real``, runs 3-5)."""
+    if not any(REAL_EEG.glob("*.edf")):
+        raise FileNotFoundError(f"the shipped real recordings are missing from {REAL_EEG}; "
+                                "restore them with `git checkout -- data_samples/real`")
+    return REAL_EEG
 
 
 @pytest.fixture(scope="session")
 def eegmmidb_edf(eegmmidb_dir) -> Path:
     """One real 64-channel 160 Hz EDF+ file (S001R03: real left/right fist movement)."""
     return eegmmidb_dir / "S001R03.edf"
+
+
+@pytest.fixture(scope="session")
+def eegmmidb_files(eegmmidb_dir) -> list[Path]:
+    """All real recordings at hand: the shipped ones, then any other S001 runs from the shared
+    data folder when it is present (never needed, only an extra)."""
+    files = sorted(eegmmidb_dir.glob("*.edf"))
+    shipped = {f.name for f in files}
+    extra = EEGMMIDB / "S001"
+    if extra.is_dir():
+        files += sorted(f for f in extra.glob("*.edf") if f.name not in shipped)
+    return files
 
 
 @pytest.fixture(autouse=True)

@@ -246,6 +246,17 @@ def test_similar_upload_real_and_bad_file(app, eegmmidb_edf):
     assert len(maps) == 1
 
 
+def test_similar_upload_shipped_real_example(app):
+    at = app("similar_sessions")
+    at.radio(key="similar_source").set_value("Upload a recording").run()
+    _ok(at)
+    assert not at.success
+    at.toggle(key="similar_upload_example").set_value(True).run()
+    _ok(at)
+    assert at.success and "S001R03.edf" in at.success[0].value
+    assert len(_frame(at, "rank", "score")) == 10
+
+
 # ---- session viewer ---------------------------------------------------------------------------
 
 def _traces(at) -> dict:

@@ -81,6 +81,7 @@ from clef.explore.upload import (
     UploadResult,
     embed_session,
     embed_upload,
+    example_recordings,
     read_uploaded,
     upload_points,
 )
@@ -104,7 +105,7 @@ __all__ = [
     "UploadResult", "as_series", "build_filters", "check_query", "clamp_start", "clicked_time",
     "cohort_profile", "color_options", "color_values", "concept_scores", "concept_timeline",
     "display_table", "ehr_table", "embed_session", "embed_upload", "embeddings_in_order",
-    "error_message", "example_queries", "explode_lists", "filter_choices", "hover_text",
+    "error_message", "example_queries", "example_recordings", "explode_lists", "filter_choices", "hover_text",
     "map_figure", "match_task", "minmax_decimate", "model_card", "montage_window", "neighbours",
     "probe_figure", "probe_results", "profile_figure", "profile_table", "query_evaluation",
     "read_uploaded", "rows_to_mask", "score_histogram", "selected_rows", "selection_mask",

@@ -11,12 +11,31 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clef.demo import MAX_UPLOAD_MB
+from clef.bundle import MAX_UPLOAD_MB
 from clef.errors import InvalidRecording, UnsupportedFormat
 from clef.explore.viewer import session_spectrogram
 from clef.session import Session
 
 UPLOAD_SUFFIXES = (".edf", ".bdf", ".fif", ".fif.gz", ".zip")  # .zip: BrainVision .vhdr/.vmrk/.eeg
+#: Real recordings shipped with clef (three EEGMMIDB runs, ODC-By; see its README.md).
+REAL_EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "real"
+
+
+def example_recordings(folder: Path | None = None) -> list[Path]:
+    """The shipped real recordings that the upload page offers as examples.
+
+    Parameters
+    ----------
+    folder : Path, optional
+        Where to look; default ``data_samples/real`` of this checkout.
+
+    Returns
+    -------
+    list of Path
+        EDF files, sorted by name; empty when the folder is absent (e.g. an installed wheel).
+    """
+    folder = REAL_EXAMPLES_DIR if folder is None else Path(folder)
+    return sorted(folder.glob("*.edf")) if folder.is_dir() else []
 
 
 def _suffix(name: str) -> str:

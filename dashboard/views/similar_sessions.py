@@ -31,14 +31,25 @@ else:
                          type=["edf", "bdf", "fif", "gz", "zip"], key="similar_upload",
                          help=f"Up to {explore.MAX_UPLOAD_MB} MB; processed in a temporary "
                               "folder that is removed afterwards.")
-    if f is None:
+    examples = explore.example_recordings()
+    if f is None and examples:
+        # a real recording shipped with clef (EEGMMIDB, ODC-By: data_samples/real/README.md)
+        use_example = st.toggle(f"Or try a real recording shipped with clef: {examples[0].name} "
+                                "(PhysioNet EEGMMIDB, ODC-By)", key="similar_upload_example")
+        if use_example:
+            name, data = examples[0].name, examples[0].read_bytes()
+        else:
+            st.stop()
+    elif f is None:
         st.stop()
+    else:
+        name, data = f.name, f.getvalue()
     try:
-        upload = state.upload(f.getvalue(), f.name)
+        upload = state.upload(data, name)
     except Exception as exc:  # noqa: BLE001 - bad file: show the clef message, keep the app alive
         widgets.show_error(exc, stop=True)
     query_vec = upload.embedding
-    st.success(f"Read {f.name}: {upload.summary}")
+    st.success(f"Read {name}: {upload.summary}")
 
 with st.expander("Steer the search with a concept", expanded=False):
     c1, c2, c3 = st.columns([3, 1, 1])
