@@ -36,6 +36,7 @@ notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check clef dashboard tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

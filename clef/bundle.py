@@ -29,6 +29,10 @@ from clef.errors import BundleNotFound
 PARTS = ("cohort", "checkpoint", "store", "index", "probe")  # folders named in a bundle root
 MAP_DIRNAME = "map"
 DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data_samples"
+# The dashboard's upload limit: streamlit's server.maxUploadSize (set by clef.demo's launcher) and
+# the size clef.explore.upload accepts. Here so both read it without the explore layer importing
+# the launcher.
+MAX_UPLOAD_MB = 200
 
 
 def map_dir(index) -> Path:

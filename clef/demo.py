@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from clef.bundle import Bundle, map_dir
+from clef.bundle import MAX_UPLOAD_MB, Bundle, map_dir
 from clef.errors import BundleNotFound
 
 BUILT = ("cohort", "checkpoint", "store", "index")  # what build_demo_bundle writes (map: index/map)
@@ -112,7 +112,6 @@ def build_demo_bundle(out, n_sessions: int = 48, seed: int = 0, checkpoint=None,
 # ---- launching the dashboard -------------------------------------------------------------------
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-MAX_UPLOAD_MB = 200  # streamlit server.maxUploadSize (the upload widget's limit)
 
 
 def dashboard_command(*, bundle=None, store=None, index=None, checkpoint=None, cohort=None,
