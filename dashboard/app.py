@@ -39,9 +39,20 @@ st.set_page_config(page_title="CLEF explorer", page_icon=":material/neurology:",
 
 # Page scripts live in views/, not pages/: Streamlit still auto-discovers a pages/ folder as
 # old-style pages, which hijacks deep links (/session_viewer ran without this router).
+# Streamlit serves the default page at "/" only: its own url_path answers "Page not found". So the
+# default page takes an unused path and a hidden page owns "/map", sending the browser to "/" (the
+# same page, highlighted in the menu) with the link's query parameters.
+MAP_PAGE = st.Page(HERE / keys.PAGE_MAP, title="Cohort map", icon=":material/scatter_plot:",
+                   url_path="cohort_map", default=True)
+
+
+def _map_deep_link() -> None:
+    st.switch_page(MAP_PAGE, query_params=st.query_params.to_dict())
+
+
 PAGES = [
-    st.Page(HERE / keys.PAGE_MAP, title="Cohort map", icon=":material/scatter_plot:",
-            url_path="map", default=True),
+    MAP_PAGE,
+    st.Page(_map_deep_link, title="Cohort map", url_path="map", visibility="hidden"),
     st.Page(HERE / keys.PAGE_SEARCH, title="Concept search", icon=":material/search:",
             url_path="search"),
     st.Page(HERE / keys.PAGE_SIMILAR, title="Similar sessions",

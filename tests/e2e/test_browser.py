@@ -124,6 +124,21 @@ def test_load_app(page, server):
     _shot(page, "cohort_map")
 
 
+@pytest.mark.parametrize("path", ["map", "search", "similar", "viewer", "model"])
+def test_deep_links(page, server, path):
+    """Every page's URL opens that page; /map (the default page) must not say "Page not found"."""
+    headings = {"map": "Cohort map", "search": "Concept search", "similar": "Similar sessions",
+                "viewer": "Session viewer", "model": "Model"}
+    page.goto(f"{server}/{path}")
+    page.locator('[data-testid="stMain"]').wait_for()
+    if headings[path]:
+        page.get_by_role("heading", name=headings[path]).first.wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert page.get_by_text("Page not found", exact=False).count() == 0
+    assert page.get_by_text("You have requested page", exact=False).count() == 0
+
+
 def test_concept_search_ranked_results(page, server):
     page.goto(f"{server}/search")
     box = page.get_by_label("Describe what you are looking for")
