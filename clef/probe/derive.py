@@ -89,32 +89,66 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
     cols = set(sessions_df.columns)
 
     if "diagnoses" in cols:
-        codes = [_as_list(v) for v in sessions_df["diagnoses"]]
-        for task, patterns in (phenotypes or PHENOTYPE_TASKS).items():
-            vals = [None if c is None else int(any(code_matches(x, p) for x in c for p in patterns))
-                    for c in codes]
-            concept = None if task.endswith("_any") else task  # aggregates are no one concept
-            parts.append(_long(sid, task, "phenotype", vals, concept, task in held))
-
+        parts += _phenotype_parts(sessions_df, sid, phenotypes, held)
     if "medications" in cols:
-        meds = [_as_list(v) for v in sessions_df["medications"]]
-        meds = [None if m is None else {x.lower() for x in m} for m in meds]
-        names = sorted({x for m in meds if m for x in m})
-        for name in names:
-            task = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
-            vals = [None if m is None else int(name in m) for m in meds]
-            parts.append(_long(sid, task, "medication", vals, task, task in held))
-        classes = drug_classes or DRUG_CLASSES
-        for cls, members in classes.items():
-            ms = set(members)
-            vals = [None if m is None else int(bool(m & ms)) for m in meds]
-            parts.append(_long(sid, f"{cls}_class", "medication", vals,
-                               f"{cls} medication", False))
-        asm = set(classes.get("antiseizure", ()))
-        vals = [None if m is None else int(len(m & asm) >= 2) for m in meds]
-        parts.append(_long(sid, "asm_polytherapy", "medication", vals,
-                           "two or more antiseizure medications", False))
+        parts += _medication_parts(sessions_df, sid, drug_classes, held)
+    parts += _demographic_parts(sessions_df, sid, cols)
+    if findings and "report" in cols:
+        parts += _finding_parts(sessions_df, sid, extractor, held)
+    if not parts:
+        raise InvalidCohort("no task source found: the sessions table has none of diagnoses, "
+                            "medications, age, sex, setting, report. Fix: add EHR columns or "
+                            "reports, or provide tasks.parquet.")
+    out = pd.concat(parts, ignore_index=True)
+    counts = out.groupby("task")["label"].agg(["sum", "count"])
+    dropped = {}
+    for task, r in counts.iterrows():
+        pos, neg = int(r["sum"]), int(r["count"] - r["sum"])
+        if min(pos, neg) < min_positives:
+            dropped[task] = f"{pos} positive / {neg} negative sessions (< {min_positives})"
+    out = out[~out["task"].isin(dropped)].reset_index(drop=True)
+    out.attrs["dropped"] = dropped
+    return out
 
+
+def _phenotype_parts(sessions_df, sid, phenotypes, held) -> list[pd.DataFrame]:
+    """Phenotype tasks from coded diagnoses (ICD-10 patterns of clef.vocabulary)."""
+    parts: list[pd.DataFrame] = []
+    codes = [_as_list(v) for v in sessions_df["diagnoses"]]
+    for task, patterns in (phenotypes or PHENOTYPE_TASKS).items():
+        vals = [None if c is None else int(any(code_matches(x, p) for x in c for p in patterns))
+                for c in codes]
+        concept = None if task.endswith("_any") else task  # aggregates are no one concept
+        parts.append(_long(sid, task, "phenotype", vals, concept, task in held))
+    return parts
+
+
+def _medication_parts(sessions_df, sid, drug_classes, held) -> list[pd.DataFrame]:
+    """One task per drug, one per drug class, and antiseizure polytherapy."""
+    parts: list[pd.DataFrame] = []
+    meds = [_as_list(v) for v in sessions_df["medications"]]
+    meds = [None if m is None else {x.lower() for x in m} for m in meds]
+    names = sorted({x for m in meds if m for x in m})
+    for name in names:
+        task = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+        vals = [None if m is None else int(name in m) for m in meds]
+        parts.append(_long(sid, task, "medication", vals, task, task in held))
+    classes = drug_classes or DRUG_CLASSES
+    for cls, members in classes.items():
+        ms = set(members)
+        vals = [None if m is None else int(bool(m & ms)) for m in meds]
+        parts.append(_long(sid, f"{cls}_class", "medication", vals,
+                           f"{cls} medication", False))
+    asm = set(classes.get("antiseizure", ()))
+    vals = [None if m is None else int(len(m & asm) >= 2) for m in meds]
+    parts.append(_long(sid, "asm_polytherapy", "medication", vals,
+                       "two or more antiseizure medications", False))
+    return parts
+
+
+def _demographic_parts(sessions_df, sid, cols) -> list[pd.DataFrame]:
+    """Sex, age group and setting tasks."""
+    parts: list[pd.DataFrame] = []
     if "sex" in cols:
         sex = sessions_df["sex"].map(lambda v: None if _is_missing(v) else str(v).upper()[:1])
         vals = [None if s not in ("F", "M") else int(s == "F") for s in sex]
@@ -130,45 +164,35 @@ def derive_tasks(sessions_df: pd.DataFrame, *, extractor: ConceptExtractor | Non
         for s in ("outpatient", "emu", "icu"):
             vals = [None if _is_missing(v) else int(v == s) for v in setting]
             parts.append(_long(sid, f"setting_{s}", "demographic", vals, f"setting_{s}"))
+    return parts
 
-    if findings and "report" in cols:
-        ex = extractor or ConceptExtractor()
-        reports = [r if not _is_missing(r) else "" for r in sessions_df["report"].tolist()]
-        lab = ex.label_frame(reports, index=sid)
-        has = np.array([bool(str(r).strip()) for r in reports])
-        for concept in lab.columns:
-            vals = [int(v) if h else None for v, h in zip(lab[concept].to_numpy(), has)]
-            parts.append(_long(sid, concept, "finding", vals, concept, concept in held))
-        generic = ConceptExtractor(dict(AGGREGATE_PHRASES)).label_frame(
-            reports, index=sid)
-        cols_ = set(lab.columns)
-        agg = {
-            "any_epileptiform": [c for c in EPILEPTIFORM if c in cols_],
-            "focal_slowing_any": [c for c in cols_ if c.startswith("focal_slowing")],
-            "abnormal_eeg": [c for c in cols_ if c not in NORMAL_FINDINGS],
-        }
-        for task, members in agg.items():
-            pos = generic[task].to_numpy().astype(bool)
-            if members:
-                pos |= lab[members].to_numpy().astype(bool).any(axis=1)
-            vals = [int(v) if h else None for v, h in zip(pos, has)]
-            parts.append(_long(sid, task, "finding", vals, AGGREGATE_PHRASES[task][0],
-                               task in held))
 
-    if not parts:
-        raise InvalidCohort("no task source found: the sessions table has none of diagnoses, "
-                            "medications, age, sex, setting, report. Fix: add EHR columns or "
-                            "reports, or provide tasks.parquet.")
-    out = pd.concat(parts, ignore_index=True)
-    counts = out.groupby("task")["label"].agg(["sum", "count"])
-    dropped = {}
-    for task, r in counts.iterrows():
-        pos, neg = int(r["sum"]), int(r["count"] - r["sum"])
-        if min(pos, neg) < min_positives:
-            dropped[task] = f"{pos} positive / {neg} negative sessions (< {min_positives})"
-    out = out[~out["task"].isin(dropped)].reset_index(drop=True)
-    out.attrs["dropped"] = dropped
-    return out
+def _finding_parts(sessions_df, sid, extractor, held) -> list[pd.DataFrame]:
+    """Finding tasks from report text (negation-aware), plus the finding-group aggregates."""
+    parts: list[pd.DataFrame] = []
+    ex = extractor or ConceptExtractor()
+    reports = [r if not _is_missing(r) else "" for r in sessions_df["report"].tolist()]
+    lab = ex.label_frame(reports, index=sid)
+    has = np.array([bool(str(r).strip()) for r in reports])
+    for concept in lab.columns:
+        vals = [int(v) if h else None for v, h in zip(lab[concept].to_numpy(), has)]
+        parts.append(_long(sid, concept, "finding", vals, concept, concept in held))
+    generic = ConceptExtractor(dict(AGGREGATE_PHRASES)).label_frame(
+        reports, index=sid)
+    cols_ = set(lab.columns)
+    agg = {
+        "any_epileptiform": [c for c in EPILEPTIFORM if c in cols_],
+        "focal_slowing_any": [c for c in cols_ if c.startswith("focal_slowing")],
+        "abnormal_eeg": [c for c in cols_ if c not in NORMAL_FINDINGS],
+    }
+    for task, members in agg.items():
+        pos = generic[task].to_numpy().astype(bool)
+        if members:
+            pos |= lab[members].to_numpy().astype(bool).any(axis=1)
+        vals = [int(v) if h else None for v, h in zip(pos, has)]
+        parts.append(_long(sid, task, "finding", vals, AGGREGATE_PHRASES[task][0],
+                           task in held))
+    return parts
 
 
 def labels_wide(tasks: pd.DataFrame) -> pd.DataFrame:
