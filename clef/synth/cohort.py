@@ -99,13 +99,13 @@ def _row(seed: int, sid: str) -> tuple[dict, list[dict], list[dict]]:
     plan = plan_session(seed, sid)
     pat = plan.patient
     ehr = ehr_record(plan)
-    report = write_report(plan, pat.split)
+    report, report_info = write_report(plan, pat.split, return_info=True)
     row = {"session_id": sid, "patient_id": pat.patient_id, "site": pat.site, "path": None,
            "duration_s": float(plan.duration_s), "sfreq": float(plan.sfreq),
            "age": round(float(plan.age), 2), "sex": ehr["sex"], "setting": pat.setting,
            "report": report, "diagnoses": ehr["diagnoses"], "medications": ehr["medications"],
            "split": pat.split, "diagnosis_names": ehr["diagnosis_names"],
-           "session_index": plan.session_index}
+           "session_index": plan.session_index, "report_style": report_info["style"]}
     labels = session_labels(plan.findings, ehr["diagnoses"], ehr["medications"], ehr["sex"],
                             plan.age, pat.setting)
     tasks = [{"session_id": sid, "task": t.name, "category": t.category, "held_out": t.held_out,

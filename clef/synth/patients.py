@@ -18,6 +18,7 @@ STREAM_PLAN = 1
 STREAM_SIGNAL = 2
 STREAM_REPORT = 3
 STREAM_EHR = 4
+STREAM_REPORT_STYLE = 5  # reporting-style choices (separate, so styles never shift other draws)
 
 SETTINGS = ("outpatient", "emu", "icu")
 TEST_FRACTION = 0.25  # patient-level share of the "test" split (held-out concepts evaluated here)

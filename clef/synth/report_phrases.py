@@ -119,7 +119,7 @@ def _s_generalized_slowing(v: Voice, name: str, p: dict, plan: SessionPlan, h: s
 def _s_focal_slowing(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
     q = "continuous" if p.get("continuous") else "intermittent"
     return v.pick([f"There is {q} {h}{v.syn(name)}.",
-                   f"{cap(h)}{v.syn(name)} is seen, {q}."] if h else
+                   f"{cap(h + v.syn(name))} is seen, {q}."] if h else
                   [f"There is {q} {v.syn(name)}.", f"{cap(q)} {v.syn(name)} is seen."], "fs")
 
 
@@ -135,7 +135,7 @@ def _s_ied(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
     adverb = "rarely" if q == "rare" else q + "ly" if q != "abundant" else "abundantly"
     return v.pick([f"{cap(q)} {h}{syn} are seen{tail}.",
                    f"There are {q} {h}{syn}{tail}.",
-                   f"{cap(h)}{syn} occur {adverb}{tail}."], "ied")
+                   f"{cap(h + syn)} occur {adverb}{tail}."], "ied")
 
 
 def _s_gsw(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
@@ -179,7 +179,7 @@ def _s_excess_beta(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> s
 def _s_asymmetry(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
     return v.pick([(f"There is {h}{v.syn(name)} with lower amplitude over the {p['side']} "
                     "hemisphere."),
-                   f"{cap(h)}{v.syn(name)} is seen over the {p['side']} hemisphere."], "asym")
+                   f"{cap(h + v.syn(name))} is seen over the {p['side']} hemisphere."], "asym")
 
 
 def _s_seizure(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:

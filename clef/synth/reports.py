@@ -15,6 +15,16 @@ from clef.synth.ontology import HELD_OUT, ONTOLOGY
 from clef.synth.patients import STREAM_EHR, STREAM_REPORT, patient_rng
 from clef.synth.plan import SessionPlan
 from clef.synth.report_phrases import NEGATIVES, Voice, cap, finding_sentence, person
+from clef.synth.report_styles import (
+    ReportStyle,
+    abbreviate,
+    electrode_sentence,
+    layout,
+    reader_style,
+    restyle_hedge,
+    restyle_negative,
+    style_rng,
+)
 
 # Documented report noise (see module docstring); tests check reports agree with the oracle up
 # to these rates.
@@ -152,9 +162,11 @@ def _technique(plan: SessionPlan) -> str:
                    else " No activation procedures were performed.")
 
 
-def _description(v: Voice, plan: SessionPlan, reported: dict, held: set) -> str:
+def _description(v: Voice, plan: SessionPlan, reported: dict, held: set, style: ReportStyle,
+                 srng) -> str:
     """DESCRIPTION OF THE RECORD: background, each reported finding, activation, sleep,
-    artifacts, then the written-out negatives."""
+    artifacts, then the written-out negatives. The reader's style (drawing from ``srng``, never
+    from ``v``) rewrites hedges and negatives and may name the electrodes of a maximum."""
     pat, states = plan.patient, _states(plan)
     desc = []
     if not any(k in reported for k in ("normal_pdr", "pdr_slowing", "burst_suppression")):
@@ -165,7 +177,11 @@ def _description(v: Voice, plan: SessionPlan, reported: dict, held: set) -> str:
     for name in ORDER:
         if name in reported:
             hedge = name in _HEDGEABLE and v.chance(REPORT_NOISE["hedge_p"])
-            desc.append(finding_sentence(v, name, reported[name], plan, hedge))
+            sentence = finding_sentence(v, name, reported[name], plan, hedge)
+            desc.append(restyle_hedge(sentence, name, style, srng) if hedge else sentence)
+            where = electrode_sentence(name, style, srng)
+            if where:
+                desc.append(where)
     if plan.hv and "hv_response" not in reported:
         desc.append(v.pick(["Hyperventilation produced no significant change.",
                             ("Hyperventilation was performed with good effort and no significant "
@@ -187,7 +203,7 @@ def _description(v: Voice, plan: SessionPlan, reported: dict, held: set) -> str:
         if not any(m in reported for m in members) and v.chance(0.85):
             if group == "periodic" and pat.setting != "icu":
                 continue
-            desc.append(v.pick(options, group))
+            desc.append(restyle_negative(v.pick(options, group), style, srng))
     return " ".join(desc)
 
 
@@ -240,17 +256,10 @@ def _correlation(v: Voice, reported: dict, abnormal: list) -> str:
     return " ".join(corr)
 
 
-def _assemble(sections: list[str], terse: bool, held: set) -> str:
-    """Headed sections joined in the site's layout; training reports lose any held-out sentence."""
-    if terse:
-        heads = ("INDICATION", "MEDICATIONS", "TECHNICAL", "FINDINGS", "IMPRESSION", "CORRELATION")
-        sep = "\n"
-    else:
-        heads = ("CLINICAL HISTORY", "MEDICATIONS", "TECHNIQUE", "DESCRIPTION OF THE RECORD",
-                 "IMPRESSION", "CLINICAL CORRELATION")
-        sep = "\n\n"
-    text = sep.join(f"{h}: {b}" if "\n" not in b else f"{h}:\n{b}"
-                    for h, b in zip(heads, sections))
+def _assemble(sections: list[str], style: ReportStyle, held: set) -> str:
+    """Headed sections in the reader's layout, abbreviations introduced; training reports lose
+    any held-out sentence."""
+    text = abbreviate(layout(sections, style), style)
     if held:  # last guard: no sentence in a training report may name a held-out finding
         text = "\n".join(" ".join(s for s in re.split(r"(?<=\.)\s+", line)
                                   if not _HELD_RE.search(s))
@@ -267,7 +276,8 @@ def write_report(plan: SessionPlan, split: str = "train", *, return_info: bool =
     split : {"train", "test"}
         Training-split reports never name held-out findings.
     return_info : bool
-        Also return a dict of the noise applied (omitted, added, swapped concepts).
+        Also return a dict of the noise applied (omitted, added, swapped concepts), the reader
+        (``author``) and the reader's reporting style (``style``, see ``report_styles.STYLES``).
 
     Returns
     -------
@@ -277,18 +287,19 @@ def write_report(plan: SessionPlan, split: str = "train", *, return_info: bool =
     rng = patient_rng(pat.seed, site, pat.index, plan.session_index + 1, STREAM_REPORT)
     author = int(rng.integers(site.author_count))
     v = Voice(rng, site.name, author)
-    terse = site.report_style == "terse"
-    info = {"omitted": [], "added": [], "swapped": [], "author": author}
+    style = reader_style(site.name, author)
+    srng = style_rng(plan)  # style choices: their own stream, so the draws of v are unchanged
+    info = {"omitted": [], "added": [], "swapped": [], "author": author, "style": style.name}
     held = set(HELD_OUT) if split == "train" else set()
     # the sections draw from the report stream in this order
     reported = _reported_findings(v, plan, held, info)
     history = _history(v, plan)
     meds = _medications(v, plan)
     technique = _technique(plan)
-    description = _description(v, plan, reported, held)
-    impression, abnormal = _impression(v, plan, reported, terse)
+    description = _description(v, plan, reported, held, style, srng)
+    impression, abnormal = _impression(v, plan, reported, style.terse)
     correlation = _correlation(v, reported, abnormal)
-    text = _assemble([history, meds, technique, description, impression, correlation], terse, held)
+    text = _assemble([history, meds, technique, description, impression, correlation], style, held)
     return (text, info) if return_info else text
 
 
