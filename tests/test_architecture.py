@@ -48,9 +48,6 @@ KNOWN_LONG_MODULES: dict[str, str] = {
 KNOWN_LONG_FUNCTIONS: dict[str, str] = {
     "clef/cohort_build.py::build_cohort": "103 lines; to cut into steps",
     "clef/io/preprocess.py::run_pipeline": "139 lines; to cut into steps",
-    "clef/probe/derive.py::derive_tasks": "123 lines; its tables move to clef.vocabulary "
-                                          "(issue 13)",
-    "clef/train/loop.py::pretrain": "187 lines; to cut into named steps",
 }
 
 

@@ -158,6 +158,29 @@ def test_resume_matches_uninterrupted_run(fake, tmp_path):
         pretrain(_cfg(fake, tmp_path / "b"))
 
 
+def test_resume_mid_align_with_locked_encoder_is_exact(fake, tmp_path):
+    """Resume inside stage 2 (optimizer state restored, frozen token states reloaded)."""
+    kw = {"freeze_encoder": True, "steps": 3, "ckpt_every": 1}
+    a = pretrain(_cfg(fake, tmp_path / "a", **kw))
+    cfg_b = _cfg(fake, tmp_path / "b", **kw)
+    pretrain(cfg_b)
+    for p in sorted((tmp_path / "b" / "checkpoints").glob("ckpt-*")):
+        if int(p.name.split("-")[1]) > 4:  # crash after global step 4 (step 1 of stage 2)
+            import shutil
+
+            shutil.rmtree(p)
+    assert any(int(p.name.split("-")[1]) == 4 for p in (tmp_path / "b" / "checkpoints").iterdir())
+    (tmp_path / "b" / "model.safetensors").unlink()
+    resumed = pretrain(cfg_b, resume=True)
+    wa = load_file(str(tmp_path / "a" / "model.safetensors"))
+    wb = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    la, lb = _log(tmp_path / "a" / "train_log.jsonl"), _log(tmp_path / "b" / "train_log.jsonl")
+    assert [x["global_step"] for x in lb] == list(range(1, 7))
+    assert [x["loss"] for x in la] == [x["loss"] for x in lb]
+    assert a["steps"] == resumed["steps"] == [3, 3]
+
+
 def test_recon_only_and_short_window_baselines(fake, tmp_path):
     pretrain(_cfg(fake, tmp_path / "sw", stage="recon", arch="short-window", steps=2))
     m = CLEFModel.from_pretrained(tmp_path / "sw")

@@ -21,6 +21,7 @@ from clef.errors import CheckpointMismatch, InvalidCohort
 from clef.model.clef_model import CLEFModel
 from clef.model.config import ModelConfig
 from clef.model.ehr import build_ehr_vocab
+from clef.train.card import model_card_info
 from clef.train.checkpoint import (
     init_from_checkpoint,
     list_checkpoints,
@@ -39,46 +40,13 @@ from clef.train.data import (
     select_sessions,
     text_features,
 )
+from clef.train.distributed import DistInfo, barrier, init_distributed, reduce_logs
 from clef.train.frozen import FrozenStates
 from clef.train.objective import PretrainObjective, param_groups, set_trainable
 from clef.train.targets import TextTargets
 
 
 # ------------------------------------------------------------------------------------ helpers
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    owns_group: bool = False  # we called init_process_group (and destroy it at the end)
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_hint: str | None = None) -> DistInfo:
-    """Join the process group torchrun describes (``WORLD_SIZE`` > 1), or reuse one already up.
-
-    Backend: nccl on CUDA, gloo on CPU.
-    """
-    if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(),
-                        int(os.environ.get("LOCAL_RANK", dist.get_rank())), False)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    use_cuda = torch.cuda.is_available() and (device_hint is None or "cuda" in device_hint)
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(),
-                    int(os.environ.get("LOCAL_RANK", "0")), True)
-
-
-def barrier(di: DistInfo) -> None:
-    if di.world > 1:
-        dist.barrier()
-
-
 def lr_at(step: int, total: int, peak: float, warmup_frac: float, min_frac: float) -> float:
     """Linear warm-up over ``warmup_frac`` of the steps (at least 1), then cosine to min_frac."""
     warm = max(1, round(warmup_frac * total))
@@ -86,17 +54,6 @@ def lr_at(step: int, total: int, peak: float, warmup_frac: float, min_frac: floa
         return peak * (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
     return peak * (min_frac + (1.0 - min_frac) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0))))
-
-
-def _reduce_logs(logs: dict, di: DistInfo) -> dict[str, float]:
-    keys = sorted(logs)
-    if not keys:
-        return {}
-    v = torch.stack([logs[k].float().detach().cpu() for k in keys])
-    if di.world > 1:
-        dist.all_reduce(v)
-        v /= di.world
-    return {k: float(x) for k, x in zip(keys, v)}
 
 
 def encoder_key(model: CLEFModel) -> str:
@@ -177,6 +134,42 @@ def _prepare_data(cfg: TrainConfig, mc: ModelConfig, rows, cohort, cache_root: P
 
 
 # ------------------------------------------------------------------------------------ main
+@dataclass
+class _Run:
+    """What the steps of one :func:`pretrain` run share (built by :func:`_start_run`)."""
+
+    cfg: TrainConfig
+    di: DistInfo
+    device: torch.device
+    out: Path
+    work: Path
+    cache_root: Path
+    ckdir: Path
+    log_path: Path
+    ck_model: dict | None = None  # resume point: weights, optimizer tensors, state
+    ck_opt: dict | None = None
+    ck_state: dict | None = None
+
+
+@dataclass
+class _Plan:
+    """The model, its data and the schedule of a run (built by :func:`_build_model_and_data`)."""
+
+    cohort: object
+    mc: ModelConfig
+    model: CLEFModel
+    data: PretrainData
+    skipped: dict
+    plan: BatchPlan
+    stages: list[str]
+    totals: list[int]
+    offsets: np.ndarray  # global step at the start of each stage
+    init_info: dict | None
+    start_stage: int
+    start_step: int
+    history: list[dict]
+
+
 def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     """Run pretraining as configured; returns a summary dict (also written to metrics.json).
 
@@ -186,13 +179,34 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     resume : bool
         Continue from the newest checkpoint under ``<work_dir>/checkpoints`` (exactly: same
         weights, optimizer, schedule, data order and masks as an uninterrupted run).
+
+    Returns
+    -------
+    dict
+        Stages, steps, sessions, wall time, the last logged losses per stage and, on the main
+        rank, held-out metrics and the saved weights' sha256.
     """
-    from tqdm.auto import tqdm
-
-    from clef.cohort import Cohort
-
     cfg.validate()
     t_start = time.time()
+    run = _start_run(cfg)
+    _find_resume_point(run, resume)
+    p = _build_model_and_data(run)
+    if run.di.main:
+        run.work.mkdir(parents=True, exist_ok=True)
+        _truncate_log(run.log_path, p.offsets[p.start_stage] + p.start_step if run.ck_state else 0)
+    objective = PretrainObjective(p.model, cfg)
+    last_logs: dict[str, dict] = {}
+    for si, stage in enumerate(p.stages):
+        if si < p.start_stage or (si == p.start_stage and p.start_step >= p.totals[si]):
+            continue
+        first = p.start_step if si == p.start_stage else 0
+        _train_stage(run, p, objective, si, first, last_logs)
+        p.start_step = 0
+    return _finish(run, p, last_logs, t_start)
+
+
+def _start_run(cfg: TrainConfig) -> _Run:
+    """Threads, the process group, the device and the run's folders."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     di = init_distributed(cfg.device)
@@ -206,25 +220,33 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
         torch.cuda.set_device(device)
     out = Path(cfg.out)
     work = Path(cfg.work_dir) if cfg.work_dir else out
-    cache_root = Path(cfg.cache_dir) if cfg.cache_dir else work / "cache"
-    ckdir = work / "checkpoints"
-    log_path = work / "train_log.jsonl"
+    return _Run(cfg=cfg, di=di, device=device, out=out, work=work,
+                cache_root=Path(cfg.cache_dir) if cfg.cache_dir else work / "cache",
+                ckdir=work / "checkpoints", log_path=work / "train_log.jsonl")
 
-    # -- resume point
-    ck_model = ck_opt = ck_state = None
+
+def _find_resume_point(run: _Run, resume: bool) -> None:
+    """Load the newest checkpoint when resuming; refuse to overwrite an earlier run's."""
     if resume:
-        cks = list_checkpoints(ckdir)
+        cks = list_checkpoints(run.ckdir)
         if cks:
-            ck_model, ck_opt, ck_state = load_checkpoint(cks[-1])
-            _check_resume(cfg, ck_state, cks[-1])
-        elif di.main:
-            print(f"clef pretrain: no checkpoint under {ckdir}; starting from scratch")
-    elif list_checkpoints(ckdir):
-        raise CheckpointMismatch(f"{ckdir} holds checkpoints of an earlier run. Fix: pass --resume "
-                                 "to continue it, or use another --out/--work-dir (or delete "
-                                 "them) to start over.")
+            run.ck_model, run.ck_opt, run.ck_state = load_checkpoint(cks[-1])
+            _check_resume(run.cfg, run.ck_state, cks[-1])
+        elif run.di.main:
+            print(f"clef pretrain: no checkpoint under {run.ckdir}; starting from scratch")
+    elif list_checkpoints(run.ckdir):
+        raise CheckpointMismatch(f"{run.ckdir} holds checkpoints of an earlier run. Fix: pass "
+                                 "--resume to continue it, or use another --out/--work-dir (or "
+                                 "delete them) to start over.")
 
-    # -- data and model
+
+def _build_model_and_data(run: _Run) -> _Plan:
+    """Sessions, tokens, text features, the model (fresh, initialised or resumed) and the
+    schedule. The order of the random draws (seed, data, model init, text basis, resumed RNG
+    state) is the order of an uninterrupted run's, which exact resume relies on."""
+    from clef.cohort import Cohort
+
+    cfg, di, ck_state = run.cfg, run.di, run.ck_state
     cohort = Cohort.load(cfg.cohort)
     rows = select_sessions(cohort.sessions, "train", cfg.sites, cfg.max_sessions)
     if ck_state is not None:
@@ -232,12 +254,12 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     else:
         mc = _model_config(cfg, rows)
     torch.manual_seed(cfg.seed)
-    rows, cache, feats, clean, skipped, targets = _prepare_data(cfg, mc, rows, cohort, cache_root,
-                                                                di)
-    model = CLEFModel(mc).to(device)
+    rows, cache, feats, clean, skipped, targets = _prepare_data(cfg, mc, rows, cohort,
+                                                                run.cache_root, di)
+    model = CLEFModel(mc).to(run.device)
     data = PretrainData(rows, cache, feats, model.ehr, clean, targets, cfg.statements_per_step,
                         cfg.negated_negatives)
-    if mc.text.adapter == "residual" and ck_model is None:  # tower starts as the backbone
+    if mc.text.adapter == "residual" and run.ck_model is None:  # tower starts as the backbone
         corpus = targets.feats if targets is not None and len(targets.feats) else feats
         kept = model.text.fit_basis(corpus)
         if di.main and cfg.progress:
@@ -247,119 +269,147 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
     totals = [cfg.steps or plan.steps_for_epochs(cfg.epochs) for _ in stages]
     offsets = np.concatenate([[0], np.cumsum(totals)]).astype(int)
     init_info = ck_state.get("init_from_info") if ck_state else None
-    if ck_model is not None:
-        model.load_state_dict(ck_model, strict=True)
-        restore_rng(ck_opt)
+    if run.ck_model is not None:
+        model.load_state_dict(run.ck_model, strict=True)
+        restore_rng(run.ck_opt)
     elif cfg.init_from:
         init_info = init_from_checkpoint(model, cfg.init_from)
-    start_stage = ck_state["stage_index"] if ck_state else 0
-    start_step = ck_state["step"] if ck_state else 0
-    history = list(ck_state.get("history", [])) if ck_state else []
-    if di.main:
-        work.mkdir(parents=True, exist_ok=True)
-        _truncate_log(log_path, offsets[start_stage] + start_step if ck_state else 0)
+    return _Plan(cohort=cohort, mc=mc, model=model, data=data, skipped=skipped, plan=plan,
+                 stages=stages, totals=totals, offsets=offsets, init_info=init_info,
+                 start_stage=ck_state["stage_index"] if ck_state else 0,
+                 start_step=ck_state["step"] if ck_state else 0,
+                 history=list(ck_state.get("history", [])) if ck_state else [])
 
-    autocast = {"device_type": "cuda", "dtype": torch.bfloat16} if device.type == "cuda" else None
-    objective = PretrainObjective(model, cfg)
-    last_logs: dict[str, dict] = {}
-    for si, stage in enumerate(stages):
-        total = totals[si]
-        if si < start_stage or (si == start_stage and start_step >= total):
-            continue
-        first = start_step if si == start_stage else 0
-        set_trainable(model, stage, cfg)
-        opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr,
-                                betas=tuple(cfg.betas))
-        if ck_state is not None and si == start_stage and first > 0:
-            optimizer_from_tensors(opt, ck_opt, ck_state["optimizer"])
-        frozen = None
-        if stage == "align" and cfg.freeze_encoder:
-            frozen = FrozenStates(model, data, device)
-            states_file = cache_root / "states" / f"{encoder_key(model)}.npz"
-            if states_file.exists():
-                frozen.load(states_file)
-            if any(s is None for s in frozen.states):
-                frozen.fill(range(len(data)), progress=cfg.progress and di.main)
-                if di.main:
-                    frozen.save(states_file)
-        runner = objective
-        if di.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
 
-            runner = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None)
-        model.train()
-        bar = tqdm(range(first, total), desc=f"stage {si + 1}/{len(stages)} {stage}",
-                   unit="step", disable=not (cfg.progress and di.main), initial=first, total=total)
-        acc: dict[str, list[float]] = {}
-        t0 = time.time()
-        for step in bar:
-            lr = lr_at(step, total, cfg.lr, cfg.warmup_frac, cfg.min_lr_frac)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            source = frozen if frozen is not None else data
-            batch = source.batch(plan.local_batch(si, step, di.rank), cfg.seed, si, step)
-            if autocast:
-                with torch.autocast(**autocast):
-                    loss, logs = runner(batch, stage)
-            else:
-                loss, logs = runner(batch, stage)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            logs["loss"] = loss.detach()
-            if cfg.grad_clip > 0:
-                logs["grad_norm"] = torch.nn.utils.clip_grad_norm_(
-                    [p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
-            opt.step()
-            with torch.no_grad():
-                model.logit_scale.clamp_(0.0, cfg.max_logit_scale)
-                model.logit_scale_ehr.clamp_(0.0, cfg.max_logit_scale)
-            vals = _reduce_logs(logs, di)
-            for k, v in vals.items():
-                acc.setdefault(k, []).append(v)
-            bar.set_postfix(loss=f"{vals['loss']:.4f}", lr=f"{lr:.2e}")
-            done = step + 1
-            if done % cfg.log_every == 0 or done == total:
-                line = {"stage": stage, "step": done, "global_step": int(offsets[si] + done),
-                        "lr": lr, "time_s": round(time.time() - t0, 3),
-                        **{k: float(np.mean(v)) for k, v in acc.items()}}
-                if stage == "align":
-                    line["temperature_text"] = float(1.0 / model.logit_scale.detach().exp())
-                    line["temperature_ehr"] = float(1.0 / model.logit_scale_ehr.detach().exp())
-                last_logs[stage] = line
-                history.append(line)
-                if di.main:
-                    with open(log_path, "a", encoding="utf-8") as fh:
-                        fh.write(json.dumps(line) + "\n")
-                acc = {}
-            if done % cfg.ckpt_every == 0 or done == total:
-                if di.main:
-                    save_checkpoint(ckdir, int(offsets[si] + done), model, opt,
-                                    {"stage_index": si, "step": done, "stage": stage,
-                                     "total": total, "train_config": cfg.to_dict(),
-                                     "model_config": mc.to_dict(), "world": di.world,
-                                     "init_from_info": init_info,
-                                     "history": history[-200:]},
-                                    keep=cfg.keep_checkpoints)
-                barrier(di)
-        bar.close()
-        start_step = 0
+def _stage_optimizer(run: _Run, p: _Plan, si: int, stage: str, first: int):
+    """Freeze what the stage does not train; AdamW over the rest (its state restored when the
+    run resumes inside this stage)."""
+    set_trainable(p.model, stage, run.cfg)
+    opt = torch.optim.AdamW(param_groups(p.model, run.cfg.weight_decay), lr=run.cfg.lr,
+                            betas=tuple(run.cfg.betas))
+    if run.ck_state is not None and si == p.start_stage and first > 0:
+        optimizer_from_tensors(opt, run.ck_opt, run.ck_state["optimizer"])
+    return opt
 
-    # -- evaluation and the final checkpoint
+
+def _frozen_states(run: _Run, p: _Plan) -> FrozenStates:
+    """Token states of the locked encoder, computed once per encoder and cached on disk."""
+    frozen = FrozenStates(p.model, p.data, run.device)
+    states_file = run.cache_root / "states" / f"{encoder_key(p.model)}.npz"
+    if states_file.exists():
+        frozen.load(states_file)
+    if any(s is None for s in frozen.states):
+        frozen.fill(range(len(p.data)), progress=run.cfg.progress and run.di.main)
+        if run.di.main:
+            frozen.save(states_file)
+    return frozen
+
+
+def _train_stage(run: _Run, p: _Plan, objective, si: int, first: int,
+                 last_logs: dict[str, dict]) -> None:
+    """Steps ``first`` .. end of stage ``si``: optimise, log every ``log_every`` steps,
+    checkpoint every ``ckpt_every`` steps and at the end."""
+    from tqdm.auto import tqdm
+
+    cfg, di, stage, total = run.cfg, run.di, p.stages[si], p.totals[si]
+    opt = _stage_optimizer(run, p, si, stage, first)
+    frozen = _frozen_states(run, p) if stage == "align" and cfg.freeze_encoder else None
+    source = frozen if frozen is not None else p.data
+    runner = objective
+    if di.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        device = run.device
+        runner = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None)
+    p.model.train()
+    bar = tqdm(range(first, total), desc=f"stage {si + 1}/{len(p.stages)} {stage}",
+               unit="step", disable=not (cfg.progress and di.main), initial=first, total=total)
+    acc: dict[str, list[float]] = {}
+    t0 = time.time()
+    for step in bar:
+        lr = lr_at(step, total, cfg.lr, cfg.warmup_frac, cfg.min_lr_frac)
+        batch = source.batch(p.plan.local_batch(si, step, di.rank), cfg.seed, si, step)
+        vals = _train_step(run, p.model, runner, opt, batch, stage, lr)
+        for k, v in vals.items():
+            acc.setdefault(k, []).append(v)
+        bar.set_postfix(loss=f"{vals['loss']:.4f}", lr=f"{lr:.2e}")
+        done = step + 1
+        if done % cfg.log_every == 0 or done == total:
+            _log_progress(run, p, si, done, lr, time.time() - t0, acc, last_logs)
+            acc = {}
+        if done % cfg.ckpt_every == 0 or done == total:
+            if di.main:
+                save_checkpoint(run.ckdir, int(p.offsets[si] + done), p.model, opt,
+                                {"stage_index": si, "step": done, "stage": stage,
+                                 "total": total, "train_config": cfg.to_dict(),
+                                 "model_config": p.mc.to_dict(), "world": di.world,
+                                 "init_from_info": p.init_info,
+                                 "history": p.history[-200:]},
+                                keep=cfg.keep_checkpoints)
+            barrier(di)
+    bar.close()
+
+
+def _train_step(run: _Run, model: CLEFModel, runner, opt, batch, stage: str,
+                lr: float) -> dict[str, float]:
+    """One optimiser step at learning rate ``lr``; the step's logs, averaged over ranks."""
+    cfg = run.cfg
+    for g in opt.param_groups:
+        g["lr"] = lr
+    if run.device.type == "cuda":
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            loss, logs = runner(batch, stage)
+    else:
+        loss, logs = runner(batch, stage)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    logs["loss"] = loss.detach()
+    if cfg.grad_clip > 0:
+        logs["grad_norm"] = torch.nn.utils.clip_grad_norm_(
+            [q for q in model.parameters() if q.requires_grad], cfg.grad_clip)
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0.0, cfg.max_logit_scale)
+        model.logit_scale_ehr.clamp_(0.0, cfg.max_logit_scale)
+    return reduce_logs(logs, run.di)
+
+
+def _log_progress(run: _Run, p: _Plan, si: int, done: int, lr: float, elapsed: float,
+                  acc: dict[str, list[float]], last_logs: dict[str, dict]) -> None:
+    """One line of the training log: the means since the last line (main rank writes it)."""
+    stage = p.stages[si]
+    line = {"stage": stage, "step": done, "global_step": int(p.offsets[si] + done),
+            "lr": lr, "time_s": round(elapsed, 3),
+            **{k: float(np.mean(v)) for k, v in acc.items()}}
+    if stage == "align":
+        line["temperature_text"] = float(1.0 / p.model.logit_scale.detach().exp())
+        line["temperature_ehr"] = float(1.0 / p.model.logit_scale_ehr.detach().exp())
+    last_logs[stage] = line
+    p.history.append(line)
+    if run.di.main:
+        with open(run.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+
+def _finish(run: _Run, p: _Plan, last_logs: dict[str, dict], t_start: float) -> dict:
+    """Held-out evaluation, the saved model with its card, metrics.json; the run's summary."""
+    cfg, di, model = run.cfg, run.di, p.model
     model.eval()
-    summary = {"stages": stages, "steps": totals, "train_sessions": len(data),
-               "init_from": init_info,
-               "skipped_sessions": len(skipped), "world_size": di.world,
+    summary = {"stages": p.stages, "steps": p.totals, "train_sessions": len(p.data),
+               "init_from": p.init_info,
+               "skipped_sessions": len(p.skipped), "world_size": di.world,
                "wall_s": round(time.time() - t_start, 1),
                "final": {s: {k: v for k, v in d.items() if k not in ("stage",)}
                          for s, d in last_logs.items()}}
     if di.main and cfg.eval_sessions > 0:
-        summary["eval"] = evaluate_cohort(model, cfg, cohort, cache_root, di)
+        summary["eval"] = evaluate_cohort(model, cfg, p.cohort, run.cache_root, di)
     if di.main:
-        card = model_card_info(cfg, cohort, data, summary, skipped)
+        card = model_card_info(cfg, p.cohort, p.data, summary, p.skipped)
         model.training_info = card
-        sha = model.save_pretrained(out, card)
+        sha = model.save_pretrained(run.out, card)
         summary["weights_sha256"] = sha
-        (out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        (run.out / "metrics.json").write_text(json.dumps(summary, indent=1) + "\n",
+                                              encoding="utf-8")
     barrier(di)
     if di.owns_group:
         dist.destroy_process_group()
@@ -416,58 +466,3 @@ def evaluate_cohort(model: CLEFModel, cfg: TrainConfig, cohort, cache_root: Path
             out[f"eeg_{name}_pos_cosine"] = float(sim.diag().mean())
         out["chance_recall@1"] = 1.0 / len(eeg)
     return out
-
-
-def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
-                    skipped: dict) -> dict:
-    meta = cohort.meta
-    training_data = {
-        "cohort": str(cfg.cohort),
-        "kind": meta.get("kind"),
-        "cohort_seed": meta.get("seed"),
-        "generator_version": meta.get("generator_version"),
-        "cohort_created_by": meta.get("created_by"),
-        "train_sessions": len(data),
-        "train_patients": int(data.rows["patient_id"].nunique()),
-        "sites": sorted(data.rows["site"].astype(str).unique().tolist()),
-        "split": "train (patient-level)" + ("; held-out concepts never appear in these reports"
-                                            if meta.get("kind") == "synthetic" else ""),
-        "skipped_sessions": len(skipped),
-    }
-    metrics: dict = {}
-    for stage, d in summary.get("final", {}).items():
-        for k, v in d.items():
-            if k in ("loss", "recon", "clip_text", "clip_ehr", "temperature_text",
-                     "temperature_ehr"):
-                metrics[f"{stage}/{k} (last {cfg.log_every} steps)"] = v
-    for k, v in (summary.get("eval") or {}).items():
-        metrics[f"test/{k}"] = v
-    metrics["steps per stage"] = ", ".join(str(s) for s in summary["steps"])
-    metrics["wall time (s)"] = summary["wall_s"]
-    notes = (f"arch={cfg.arch}, stage={cfg.stage}, batch {cfg.batch_size}, lr {cfg.lr}, "
-             f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
-             " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "
-             "among the evaluated sessions.")
-    init = summary.get("init_from")
-    if init:
-        notes += (f" Stage 1 weights from {init['path']} (weights sha256 "
-                  f"{init['weights_sha256'][:12]}).")
-    if "align" in cfg.stages():
-        if cfg.text_target == "findings":
-            notes += (" Stage 2 aligned each session to its affirmed report statements "
-                      f"({cfg.statements_per_step} sampled per step) and its findings summary "
-                      "(multi-positive InfoNCE"
-                      + ("; one negated statement per session as an explicit negative"
-                         if cfg.negated_negatives else "") + ").")
-        else:
-            notes += " Stage 2 aligned each session to its whole preprocessed report."
-        if cfg.text_keep_weight > 0:
-            notes += (f" Text-text similarities were kept close to the frozen backbone's "
-                      f"(weight {cfg.text_keep_weight}).")
-    if cfg.freeze_encoder:
-        notes += (" Stage 2 kept the encoder locked and trained the attention pool, projections "
-                  f"and towers (pool token drop {cfg.pool_token_drop}).")
-    if meta.get("kind") == "synthetic":
-        notes += " Trained on synthetic data: a teaching/benchmark model, not for clinical use."
-    return {"training_data": training_data, "command": cfg.command or "(python API)",
-            "metrics": metrics, "notes": notes, "train_config": cfg.to_dict()}

@@ -1,0 +1,80 @@
+"""The model card's training section for a pretraining run: data, metrics and notes."""
+from __future__ import annotations
+
+from clef.train.config import TrainConfig
+from clef.train.data import PretrainData
+
+
+def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
+                    skipped: dict) -> dict:
+    """The ``training_info`` of a model card written at the end of :func:`clef.train.pretrain`.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings.
+    cohort : clef.cohort.Cohort
+        The training cohort (its ``meta`` names its kind, seed and generator).
+    data : PretrainData
+        The training sessions actually used.
+    summary : dict
+        The run's summary (stages, steps, last logs, held-out metrics, wall time).
+    skipped : dict
+        ``{session_id: error}`` of sessions that could not be tokenized.
+
+    Returns
+    -------
+    dict
+        ``training_data``, ``command``, ``metrics``, ``notes`` and ``train_config``.
+    """
+    meta = cohort.meta
+    training_data = {
+        "cohort": str(cfg.cohort),
+        "kind": meta.get("kind"),
+        "cohort_seed": meta.get("seed"),
+        "generator_version": meta.get("generator_version"),
+        "cohort_created_by": meta.get("created_by"),
+        "train_sessions": len(data),
+        "train_patients": int(data.rows["patient_id"].nunique()),
+        "sites": sorted(data.rows["site"].astype(str).unique().tolist()),
+        "split": "train (patient-level)" + ("; held-out concepts never appear in these reports"
+                                            if meta.get("kind") == "synthetic" else ""),
+        "skipped_sessions": len(skipped),
+    }
+    metrics: dict = {}
+    for stage, d in summary.get("final", {}).items():
+        for k, v in d.items():
+            if k in ("loss", "recon", "clip_text", "clip_ehr", "temperature_text",
+                     "temperature_ehr"):
+                metrics[f"{stage}/{k} (last {cfg.log_every} steps)"] = v
+    for k, v in (summary.get("eval") or {}).items():
+        metrics[f"test/{k}"] = v
+    metrics["steps per stage"] = ", ".join(str(s) for s in summary["steps"])
+    metrics["wall time (s)"] = summary["wall_s"]
+    notes = (f"arch={cfg.arch}, stage={cfg.stage}, batch {cfg.batch_size}, lr {cfg.lr}, "
+             f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
+             " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "
+             "among the evaluated sessions.")
+    init = summary.get("init_from")
+    if init:
+        notes += (f" Stage 1 weights from {init['path']} (weights sha256 "
+                  f"{init['weights_sha256'][:12]}).")
+    if "align" in cfg.stages():
+        if cfg.text_target == "findings":
+            notes += (" Stage 2 aligned each session to its affirmed report statements "
+                      f"({cfg.statements_per_step} sampled per step) and its findings summary "
+                      "(multi-positive InfoNCE"
+                      + ("; one negated statement per session as an explicit negative"
+                         if cfg.negated_negatives else "") + ").")
+        else:
+            notes += " Stage 2 aligned each session to its whole preprocessed report."
+        if cfg.text_keep_weight > 0:
+            notes += (f" Text-text similarities were kept close to the frozen backbone's "
+                      f"(weight {cfg.text_keep_weight}).")
+    if cfg.freeze_encoder:
+        notes += (" Stage 2 kept the encoder locked and trained the attention pool, projections "
+                  f"and towers (pool token drop {cfg.pool_token_drop}).")
+    if meta.get("kind") == "synthetic":
+        notes += " Trained on synthetic data: a teaching/benchmark model, not for clinical use."
+    return {"training_data": training_data, "command": cfg.command or "(python API)",
+            "metrics": metrics, "notes": notes, "train_config": cfg.to_dict()}
