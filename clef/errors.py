@@ -44,6 +44,10 @@ class CheckpointMismatch(ClefError):
     """A checkpoint, store or index does not match the model or config it is used with."""
 
 
+class CheckpointNotFound(ClefError):
+    """No checkpoint was given and the shipped default (``data_samples/clef-tiny``) is missing."""
+
+
 class InvalidQuery(ClefError):
     """A search or concept query is empty or malformed."""
 

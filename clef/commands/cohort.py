@@ -58,8 +58,8 @@ def build(
                    f"{res.cohort_dir / 'failures.parquet'}):", err=True)
         for f in res.failures.itertuples():
             typer.echo(f"  {f.path}: {f.error_type}: {f.message}", err=True)
-    typer.echo(f"next: clef embed --cohort {res.cohort_dir} --checkpoint CHECKPOINT "
-               "--out STORE")
+    typer.echo(f"next: clef embed --cohort {res.cohort_dir} --out STORE  (the shipped clef-tiny "
+               "unless --checkpoint DIR)")
 
 
 def register(app: typer.Typer) -> None:

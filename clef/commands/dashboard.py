@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
     def dashboard(
         store: PathOpt = None,
         index: PathOpt = None,
-        checkpoint: PathOpt = None,
+        checkpoint: Annotated[Path | None, typer.Option(
+            exists=True, file_okay=False, dir_okay=True,
+            help="Checkpoint folder; default: the bundle's, the one the store records, else the "
+                 "shipped data_samples/clef-tiny.")] = None,
         cohort: Annotated[Path | None, typer.Option(
             help="Cohort folder (signals for the viewer); default: next to the store.")] = None,
         map_: Annotated[Path | None, typer.Option(
@@ -30,9 +33,15 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     ) -> None:
         """Open the explorer (cohort map, concept search, similar sessions, viewer, model)."""
+        from clef.bundle import Bundle
+        from clef.commands.defaults import checkpoint_or_default
         from clef.demo import launch_dashboard
 
         try:
+            if checkpoint is None and Bundle.locate(bundle, store=store, index=index,
+                                                    cohort=cohort, map=map_,
+                                                    require=False).checkpoint is None:
+                checkpoint = Path(checkpoint_or_default(None))
             typer.echo(f"CLEF explorer on http://{address}:{port}  (Ctrl+C to stop)")
             code = launch_dashboard(bundle=bundle, store=store, index=index,
                                     checkpoint=checkpoint, cohort=cohort, map=map_,

@@ -11,9 +11,10 @@ import typer
 
 def embed(
     cohort: Annotated[Path, typer.Option(help="Cohort folder (sessions.parquet, tasks.parquet).")],
-    checkpoint: Annotated[str, typer.Option(
-        help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name.")],
     out: Annotated[Path, typer.Option(help="Store folder to write (resumed if unfinished).")],
+    checkpoint: Annotated[str | None, typer.Option(
+        help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name; default: "
+             "the shipped data_samples/clef-tiny.")] = None,
     scheduler: Annotated[str, typer.Option(
         help="'local' (Dask LocalCluster), 'none' (this process) or a Dask scheduler address "
              "such as tcp://host:8786.")] = "local",
@@ -33,6 +34,7 @@ def embed(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Embed every session of a cohort; bad recordings go to the store's failures table."""
+    from clef.commands.defaults import checkpoint_or_default
     from clef.embed import EmbedConfig, embed_cohort
     from clef.errors import ClefError
 
@@ -46,6 +48,7 @@ def embed(
                       token_cache=str(token_cache) if token_cache else None)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
+        checkpoint = checkpoint_or_default(checkpoint)
         store = embed_cohort(cohort, checkpoint, out, cfg, created_by=command,
                              overwrite=overwrite)
     except ClefError as e:

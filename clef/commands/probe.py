@@ -26,7 +26,10 @@ def probe(
     cohort: Annotated[Path, typer.Option(help="Cohort folder (with tasks.parquet).")],
     out: Annotated[Path, typer.Option(help="Output folder for results.csv, summary.md, plots.")],
     checkpoint: Annotated[Path | None, typer.Option(
-        help="CLEF checkpoint folder (or shipped name). Omit to probe baselines only.")] = None,
+        help="CLEF checkpoint folder (or shipped name); default: the shipped clef-tiny.")
+    ] = None,
+    baselines_only: Annotated[bool, typer.Option(
+        "--baselines-only", help="Probe the baselines only (no CLEF checkpoint).")] = False,
     baselines: Annotated[str, typer.Option(
         help="Comma-separated: recon, short-window, band-power, random, oracle.")] =
         "recon,short-window,band-power,random,oracle",
@@ -53,6 +56,7 @@ def probe(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Probe frozen session embeddings on the cohort's task battery (patient-level splits)."""
+    from clef.commands.defaults import checkpoint_or_default
     from clef.errors import ClefError
     from clef.probe.pipeline import ProbeRunConfig, run_probe
     from clef.probe.representations import REPRESENTATIONS
@@ -68,6 +72,15 @@ def probe(
     cfg.representation.device = device
     cfg.representation.batch_size = batch_size
     cfg.representation.n_jobs = n_jobs
+    if baselines_only and checkpoint is not None:
+        raise typer.BadParameter("give --checkpoint or --baselines-only, not both",
+                                 param_hint="--baselines-only")
+    if not baselines_only:
+        try:
+            checkpoint = Path(checkpoint_or_default(checkpoint))
+        except ClefError as e:
+            typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+            raise typer.Exit(code=1) from None
     pairs = _parse_pairs(baseline_checkpoints or [], "--baseline-checkpoints")
     stores = _parse_pairs(embeddings or [], "--embeddings")
     parts = ["clef", "probe", "--cohort", str(cohort), "--out", str(out)]

@@ -34,7 +34,8 @@ def _short(value, width: int = 60) -> str:
 def query(
     index: Annotated[Path, typer.Option(help="Index folder written by `clef index`.")],
     checkpoint: Annotated[str | None, typer.Option(
-        help="The checkpoint the index was built with (needed for --text and --recording).")
+        help="The checkpoint the index was built with (needed for --text, --recording and "
+             "--steer); default: the one the index records, else the shipped clef-tiny.")
     ] = None,
     text: Annotated[str | None, typer.Option(help="Free-text concept query.")] = None,
     session: Annotated[str | None, typer.Option(help="A stored session id.")] = None,
@@ -60,6 +61,7 @@ def query(
     """Print the k most similar sessions (rank, score and metadata)."""
     import pandas as pd
 
+    from clef.commands.defaults import checkpoint_or_default
     from clef.errors import ClefError
     from clef.index import SessionIndex
     from clef.index import steer as steer_vector
@@ -69,10 +71,6 @@ def query(
     if len(given) != 1:
         raise typer.BadParameter("give exactly one of --text, --session, --recording"
                                  + (f" (got {', '.join(given)})" if given else ""))
-    if (text is not None or recording is not None or steer) and checkpoint is None:
-        raise typer.BadParameter("--text, --recording and --steer embed with the model: pass "
-                                 "--checkpoint (the one the index was built with)",
-                                 param_hint="--checkpoint")
     filters = {"site": site or None, "sex": sex, "setting": setting,
                "diagnosis": diagnosis or None, "medication": medication or None,
                "task": _task_filter(task) if task else None}
@@ -81,6 +79,8 @@ def query(
     filters = {k_: v for k_, v in filters.items() if v is not None}
     try:
         model = None
+        if text is not None or recording is not None or steer:  # these embed with the model
+            checkpoint = checkpoint_or_default(checkpoint, built_from=index)
         if checkpoint is not None:
             from clef.embed import load_model
 

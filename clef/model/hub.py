@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import clef
-from clef.errors import CheckpointMismatch
+from clef.errors import CheckpointMismatch, CheckpointNotFound
 from clef.fileio import atomic_write, atomic_write_text, sha256_file
 from clef.model.config import ModelConfig
 
@@ -106,6 +106,31 @@ def save_pretrained(model, path: str | os.PathLike, card: dict | None = None,
                                                  "training": card})
     atomic_write_text(path / CARD, model_card(model, sha, card, weights_files(path)[0].name))
     return sha
+
+
+DEFAULT_CHECKPOINT = REPO_ROOT / "data_samples" / "clef-tiny"  # the shipped teaching model
+
+
+def default_checkpoint() -> Path:
+    """The shipped checkpoint used wherever none is given (``data_samples/clef-tiny``).
+
+    Returns
+    -------
+    Path
+        The folder, when it holds a ``config.json``.
+
+    Raises
+    ------
+    CheckpointNotFound
+        When the shipped folder is missing or incomplete (e.g. an installed wheel without
+        ``data_samples/``).
+    """
+    if not (DEFAULT_CHECKPOINT / CONFIG).is_file():
+        raise CheckpointNotFound(
+            f"no --checkpoint given and the shipped default {DEFAULT_CHECKPOINT} is missing. "
+            "Fix: pass --checkpoint DIR (a folder written by `clef pretrain`), or restore "
+            "data_samples/clef-tiny (`git checkout -- data_samples/clef-tiny`, or `make sample`).")
+    return DEFAULT_CHECKPOINT
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
