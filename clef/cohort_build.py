@@ -325,11 +325,7 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
         Sessions and tasks written, and the recordings that failed (also in
         ``out/failures.parquet``).
     """
-    from tqdm.auto import tqdm
-
-    from clef.cohort import SESSION_COLUMNS, TASK_COLUMNS, write_cohort
-    from clef.errors import InvalidRecording
-    from clef.io import summarize
+    from clef.cohort import write_cohort
 
     cfg = config or BuildConfig()
     root = Path(recordings).resolve()
@@ -338,17 +334,56 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
     if not recs:
         raise InvalidCohort(f"{root}: no recordings found ({', '.join(RECORDING_EXTS)}). Fix: "
                             "point --recordings at the folder that holds them.")
-    site = cfg.site or root.name
     report_text = _reports(reports, recs)
     ehr_rows: dict[str, dict] = {}
     if ehr is not None:
         df = _read_table(ehr, "EHR")
         ehr_rows = _rows_for(df, _key_column(df, ehr, "EHR", allow_patient=True), recs)
-    participants = {}
+    known = _Known(site=cfg.site or root.name, reports=report_text, ehr=ehr_rows,
+                   participants=_participants(root))
+    rows, failures = _check_recordings(recs, known, cfg)
+    sessions = _normalise(rows, cfg)
+    _place_recordings(rows, sessions, out, cfg)
+    tasks = _tasks(sessions, cfg)
+    failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_parquet(out / "failures.parquet", failures_df)
+    if len(sessions):
+        write_cohort(out, sessions, tasks, {"kind": "real", "seed": None,
+                                            "generator_version": None, "created_by": created_by})
+    else:
+        raise InvalidCohort(f"{root}: none of the {len(recs)} recordings could be used (see "
+                            f"{out / 'failures.parquet'}; first: {failures[0]['error_type']}: "
+                            f"{failures[0]['message']}). Fix: check them with `clef info PATH`.")
+    return BuildResult(out, sessions, tasks, failures_df)
+
+
+@dataclass
+class _Known:
+    """What is known about the sessions besides their recordings."""
+
+    site: str
+    reports: dict[str, str]  # session id -> report text
+    ehr: dict[str, dict]  # session id -> EHR row
+    participants: dict[str, dict]  # patient id -> BIDS participants.tsv row
+
+
+def _participants(root: Path) -> dict[str, dict]:
+    """A BIDS dataset's ``participants.tsv`` rows by participant id (empty elsewhere)."""
     if is_bids(root) and (root / "participants.tsv").is_file():
         pdf = _read_table(root / "participants.tsv", "participants")
         if "participant_id" in pdf.columns:
-            participants = {str(r["participant_id"]): r for r in pdf.to_dict("records")}
+            return {str(r["participant_id"]): r for r in pdf.to_dict("records")}
+    return {}
+
+
+def _check_recordings(recs: list[Recording], known: _Known, cfg: BuildConfig):
+    """Check each recording (``clef.io.summarize``): (recording, session row) pairs for the
+    usable ones, failure rows for the others."""
+    from tqdm.auto import tqdm
+
+    from clef.errors import InvalidRecording
+    from clef.io import summarize
 
     rows, failures = [], []
     for rec in tqdm(recs, desc="check", unit="rec", disable=not cfg.progress):
@@ -364,24 +399,33 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
             p = info["problems"][0]
             failures.append(_fail(rec, p["error"], f"{p['problem']}. Fix: {p['fix']}"))
             continue
-        row = {"session_id": rec.session_id, "patient_id": rec.patient_id, "site": site,
-               "path": None, "duration_s": float(info["duration_s"]),
-               "sfreq": float(info["sfreq"]), "age": np.nan, "sex": None, "setting": None,
-               "report": report_text.get(rec.session_id), "diagnoses": None,
-               "medications": None, "split": None}
-        part = participants.get(rec.patient_id)
-        if part:
-            row["age"] = _norm_age(part.get("age"))
-            row["sex"] = _norm_sex(part.get("sex"))
-        for col, value in ehr_rows.get(rec.session_id, {}).items():
-            if col in KEY_COLUMNS or value is None or (isinstance(value, float)
-                                                       and np.isnan(value)):
-                continue
-            row[col] = value
-        rows.append((rec, row))
+        rows.append((rec, _session_row(rec, info, known)))
+    return rows, failures
 
-    sessions = _normalise(rows, cfg)
-    _place_recordings(rows, sessions, out, cfg)
+
+def _session_row(rec: Recording, info: dict, known: _Known) -> dict:
+    """One ``sessions.parquet`` row before normalisation: the recording's summary, then
+    participants.tsv, then the EHR row (which wins)."""
+    row = {"session_id": rec.session_id, "patient_id": rec.patient_id, "site": known.site,
+           "path": None, "duration_s": float(info["duration_s"]),
+           "sfreq": float(info["sfreq"]), "age": np.nan, "sex": None, "setting": None,
+           "report": known.reports.get(rec.session_id), "diagnoses": None,
+           "medications": None, "split": None}
+    part = known.participants.get(rec.patient_id)
+    if part:
+        row["age"] = _norm_age(part.get("age"))
+        row["sex"] = _norm_sex(part.get("sex"))
+    for col, value in known.ehr.get(rec.session_id, {}).items():
+        if col in KEY_COLUMNS or value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
+        row[col] = value
+    return row
+
+
+def _tasks(sessions: pd.DataFrame, cfg: BuildConfig) -> pd.DataFrame:
+    """The task table derived from the sessions' metadata (empty, typed, when not derived)."""
+    from clef.cohort import SESSION_COLUMNS, TASK_COLUMNS
+
     tasks = pd.DataFrame({c: pd.Series(dtype=d) for c, d in
                           (("session_id", object), ("task", object), ("category", object),
                            ("held_out", bool), ("concept", object), ("label", "int8"))})
@@ -392,17 +436,7 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
                                min_positives=cfg.min_positives)
         if len(derived):
             tasks = derived[[c for c in TASK_COLUMNS if c in derived.columns]]
-    failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_parquet(out / "failures.parquet", failures_df)
-    if len(sessions):
-        write_cohort(out, sessions, tasks, {"kind": "real", "seed": None,
-                                            "generator_version": None, "created_by": created_by})
-    else:
-        raise InvalidCohort(f"{root}: none of the {len(recs)} recordings could be used (see "
-                            f"{out / 'failures.parquet'}; first: {failures[0]['error_type']}: "
-                            f"{failures[0]['message']}). Fix: check them with `clef info PATH`.")
-    return BuildResult(out, sessions, tasks, failures_df)
+    return tasks
 
 
 def _fail(rec: Recording, error_type: str, message: str) -> dict:

@@ -4,7 +4,9 @@
 and a synthetic session go through identical steps:
 
 1. harmonize channel names to the 19 standard channels (+ ear electrodes for linked ears);
-2. quality checks on the recorded channels (NaN/Inf, flat, saturated, too short);
+2. plausibility and quality checks on the recorded channels: a rate high enough for the
+   tokenizer's band (``SamplingRateTooLow``), a typical amplitude in the physiological range
+   (``ImplausibleAmplitude``, with the likely unit factor), then NaN/Inf, flat, saturated, too short;
 3. polyphase resampling channel by channel (``scipy.signal.resample_poly``, Kaiser window, the
    same filter as MNE's ``method="polyphase"``) into a float32 buffer at the target rate;
 4. spherical-spline interpolation of up to ``max_missing`` missing channels (MNE's weights);
@@ -26,12 +28,25 @@ from functools import lru_cache
 import numpy as np
 
 from clef.channels import STANDARD_CHANNELS
-from clef.errors import BadSignal, TooFewChannels, TooShort
+from clef.errors import (
+    BadSignal,
+    ImplausibleAmplitude,
+    SamplingRateTooLow,
+    TooFewChannels,
+    TooShort,
+)
 from clef.io.harmonize import Harmonization, harmonize_names
 from clef.io.montage import BIPOLAR_NAMES, _average_inplace, check_montage
 from clef.session import Session
 
 _BLOCK = 1 << 15  # samples per block for block-wise matrix products (bounds temporaries)
+# Twice the tokenizer's top frequency (clef.tokenizer.TokenizerConfig.fmax = 40 Hz; a test keeps
+# the two in step): below this rate the band the model reads was never recorded.
+MIN_SFREQ_HZ = 80.0
+# Typical EEG: per-channel median absolute deviation ~2-50 uV. Outside [0.1 uV, 1 mV] the header's
+# physical unit is almost surely wrong (factors of 1e3 or 1e6).
+AMPLITUDE_RANGE_V = (1e-7, 1e-3)
+_AMPLITUDE_SAMPLES = 20_000  # samples per channel used to estimate the typical amplitude
 
 
 @dataclass
@@ -50,6 +65,9 @@ class PreprocessConfig:
     flat_std_v: float = 1e-7  # a channel with std below 0.1 uV is flat (EEG is ~10-50 uV)
     max_clipped_fraction: float = 0.01  # > 1% of samples pinned at the channel's min/max: saturated
     filter_order: int = 4  # Butterworth order of the band-pass (applied forward and backward)
+    min_sfreq: float | None = MIN_SFREQ_HZ  # lower recorded rates raise SamplingRateTooLow
+    check_amplitude: bool = True  # typical amplitude outside AMPLITUDE_RANGE_V: ImplausibleAmplitude
+    amplitude_scale: float = 1.0  # multiply the recorded values (fix a known units mistake)
 
     def __post_init__(self):
         self.montage = check_montage(self.montage)
@@ -67,6 +85,8 @@ class PreprocessConfig:
             raise ValueError(f"l_freq={self.l_freq} must be below h_freq={self.h_freq}")
         if self.min_duration_s < 0:
             raise ValueError(f"min_duration_s={self.min_duration_s!r} must be >= 0")
+        if not (math.isfinite(self.amplitude_scale) and self.amplitude_scale > 0):
+            raise ValueError(f"amplitude_scale={self.amplitude_scale!r} must be a positive factor")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -80,6 +100,93 @@ def check_duration(n_samples: int, sfreq: float, min_duration_s: float, path) ->
         raise TooShort(path, f"recording lasts {dur:.2f} s, shorter than the minimum "
                              f"{min_duration_s:g} s",
                        "use a longer recording, or lower min_duration_s")
+
+
+def check_sfreq(orig_sfreq: float, min_sfreq: float | None, path) -> None:
+    """Raise SamplingRateTooLow when the recorded rate cannot hold the tokenizer's band.
+
+    Parameters
+    ----------
+    orig_sfreq : float
+        Recorded rate in Hz.
+    min_sfreq : float or None
+        Lowest accepted rate (default twice the tokenizer's 40 Hz top frequency); None disables.
+    path
+        Source, for the message.
+    """
+    if min_sfreq and orig_sfreq < min_sfreq:
+        raise SamplingRateTooLow(
+            path, f"recorded at {orig_sfreq:g} Hz, below {min_sfreq:g} Hz (twice the 40 Hz top "
+                  "of the band clef's tokenizer reads): the signal above "
+                  f"{orig_sfreq / 2:g} Hz was never captured and resampling cannot restore it",
+            f"use a recording sampled at {min_sfreq:g} Hz or more (clinical EEG is usually "
+            "200-512 Hz); if the header's rate is wrong, re-export the file with the true rate")
+
+
+def typical_amplitude(rows, names) -> float | None:
+    """Median over channels of each channel's median absolute deviation, in the file's volts.
+
+    Robust to DC offsets and to a few flat or artefact-laden channels; computed on at most
+    ``_AMPLITUDE_SAMPLES`` evenly spaced samples per channel. None when every channel is
+    exactly constant (the flat-channel check reports those).
+    """
+    mads = []
+    for name in names:
+        row = np.asarray(rows(name))
+        step = max(1, row.size // _AMPLITUDE_SAMPLES)
+        x = row[::step].astype(np.float64)
+        x = x[np.isfinite(x)]
+        if x.size:
+            mad = float(np.median(np.abs(x - np.median(x))))
+            if mad > 0:
+                mads.append(mad)
+    return float(np.median(mads)) if mads else None
+
+
+def _unit_hint(amp: float) -> tuple[str, float]:
+    """The units mistake that best explains a typical amplitude, and the factor that fixes it."""
+    target = 10e-6  # a typical EEG channel's median absolute deviation
+    power = round(math.log10(target / amp) / 3) * 3  # nearest factor of 1e3
+    power = power or (-3 if amp > target else 3)
+    factor = 10.0 ** power
+    names = {-6: "microvolts stored as volts", -3: "microvolts stored as millivolts "
+             "(or millivolts as volts)", 3: "volts or millivolts stored as microvolts "
+             "(values 1,000x too small)", 6: "volts stored as microvolts"}
+    return names.get(power, f"values off by a factor of 1e{-power}"), factor
+
+
+def check_amplitude(rows, names, path, scale: float = 1.0) -> float | None:
+    """Raise ImplausibleAmplitude when the typical amplitude is outside ``AMPLITUDE_RANGE_V``.
+
+    Parameters
+    ----------
+    rows : callable
+        ``rows(name) -> (samples,)`` in volts as the file declares them.
+    names : list of str
+        Channels to look at (the standard channels found).
+    path
+        Source, for the message.
+    scale : float
+        Factor already applied to the values (``amplitude_scale``).
+
+    Returns
+    -------
+    float or None
+        The typical amplitude (volts, after ``scale``), recorded in ``meta["typical_amplitude_uv"]``.
+    """
+    amp = typical_amplitude(rows, names)
+    if amp is None:
+        return None
+    lo, hi = AMPLITUDE_RANGE_V
+    if not lo <= amp <= hi:
+        hint, factor = _unit_hint(amp)
+        raise ImplausibleAmplitude(
+            path, f"typical amplitude {amp * 1e6:.4g} uV (median absolute deviation per channel) "
+                  f"is outside the physiological range {lo * 1e6:g} uV - {hi * 1e3:g} mV; it "
+                  f"looks like {hint}",
+            f"correct the physical dimension in the file header, or read it with "
+            f"amplitude_scale={factor * scale:g} (clef.io.read_session) if you know the factor")
+    return amp
 
 
 def channel_problems(row: np.ndarray, flat_std_v: float, max_clipped_fraction: float) -> str | None:
@@ -216,6 +323,9 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
                  owned: np.ndarray | None = None) -> Session:
     """Process recorded channels into a harmonized, referenced, resampled Session.
 
+    Steps: check the channels and length, check signal quality, gather the standard channels at
+    the target rate, interpolate missing ones, filter, re-reference, record the provenance.
+
     Parameters
     ----------
     rows : callable
@@ -241,6 +351,37 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
     """
     harm = harm or harmonize_names(src_names)
     meta = dict(meta or {})
+    kept = _kept_channels(harm, cfg, src_names, path)
+    check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
+    check_sfreq(orig_sfreq, cfg.min_sfreq, path)
+    if cfg.amplitude_scale != 1.0:
+        scale, unscaled, owned = float(cfg.amplitude_scale), rows, None
+        rows = lambda name: np.asarray(unscaled(name), dtype=np.float32) * np.float32(scale)  # noqa: E731
+        meta["amplitude_scale"] = scale
+    if cfg.check_amplitude:
+        amp = check_amplitude(rows, [orig for orig, std in kept if std in _STANDARD], path,
+                              cfg.amplitude_scale)
+        meta["typical_amplitude_uv"] = None if amp is None else round(amp * 1e6, 3)
+    if cfg.check_quality:
+        _check_quality(rows, kept, cfg, path)
+    rate = _Rate.of(orig_sfreq, cfg, n_samples)
+    data = _gather(rows, kept, harm, rate, owned)
+    if harm.missing:
+        _interpolate_missing(data, harm.found, harm.missing, rate.n_out)
+    notch = _filter(data, cfg, rate.target, meta)
+    data, ch_names = _rereference(data, cfg.montage, rate.n_out)
+    meta.update(_provenance(harm, cfg, rate, notch, orig_sfreq, n_samples, meta))
+    anns = [(float(o), float(d), str(t)) for o, d, t in (annotations or [])]
+    return Session(data, rate.target, ch_names, meta, anns)
+
+
+_OUT_INDEX = {**{c: i for i, c in enumerate(STANDARD_CHANNELS)}, "EAR_L": 19, "EAR_R": 20}
+_STANDARD = frozenset(STANDARD_CHANNELS)
+
+
+def _kept_channels(harm: Harmonization, cfg: PreprocessConfig, src_names, path):
+    """(original, standard) names of the channels to keep, in output order (19 standard in
+    standard order, then the ear pair for a linked-ears reference); refuses too few channels."""
     if len(harm.missing) > cfg.max_missing:
         raise TooFewChannels(
             path, f"{len(harm.missing)} of the 19 standard 10-20 channels are missing "
@@ -253,47 +394,68 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
         raise TooFewChannels(path, "montage 'linked_ears' needs both ear electrodes A1/A2 (or "
                                    f"mastoids M1/M2); the file has {list(src_names)}",
                              "use montage='average' or 'bipolar'")
-    check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
-
-    found = harm.found
-    kept = [(harm.source_of(c), c) for c in found]  # (original, standard) in standard order
+    kept = [(harm.source_of(c), c) for c in harm.found]  # (original, standard) in standard order
     if ear_pair:
         kept += [(ear_pair[0], "EAR_L"), (ear_pair[1], "EAR_R")]
+    return kept
 
-    if cfg.check_quality:
-        problems = {}
-        for orig, std in kept:
-            why = channel_problems(np.asarray(rows(orig)), cfg.flat_std_v, cfg.max_clipped_fraction)
-            if why:
-                problems[orig if orig == std else f"{orig} ({std})"] = why
-        _raise_bad(problems, path)
 
-    target = float(cfg.sfreq) if cfg.sfreq else float(orig_sfreq)
-    same_rate = abs(target - orig_sfreq) < 1e-9 * orig_sfreq
-    up, down = (1, 1) if same_rate else resample_ratio(orig_sfreq, target)
-    n_out = n_samples if same_rate else -(-n_samples * up // down)  # ceil, as resample_poly
-    n_rows = 19 + (2 if ear_pair else 0)
-    out_index = {c: i for i, c in enumerate(STANDARD_CHANNELS)}
-    out_index.update({"EAR_L": 19, "EAR_R": 20})
+def _check_quality(rows, kept, cfg: PreprocessConfig, path) -> None:
+    """Refuse flat or clipped channels (all of them named in one error)."""
+    problems = {}
+    for orig, std in kept:
+        why = channel_problems(np.asarray(rows(orig)), cfg.flat_std_v, cfg.max_clipped_fraction)
+        if why:
+            problems[orig if orig == std else f"{orig} ({std})"] = why
+    _raise_bad(problems, path)
 
-    identity_layout = [out_index[std] for _, std in kept] == list(range(len(kept)))
-    if (owned is not None and same_rate and owned.dtype == np.float32 and identity_layout
+
+@dataclass(frozen=True)
+class _Rate:
+    """Target rate and the polyphase ratio from the recorded rate (1/1 when they are equal)."""
+
+    target: float
+    same_rate: bool
+    up: int
+    down: int
+    n_out: int
+
+    @classmethod
+    def of(cls, orig_sfreq: float, cfg: PreprocessConfig, n_samples: int) -> _Rate:
+        target = float(cfg.sfreq) if cfg.sfreq else float(orig_sfreq)
+        same_rate = abs(target - orig_sfreq) < 1e-9 * orig_sfreq
+        up, down = (1, 1) if same_rate else resample_ratio(orig_sfreq, target)
+        n_out = n_samples if same_rate else -(-n_samples * up // down)  # ceil, as resample_poly
+        return cls(target, same_rate, up, down, n_out)
+
+
+def _gather(rows, kept, harm: Harmonization, rate: _Rate, owned) -> np.ndarray:
+    """(19 [+2 ears], samples at target) float32: the kept channels at their output rows,
+    resampled; ``owned`` is used as it is when it already has that layout."""
+    n_rows = 19 + (2 if any(std == "EAR_L" for _, std in kept) else 0)
+    identity_layout = [_OUT_INDEX[std] for _, std in kept] == list(range(len(kept)))
+    if (owned is not None and rate.same_rate and owned.dtype == np.float32 and identity_layout
             and not harm.missing and owned.shape[0] == n_rows):
-        data = owned  # rows already in output order
-    else:
-        data = np.empty((n_rows, n_out), dtype=np.float32)  # (19 [+2 ears], samples at target)
-        for orig, std in kept:
-            src = rows(orig)
-            data[out_index[std]] = src if same_rate else resample_row(src, up, down)
+        return owned  # rows already in output order
+    data = np.empty((n_rows, rate.n_out), dtype=np.float32)
+    for orig, std in kept:
+        src = rows(orig)
+        data[_OUT_INDEX[std]] = src if rate.same_rate else resample_row(src, rate.up, rate.down)
+    return data
 
-    interpolated = list(harm.missing)
-    if interpolated:
-        present_rows = [out_index[c] for c in found]
-        miss_rows = [out_index[c] for c in interpolated]
-        w = interpolation_matrix(tuple(found), tuple(interpolated))  # (missing, present)
-        for s in range(0, n_out, _BLOCK):
-            data[miss_rows, s:s + _BLOCK] = w @ data[present_rows, s:s + _BLOCK]
 
+def _interpolate_missing(data: np.ndarray, found, missing, n_out: int) -> None:
+    """Fill the rows of missing standard channels from the present ones (spherical splines)."""
+    present_rows = [_OUT_INDEX[c] for c in found]
+    miss_rows = [_OUT_INDEX[c] for c in missing]
+    w = interpolation_matrix(tuple(found), tuple(missing))  # (missing, present)
+    for s in range(0, n_out, _BLOCK):
+        data[miss_rows, s:s + _BLOCK] = w @ data[present_rows, s:s + _BLOCK]
+
+
+def _filter(data: np.ndarray, cfg: PreprocessConfig, target: float, meta: dict):
+    """Notch (``"auto"``: the recording's line frequency) and band-pass in place; returns the
+    notch frequency asked for (None: none), warnings go to ``meta["warnings"]``."""
     notch = cfg.notch
     if notch == "auto":
         notch = meta.get("line_freq") or None
@@ -305,50 +467,53 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
             f"notch {notch} Hz is above the Nyquist frequency of {target:g} Hz; skipped")
     band = _iir_sos(cfg, target)
     _filter_inplace(data, _notch_sos(notch, target) + ([band] if band is not None else []))
+    return notch
 
-    montage = cfg.montage
+
+def _rereference(data: np.ndarray, montage: str, n_out: int):
+    """The montage's channels: (data, channel names); average in place, the others new arrays."""
     if montage == "average":
         _average_inplace(data, list(range(19)))
-        ch_names = list(STANDARD_CHANNELS)
-    elif montage == "linked_ears":
+        return data, list(STANDARD_CHANNELS)
+    if montage == "linked_ears":
         ref = (data[19] + data[20]) * np.float32(0.5)  # (samples,)
         data[:19] -= ref
-        data = data[:19]
-        ch_names = list(STANDARD_CHANNELS)
-    elif montage == "bipolar":
-        bip = np.empty((len(BIPOLAR_NAMES), n_out), dtype=np.float32)  # (18, samples)
+        return data[:19], list(STANDARD_CHANNELS)
+    if montage == "bipolar":
         from clef.channels import DOUBLE_BANANA
 
+        bip = np.empty((len(BIPOLAR_NAMES), n_out), dtype=np.float32)  # (18, samples)
         for k, (a, b) in enumerate(DOUBLE_BANANA):
-            np.subtract(data[out_index[a]], data[out_index[b]], out=bip[k])
-        data = bip
-        ch_names = list(BIPOLAR_NAMES)
-    else:
-        ch_names = list(STANDARD_CHANNELS)
+            np.subtract(data[_OUT_INDEX[a]], data[_OUT_INDEX[b]], out=bip[k])
+        return bip, list(BIPOLAR_NAMES)
+    return data, list(STANDARD_CHANNELS)
 
-    nyq = target / 2.0
-    meta.update({
+
+def _provenance(harm: Harmonization, cfg: PreprocessConfig, rate: _Rate, notch,
+                orig_sfreq: float, n_samples: int, meta: dict) -> dict:
+    """What the Session's meta records about the recording and each step applied to it."""
+    nyq = rate.target / 2.0
+    return {
         "orig_sfreq": float(orig_sfreq),
         "orig_n_samples": int(n_samples),
         "channel_map": {orig: std for orig, std in harm.mapping.items()},
         "ear_channels": dict(harm.ears),
         "dropped": list(harm.dropped),
         "missing": list(harm.missing),
-        "interpolated": interpolated,
-        "montage": montage,
-        "reference": {"average": "average", "linked_ears": "linked_ears",
-                      "bipolar": "bipolar", "none": meta.get("reference", "as_recorded")}[montage],
+        "interpolated": list(harm.missing),
+        "montage": cfg.montage,
+        "reference": {"average": "average", "linked_ears": "linked_ears", "bipolar": "bipolar",
+                      "none": meta.get("reference", "as_recorded")}[cfg.montage],
         "filters": {
             "l_freq": cfg.l_freq if cfg.l_freq and cfg.l_freq < nyq else None,
             "h_freq": cfg.h_freq if cfg.h_freq and cfg.h_freq < nyq * 0.99 else None,
             "notch": float(notch) if notch and notch < nyq else None,
             "type": f"butterworth order {cfg.filter_order}, zero-phase (sosfiltfilt)",
-            "resample": None if same_rate else f"polyphase up={up} down={down} (kaiser 5.0)",
+            "resample": (None if rate.same_rate
+                         else f"polyphase up={rate.up} down={rate.down} (kaiser 5.0)"),
         },
         "config": asdict(cfg),
-    })
-    anns = [(float(o), float(d), str(t)) for o, d, t in (annotations or [])]
-    return Session(data, target, ch_names, meta, anns)
+    }
 
 
 def preprocess(session: Session, *, sfreq: float | None = 200.0, montage: str = "average",
