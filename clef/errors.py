@@ -36,6 +36,16 @@ class BadSignal(InvalidRecording):
     """NaN/Inf, flat or saturated channels."""
 
 
+class SamplingRateTooLow(InvalidRecording):
+    """The recorded rate is below twice the tokenizer's top frequency: the band clef reads
+    (0.5-40 Hz) was never captured, and resampling up cannot bring it back."""
+
+
+class ImplausibleAmplitude(InvalidRecording):
+    """The signal's typical amplitude is far outside the physiological EEG range (about 1-100 uV),
+    almost always a units mistake in the file header (uV stored as V or mV, or the reverse)."""
+
+
 class InvalidCohort(ClefError):
     """A cohort folder does not follow the contract (missing file, column or malformed values)."""
 

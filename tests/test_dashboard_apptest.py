@@ -246,6 +246,21 @@ def test_similar_upload_real_and_bad_file(app, eegmmidb_edf):
     assert len(maps) == 1
 
 
+def test_similar_upload_refuses_wrong_units_and_low_rate(app, tmp_path):
+    from test_io_plausibility import _edf, _relabel_units
+
+    mv = _relabel_units(_edf(tmp_path / "g.edf"), tmp_path / "millivolts.edf", "mV")
+    low = _edf(tmp_path / "low_rate.edf", sfreq=50.0, seconds=60.0)
+    at = app("similar_sessions")
+    at.radio(key="similar_source").set_value("Upload a recording").run()
+    for path, words in ((mv, "1e3 times too large"), (low, "below 80 Hz")):
+        at.file_uploader(key="similar_upload").set_value((path.name, path.read_bytes(),
+                                                          "application/octet-stream")).run()
+        assert not at.exception and at.error, path.name
+        assert words in at.error[0].value, at.error[0].value
+        assert "Fix:" in at.error[0].value
+
+
 def test_similar_upload_shipped_real_example(app):
     at = app("similar_sessions")
     at.radio(key="similar_source").set_value("Upload a recording").run()

@@ -4,7 +4,9 @@
 and a synthetic session go through identical steps:
 
 1. harmonize channel names to the 19 standard channels (+ ear electrodes for linked ears);
-2. quality checks on the recorded channels (NaN/Inf, flat, saturated, too short);
+2. plausibility and quality checks on the recorded channels: a rate high enough for the
+   tokenizer's band (``SamplingRateTooLow``), a typical amplitude in the physiological range
+   (``ImplausibleAmplitude``, with the likely unit factor), then NaN/Inf, flat, saturated, too short;
 3. polyphase resampling channel by channel (``scipy.signal.resample_poly``, Kaiser window, the
    same filter as MNE's ``method="polyphase"``) into a float32 buffer at the target rate;
 4. spherical-spline interpolation of up to ``max_missing`` missing channels (MNE's weights);
@@ -26,12 +28,25 @@ from functools import lru_cache
 import numpy as np
 
 from clef.channels import STANDARD_CHANNELS
-from clef.errors import BadSignal, TooFewChannels, TooShort
+from clef.errors import (
+    BadSignal,
+    ImplausibleAmplitude,
+    SamplingRateTooLow,
+    TooFewChannels,
+    TooShort,
+)
 from clef.io.harmonize import Harmonization, harmonize_names
 from clef.io.montage import BIPOLAR_NAMES, _average_inplace, check_montage
 from clef.session import Session
 
 _BLOCK = 1 << 15  # samples per block for block-wise matrix products (bounds temporaries)
+# Twice the tokenizer's top frequency (clef.tokenizer.TokenizerConfig.fmax = 40 Hz; a test keeps
+# the two in step): below this rate the band the model reads was never recorded.
+MIN_SFREQ_HZ = 80.0
+# Typical EEG: per-channel median absolute deviation ~2-50 uV. Outside [0.1 uV, 1 mV] the header's
+# physical unit is almost surely wrong (factors of 1e3 or 1e6).
+AMPLITUDE_RANGE_V = (1e-7, 1e-3)
+_AMPLITUDE_SAMPLES = 20_000  # samples per channel used to estimate the typical amplitude
 
 
 @dataclass
@@ -50,6 +65,9 @@ class PreprocessConfig:
     flat_std_v: float = 1e-7  # a channel with std below 0.1 uV is flat (EEG is ~10-50 uV)
     max_clipped_fraction: float = 0.01  # > 1% of samples pinned at the channel's min/max: saturated
     filter_order: int = 4  # Butterworth order of the band-pass (applied forward and backward)
+    min_sfreq: float | None = MIN_SFREQ_HZ  # lower recorded rates raise SamplingRateTooLow
+    check_amplitude: bool = True  # typical amplitude outside AMPLITUDE_RANGE_V: ImplausibleAmplitude
+    amplitude_scale: float = 1.0  # multiply the recorded values (fix a known units mistake)
 
     def __post_init__(self):
         self.montage = check_montage(self.montage)
@@ -67,6 +85,8 @@ class PreprocessConfig:
             raise ValueError(f"l_freq={self.l_freq} must be below h_freq={self.h_freq}")
         if self.min_duration_s < 0:
             raise ValueError(f"min_duration_s={self.min_duration_s!r} must be >= 0")
+        if not (math.isfinite(self.amplitude_scale) and self.amplitude_scale > 0):
+            raise ValueError(f"amplitude_scale={self.amplitude_scale!r} must be a positive factor")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -80,6 +100,96 @@ def check_duration(n_samples: int, sfreq: float, min_duration_s: float, path) ->
         raise TooShort(path, f"recording lasts {dur:.2f} s, shorter than the minimum "
                              f"{min_duration_s:g} s",
                        "use a longer recording, or lower min_duration_s")
+
+
+def check_sfreq(orig_sfreq: float, min_sfreq: float | None, path) -> None:
+    """Raise SamplingRateTooLow when the recorded rate cannot hold the tokenizer's band.
+
+    Parameters
+    ----------
+    orig_sfreq : float
+        Recorded rate in Hz.
+    min_sfreq : float or None
+        Lowest accepted rate (default twice the tokenizer's 40 Hz top frequency); None disables.
+    path
+        Source, for the message.
+    """
+    if min_sfreq and orig_sfreq < min_sfreq:
+        raise SamplingRateTooLow(
+            path, f"recorded at {orig_sfreq:g} Hz, below {min_sfreq:g} Hz (twice the 40 Hz top "
+                  "of the band clef's tokenizer reads): the signal above "
+                  f"{orig_sfreq / 2:g} Hz was never captured and resampling cannot restore it",
+            f"use a recording sampled at {min_sfreq:g} Hz or more (clinical EEG is usually "
+            "200-512 Hz); if the header's rate is wrong, re-export the file with the true rate")
+
+
+def typical_amplitude(rows, names) -> float | None:
+    """Median over channels of each channel's median absolute deviation, in the file's volts.
+
+    Robust to DC offsets and to a few flat or artefact-laden channels; computed on at most
+    ``_AMPLITUDE_SAMPLES`` evenly spaced samples per channel. None when every channel is
+    exactly constant (the flat-channel check reports those).
+    """
+    mads = []
+    for name in names:
+        row = np.asarray(rows(name))
+        step = max(1, row.size // _AMPLITUDE_SAMPLES)
+        x = row[::step].astype(np.float64)
+        x = x[np.isfinite(x)]
+        if x.size:
+            mad = float(np.median(np.abs(x - np.median(x))))
+            if mad > 0:
+                mads.append(mad)
+    return float(np.median(mads)) if mads else None
+
+
+def _unit_hint(amp: float) -> tuple[str, float]:
+    """The units mistake that best explains a typical amplitude, and the factor that fixes it."""
+    target = 10e-6  # a typical EEG channel's median absolute deviation
+    power = round(math.log10(target / amp) / 3) * 3  # nearest factor of 1e3
+    power = power or (-3 if amp > target else 3)
+    factor = 10.0 ** power
+    names = {-6: "values in microvolts labelled as volts (1e6 times too large)",
+             -3: "values in microvolts labelled as millivolts, or millivolts labelled as volts "
+                 "(1e3 times too large)",
+             3: "values in millivolts labelled as microvolts, or volts labelled as millivolts "
+                "(1e3 times too small)",
+             6: "values in volts labelled as microvolts (1e6 times too small)"}
+    return names.get(power, f"values off by a factor of 1e{-power}"), factor
+
+
+def check_amplitude(rows, names, path, scale: float = 1.0) -> float | None:
+    """Raise ImplausibleAmplitude when the typical amplitude is outside ``AMPLITUDE_RANGE_V``.
+
+    Parameters
+    ----------
+    rows : callable
+        ``rows(name) -> (samples,)`` in volts as the file declares them.
+    names : list of str
+        Channels to look at (the standard channels found).
+    path
+        Source, for the message.
+    scale : float
+        Factor already applied to the values (``amplitude_scale``).
+
+    Returns
+    -------
+    float or None
+        The typical amplitude (volts, after ``scale``), recorded in ``meta["typical_amplitude_uv"]``.
+    """
+    amp = typical_amplitude(rows, names)
+    if amp is None:
+        return None
+    lo, hi = AMPLITUDE_RANGE_V
+    if not lo <= amp <= hi:
+        hint, factor = _unit_hint(amp)
+        raise ImplausibleAmplitude(
+            path, f"typical amplitude {amp * 1e6:.4g} uV (median absolute deviation per channel) "
+                  f"is outside the physiological range {lo * 1e6:g} uV - {hi * 1e3:g} mV; it "
+                  f"looks like {hint}",
+            f"correct the physical dimension in the file header, or read it with "
+            f"amplitude_scale={factor * scale:g} (clef.io.read_session) if you know the factor")
+    return amp
 
 
 def channel_problems(row: np.ndarray, flat_std_v: float, max_clipped_fraction: float) -> str | None:
@@ -246,6 +356,15 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
     meta = dict(meta or {})
     kept = _kept_channels(harm, cfg, src_names, path)
     check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
+    check_sfreq(orig_sfreq, cfg.min_sfreq, path)
+    if cfg.amplitude_scale != 1.0:
+        scale, unscaled, owned = float(cfg.amplitude_scale), rows, None
+        rows = lambda name: np.asarray(unscaled(name), dtype=np.float32) * np.float32(scale)
+        meta["amplitude_scale"] = scale
+    if cfg.check_amplitude:
+        amp = check_amplitude(rows, [orig for orig, std in kept if std in _STANDARD], path,
+                              cfg.amplitude_scale)
+        meta["typical_amplitude_uv"] = None if amp is None else round(amp * 1e6, 3)
     if cfg.check_quality:
         _check_quality(rows, kept, cfg, path)
     rate = _Rate.of(orig_sfreq, cfg, n_samples)

@@ -9,7 +9,7 @@ import numpy as np
 from clef.errors import InvalidRecording, UnreadableRecording
 from clef.io.formats import file_size, is_bids_path, open_raw
 from clef.io.harmonize import harmonize_names
-from clef.io.preprocess import PreprocessConfig, check_duration, run_pipeline
+from clef.io.preprocess import PreprocessConfig, check_duration, check_sfreq, run_pipeline
 
 _READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
 
@@ -67,7 +67,10 @@ def read_session(path, *, sfreq: float | None = 200.0, montage: str = "average",
     ------
     InvalidRecording
         Or a subclass: ``UnsupportedFormat``, ``UnreadableRecording``, ``TooFewChannels``,
-        ``TooShort``, ``BadSignal``. No other exception escapes for a bad file.
+        ``TooShort``, ``SamplingRateTooLow`` (recorded below 80 Hz, twice the tokenizer's
+        40 Hz top frequency), ``ImplausibleAmplitude`` (a units mistake: the typical amplitude is
+        outside 0.1 uV - 1 mV; the message names the likely factor, and ``amplitude_scale=``
+        applies a known one), ``BadSignal``. No other exception escapes for a bad file.
 
     Notes
     -----
@@ -104,6 +107,7 @@ def _process_raw(raw, fmt, notes, where, cfg: PreprocessConfig):
     n = int(raw.n_times)
     # Cheap checks first, from the header alone.
     check_duration(n, orig_sfreq, cfg.min_duration_s, where)
+    check_sfreq(orig_sfreq, cfg.min_sfreq, where)
     needed = [harm.source_of(c) for c in harm.found]
     if cfg.montage == "linked_ears" and harm.ear_pair():
         needed += list(harm.ear_pair())
