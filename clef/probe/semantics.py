@@ -87,13 +87,10 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
     """
     rows = []
     for task, queries in query_set.items():
-        if task not in labels.columns:
+        labelled = _task_labels(labels, task, min_pos)
+        if labelled is None:
             continue
-        y = pd.to_numeric(labels[task], errors="coerce").to_numpy(float)
-        keep = np.isfinite(y)
-        n_pos = int((y[keep] == 1).sum())
-        if min(n_pos, int((y[keep] == 0).sum())) < min_pos:
-            continue
+        y, keep, n_pos = labelled
         for query in queries:
             q = parse_query(query)
             s = score_query(session_emb, query, encode_text)
@@ -126,13 +123,10 @@ def text_side_eval(texts: Sequence[str], labels: pd.DataFrame, concept_prompts: 
     for name, enc in encoders.items():
         T = _unit(enc(list(texts)))  # (n, d)
         for task, prompts in concept_prompts.items():
-            if task not in labels.columns:
+            labelled = _task_labels(labels, task, min_pos)
+            if labelled is None:
                 continue
-            y = pd.to_numeric(labels[task], errors="coerce").to_numpy(float)
-            keep = np.isfinite(y)
-            n_pos = int((y[keep] == 1).sum())
-            if min(n_pos, int((y[keep] == 0).sum())) < min_pos:
-                continue
+            y, keep, n_pos = labelled
             c = _unit(_unit(enc(list(prompts))).mean(0))
             out.setdefault(task, {"task": task, "n_pos": n_pos})[name] = auroc(y[keep],
                                                                                (T @ c)[keep])
@@ -207,3 +201,16 @@ def semantics_eval(model, session_emb, reports: Sequence[str], labels: pd.DataFr
 
 __all__ = ["DEFAULT_QUERY_SET", "load_query_set", "model_encoders", "query_set_eval",
            "score_query", "semantics_eval", "session_texts", "text_side_eval"]
+
+
+def _task_labels(labels: pd.DataFrame, task: str, min_pos: int):
+    """A task's 0/1 labels, the mask of labelled sessions and the positive count; None when the
+    task is absent or has fewer than ``min_pos`` positives or negatives."""
+    if task not in labels.columns:
+        return None
+    y = pd.to_numeric(labels[task], errors="coerce").to_numpy(float)
+    keep = np.isfinite(y)
+    n_pos = int((y[keep] == 1).sum())
+    if min(n_pos, int((y[keep] == 0).sum())) < min_pos:
+        return None
+    return y, keep, n_pos
