@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidCohort
-from clef.probe.battery import BatteryConfig, probe_tasks, results_long, summarize
+from clef.probe.battery import BatteryConfig, feature_matrix, probe_tasks, results_long, summarize
 from clef.probe.report import (
     atomic_write_csv,
     atomic_write_text,
@@ -28,8 +28,9 @@ from clef.probe.representations import (
     random_encoder,
     store_features,
 )
+from clef.probe.semantics import load_query_set, semantics_eval
 from clef.probe.splits import patient_split, site_split
-from clef.probe.zeroshot import summarize_zeroshot, text_encoder, zeroshot_eval
+from clef.probe.zeroshot import concept_prompts, summarize_zeroshot, text_encoder, zeroshot_eval
 
 
 @dataclass
@@ -43,6 +44,9 @@ class ProbeRunConfig:
     n_boot: int = 200  # bootstrap resamples for the 95% intervals
     seed: int = 0
     zeroshot: bool = True  # zero-shot concept scoring with the checkpoint's text tower
+    # Clinician query set (YAML task -> queries) scored as "unseen phrasings"; None: the repo's
+    # benchmarks/queries/unseen_phrasings.yaml when present. The text-side diagnostic runs too.
+    query_set: str | None = None
     battery: BatteryConfig = field(default_factory=BatteryConfig)
     representation: RepresentationConfig = field(default_factory=RepresentationConfig)
 
@@ -176,19 +180,37 @@ def _probe_all(feats: dict, order: list, cohort_tables: tuple, sets: dict, exter
     return results
 
 
+def _semantics(model, X, sessions: pd.DataFrame, labels: pd.DataFrame, zs: pd.DataFrame,
+               test_ids, cfg: ProbeRunConfig) -> dict:
+    """Unseen-phrasings zero-shot and the text-side diagnostic on the held-out sessions."""
+    ids = [str(i) for i in test_ids]
+    reports = sessions.set_index(sessions["session_id"].astype(str))["report"].reindex(ids)
+    ok = zs[zs["status"] == "ok"]
+    prompts = {t: concept_prompts(t, {t: str(p).split("; ")})
+               for t, p in zip(ok["task"], ok["prompts"])}
+    query_set = load_query_set(cfg.query_set) if cfg.query_set else None
+    return semantics_eval(model, feature_matrix(X, sessions, ids), reports.fillna("").tolist(),
+                          labels.reindex(ids).astype(float), prompts, query_set)
+
+
 def _write_outputs(out: Path, *, results: dict, summary, summary_ext, ext_name, zs, zs_sum,
-                   meta: dict, failed: dict, order: list) -> tuple:
+                   sem, meta: dict, failed: dict, order: list) -> tuple:
     """results.csv, summary tables, targets, zero-shot, summary.md, plots, run.json (last)."""
     long = results_long(results)
-    targets = evaluate_targets(summary, results, zs_sum, external=ext_name or "B")
+    targets = evaluate_targets(summary, results, zs_sum, external=ext_name or "B", zeroshot=zs,
+                               semantics=sem)
     atomic_write_csv(long, out / "results.csv", index=False)
     atomic_write_csv(summary.table, out / "summary_table.csv")
     atomic_write_csv(summary.beats, out / "beats.csv")
     atomic_write_csv(targets, out / "targets.csv", index=False)
     if zs is not None:
         atomic_write_csv(zs, out / "zeroshot.csv", index=False)
+    if sem is not None:
+        atomic_write_csv(sem["unseen"], out / "zeroshot_unseen_phrasings.csv", index=False)
+        atomic_write_csv(sem["text_side"], out / "text_side.csv", index=False)
     write_summary_md(out / "summary.md", summary=summary, summary_ext=summary_ext,
                      results_long=long, targets=targets, zeroshot=zs, zs_summary=zs_sum,
+                     semantics=sem,
                      meta=meta, failed=failed, external=ext_name or "B")
     plots = write_plots(out, summary, reference="clef" if "clef" in results else order[0])
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str))
@@ -261,13 +283,15 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     summary = summarize(results, "test")
     ext_name = next(iter(external), None)
     summary_ext = summarize(results, ext_name) if ext_name else None
-    zs, zs_sum = None, None
+    zs, zs_sum, sem = None, None, None
     if cfg.zeroshot and enc.clef_model is not None:
         say("zero-shot concept scoring")
         zs = zeroshot_eval(feats["clef"], sessions, labels, info, text_encoder(enc.clef_model),
                            ids=sets["test"], n_boot=cfg.n_boot, seed=cfg.seed,
                            min_pos=cfg.battery.min_pos_test)
         zs_sum = summarize_zeroshot(zs)
+        say("clinical semantics: unseen phrasings and the text-side diagnostic")
+        sem = _semantics(enc.clef_model, feats["clef"], sessions, labels, zs, sets["test"], cfg)
     # -- write ------------------------------------------------------------------------------
     sources = enc.sources
     for name, why in enc.skipped.items():
@@ -283,7 +307,8 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     }
     long, targets, plots = _write_outputs(out, results=results, summary=summary,
                                           summary_ext=summary_ext, ext_name=ext_name, zs=zs,
-                                          zs_sum=zs_sum, meta=meta, failed=failed, order=order)
+                                          zs_sum=zs_sum, sem=sem, meta=meta, failed=failed,
+                                          order=order)
     say(f"wrote {out / 'summary.md'}")
     return {"summary": summary, "summary_external": summary_ext, "results": long,
             "zeroshot": zs, "targets": targets, "skipped_representations": enc.skipped,

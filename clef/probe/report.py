@@ -16,8 +16,11 @@ TARGETS = {
     "short_margin": 0.06,  # CLEF mean AUROC - short-window mean >= this
     "short_beats_frac": 0.85,  # CLEF beats short-window on at least this share of tasks
     "site_b_drop": 0.03,  # CLEF mean AUROC drop from site A to site B <= this
-    "zs_named": 0.75,  # zero-shot mean AUROC, concepts named in training reports >= this
-    "zs_held_out": 0.65,  # zero-shot mean AUROC, held-out concepts >= this
+    # Clinical-semantics issue: zero-shot on site-A held-out patients.
+    "zs_named": 0.85,  # zero-shot mean AUROC, concepts named in training reports >= this
+    "zs_held_out": 0.75,  # zero-shot mean AUROC, held-out concepts >= this
+    "zs_named_min": 0.60,  # no concept named in training reports below this
+    "zs_unseen": 0.80,  # mean AUROC of the clinician query set (unseen phrasings) >= this
 }
 
 
@@ -40,7 +43,8 @@ def site_drop(results: pd.DataFrame, home: str = "test", external: str = "B") ->
 
 def evaluate_targets(summary: Summary, results_by_rep: dict, zs_summary: pd.DataFrame | None,
                      clef: str = "clef", recon: str = "recon", short: str = "short-window",
-                     external: str = "B") -> pd.DataFrame:
+                     external: str = "B", zeroshot: pd.DataFrame | None = None,
+                     semantics: dict | None = None) -> pd.DataFrame:
     """The issue's targets, each "met", "missed" or "not measured" (never softened).
 
     Returns
@@ -92,7 +96,32 @@ def evaluate_targets(summary: Summary, results_by_rep: dict, zs_summary: pd.Data
             n = f"{int(zs_summary.loc[group, 'n_tasks']) if np.isfinite(v) else 0} concepts"
         add(f"zero-shot mean AUROC, {group} concepts", v, f">= {TARGETS[key]}",
             lambda x, k=key: x >= TARGETS[k], n)
+    _semantic_targets(add, zeroshot, semantics)
     return pd.DataFrame(rows)
+
+
+def _semantic_targets(add, zeroshot: pd.DataFrame | None, semantics: dict | None) -> None:
+    """Lowest named concept, the unseen-phrasings mean and the tower-vs-backbone check."""
+    if zeroshot is not None and len(zeroshot):
+        ok = zeroshot[(zeroshot["status"] == "ok") & (zeroshot["group"] == GROUP_NAMED)]
+        worst = ok.loc[ok["auroc"].idxmin()] if len(ok) else None
+        add("lowest zero-shot AUROC, concepts named in training reports",
+            None if worst is None else float(worst["auroc"]), f">= {TARGETS['zs_named_min']}",
+            lambda v: v >= TARGETS["zs_named_min"],
+            "" if worst is None else str(worst["task"]))
+    if semantics is None:
+        return
+    per_task = semantics["unseen"].groupby("task")["auroc"].mean()
+    add("zero-shot mean AUROC, unseen phrasings", float(per_task.mean()) if len(per_task)
+        else None, f">= {TARGETS['zs_unseen']}", lambda v: v >= TARGETS["zs_unseen"],
+        f"{len(semantics['unseen'])} queries over {len(per_task)} concepts")
+    ts = semantics["text_side"]
+    rep = ts[ts["text"] == "report"].dropna(subset=["tower", "backbone"])
+    lost = rep[rep["tower"] < rep["backbone"]]
+    add("text side: concepts where the tower loses to the raw backbone (report text)",
+        float(len(lost)) if len(rep) else None, "= 0", lambda v: v == 0,
+        ", ".join(f"{t} ({a:.3f} < {b:.3f})" for t, a, b in
+                  lost[["task", "tower", "backbone"]].itertuples(index=False)))
 
 
 def _md(df: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
@@ -113,7 +142,8 @@ def _md(df: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
 def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
                      results_long: pd.DataFrame, targets: pd.DataFrame,
                      zeroshot: pd.DataFrame | None, zs_summary: pd.DataFrame | None,
-                     meta: dict, failed: dict, external: str = "B") -> None:
+                     meta: dict, failed: dict, external: str = "B",
+                     semantics: dict | None = None) -> None:
     """Write ``summary.md``: headline tables, targets, zero-shot, skipped tasks, provenance."""
     L = [f"# Probe results: {meta.get('cohort', '')}", ""]
     if meta.get("command"):
@@ -139,6 +169,8 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
         zs = zeroshot[["task", "group", "status", "auroc", "ci_low", "ci_high", "n_pos",
                        "n_train_reports_naming"]]
         L += [_md(zs, index=False), ""]
+    if semantics is not None:
+        L += _semantics_md(semantics)
     if summary.n_tasks:
         per = summary.wide.copy()
         L += ["## Per-task AUROC (site-A held-out patients)", "", _md(per), ""]
@@ -152,6 +184,33 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
         L += [f"- {k}: {v}" for k, v in list(failed.items())[:50]]
         L.append("")
     atomic_write_text(path, "\n".join(L))
+
+
+def _semantics_md(semantics: dict) -> list[str]:
+    """Markdown sections for the unseen-phrasings set and the text-side diagnostic."""
+    L = []
+    un = semantics["unseen"]
+    if len(un):
+        per = un.groupby("task").agg(mean_auroc=("auroc", "mean"), min_auroc=("auroc", "min"),
+                                     n_queries=("auroc", "size"), n_pos=("n_pos", "first"))
+        L += ["## Zero-shot, unseen phrasings (clinician query set, site-A held-out patients)", "",
+              (f"{len(un)} queries written the way clinicians type them "
+               "(`benchmarks/queries/unseen_phrasings.yaml`), scored through the dashboard's "
+               f"query path. Mean over concepts: {per['mean_auroc'].mean():.3f}."), "",
+              _md(per), ""]
+    ts = semantics["text_side"]
+    if len(ts):
+        L += ["## Text-side diagnostic (no EEG)", "",
+              ("Held-out sessions ranked by the cosine between their own report text and each "
+               "concept's prompts, through the trained text tower and through the raw frozen "
+               "backbone. `report`: the preprocessed report; `findings summary`: its affirmed "
+               "statements."), ""]
+        means = ts.groupby("text")[["tower", "backbone"]].mean()
+        L += [_md(means), ""]
+        wide = ts.pivot(index="task", columns="text", values=["tower", "backbone"])
+        wide.columns = [f"{a} ({b})" for a, b in wide.columns]
+        L += [_md(wide), ""]
+    return L
 
 
 def write_plots(out_dir, summary: Summary, reference: str = "clef") -> list[Path]:
