@@ -34,6 +34,10 @@ def build(
                                    "demographics and reports.")] = True,
     min_positives: Annotated[int, typer.Option(
         help="Derived tasks need this many positive and negative sessions.")] = 10,
+    keep_phi: Annotated[bool, typer.Option(
+        "--keep-phi", help="Keep reports and EHR identifier columns verbatim (default: reports "
+                           "are de-identified with clef.deid, name/MRN/birth-date columns dropped, "
+                           "copied EDF/BDF headers blanked).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Assemble a cohort folder; unreadable recordings are listed, not fatal."""
@@ -41,7 +45,7 @@ def build(
     from clef.errors import ClefError
 
     cfg = BuildConfig(check=check, copy=copy, site=site, derive_tasks=tasks,
-                      min_positives=min_positives, progress=not quiet)
+                      min_positives=min_positives, progress=not quiet, keep_phi=keep_phi)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         res = build_cohort(recordings, out, reports=reports, ehr=ehr, config=cfg,
