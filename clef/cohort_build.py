@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clef import deid
 from clef.errors import InvalidCohort
 from clef.store import atomic_write_parquet
 
@@ -31,11 +32,6 @@ TUH_NAME = re.compile(r"^(?P<patient>[A-Za-z0-9]+)_(?P<session>s\d+)_(?P<token>t
 KEY_COLUMNS = ("session_id", "file", "filename", "path", "recording")
 LIST_COLUMNS = ("diagnoses", "medications")
 FAILURE_COLUMNS = ["session_id", "path", "error_type", "message"]
-# EHR columns dropped unless --keep-phi (the subject's identity, never needed by clef)
-PHI_COLUMNS = frozenset({"name", "patient_name", "first_name", "last_name", "surname",
-                         "given_name", "dob", "birth_date", "date_of_birth", "birthdate", "mrn",
-                         "medical_record_number", "address", "street", "phone", "telephone",
-                         "email", "ssn", "hospital_code", "his_id"})
 _SEX = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
 
 
@@ -342,21 +338,12 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
                             "point --recordings at the folder that holds them.")
     report_text = _reports(reports, recs)
     if not cfg.keep_phi:
-        from clef.deid import deidentify
-
-        report_text = {k: deidentify(v) for k, v in report_text.items()}
+        report_text = {k: deid.deidentify(v) for k, v in report_text.items()}
     ehr_rows: dict[str, dict] = {}
     if ehr is not None:
         df = _read_table(ehr, "EHR")
-        if not cfg.keep_phi:  # identifier columns never reach the cohort tables
-            df = df.drop(columns=[c for c in df.columns if c.strip().lower() in PHI_COLUMNS])
+        df = df if cfg.keep_phi else deid.deidentify_table(df)
         ehr_rows = _rows_for(df, _key_column(df, ehr, "EHR", allow_patient=True), recs)
-        if not cfg.keep_phi:
-            from clef.deid import deidentify
-
-            for row in ehr_rows.values():
-                if isinstance(row.get("report"), str):
-                    row["report"] = deidentify(row["report"])
     known = _Known(site=cfg.site or root.name, reports=report_text, ehr=ehr_rows,
                    participants=_participants(root))
     rows, failures = _check_recordings(recs, known, cfg)
@@ -429,9 +416,7 @@ def _session_row(rec: Recording, info: dict, known: _Known) -> dict:
            "sfreq": float(info["sfreq"]), "age": np.nan, "sex": None, "setting": None,
            "report": known.reports.get(rec.session_id), "diagnoses": None,
            "medications": None, "split": None}
-    from clef.deid import edf_subject
-
-    header = edf_subject(rec.path)  # age (from birth and start dates) and sex only, never names
+    header = deid.edf_subject(rec.path)  # age (from birth and start dates) and sex only, never names
     if "age" in header:
         row["age"] = header["age"]
     if "sex" in header:
@@ -503,10 +488,8 @@ def _place_recordings(rows, sessions: pd.DataFrame, out: Path, cfg: BuildConfig)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(rec.path, dest)
             if not cfg.keep_phi and _ext(rec.path) in (".edf", ".bdf"):
-                from clef.deid import anonymize_edf_header
-
                 os.chmod(dest, 0o644)  # the copy is ours; the original may be read-only
-                anonymize_edf_header(dest)  # no name, birth date or hospital code in the copy
+                deid.anonymize_edf_header(dest)  # no name, birth date or hospital code
             for ext in COMPANIONS.get(_ext(rec.path), ()):
                 companion = rec.path.with_suffix(ext)
                 if companion.is_file():

@@ -28,8 +28,14 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PHI_TAGS", "PhiSpan", "anonymize_edf_header", "deidentify", "edf_subject", "find_phi"]
+__all__ = ["PHI_COLUMNS", "PHI_TAGS", "PhiSpan", "anonymize_edf_header", "deidentify",
+           "deidentify_table", "edf_subject", "find_phi"]
 
+# Table columns that name the subject (dropped by deidentify_table; never needed by clef)
+PHI_COLUMNS = frozenset({"name", "patient_name", "first_name", "last_name", "surname",
+                         "given_name", "dob", "birth_date", "date_of_birth", "birthdate", "mrn",
+                         "medical_record_number", "address", "street", "phone", "telephone",
+                         "email", "ssn", "hospital_code", "his_id"})
 PHI_TAGS = {"name": "[NAME]", "id": "[ID]", "date": "[DATE]", "phone": "[PHONE]",
             "email": "[EMAIL]", "address": "[ADDRESS]"}
 
@@ -204,6 +210,26 @@ def deidentify(text: str | None) -> str | None:
         pos = s.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def deidentify_table(df):
+    """An EHR/report table without identifier columns (:data:`PHI_COLUMNS`) and with its
+    ``report``/``text`` columns de-identified.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame; ``df`` is not modified.
+    """
+    out = df.drop(columns=[c for c in df.columns if str(c).strip().lower() in PHI_COLUMNS])
+    for col in ("report", "text", "report_text"):
+        if col in out.columns:
+            out[col] = [deidentify(v) if isinstance(v, str) else v for v in out[col]]
+    return out
 
 
 # ---- EDF/BDF headers --------------------------------------------------------------------------
