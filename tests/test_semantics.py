@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 import torch.nn.functional as F
 
+from clef.errors import InvalidQuery
 from clef.model.config import TextConfig
 from clef.model.losses import ClipLoss, MultiPositiveClipLoss, similarity_keep_loss
 from clef.model.text import HashingBackbone, TextTower
@@ -132,3 +134,29 @@ def test_planted_concept_ranks_first_and_negated_query_does_not():
     ts = text_side_eval([f"EEG shows {f}." for f in findings], labels,
                         {"lpds": ["lateralized periodic discharges"]}, {"raw": enc}, min_pos=2)
     assert float(ts["raw"].iloc[0]) > 0.9
+
+
+def test_contrast_reference_is_rank_equivalent_to_score_difference():
+    enc = _Planted()
+    S = enc([f"EEG shows {f}." for f in ["diffuse slowing", "normal EEG", "spindles", "LPDs x"]])
+    from clef.text.queries import query_vector
+    q = query_vector("diffuse slowing", enc)
+    r = query_vector("normal EEG", enc)
+    c = query_vector("diffuse slowing", enc, reference="normal EEG")
+    assert np.argsort(S @ c).tolist() == np.argsort(S @ q - S @ r).tolist()
+    assert abs(np.linalg.norm(c) - 1) < 1e-5
+    with pytest.raises(InvalidQuery, match="own reference"):
+        query_vector("normal EEG", enc, reference="normal EEG")
+
+
+def test_freeze_text_locks_the_text_tower_in_stage_2():
+    from clef.model import CLEFModel
+    from clef.train.config import TrainConfig
+    from clef.train.objective import set_trainable
+    m = CLEFModel("clef-tiny")
+    cfg = TrainConfig(cohort="c", out="o", stage="align", freeze_text=True)
+    names = set_trainable(m, "align", cfg)
+    assert names and not any(n.startswith("text.") for n in names)
+    assert any(n.startswith("ehr.") for n in names)
+    cfg.freeze_text = False
+    assert any(n.startswith("text.") for n in set_trainable(m, "align", cfg))

@@ -59,6 +59,9 @@ def pretrain(
         help="Use one negated statement per session as an explicit negative.")] = True,
     text_keep_weight: Annotated[float, typer.Option(
         help="Penalty keeping text-text similarities close to the frozen backbone's.")] = 1.0,
+    freeze_text: Annotated[bool, typer.Option(
+        "--freeze-text", help="Stage 2 keeps the text tower as initialised (locked text).")
+                           ] = False,
     ehr_weight: Annotated[float, typer.Option(help="EEG<->EHR loss weight (stage 2).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
     sites: Annotated[str | None, typer.Option(
@@ -96,7 +99,7 @@ def pretrain(
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,
         text_weight=text_weight, ehr_weight=ehr_weight, seed=seed, text_target=text_target,
         statements_per_step=statements_per_step, negated_negatives=negated_negatives,
-        text_keep_weight=text_keep_weight,
+        text_keep_weight=text_keep_weight, freeze_text=freeze_text,
         sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
         log_every=log_every,

@@ -46,7 +46,8 @@ def load_query_set(path: str | Path = DEFAULT_QUERY_SET) -> dict[str, list[str]]
     return {str(k): [str(q) for q in v] for k, v in data.items()}
 
 
-def score_query(session_emb, query: str, encode_text: TextEncoder) -> np.ndarray:
+def score_query(session_emb, query: str, encode_text: TextEncoder,
+                reference: str | None = None) -> np.ndarray:
     """Score every session for a free-text query, as the dashboard does
     (:func:`clef.text.queries.query_vector`; negated queries score ``-cosine``).
 
@@ -61,11 +62,12 @@ def score_query(session_emb, query: str, encode_text: TextEncoder) -> np.ndarray
     -------
     np.ndarray (n,)
     """
-    return np.asarray(session_emb, dtype=np.float64) @ query_vector(query, encode_text)
+    return np.asarray(session_emb, dtype=np.float64) @ query_vector(query, encode_text, reference)
 
 
 def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[str]],
-                   encode_text: TextEncoder, min_pos: int = 5) -> pd.DataFrame:
+                   encode_text: TextEncoder, min_pos: int = 5,
+                   reference: str | None = None) -> pd.DataFrame:
     """AUROC of each query of a query set against its task's labels.
 
     Parameters
@@ -79,6 +81,8 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
     encode_text : callable
     min_pos : int
         Tasks with fewer positives (or negatives) are skipped.
+    reference : str, optional
+        Contrast every query against this text (:func:`clef.text.queries.query_vector`).
 
     Returns
     -------
@@ -93,7 +97,7 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         y, keep, n_pos = labelled
         for query in queries:
             q = parse_query(query)
-            s = score_query(session_emb, query, encode_text)
+            s = score_query(session_emb, query, encode_text, reference)
             rows.append({"task": task, "query": query, "core": q.core, "negated": q.negated,
                          "auroc": auroc(y[keep], s[keep]), "n_pos": n_pos})
     return pd.DataFrame(rows, columns=["task", "query", "core", "negated", "auroc", "n_pos"])

@@ -197,19 +197,40 @@ def query_prompts(query: Query, templates=TEMPLATES_NEUTRAL) -> list[str]:
     return [t.format(f) for f in forms for t in templates]
 
 
-def query_vector(query: str, encode) -> np.ndarray:
+def query_vector(query: str, encode, reference: str | None = None) -> np.ndarray:
     """The (d,) unit search vector of a free-text query.
 
     The query is parsed (:func:`parse_query`), its prompts embedded with ``encode`` (list of str
     -> (n, d) array) and averaged. A negated query ("no LPDs") returns the opposite of its core
     concept's vector, so ranking by inner product lists the sessions least like the concept.
+
+    Parameters
+    ----------
+    query : str
+    encode : callable
+    reference : str, optional
+        Contrast against this text (e.g. "normal EEG"): the vector becomes ``q - r`` (both unit),
+        renormalised, so ranking by it equals ranking by ``cos(x, q) - cos(x, r)``.
     """
     q = parse_query(query)
-    e = np.asarray(encode(query_prompts(q)), dtype=np.float64)  # (n_prompts, d)
+    v = _mean_unit(encode(query_prompts(q)))
+    if q.negated:
+        v = -v
+    if reference is not None:
+        r = _mean_unit(encode(query_prompts(parse_query(reference))))
+        if np.allclose(v, r, atol=1e-6):
+            raise InvalidQuery(f"the query {query!r} is its own reference. Fix: contrast it "
+                               "with another text, or search without a reference.")
+        v = v - r
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+    return v.astype(np.float32)
+
+
+def _mean_unit(e) -> np.ndarray:
+    e = np.asarray(e, dtype=np.float64)  # (n, d)
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
     v = e.mean(0)
-    v = v / max(float(np.linalg.norm(v)), 1e-12)
-    return (-v if q.negated else v).astype(np.float32)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
 __all__ = [

@@ -41,6 +41,7 @@ class TrainConfig:
     statements_per_step: int = 2  # affirmed statements sampled per session and step
     negated_negatives: bool = True  # add one negated statement per session as an explicit negative
     text_keep_weight: float = 1.0  # penalty keeping text-text cosines close to the backbone's
+    freeze_text: bool = False  # stage 2 leaves the text tower as initialised (LiT: locked text)
     # Stage 2 trains only the attention pool, EEG projection and text/EHR towers; the encoder
     # from stage 1 (or init_from) stays locked and its states are computed once per session.
     freeze_encoder: bool = False
@@ -100,7 +101,7 @@ class TrainConfig:
                    "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
                    "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
                    "init_from", "seed", "sites", "max_sessions", "text_target",
-                   "statements_per_step", "negated_negatives", "text_keep_weight")
+                   "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -30,6 +30,8 @@ def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
             on = not name.startswith(RECON_PARAMS)
         else:
             on = not (cfg.align_recon_weight <= 0 and name.startswith(ALIGN_FROZEN_WITHOUT_RECON))
+        if stage == "align" and cfg.freeze_text and name.startswith("text."):
+            on = False  # locked text tower: only the EEG/EHR side moves towards it
         p.requires_grad_(on)
         if on:
             names.append(name)
@@ -86,7 +88,7 @@ class PretrainObjective(nn.Module):
                           batch.ehr_group.to(dev))
         loss = cfg.text_weight * l_txt + cfg.ehr_weight * l_ehr
         logs.update(clip_text=l_txt.detach(), clip_ehr=l_ehr.detach())
-        if cfg.text_keep_weight > 0:  # the tower must not erase the backbone's geometry
+        if cfg.text_keep_weight > 0 and not cfg.freeze_text:  # keep the backbone geometry
             keep = similarity_keep_loss(z_txt, feats)
             loss = loss + cfg.text_keep_weight * keep
             logs["text_keep"] = keep.detach()
