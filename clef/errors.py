@@ -62,6 +62,11 @@ class InvalidQuery(ClefError):
     """A search or concept query is empty or malformed."""
 
 
+class InvalidConcept(ClefError):
+    """A few-shot concept cannot be fitted, saved or loaded (too few examples, unknown name,
+    embeddings of another model)."""
+
+
 class InvalidStore(ClefError):
     """A store (or index/map) folder is missing files, or its files do not match their checksums."""
 
