@@ -59,6 +59,8 @@ PAGES = [
             icon=":material/group_work:", url_path="similar"),
     st.Page(HERE / keys.PAGE_VIEWER, title="Session viewer", icon=":material/monitor_heart:",
             url_path="viewer"),
+    st.Page(HERE / keys.PAGE_COMPARE, title="Compare two sessions", icon=":material/compare:",
+            url_path="compare"),
     st.Page(HERE / keys.PAGE_MODEL, title="Model", icon=":material/description:", url_path="model"),
 ]
 page = st.navigation(PAGES)

@@ -209,6 +209,30 @@ def exploded() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
+def _names(index_path: str, map_path: str | None) -> dict:
+    return explore.diagnosis_names(_sessions(index_path, map_path))
+
+
+def diagnosis_names() -> dict:
+    """ICD-10 code -> diagnosis name (vocabulary, then the cohort's own pairs), once per bundle."""
+    b = bundle()
+    return _names(str(b.index), str(b.map) if b.map else None)
+
+
+@st.cache_resource(show_spinner="Naming the map's clusters…")
+def _clusters(index_path: str, map_path: str | None) -> pd.DataFrame:
+    return explore.map_clusters(_sessions(index_path, map_path),
+                                exploded=_exploded(index_path, map_path),
+                                names=_names(index_path, map_path))
+
+
+def map_clusters() -> pd.DataFrame:
+    """Named clusters of the cohort map (:func:`clef.explore.map_clusters`), once per bundle."""
+    b = bundle()
+    return _clusters(str(b.index), str(b.map) if b.map else None)
+
+
+@st.cache_resource(show_spinner=False)
 def _hover(index_path: str, map_path: str | None) -> np.ndarray:
     return explore.hover_text(_sessions(index_path, map_path))
 
@@ -259,9 +283,10 @@ def highlight_mask(ids) -> np.ndarray:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _map_figure(index_path: str, map_path: str | None, model_key: str, color_key: str,
                 color_name: str, view: str, highlight_key: str, _color, _highlight):
-    return explore.map_figure(_sessions(index_path, map_path), color=_color,
-                              color_name=color_name, hover=_hover(index_path, map_path),
-                              highlight=_highlight, mode=view)
+    fig = explore.map_figure(_sessions(index_path, map_path), color=_color,
+                             color_name=color_name, hover=_hover(index_path, map_path),
+                             highlight=_highlight, mode=view)
+    return explore.add_cluster_labels(fig, _clusters(index_path, map_path))
 
 
 def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids):
@@ -319,10 +344,32 @@ def session_signal(session_id: str):
     return c.session(session_id)
 
 
-@st.cache_data(show_spinner="Computing the spectrogram…", max_entries=32)
+@st.cache_resource(show_spinner="Computing the spectrogram…", max_entries=16)
+def session_spectra(session_id: str):
+    """Per-channel spectrogram (:class:`clef.explore.Spectra`) of a session; read-only, shared."""
+    return explore.channel_spectra(session_signal(session_id), model().tokenizer)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def session_spectrogram(session_id: str):
-    """(times_s, freqs, power_db) of a sample session."""
-    return explore.session_spectrogram(session_signal(session_id), model().tokenizer)
+    """(times_s, freqs, power_db) of a sample session (the channel mean)."""
+    sp = session_spectra(session_id)
+    return sp.times, sp.freqs, explore.region_spectrogram(sp)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def topomap_png(session_id: str, window: int, band: str) -> bytes:
+    """PNG of the band-power topomap at one spectrogram window (cached: matplotlib is slow)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    sp = session_spectra(session_id)
+    fig = explore.topomap_figure(sp, float(sp.times[window]), band)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 @st.cache_data(show_spinner="Embedding the session…", max_entries=16)
@@ -342,6 +389,16 @@ def _upload(digest: str, name: str, _data: bytes):
 def upload(data: bytes, name: str):
     """Embed an uploaded recording (cached by content hash); raises clef errors for bad files."""
     return _upload(hashlib.sha256(data).hexdigest(), name, data)
+
+
+@st.cache_resource(show_spinner="Measuring how similar cohort sessions are to their neighbours…")
+def _neighbour_reference(index_path: str, k: int) -> np.ndarray:
+    return explore.neighbour_scores(_index(index_path), k=k)
+
+
+def neighbour_reference(k: int = 10) -> np.ndarray:
+    """Mean top-k neighbour similarity of 300 cohort sessions (out-of-distribution yardstick)."""
+    return _neighbour_reference(str(bundle().index), int(k))
 
 
 def bundle_summary() -> dict:

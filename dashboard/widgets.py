@@ -32,10 +32,16 @@ def session_picker(label: str, ids: list[str], key: str, default: str | None = N
     str
         A valid session id (the page stops with an error for an unknown typed id).
     """
+    if len(ids) <= PICKER_MAX and st.session_state.get(key, ids[0]) not in set(ids):
+        del st.session_state[key]  # e.g. a link to a session of another cohort
+    if key in st.session_state:  # set from the URL: the widget takes it, no default competes
+        default = None
     if len(ids) <= PICKER_MAX:
         return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0,
                             key=key)
-    value = st.text_input(f"{label} id", value=default or ids[0], key=key).strip()
+    if key not in st.session_state:
+        st.session_state[key] = default or ids[0]
+    value = st.text_input(f"{label} id", key=key).strip()
     if value not in set(ids):
         st.error(f"No session {value!r} in this cohort ({len(ids):,} sessions). Fix: paste an id "
                  "from a table or the map.")
@@ -80,9 +86,24 @@ def show_error(exc: BaseException, container: Any = st, *, stop: bool = False) -
         st.stop()
 
 
-def open_button(label: str, key: str, *, page: str, state_key: str, value,
-                container: Any = st) -> None:
+def url_restore(page: str, bindings: list) -> list[str]:
+    """Apply the URL's query parameters that changed outside ``page`` to its widgets
+    (:func:`clef.explore.url_restore`); call before the widgets are drawn."""
+    return explore.url_restore(st.query_params, st.session_state, page, bindings)
+
+
+def url_publish(page: str, bindings: list) -> None:
+    """Write ``page``'s bound widgets to the URL (:func:`clef.explore.url_publish`); call after
+    the widgets are drawn."""
+    explore.url_publish(st.query_params, st.session_state, page, bindings)
+
+
+def open_button(label: str, key: str, *, page: str, state_key: str | None = None, value=None,
+                container: Any = st, query_params: dict | None = None) -> None:
     """A button that hands ``value`` to another page (``st.session_state[state_key]``) and opens it.
+
+    With ``query_params`` the other page gets them in its URL instead (a link that can be shared
+    and that Back returns to), e.g. ``{"session": "A-P000001-S0-D600"}`` for the viewer.
 
     Parameters
     ----------
@@ -98,5 +119,6 @@ def open_button(label: str, key: str, *, page: str, state_key: str, value,
     container : streamlit container
     """
     if container.button(label, key=key):
-        st.session_state[state_key] = value
-        st.switch_page(page)
+        if state_key is not None:
+            st.session_state[state_key] = value
+        st.switch_page(page, query_params=query_params)

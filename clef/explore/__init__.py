@@ -5,7 +5,12 @@ module         what
 =============  ============================================================================
 profile        a selection's profile against the rest of the cohort (rates, effects, p/q)
 concepts       concept scores, task matching, concept timelines
-viewer         EEG traces and the clickable whole-session spectrogram
+viewer         EEG traces, the events list and the clickable whole-session spectrogram
+montages       display montages (MNE) and display filters
+qeeg           left/right spectrograms, asymmetry trend, band-power topomap
+compare        two sessions side by side, same-patient exclusion, steering before/after
+clusters       named clusters on the map, diagnosis names next to codes
+url_state      what is on screen, kept in the URL (Back, reload, shared links)
 cohort_map     the map figure, box/lasso selections, colour choices
 upload         reading and embedding an uploaded recording, placing it on the map
 search         concept search: examples, filters, AUROC against task labels, neighbours
@@ -33,6 +38,22 @@ from clef.explore.cohort_map import (
     rows_to_mask,
     selected_rows,
     session_table,
+    with_selection,
+)
+from clef.explore.clusters import (
+    N_CLUSTERS,
+    add_cluster_labels,
+    diagnosis_names,
+    map_clusters,
+    with_name,
+)
+from clef.explore.compare import (
+    REGIONS,
+    drop_same_patient,
+    region_similarity,
+    similarity_figure,
+    state_similarity,
+    steering_effect,
 )
 from clef.explore.concepts import (
     concept_scores,
@@ -79,16 +100,49 @@ from clef.explore.upload import (
     MAX_UPLOAD_MB,
     UPLOAD_SUFFIXES,
     UploadResult,
+    channel_report,
+    distribution_check,
     embed_session,
     embed_upload,
     example_recordings,
+    neighbour_position,
+    neighbour_scores,
     read_uploaded,
     upload_points,
 )
-from clef.explore.viewer import (
+from clef.explore.montages import (
+    HIGH_CUT_CHOICES,
+    LOW_CUT_CHOICES,
     MONTAGE_LABELS,
+    NOTCH_CHOICES,
+    apply_display_montage,
+    display_filter,
+)
+from clef.explore.qeeg import LEFT as LEFT_CHANNELS
+from clef.explore.qeeg import RIGHT as RIGHT_CHANNELS
+from clef.explore.qeeg import (
+    BANDS,
+    Spectra,
+    asymmetry_figure,
+    asymmetry_trend,
+    channel_spectra,
+    region_spectrogram,
+    topomap_figure,
+    window_at,
+)
+from clef.explore.url_state import Binding as UrlBinding
+from clef.explore.url_state import choice as url_choice
+from clef.explore.url_state import decode_selection, encode_selection, fmt_number, one_of
+from clef.explore.url_state import number as url_number
+from clef.explore.url_state import published as url_published
+from clef.explore.url_state import publish as url_publish
+from clef.explore.url_state import restore as url_restore
+from clef.explore.url_state import set_published as url_set_published
+from clef.explore.viewer import (
+    EVENT_COLOURS,
     clamp_start,
     clicked_time,
+    events_table,
     minmax_decimate,
     montage_window,
     session_spectrogram,
@@ -98,6 +152,15 @@ from clef.explore.viewer import (
 )
 
 __all__ = [
+    "BANDS", "EVENT_COLOURS", "HIGH_CUT_CHOICES", "LOW_CUT_CHOICES", "NOTCH_CHOICES", "Spectra",
+    "UrlBinding", "apply_display_montage", "asymmetry_figure", "asymmetry_trend",
+    "channel_spectra", "decode_selection", "display_filter", "encode_selection", "events_table",
+    "fmt_number", "one_of", "region_spectrogram", "topomap_figure", "url_number", "url_publish",
+    "url_published", "url_restore", "url_set_published", "url_choice", "LEFT_CHANNELS",
+    "RIGHT_CHANNELS", "window_at", "N_CLUSTERS", "add_cluster_labels", "diagnosis_names",
+    "map_clusters", "with_name", "with_selection", "REGIONS", "drop_same_patient",
+    "region_similarity", "similarity_figure", "state_similarity", "steering_effect",
+    "channel_report", "distribution_check", "neighbour_position", "neighbour_scores",
     "CATEGORY_COLOURS", "DENSITY_THRESHOLD", "DISPLAY_COLUMNS", "MAX_CATEGORIES", "MAX_UPLOAD_MB",
     "MONTAGE_LABELS", "PROBE_TABLE_ORDER", "PROFILE_CATEGORICAL", "PROFILE_LISTS",
     "PROFILE_NUMERIC", "UPLOAD_SUFFIXES", "WEBGL_MIN", "WORKSHOP_QUERIES", "CohortProfile",

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 DENSITY_THRESHOLD = 20_000  # points above which the map shows binned density (+ a subsample)
+UNSELECTED = {"marker": {"color": "#c8c8c8", "opacity": 0.3}}  # points outside a selection: grey
 WEBGL_MIN = 2_000  # WebGL (Scattergl) from this many points; SVG below draws faster (measured)
 MAX_CATEGORIES = 12  # categorical colours beyond this are lumped into "other"
 CATEGORY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -57,7 +58,8 @@ def _add_category_traces(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray, 
             x=x[r], y=y[r], mode="markers", customdata=r, name=f"{level}",
             text=hv[m] if hv is not None else None,
             hovertemplate=tip + "<extra>" + str(level) + "</extra>",
-            marker={"size": marker_size, "opacity": 0.75, "color": colour}))
+            marker={"size": marker_size, "opacity": 0.75, "color": colour},
+            unselected=UNSELECTED))
 
 
 def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_name: str = "",
@@ -121,7 +123,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         fig.add_trace(scatter(x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
                               hovertemplate=tip + "<extra></extra>", name="sessions",
                               marker={"size": marker_size, "color": "#4062bb", "opacity": 0.7},
-                              showlegend=False))
+                              showlegend=False, unselected=UNSELECTED))
     elif _is_continuous(color):
         cv = pd.to_numeric(color, errors="coerce").to_numpy(float)
         fig.add_trace(scatter(
@@ -130,7 +132,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
             marker={"size": marker_size, "color": cv[rows], "colorscale": "Viridis",
                     "showscale": True, "opacity": 0.8,
                     "colorbar": {"title": color_name[:20], "thickness": 12}},
-            name=color_name, showlegend=False))
+            name=color_name, showlegend=False, unselected=UNSELECTED))
     else:
         _add_category_traces(fig, scatter, x, y, rows, color, hv, tip, marker_size)
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
@@ -152,6 +154,25 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                       title=f"{n:,} sessions" + (" (density; subsample shown)" if dense else ""),
                       uirevision="map")
     return fig
+
+
+def with_selection(fig: go.Figure, rows) -> go.Figure:
+    """A copy of a :func:`map_figure` with ``rows`` drawn selected and every other point grey.
+
+    For a selection restored from a link or Back (the chart itself holds none). Only traces
+    whose ``customdata`` are row positions (the session points) are touched.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    out = go.Figure(fig)
+    for tr in out.data:
+        cd = getattr(tr, "customdata", None)
+        if cd is None or getattr(tr, "name", "") in ("density",):
+            continue
+        cd = np.asarray(cd).reshape(len(cd), -1)[:, 0].astype(np.int64)
+        tr.selectedpoints = np.flatnonzero(np.isin(cd, rows)).tolist()
+        if getattr(tr, "unselected", None) is not None:
+            tr.unselected = UNSELECTED
+    return out
 
 
 def _points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
@@ -212,21 +233,29 @@ def selected_rows(coords: pd.DataFrame, selection) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+#: Columns that are not colours: ids, coordinates, free text, lists, and acquisition details that
+#: say nothing about the patient (``sfreq``, the row index).
+NOT_COLOURS = frozenset({"session_id", "patient_id", "path", "report", "diagnoses", "medications",
+                         "diagnosis_names", "x", "y", "session_index", "sfreq", "split"})
+
+
 def color_options(sessions: pd.DataFrame, labels: pd.DataFrame | None = None) -> dict[str, str]:
     """Colour-by choices: ``{display name: source}`` where source is ``meta:<col>`` or ``task:<t>``.
 
-    Scalar metadata columns first (lists, free text and ids excluded), then task labels.
+    Scalar metadata columns that describe a patient or session first (:data:`NOT_COLOURS`, lists
+    and single-valued columns excluded), then task labels.
     """
-    skip = {"session_id", "patient_id", "path", "report", "diagnoses", "medications"}
     out: dict[str, str] = {}
     for c in sessions.columns:
-        if c in skip:
+        if c in NOT_COLOURS:
             continue
         s = sessions[c]
         if s.dtype == object:  # list-valued columns are not colours (first values decide)
             head = s.dropna().head(50)
             if head.map(lambda v: isinstance(v, (list, tuple, np.ndarray, dict))).any():
                 continue
+        if s.head(20_000).nunique(dropna=True) < 2:
+            continue  # one value everywhere colours nothing
         out[c] = f"meta:{c}"
     if labels is not None:
         for t in labels.columns:

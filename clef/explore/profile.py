@@ -218,9 +218,21 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
     return CohortProfile(n1, n0, num_df, cat)
 
 
-def profile_table(profile: CohortProfile, n: int = 40) -> pd.DataFrame:
-    """The profile's categorical rows, rounded, top ``n`` by |effect|."""
-    t = profile.top(n).copy()
+def _named(t: pd.DataFrame, names: dict | None) -> pd.DataFrame:
+    """Diagnosis levels as ``"code name"`` (:func:`clef.explore.clusters.diagnosis_names`)."""
+    if not names or t.empty:
+        return t
+    t = t.copy()
+    dx = t["variable"] == "diagnoses"
+    t.loc[dx, "level"] = [f"{c} {names[c]}" if c in names else c for c in t.loc[dx, "level"]]
+    return t
+
+
+def profile_table(profile: CohortProfile, n: int = 40, names: dict | None = None
+                  ) -> pd.DataFrame:
+    """The profile's categorical rows, rounded, top ``n`` by |effect|; diagnosis codes followed
+    by their names when ``names`` (code -> name) is given."""
+    t = _named(profile.top(n), names)
     for c in ("rate_sel", "rate_rest", "rate_diff", "effect"):
         t[c] = t[c].astype(float).round(3)
     t["odds_ratio"] = t["odds_ratio"].astype(float).round(2)
@@ -229,9 +241,9 @@ def profile_table(profile: CohortProfile, n: int = 40) -> pd.DataFrame:
     return t.rename(columns={"effect": "cohen_h"})
 
 
-def profile_figure(profile: CohortProfile, n: int = 15) -> go.Figure:
+def profile_figure(profile: CohortProfile, n: int = 15, names: dict | None = None) -> go.Figure:
     """Bars of the rate difference (selection - rest) of the most enriched/depleted items."""
-    t = profile.top(n).iloc[::-1]
+    t = _named(profile.top(n), names).iloc[::-1]
     labels = t["variable"].astype(str) + ": " + t["level"].astype(str)
     fig = go.Figure(go.Bar(
         x=t["rate_diff"], y=labels, orientation="h",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from clef.bundle import MAX_UPLOAD_MB
-from clef.errors import InvalidRecording, UnsupportedFormat
+from clef.errors import ClefError, InvalidRecording, UnreadableRecording, UnsupportedFormat
 from clef.explore.viewer import session_spectrogram
 from clef.session import Session
 
@@ -104,10 +105,34 @@ def read_uploaded(data: bytes, filename: str, *, max_mb: float = MAX_UPLOAD_MB,
         else:
             path = Path(tmp) / safe
             path.write_bytes(data)
-        session = read_session(path, **read_kwargs)
+        try:
+            session = read_session(path, **read_kwargs)
+        except ClefError as exc:
+            _hide_server_details(exc, tmp, filename)
+            raise
+        except (ValueError, OSError, RuntimeError, KeyError) as exc:  # a reader's own error
+            raise UnreadableRecording(Path(filename).name, f"could not be read as {suffix} "
+                                      f"({type(exc).__name__})", "check that the file opens in "
+                                      "its acquisition software, then re-export it") from None
         session.data = np.ascontiguousarray(session.data)  # detach from any memmap in tmp
         session.meta = {**session.meta, "upload_name": filename}
     return session
+
+
+_RAW_BYTES = re.compile(r"\s*b(['\"]).*?\1")
+
+
+def _hide_server_details(exc: ClefError, tmp: str, filename: str) -> None:
+    """Rewrite an error's message (in place) for the person who uploaded the file: their file's
+    name instead of the server's temporary path, and no raw header bytes."""
+    name = Path(filename).name
+    msg = str(exc)
+    for folder in (str(Path(tmp).resolve()), str(tmp)):
+        msg = msg.replace(folder + os.sep, "").replace(folder, "")
+    msg = _RAW_BYTES.sub("", msg)
+    exc.args = (msg,)
+    if hasattr(exc, "path"):
+        exc.path = name
 
 
 def embed_session(model, session: Session) -> np.ndarray:
@@ -118,6 +143,86 @@ def embed_session(model, session: Session) -> np.ndarray:
     from clef.embedding import embed
 
     return embed(model, [session], batch_size=1)[0]
+
+
+def channel_report(meta: dict, sfreq: float, duration_s: float) -> str:
+    """What reading did to an upload, in one honest line (from ``Session.meta``).
+
+    Example: ``"2.1 min recorded at 160 Hz, 64 channels: kept 19 standard 10-20 channels,
+    dropped 45 (Fc5., Fc3., ... ), interpolated none; resampled to 200 Hz"``.
+    """
+    orig = meta.get("orig_ch_names") or []
+    kept = list((meta.get("channel_map") or {}).values())
+    dropped = list(meta.get("dropped") or [])
+    interp = list(meta.get("interpolated") or [])
+    orig_sf = float(meta.get("orig_sfreq") or sfreq)
+    shown = ", ".join(map(str, dropped[:8])) + (", …" if len(dropped) > 8 else "")
+    parts = [f"{duration_s / 60:.1f} min recorded at {orig_sf:g} Hz"
+             + (f", {len(orig)} channels" if orig else ""),
+             f"kept {len(kept)} standard 10-20 channels",
+             f"dropped {len(dropped)}" + (f" ({shown})" if dropped else ""),
+             "interpolated " + (", ".join(map(str, interp)) if interp else "none")]
+    line = ": ".join(parts[:2]) + ", " + ", ".join(parts[2:])
+    if abs(orig_sf - float(sfreq)) > 1e-6:
+        line += f"; resampled to {float(sfreq):g} Hz"
+    return line
+
+
+def neighbour_scores(index, k: int = 10, n: int = 300, seed: int = 0) -> np.ndarray:
+    """Mean top-``k`` neighbour similarity of ``n`` random cohort sessions (their own session
+    excluded): the yardstick for :func:`distribution_check`."""
+    ids = np.asarray(index.session_ids)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(ids), size=min(n, len(ids)), replace=False)
+    return np.array([float(index.by_session(str(ids[i]), k)["score"].mean()) for i in pick])
+
+
+def distribution_check(scores, reference: np.ndarray, *, quantile: float = 0.05
+                       ) -> tuple[float, str | None]:
+    """How typical an upload's neighbour similarity is for this cohort.
+
+    Parameters
+    ----------
+    scores : array
+        The upload's neighbour scores (cosine).
+    reference : np.ndarray
+        :func:`neighbour_scores` of the cohort.
+    quantile : float
+        Below this share of the cohort, the upload is flagged.
+
+    Returns
+    -------
+    percentile : float
+        Share of cohort sessions whose neighbours are less similar (0-1).
+    warning : str or None
+        A warning when the upload is out of distribution, else None.
+    """
+    mean = float(np.mean(scores)) if len(scores) else float("nan")
+    ref = np.asarray(reference, dtype=float)
+    pct = float((ref < mean).mean()) if ref.size else float("nan")
+    if ref.size and pct < quantile:
+        return pct, (f"This recording does not look like this cohort: its 10 nearest sessions "
+                     f"are less similar (mean cosine {mean:.2f}) than for {1 - pct:.0%} of the "
+                     f"cohort's own sessions (median {np.median(ref):.2f}). Treat its neighbours "
+                     "and map position with caution (e.g. a research montage, a short or "
+                     "task recording).")
+    return pct, None
+
+
+def neighbour_position(sessions: pd.DataFrame, neighbours: pd.DataFrame) -> np.ndarray | None:
+    """Map position among its neighbours: the similarity-weighted mean of their coordinates.
+
+    A UMAP transform of one new point can land away from the sessions it is most similar to;
+    this places the star where its neighbours are. None without map coordinates.
+    """
+    if "x" not in sessions.columns or neighbours.empty:
+        return None
+    xy = sessions.set_index("session_id")[["x", "y"]].reindex(neighbours["session_id"])
+    ok = np.isfinite(xy.to_numpy(float)).all(axis=1)
+    if not ok.any():
+        return None
+    w = np.exp(20.0 * (neighbours["score"].to_numpy(float)[ok] - 1.0))  # near-softmax weights
+    return (xy.to_numpy(float)[ok] * w[:, None]).sum(axis=0) / w.sum()
 
 
 @dataclass
@@ -134,7 +239,10 @@ class UploadResult:
     spectrogram : tuple
         (times_s, freqs, power_db) as :func:`session_spectrogram`.
     summary : str
-        One line: duration, rate, channels, interpolated channels.
+        :func:`channel_report`: duration, original rate and channels, kept, dropped,
+        interpolated.
+    meta : dict
+        The read session's ``meta`` (channel map, dropped, original rate, filters).
     """
 
     name: str
@@ -142,6 +250,7 @@ class UploadResult:
     xy: np.ndarray | None
     spectrogram: tuple
     summary: str
+    meta: dict | None = None
 
 
 def embed_upload(data: bytes, filename: str, model, cohort_map=None, *,
@@ -156,11 +265,10 @@ def embed_upload(data: bytes, filename: str, model, cohort_map=None, *,
     xy = None
     if cohort_map is not None:
         xy = np.asarray(cohort_map.transform(emb[None, :]), dtype=np.float32).reshape(-1)[:2]
-    interp = sess.meta.get("interpolated") or []
-    summary = (f"{sess.duration_s / 60:.1f} min, {len(sess.ch_names)} channels at "
-               f"{sess.sfreq:g} Hz" + (f", interpolated {', '.join(map(str, interp))}"
-                                      if interp else ""))
-    return UploadResult(filename, emb, xy, session_spectrogram(sess, model.tokenizer), summary)
+    summary = channel_report(sess.meta, sess.sfreq, sess.duration_s)
+    meta = {k: v for k, v in sess.meta.items() if k not in ("source_path", "config")}
+    return UploadResult(filename, emb, xy, session_spectrogram(sess, model.tokenizer), summary,
+                        meta)
 
 
 def upload_points(upload: UploadResult) -> pd.DataFrame:

@@ -1,27 +1,64 @@
-"""Session viewer figures: stacked EEG traces and the clickable whole-session spectrogram."""
+"""Session viewer figures: stacked EEG traces, the events list and the clickable whole-session
+spectrogram."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
+from clef.explore.montages import MONTAGE_LABELS, apply_display_montage, display_filter
 from clef.session import Session
 
-MONTAGE_LABELS = {"bipolar": "Double banana", "average": "Average reference"}
+#: One colour per event type (annotation label before any ":"); others get OTHER_EVENT_COLOUR.
+EVENT_COLOURS = {"seizure": "#d62728", "spike": "#9467bd", "sharp": "#9467bd",
+                 "eye_blinks": "#1f77b4", "muscle": "#ff7f0e", "electrode_pop": "#8c564b",
+                 "photic": "#e377c2", "hyperventilation": "#17becf", "state": "#7f7f7f"}
+OTHER_EVENT_COLOUR = "#2ca02c"
+FILTER_PAD_S = 2.0  # seconds read either side of the window so display filters have no edge
+
+
+def event_type(label: str) -> str:
+    """The type of an annotation label: ``"state:awake"`` -> ``"state"``, ``"seizure"``."""
+    return str(label).split(":", 1)[0].strip().lower()
+
+
+def event_colour(label: str) -> str:
+    """The colour of an annotation's type (:data:`EVENT_COLOURS`)."""
+    return EVENT_COLOURS.get(event_type(label), OTHER_EVENT_COLOUR)
+
+
+def events_table(marks: Sequence[tuple[float, float, str]] | None) -> pd.DataFrame:
+    """The session's annotations as an events list, in time order.
+
+    Parameters
+    ----------
+    marks : list of (onset_s, duration_s, label)
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``onset_s``, ``duration_s``, ``type``, ``label``, ``colour``; the whole-session
+        state ``state:*`` spans are kept (they are events a reader jumps to as well).
+    """
+    rows = [(float(o), float(d), event_type(lab), str(lab), event_colour(lab))
+            for o, d, lab in (marks or [])]
+    df = pd.DataFrame(rows, columns=["onset_s", "duration_s", "type", "label", "colour"])
+    return df.sort_values("onset_s", kind="stable").reset_index(drop=True)
 
 
 def montage_window(data: np.ndarray, ch_names: Sequence[str], montage: str, sfreq: float = 200.0
                    ) -> tuple[np.ndarray, list[str]]:
-    """Re-reference a block of EEG for display with :func:`clef.io.apply_montage`.
+    """Re-reference a block of EEG for display (:func:`clef.explore.montages.apply_display_montage`).
 
     Parameters
     ----------
     data : np.ndarray
         (channels, samples), the 19 standard channels on any common reference.
     ch_names : sequence of str
-    montage : {"bipolar", "average"}
-        Longitudinal bipolar (double banana, 18 derivations) or common average reference.
+    montage : str
+        One of :data:`MONTAGE_LABELS`.
     sfreq : float
 
     Returns
@@ -30,14 +67,7 @@ def montage_window(data: np.ndarray, ch_names: Sequence[str], montage: str, sfre
         (derivations, samples).
     names : list of str
     """
-    from clef.io import apply_montage
-
-    if montage not in MONTAGE_LABELS:
-        raise ValueError(f"montage={montage!r} is not one of {tuple(MONTAGE_LABELS)}. "
-                         "Fix: pick one of those.")
-    win = Session(np.asarray(data, dtype=np.float32), float(sfreq), list(ch_names))
-    out = apply_montage(win, montage)
-    return out.data, list(out.ch_names)
+    return apply_display_montage(data, ch_names, montage, sfreq)
 
 
 def minmax_decimate(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,16 +107,54 @@ def minmax_decimate(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.n
     return tt, vals
 
 
+def _window_samples(session: Session, start_s: float, window_s: float, filters: dict
+                    ) -> tuple[int, int, np.ndarray]:
+    """(i0, i1, data) of the window, display-filtered with FILTER_PAD_S of context each side."""
+    sf, n = float(session.sfreq), session.n_samples
+    i0 = round(start_s * sf)
+    i1 = min(n, i0 + max(1, round(window_s * sf)))
+    if not any(filters.values()):
+        return i0, i1, session.data[:, i0:i1]
+    pad = round(FILTER_PAD_S * sf)
+    p0, p1 = max(0, i0 - pad), min(n, i1 + pad)
+    x = display_filter(session.data[:, p0:p1], sf, **filters)
+    return i0, i1, x[:, i0 - p0:i0 - p0 + (i1 - i0)]
+
+
+def _add_event_spans(fig: go.Figure, marks, start_s: float, window_s: float) -> list[str]:
+    """Shade events inside the window in their type's colour; return the long states' labels."""
+    states, seen = [], set()
+    for onset, dur, label in (marks or []):
+        if onset + dur < start_s or onset > start_s + window_s:
+            continue
+        if event_type(label) == "state":  # states (awake, N2, ...) go in the title
+            states.append(str(label).split(":", 1)[-1])
+            continue
+        if dur > window_s:  # a long event (a seizure) is named in the title too
+            states.append(str(label))
+        kind = event_type(label)
+        first = kind not in seen  # one label per type keeps the strip readable
+        seen.add(kind)
+        fig.add_vrect(x0=onset, x1=onset + max(dur, 0.2), fillcolor=event_colour(label),
+                      opacity=0.18, line_width=0, layer="below",
+                      annotation_text=str(label)[:24] if first else None,
+                      annotation_position="top left",
+                      annotation_font={"color": event_colour(label), "size": 11})
+    return states
+
+
 def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float = 0.0,
                  window_s: float = 10.0, gain_uv: float = 100.0, max_points: int = 4000,
-                 marks: Sequence[tuple[float, float, str]] | None = None) -> go.Figure:
+                 marks: Sequence[tuple[float, float, str]] | None = None,
+                 low_hz: float = 0.0, high_hz: float = 0.0, notch_hz: float = 0.0) -> go.Figure:
     """Stacked EEG traces for one time window, like a reading station.
 
     Parameters
     ----------
     session : Session
         Volts, (channels, samples), the 19 standard channels.
-    montage : {"bipolar", "average"}
+    montage : str
+        One of :data:`MONTAGE_LABELS`.
     start_s, window_s : float
         Window start and length in seconds (clipped to the recording).
     gain_uv : float
@@ -94,8 +162,10 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     max_points : int
         Per-channel point budget; longer windows are min/max decimated.
     marks : list of (onset_s, duration_s, label), optional
-        Annotations: events shorter than the window are shaded spans, longer ones (states)
-        are named in the title.
+        Annotations: events are shaded in their type's colour (:data:`EVENT_COLOURS`, one label
+        per type); states, and events longer than the window, are also named in the title.
+    low_hz, high_hz, notch_hz : float
+        Display filters (:func:`clef.explore.montages.display_filter`); 0 = off.
 
     Returns
     -------
@@ -107,11 +177,10 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     if window_s <= 0:
         raise ValueError(f"window_s={window_s} must be > 0.")
     sf = float(session.sfreq)
-    n = session.n_samples
     start_s = clamp_start(start_s, session.duration_s, window_s)
-    i0 = round(start_s * sf)
-    i1 = min(n, i0 + max(1, round(window_s * sf)))
-    x, names = montage_window(session.data[:, i0:i1], session.ch_names, montage, sf)
+    filters = {"low_hz": low_hz, "high_hz": high_hz, "notch_hz": notch_hz}
+    i0, i1, block = _window_samples(session, start_s, window_s, filters)
+    x, names = montage_window(block, session.ch_names, montage, sf)
     t = np.arange(i0, i1) / sf  # (samples,)
     t, x = minmax_decimate(t, x * 1e6, max_points)  # microvolts, (derivations, points)
     fig = go.Figure()
@@ -122,16 +191,9 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
                                    line={"width": 1, "color": "#1f3b73" if k % 2 else "#3a3a3a"},
                                    hovertemplate=f"{name}<br>%{{x:.2f}} s<extra></extra>",
                                    showlegend=False))
-    states = []
-    for onset, dur, label in (marks or []):
-        if onset + dur < start_s or onset > start_s + window_s:
-            continue
-        if dur > window_s:  # long states (awake, drowsy, ...) go in the title, not as spans
-            states.append(str(label))
-            continue
-        fig.add_vrect(x0=onset, x1=onset + max(dur, 0.2), fillcolor="orange", opacity=0.2,
-                      line_width=0, annotation_text=str(label)[:30],
-                      annotation_position="top left")
+    states = _add_event_spans(fig, marks, start_s, window_s)
+    shown = [f"{k} {v:g}" for k, v in (("LFF", low_hz), ("HFF", high_hz), ("notch", notch_hz))
+             if v]
     fig.update_layout(
         height=max(320, 24 * n_ch + 80), margin={"l": 70, "r": 10, "t": 30, "b": 40},
         xaxis={"title": "time (s)", "range": [start_s, start_s + window_s]},
@@ -139,6 +201,7 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
                "showgrid": False,
                "zeroline": False, "range": [-gain_uv, n_ch * gain_uv]},
         title=f"{MONTAGE_LABELS[montage]} · {gain_uv:g} µV/division · {start_s:.1f} s"
+              + (f" · {', '.join(shown)} Hz" if shown else "")
               + (f" · {', '.join(dict.fromkeys(states))}" if states else ""),
         dragmode="pan", showlegend=False,
     )
@@ -193,12 +256,15 @@ def session_spectrogram(session: Session, tokenizer=None, *, fmax: float = 30.0
 
 def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarray, *,
                        cursor_s: float | None = None, title: str = "",
-                       height: int = 260) -> go.Figure:
+                       height: int = 260,
+                       marks: Sequence[tuple[float, float, str]] | None = None) -> go.Figure:
     """Heatmap of a session spectrogram (minutes on x) with a clickable time strip.
 
     A row of invisible markers (one per window) across the middle of the heatmap makes clicks
     (and box selections) return a time: pass the selection event to :func:`clicked_time`.
-    Drag zooms; the cursor is a line trace at ``cursor_s``.
+    Drag zooms; the cursor is a line trace at ``cursor_s``. ``marks`` (onset_s, duration_s,
+    label): seizures are outlined over all frequencies, other events are ticks along the top in
+    their type's colour (one legend entry per type); states are left out.
     """
     t_min = np.asarray(times) / 60.0
     lo, hi = np.nanpercentile(power_db, [2, 98]) if np.size(power_db) else (0, 1)
@@ -213,10 +279,33 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
         fig.add_trace(go.Scatter(x=[cursor_s / 60.0] * 2, y=[freqs[0], freqs[-1]], mode="lines",
                                  line={"color": "white", "width": 2}, hoverinfo="skip",
                                  showlegend=False, name="cursor"))
+    legend = _add_spectrogram_marks(fig, marks, freqs)
     fig.update_layout(height=height, margin={"l": 50, "r": 10, "t": 30, "b": 40}, title=title,
+                      showlegend=legend, legend={"orientation": "h", "y": 1.12, "x": 1,
+                                                 "xanchor": "right"},
                       xaxis_title="time (min)", yaxis_title="Hz",
                       dragmode="zoom", uirevision="spectrogram")
     return fig
+
+
+def _add_spectrogram_marks(fig: go.Figure, marks, freqs) -> bool:
+    """Seizure outlines and per-type event ticks on a spectrogram; True when any were drawn."""
+    ev = events_table(marks)
+    ev = ev[ev["type"] != "state"]
+    if ev.empty or not len(freqs):
+        return False
+    top = float(freqs[-1])
+    for _, r in ev[ev["type"] == "seizure"].iterrows():
+        fig.add_shape(type="rect", x0=r.onset_s / 60, x1=(r.onset_s + r.duration_s) / 60,
+                      y0=float(freqs[0]), y1=top, line={"color": r.colour, "width": 2},
+                      fillcolor="rgba(0,0,0,0)")
+    for kind, g in ev.groupby("type", sort=False):
+        fig.add_trace(go.Scatter(
+            x=(g["onset_s"] / 60).to_numpy(), y=np.full(len(g), top), mode="markers",
+            marker={"symbol": "triangle-down", "size": 9, "color": g["colour"].iloc[0]},
+            name=str(kind), customdata=g["label"].to_numpy(),
+            hovertemplate="%{customdata} at %{x:.2f} min<extra></extra>"))
+    return True
 
 
 def clicked_time(selection) -> float | None:

@@ -1,4 +1,5 @@
-"""Cohort map: UMAP of session embeddings; colour, hover, lasso/box selection -> table + profile."""
+"""Cohort map: UMAP of session embeddings with named clusters; colour, hover, lasso/box selection
+-> table + profile. Colour, view, concept and the selection (as its shape) live in the URL."""
 from __future__ import annotations
 
 import functools
@@ -12,6 +13,9 @@ import widgets
 from clef import explore
 
 SHOW_ROWS = 1000  # rows sent to the browser table; the CSV download holds the whole selection
+PAGE = "map"
+GEN = "_map_chart_gen"  # bumped when the URL's selection changes from outside: a fresh chart
+LAST_DRAWN = "_map_drawn_sel"  # the chart's own last selection (encoded)
 
 st.title("Cohort map")
 sessions = state.sessions()
@@ -23,12 +27,21 @@ labels = state.labels()
 options = explore.color_options(sessions, labels)
 CONCEPT = "concept score…"
 
+COLOURS = ["(none)", CONCEPT, *options]
+URL = [explore.UrlBinding("color", "map_color", explore.url_choice(COLOURS),
+                          "site" if "site" in options else "(none)"),
+       explore.UrlBinding("concept", "map_concept", str, "benzodiazepine effect"),
+       explore.UrlBinding("view", "map_view", explore.url_choice(["auto", "scatter", "density"]),
+                          "auto")]
+widgets.url_restore(PAGE, URL)
+for b in URL:
+    st.session_state.setdefault(b.key, b.default)
+
 c1, c2, c3 = st.columns([2, 2, 1])
-color_by = c1.selectbox("Colour by", ["(none)", CONCEPT, *options], index=2 if "site" in options
-                        else 0, key="map_color")
+color_by = c1.selectbox("Colour by", COLOURS, key="map_color")
 concept = None
 if color_by == CONCEPT:
-    concept = c2.text_input("Concept", "benzodiazepine effect", key="map_concept")
+    concept = c2.text_input("Concept", key="map_concept")
 view = c3.radio("View", ["auto", "scatter", "density"], horizontal=True, key="map_view",
                 help="auto: density with a selectable subsample above "
                      f"{explore.DENSITY_THRESHOLD:,} sessions")
@@ -51,10 +64,34 @@ missing = int(sessions["x"].isna().sum())
 if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
                "it with `clef map --index INDEX` to place them).")
-event = st.plotly_chart(fig, key="map_chart", on_select="rerun",
+# The selection lives in the URL as its shape. Back or a link that changes it gets a fresh chart
+# (the old one would still show the previous lasso) and the URL's selection drawn on it.
+url_sel = st.query_params.get("sel")
+if url_sel != explore.url_published(st.session_state, PAGE, "sel"):
+    st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
+    st.session_state[LAST_DRAWN] = None
+    explore.url_set_published(st.session_state, PAGE, "sel", url_sel)
+restored = explore.selected_rows(sessions, explore.decode_selection(url_sel))
+event = st.plotly_chart(explore.with_selection(fig, restored) if len(restored) else fig,
+                        key=f"map_chart_{st.session_state.get(GEN, 0)}", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), width="stretch")
+drawn = explore.encode_selection(event.selection if event else None)
+if drawn is not None:
+    sel = drawn
+elif st.session_state.get(LAST_DRAWN) is not None:
+    sel = None  # the user cleared the chart's selection (double click)
+else:
+    sel = url_sel
+st.session_state[LAST_DRAWN] = drawn
+if sel != url_sel:
+    if sel is None:
+        del st.query_params["sel"]
+    else:
+        st.query_params["sel"] = sel
+    explore.url_set_published(st.session_state, PAGE, "sel", sel)
+widgets.url_publish(PAGE, URL)
 
-rows = explore.selected_rows(sessions, event.selection if event else None)
+rows = explore.selected_rows(sessions, explore.decode_selection(sel))
 if len(rows) == 0 and highlight.any():
     rows = np.flatnonzero(highlight)
     st.caption("Showing the sessions sent from another page; draw a lasso to select others.")
@@ -80,9 +117,11 @@ profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessio
 st.subheader("Profile against the rest")
 left, right = st.columns([1, 2])
 left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="map_numeric")
-right.plotly_chart(explore.profile_figure(profile), width="stretch", key="map_profile_fig")
-st.dataframe(explore.profile_table(profile), hide_index=True, width="stretch", height=320,
-             key="map_profile_table")
+names = state.diagnosis_names()
+right.plotly_chart(explore.profile_figure(profile, names=names), width="stretch",
+                   key="map_profile_fig")
+st.dataframe(explore.profile_table(profile, names=names), hide_index=True, width="stretch",
+             height=320, key="map_profile_table")
 widgets.open_button("Find sessions similar to the first selected", "map_to_similar",
-                    page=keys.PAGE_SIMILAR, state_key=keys.SIMILAR_SESSION,
-                    value=str(selected["session_id"].iloc[0]))
+                    page=keys.PAGE_SIMILAR,
+                    query_params={"session": str(selected["session_id"].iloc[0])})

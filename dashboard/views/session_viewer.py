@@ -1,5 +1,7 @@
-"""Session viewer: traces with montage/time/gain, clickable whole-session spectrogram, report, EHR,
-and the concept timeline (which minutes drive a concept match)."""
+"""Session viewer: traces (montages, display filters, coloured events), the events list, the
+clickable whole-session spectrogram, left/right spectrograms with an asymmetry trend, a band-power
+topomap at the cursor, report, EHR and a clickable concept timeline. What is on screen (session,
+time, montage, window, filters) lives in the URL: `/viewer?session=<id>&t=120` opens it there."""
 from __future__ import annotations
 
 import keys
@@ -9,41 +11,94 @@ import widgets
 
 from clef import explore
 
-START = "viewer_t"  # the traces' window start (s): slider, ◀ ▶ buttons and spectrogram clicks
+PAGE = "viewer"
+START = "viewer_t"  # the traces' window start (s): slider, ◀ ▶, spectrogram/event/timeline clicks
+WINDOWS = [5, 10, 15, 20, 30, 60]
+GAINS = [10, 20, 30, 50, 70, 100, 150, 200, 300, 500]
 
 st.title("Session viewer")
 sessions = state.sessions()
 ids = sessions["session_id"].tolist()
-sid = widgets.session_picker("Session", ids, "viewer_id", st.session_state.get(keys.VIEWER_SESSION))
+URL = [explore.UrlBinding("session", "viewer_id"),
+       explore.UrlBinding("t", START, explore.url_number, 0.0, explore.fmt_number),
+       explore.UrlBinding("montage", "viewer_montage", explore.url_choice(explore.MONTAGE_LABELS),
+                          "bipolar"),
+       explore.UrlBinding("window", "viewer_window", explore.url_choice(WINDOWS), 10),
+       explore.UrlBinding("gain", "viewer_gain", explore.url_choice(GAINS), 100),
+       explore.UrlBinding("lff", "viewer_lff", explore.url_choice(explore.LOW_CUT_CHOICES), 0.0,
+                          explore.fmt_number),
+       explore.UrlBinding("hff", "viewer_hff", explore.url_choice(explore.HIGH_CUT_CHOICES), 0.0,
+                          explore.fmt_number),
+       explore.UrlBinding("notch", "viewer_notch", explore.url_choice(explore.NOTCH_CHOICES), 0)]
+restored = widgets.url_restore(PAGE, URL)
+if keys.VIEWER_SESSION in st.session_state and "session" not in restored:
+    st.session_state["viewer_id"] = st.session_state.pop(keys.VIEWER_SESSION)  # older hand-off
+for b in URL[2:]:
+    st.session_state.setdefault(b.key, b.default)
+
+sid = widgets.session_picker("Session", ids, "viewer_id")
 if st.session_state.get("_viewer_last_id") != sid:  # new session: back to the start
-    st.session_state[START] = 0.0
+    if st.session_state.get("_viewer_last_id") is not None and "t" not in restored:
+        st.session_state[START] = 0.0
     st.session_state["_viewer_last_id"] = sid
 row = sessions.loc[sessions["session_id"] == sid].iloc[0]
 
 try:
     sess = state.session_signal(sid)
+    spectra = state.session_spectra(sid)
     times, freqs, power = state.session_spectrogram(sid)
 except Exception as exc:  # noqa: BLE001 - e.g. recordings not available for this cohort
     widgets.show_error(exc, stop=True)
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3 = st.columns([3, 2, 2])
 montage = c1.radio("Montage", list(explore.MONTAGE_LABELS), horizontal=True,
                    format_func=explore.MONTAGE_LABELS.get, key="viewer_montage")
-window = c2.select_slider("Window (s)", [5, 10, 15, 20, 30, 60], value=10, key="viewer_window")
-gain = c3.select_slider("Gain (µV per division)", [10, 20, 30, 50, 70, 100, 150, 200, 300, 500],
-                        value=100, key="viewer_gain")
+window = c2.select_slider("Window (s)", WINDOWS, key="viewer_window")
+gain = c3.select_slider("Gain (µV per division)", GAINS, key="viewer_gain")
+f1, f2, f3 = st.columns(3)
+lff = f1.selectbox("Low cut (Hz)", explore.LOW_CUT_CHOICES, key="viewer_lff",
+                   format_func=lambda v: f"{v:g}" if v else "off")
+hff = f2.selectbox("High cut (Hz)", explore.HIGH_CUT_CHOICES, key="viewer_hff",
+                   format_func=lambda v: f"{v:g}" if v else "off")
+notch = f3.selectbox("Notch (Hz)", explore.NOTCH_CHOICES, key="viewer_notch",
+                     format_func=lambda v: f"{v:g}" if v else "off")
 
-# A click (or box) on the spectrogram moves the traces there: apply it before the slider exists.
-t_clicked = explore.clicked_time((st.session_state.get("viewer_spec") or {}).get("selection"))
-if t_clicked is not None and st.session_state.get("_viewer_last_click") != t_clicked:
-    st.session_state[START] = explore.clamp_start(t_clicked - window / 2, sess.duration_s, window)
-st.session_state["_viewer_last_click"] = t_clicked
+events = explore.events_table(sess.annotations)
 
-st.plotly_chart(explore.spectrogram_figure(times, freqs, power,
-                                           cursor_s=st.session_state.get(START, 0.0),
-                                           title="Whole session: click a time to jump there"),
-                key="viewer_spec", on_select="rerun", selection_mode=("points", "box", "lasso"),
-                width="stretch")
+
+def _jump(t_s: float | None, memo: str) -> None:
+    """Move the traces to ``t_s`` once per new click (clicks persist in widget state)."""
+    if t_s is not None and st.session_state.get(memo) != t_s:
+        st.session_state[START] = explore.clamp_start(t_s, sess.duration_s, window)
+    st.session_state[memo] = t_s
+
+
+# Clicks move the traces: applied before the slider exists. A spectrogram or timeline click
+# centres the window on the clicked time; an event row starts the window 1 s before the event.
+t_spec = explore.clicked_time((st.session_state.get("viewer_spec") or {}).get("selection"))
+_jump(None if t_spec is None else t_spec - window / 2, "_viewer_last_click")
+t_tl = explore.clicked_time((st.session_state.get("viewer_timeline") or {}).get("selection"))
+_jump(t_tl, "_viewer_last_tl")
+picked = ((st.session_state.get("viewer_events") or {}).get("selection") or {}).get("rows") or []
+_jump(float(events["onset_s"].iloc[picked[0]]) - 1.0 if picked and picked[0] < len(events)
+      else None, "_viewer_last_event")
+
+main, side = st.columns([4, 1])
+main.plotly_chart(explore.spectrogram_figure(times, freqs, power,
+                                             cursor_s=st.session_state.get(START, 0.0),
+                                             title="Whole session: click a time to jump there",
+                                             marks=sess.annotations),
+                  key="viewer_spec", on_select="rerun", selection_mode=("points", "box"),
+                  width="stretch")
+with side:
+    st.markdown(f"**Events** ({len(events)}) · click one to jump")
+    st.dataframe(events.style.apply(lambda c: [f"color: {v}; font-weight: bold"
+                                               for v in events["colour"]], subset=["type"]),
+                 column_order=["onset_s", "type", "duration_s"], hide_index=True,
+                 on_select="rerun", selection_mode="single-row", key="viewer_events",
+                 height=260, column_config={"onset_s": st.column_config.NumberColumn(
+                     "at (s)", format="%.1f"), "duration_s": st.column_config.NumberColumn(
+                     "s", format="%.1f")})
 
 max_t = max(0.0, float(sess.duration_s) - window)
 st.session_state[START] = min(float(st.session_state.get(START, 0.0)), max_t)
@@ -54,9 +109,27 @@ start = nav2.slider("Start (s)", 0.0, max(max_t, 0.1), step=1.0, key=START,
                     label_visibility="collapsed")
 nav3.button("▶", key="viewer_next", on_click=explore.step_state,
             args=(st.session_state, START, window, max_t))
-st.plotly_chart(explore.trace_figure(sess, montage=montage, start_s=start, window_s=window,
-                                     gain_uv=gain, marks=sess.annotations),
-                width="stretch", key="viewer_traces")
+try:
+    st.plotly_chart(explore.trace_figure(sess, montage=montage, start_s=start, window_s=window,
+                                         gain_uv=gain, marks=sess.annotations, low_hz=lff,
+                                         high_hz=hff, notch_hz=notch),
+                    width="stretch", key="viewer_traces")
+except ValueError as exc:  # e.g. a low cut above the high cut
+    widgets.show_error(exc)
+widgets.url_publish(PAGE, URL)
+
+st.subheader("Left and right hemispheres")
+q1, q2, q3 = st.columns([2, 2, 1])
+for col, side_name, chans in ((q1, "Left", explore.LEFT_CHANNELS), (q2, "Right", explore.RIGHT_CHANNELS)):
+    col.plotly_chart(explore.spectrogram_figure(
+        times, freqs, explore.region_spectrogram(spectra, chans), cursor_s=start, height=220,
+        title=f"{side_name}: {', '.join(chans)}"), width="stretch",
+        key=f"viewer_spec_{side_name.lower()}")
+band = q3.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band")
+q3.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
+         caption="band power at the cursor", width="stretch")
+st.plotly_chart(explore.asymmetry_figure(explore.asymmetry_trend(spectra), cursor_s=start),
+                width="stretch", key="viewer_asymmetry")
 
 left, right = st.columns([3, 2])
 with left:
@@ -73,8 +146,9 @@ if concept and concept.strip():
         states, patch_s = state.window_states(sid)
         tl = explore.concept_timeline(states, None, None, state.text_vector(concept), patch_s)
         st.plotly_chart(explore.timeline_figure(tl, concept.strip()), width="stretch",
-                        key="viewer_timeline")
+                        key="viewer_timeline", on_select="rerun", selection_mode="points")
         top = tl.nlargest(3, "score")
-        st.caption("Minutes matching best: " + ", ".join(f"{m:.1f}" for m in top["start_min"]))
+        st.caption("Minutes matching best (click a bar to see it): "
+                   + ", ".join(f"{m:.1f}" for m in top["start_min"]))
     except Exception as exc:  # noqa: BLE001
         widgets.show_error(exc)
