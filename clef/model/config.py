@@ -71,7 +71,9 @@ class TextConfig:
     # basis of the backbone's principal directions plus a zero-initialised MLP adapter
     # (proj_hidden units, 256 when 0), so the tower starts as the backbone's geometry.
     adapter: str = "linear"
-    sections: tuple[str, ...] = ("DESCRIPTION", "FINDINGS", "IMPRESSION")  # sections kept (else all)
+    # sections kept (else all); a header containing one of these words
+    sections: tuple[str, ...] = ("DESCRIPTION", "FINDINGS", "IMPRESSION", "SUMMARY",
+                                 "INTERPRETATION")
 
 
 @dataclass

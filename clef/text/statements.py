@@ -16,13 +16,16 @@ from clef.text.extract import NEG_POST, NEG_PRE, PSEUDO, TERMINATORS, UNC_POST, 
 
 # Sections that describe the record (header contains one of these words, upper-cased).
 RECORD_SECTIONS = ("DESCRIPTION", "FINDINGS", "IMPRESSION", "SUMMARY", "INTERPRETATION")
-# A section header at the start of a line: "DESCRIPTION OF THE RECORD:", "IMPRESSION:", ...
-_HEADER = re.compile(r"^[ \t]*([A-Za-z][A-Za-z /&()-]{2,60}?)[ \t]*:[ \t]*", re.MULTILINE)
+# A section header: an upper-case label at the start of a line ("DESCRIPTION OF THE RECORD:",
+# "IMPRESSION:"); "Abnormal EEG due to:" inside a section is text, not a header.
+_HEADER = re.compile(r"^[ \t]*([A-Z][A-Z /&()-]{2,60}?)[ \t]*:[ \t]*", re.MULTILINE)
 # Sentence ends: ". ", "; ", a blank line (wrapped lines are joined), but not inside decimals ("8.5 Hz") or "approx." style words.
 _SENTENCE = re.compile(r"(?<!\d)\.(?=\s|$)|(?<=\d)\.(?=\s+[A-Z]|$)|[;!?]+|\n\s*\n")
 # Clause breaks inside a sentence: ", but", " however ", ... (a negation does not cross them).
 _TERMS = "|".join(re.escape(t) for t in TERMINATORS)
 _CLAUSE = re.compile(rf",?\s+(?:{_TERMS})\s+", re.IGNORECASE)
+# List numbering at the start of a line ("1. Diffuse slowing."): dropped, the item is a statement.
+_NUMBERING = re.compile(r"^[ \t]*\d{1,2}[.)][ \t]+", re.MULTILINE)
 # Two negations whose scopes cancel ("not without", "not absent", "cannot be said to be absent").
 _DOUBLE_NEG = re.compile(r"(?<![\w-])(?:not|never|no)\s+(?:\w+\s+){0,3}?"
                          r"(?:without|absent|lacking|unremarkable for the absence of)(?![\w-])",
@@ -137,7 +140,7 @@ def split_statements(report: str | None, sections=RECORD_SECTIONS) -> list[State
     for header, body in parts:
         if headed and not any(s in header for s in sections):
             continue
-        for sentence in _SENTENCE.split(body):
+        for sentence in _SENTENCE.split(_NUMBERING.sub("", body)):
             for clause in _CLAUSE.split(sentence):
                 text = _clean(clause)
                 if len(text) < 4:
