@@ -7,6 +7,12 @@ MAP_HIGHLIGHT_IDS = "map_highlight_ids"  # list[str]: sessions to ring on the ma
 MAP_SELECTED_IDS = "map_selected_ids"  # list[str]: the map's current selection (to similar)
 SIMILAR_SESSION = "similar_session"  # str: the session whose neighbours to show (from the map)
 VIEWER_SESSION = "viewer_session"  # str: the session to open in the viewer (search, similar)
+CONCEPT_POSITIVES = "concept_positives"  # list[str]: few-shot concept examples (search page)
+CONCEPT_NEGATIVES = "concept_negatives"  # list[str]: few-shot counter-examples (search page)
+
+# ---- URL query parameters: /viewer?session=<id>&t=<seconds> opens the viewer there -------------
+VIEWER_PARAM_SESSION = "session"
+VIEWER_PARAM_TIME = "t"
 
 # ---- page scripts (relative to dashboard/app.py) -----------------------------------------------
 PAGE_MAP = "views/cohort_map.py"

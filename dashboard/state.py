@@ -401,6 +401,73 @@ def neighbour_reference(k: int = 10) -> np.ndarray:
     return _neighbour_reference(str(bundle().index), int(k))
 
 
+# ---- search (issue 17): keyword index, null distribution, report mentions, region scores ----
+
+@st.cache_resource(show_spinner="Indexing the reports…")
+def _report_index(index_path: str):
+    from clef.search import ReportIndex
+
+    s = _index(index_path).sessions
+    return ReportIndex(s["session_id"], s["report"] if "report" in s else [None] * len(s))
+
+
+def report_index():
+    """BM25 index of the reports (:class:`clef.search.ReportIndex`), in index row order."""
+    return _report_index(str(bundle().index))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def report_scores(query: str) -> np.ndarray:
+    """BM25 score of every session's report for a query (index row order)."""
+    return report_index().scores(query)
+
+
+@st.cache_resource(show_spinner=False)
+def _embeddings(store_path: str, index_path: str) -> np.ndarray:
+    return np.asarray(explore.embeddings_in_order(_store(store_path), _index(index_path)
+                                                  .session_ids), dtype=np.float32)
+
+
+def embeddings() -> np.ndarray:
+    """Session embeddings (N, D) in index row order (read-only, shared)."""
+    b = bundle()
+    return _embeddings(str(b.store), str(b.index))
+
+
+@st.cache_resource(show_spinner="Scoring unrelated text (the no-match yardstick)…")
+def _null_stats(store_path: str, index_path: str, checkpoint: str) -> np.ndarray:
+    from clef.search import null_statistics
+
+    return null_statistics(_embeddings(store_path, index_path), text_vector)
+
+
+def null_stats() -> np.ndarray:
+    """Top-10 mean cosine of unrelated texts (:data:`clef.search.NULL_TEXTS`), once per bundle."""
+    b = bundle()
+    return _null_stats(str(b.store), str(b.index), str(b.checkpoint))
+
+
+@st.cache_resource(show_spinner="Reading which findings each report names…")
+def _report_mentions(index_path: str) -> pd.DataFrame:
+    from clef.search import report_mentions
+
+    s = _index(index_path).sessions
+    return report_mentions(s["report"] if "report" in s else [None] * len(s), s["session_id"])
+
+
+def report_mentions() -> pd.DataFrame:
+    """0/1 findings affirmed by each report (index row order, one column per finding)."""
+    return _report_mentions(str(bundle().index))
+
+
+@st.cache_data(show_spinner="Scoring the session's regions…", max_entries=32)
+def region_scores(session_id: str, query: str) -> pd.DataFrame:
+    """Per-region cosine of a session with a query (:func:`clef.search.region_scores`)."""
+    from clef.search import region_scores as rs
+
+    return rs(model(), session_signal(session_id), text_vector(query))
+
+
 def bundle_summary() -> dict:
     """Short facts for the sidebar."""
     b = bundle()

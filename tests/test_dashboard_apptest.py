@@ -176,16 +176,17 @@ def test_search_query_ranks_and_changes(app):
     assert at.info  # asks for a query first
     at.text_input(key="search_query").set_value("generalized slowing").run()
     _ok(at)
-    res = _frame(at, "rank", "score")
-    assert len(res) == 20 and res["score"].is_monotonic_decreasing
+    res = _frame(at, "rank", "found by")
+    assert len(res) == 20 and res["rank"].tolist() == list(range(1, 21))
+    assert set(res["found by"]) <= {"both", "report", "EEG"}
     hist = next(p for p in _plots(at) if p["layout"]["title"]["text"] == "Scores of every session")
     assert sum(_arr(tr["y"]).sum() for tr in hist["data"]) > len(res)  # every labelled session
     at.text_input(key="search_query").set_value("burst suppression").run()
     _ok(at)
-    res2 = _frame(at, "rank", "score")
-    assert not res2["score"].round(6).equals(res["score"].round(6))
+    res2 = _frame(at, "rank", "found by")
+    assert res2["session_id"].tolist() != res["session_id"].tolist()
     at.slider(key="search_k").set_value(7).run()
-    assert len(_frame(at, "rank", "score")) == 7
+    assert len(_frame(at, "rank", "found by")) == 7
 
 
 def test_search_filter_and_task_auroc(app):
@@ -194,7 +195,7 @@ def test_search_filter_and_task_auroc(app):
     sites = at.multiselect(key="search_site").options
     at.multiselect(key="search_site").set_value([sites[0]]).run()
     _ok(at)
-    res = _frame(at, "rank", "score")
+    res = _frame(at, "rank", "found by")
     assert len(res) > 0 and set(res["site"]) == {sites[0]}
     metrics = [m.label for m in at.metric]
     assert any("AUROC" in m for m in metrics), metrics
@@ -205,7 +206,7 @@ def test_search_example_pill_sets_query(app):
     at.pills(key="search_example").set_value("triphasic waves").run()
     _ok(at)
     assert at.text_input(key="search_query").value == "triphasic waves"
-    assert len(_frame(at, "rank", "score")) > 0
+    assert len(_frame(at, "rank", "found by")) > 0
 
 
 # ---- similar sessions ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ clusters       named clusters on the map, diagnosis names next to codes
 url_state      what is on screen, kept in the URL (Back, reload, shared links)
 cohort_map     the map figure, box/lasso selections, colour choices
 upload         reading and embedding an uploaded recording, placing it on the map
-search         concept search: examples, filters, AUROC against task labels, neighbours
+search         concept search: filters, hybrid results, evidence lines, held-out AUROC, trust
 tables         session tables for display and CSV export
 model_page     the model card and the probe-result files
 =============  ============================================================================
@@ -58,7 +58,10 @@ from clef.explore.compare import (
 from clef.explore.concepts import (
     concept_scores,
     concept_timeline,
+    discordance_table,
     embeddings_in_order,
+    fewshot_table,
+    finding_choices,
     match_task,
     timeline_figure,
     window_states,
@@ -84,15 +87,22 @@ from clef.explore.profile import (
     selection_mask,
 )
 from clef.explore.search import (
+    SEARCH_MODES,
     WORKSHOP_QUERIES,
     QueryEvaluation,
     build_filters,
     check_query,
+    diagnosis_prefixes,
+    evidence_markdown,
     example_queries,
     filter_choices,
+    hybrid_results,
     neighbours,
     query_evaluation,
+    results_table,
     score_histogram,
+    short_heading,
+    trust_message,
     two_query_figure,
 )
 from clef.explore.tables import DISPLAY_COLUMNS, display_table, ehr_table, to_csv_bytes
@@ -152,6 +162,9 @@ from clef.explore.viewer import (
 )
 
 __all__ = [
+    "SEARCH_MODES", "diagnosis_prefixes", "discordance_table", "evidence_markdown",
+    "fewshot_table", "finding_choices", "hybrid_results", "results_table", "short_heading",
+    "trust_message",
     "BANDS", "EVENT_COLOURS", "HIGH_CUT_CHOICES", "LOW_CUT_CHOICES", "NOTCH_CHOICES", "Spectra",
     "UrlBinding", "apply_display_montage", "asymmetry_figure", "asymmetry_trend",
     "channel_spectra", "decode_selection", "display_filter", "encode_selection", "events_table",

@@ -159,3 +159,80 @@ def window_states(model, session: Session | None = None, *, store=None,
     if errors:
         raise errors[0]
     return np.asarray(windows[0], dtype=np.float32), patch_s
+
+
+def finding_choices(task_info: pd.DataFrame, readable) -> dict[str, str]:
+    """Finding tasks a discordance review can use: {task: concept label}, for findings the report
+    extractor reads (``readable``: its concept names)."""
+    if task_info is None or len(task_info) == 0:
+        return {}
+    ok = set(readable)
+    rows = task_info[(task_info.get("category") == "finding") & task_info["task"].isin(ok)]
+    return {str(t): str(c or t) for t, c in zip(rows["task"], rows.get("concept", rows["task"]))}
+
+
+def discordance_table(eeg_scores: np.ndarray, mentioned: np.ndarray, sessions: pd.DataFrame, *,
+                      direction: str = "eeg_only", top_percent: float = 10.0,
+                      truth: np.ndarray | None = None, k: int = 50):
+    """Sessions whose report and EEG disagree on a finding, with precision against the truth.
+
+    Parameters
+    ----------
+    eeg_scores : np.ndarray
+        (n,) EEG score of every session for the finding (session-table order).
+    mentioned : np.ndarray
+        (n,) 1 where the report affirms the finding.
+    sessions : pd.DataFrame
+    direction : {"eeg_only", "report_only"}
+    top_percent : float
+    truth : np.ndarray, optional
+        (n,) true labels (1/0/-1), e.g. a synthetic cohort's finding task.
+    k : int
+        Rows shown.
+
+    Returns
+    -------
+    table : pd.DataFrame
+        ``session_id``, ``EEG percentile``, ``report mentions``, ``truth`` (when given),
+        ``site``, ``report`` (full).
+    precision : clef.search.DiscordancePrecision or None
+        Over the whole list (not only the rows shown); None without ``truth``.
+    n_listed : int
+    """
+    from clef.search import discordance_precision, discordant, percentile
+
+    has_report = sessions["report"].fillna("").astype(str).str.strip().ne("").to_numpy() \
+        if "report" in sessions else None
+    rows = discordant(eeg_scores, mentioned, direction, top_percent=top_percent,
+                      has_report=has_report)
+    prec = (discordance_precision(rows, mentioned, truth, direction, has_report)
+            if truth is not None else None)
+    shown = rows[: int(k)]
+    table = pd.DataFrame({
+        "session_id": sessions["session_id"].to_numpy()[shown],
+        "EEG percentile": percentile(eeg_scores)[shown].round(1),
+        "report mentions": np.asarray(mentioned)[shown].astype(bool)})
+    if truth is not None:
+        table["truth"] = np.asarray(truth)[shown]
+    for c in ("site", "report"):
+        if c in sessions:
+            table[c] = sessions[c].to_numpy()[shown]
+    return table, prec, len(rows)
+
+
+def fewshot_table(scores: np.ndarray, sessions: pd.DataFrame, marked=(), k: int = 20
+                  ) -> pd.DataFrame:
+    """The cohort ranked by a few-shot concept: ``rank``, ``session_id``, ``percentile``,
+    ``example`` (True for the marked sessions), ``split``, ``site``."""
+    from clef.search import percentile
+
+    s = np.asarray(scores, dtype=np.float64)
+    top = np.argsort(-s, kind="stable")[: int(k)]
+    ids = sessions["session_id"].astype(str).to_numpy()
+    out = pd.DataFrame({"rank": np.arange(1, len(top) + 1), "session_id": ids[top],
+                        "percentile": percentile(s)[top].round(1),
+                        "example": np.isin(ids[top], [str(m) for m in marked])})
+    for c in ("split", "site"):
+        if c in sessions:
+            out[c] = sessions[c].to_numpy()[top]
+    return out

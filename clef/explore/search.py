@@ -1,7 +1,8 @@
-"""Concept search: example queries, filters, AUROC against task labels, neighbours, figures."""
+"""Concept search: example queries, filters (names or codes), hybrid results, evidence lines, held-out
+AUROC against the task a query names, trust messages, neighbours, figures."""
 from __future__ import annotations
 
-import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +11,8 @@ import plotly.graph_objects as go
 
 from clef.errors import InvalidQuery
 from clef.explore.cohort_map import WEBGL_MIN
-from clef.explore.concepts import _norm_text, match_task
 from clef.explore.profile import explode_lists
+from clef.vocabulary import DRUG_CLASSES, diagnosis_codes
 
 WORKSHOP_QUERIES = (
     "left temporal sharp waves", "benzodiazepine effect", "generalized slowing",
@@ -25,8 +26,13 @@ def example_queries() -> list[str]:
     return list(WORKSHOP_QUERIES)
 
 
+CLASS_SUFFIX = " (class)"  # medication-filter options that stand for a drug class
+HEADING_CHARS = 80
+
+
 def filter_choices(sessions: pd.DataFrame) -> dict:
-    """Values offered by the metadata filters: site/sex/setting levels, age range, medications."""
+    """Values offered by the metadata filters: site/sex/setting levels, age range, medications
+    (the cohort's drugs, then drug classes as "benzodiazepine (class)")."""
     def levels(col):
         return sorted(sessions[col].dropna().astype(str).unique()) if col in sessions else []
 
@@ -36,58 +42,103 @@ def filter_choices(sessions: pd.DataFrame) -> dict:
     if "medications" in sessions:
         _, items = explode_lists(sessions, ["medications"])["medications"]
         meds = sorted(set(items.tolist()))
+    meds += [f"{c}{CLASS_SUFFIX}" for c in DRUG_CLASSES]
     return {"site": levels("site"), "sex": levels("sex"), "setting": levels("setting"),
             "age": (lo, max(hi, lo + 1)), "medications": meds}
 
 
+_ICD = re.compile(r"^[A-Za-z]\d[\dA-Za-z.?]*$")
+
+
+def _code_prefixes(pattern: str) -> list[str]:
+    """An ICD-10 pattern as prefixes ("G40.?01" -> "G40.001" ... "G40.901")."""
+    p = pattern.upper()
+    if "?" not in p:
+        return [p]
+    i = p.index("?")
+    return [q for d in "0123456789" for q in _code_prefixes(p[:i] + d + p[i + 1:])]
+
+
+def diagnosis_prefixes(text: str) -> list[str]:
+    """ICD-10 prefixes for a diagnosis filter typed as codes and/or names, comma-separated.
+
+    Parameters
+    ----------
+    text : str
+        E.g. "G40", "epilepsy, stroke", "TLE".
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    InvalidQuery
+        A name that is neither a code nor a known diagnosis.
+    """
+    out: list[str] = []
+    for item in (t.strip() for t in str(text or "").split(",")):
+        if not item:
+            continue
+        codes = (item,) if _ICD.match(item) else diagnosis_codes(item)
+        if not codes:
+            raise InvalidQuery(f"unknown diagnosis {item!r}. Fix: type an ICD-10 code (e.g. "
+                               "G40) or a name such as 'epilepsy', 'stroke', 'dementia', "
+                               "'encephalopathy'.")
+        for c in codes:
+            out += _code_prefixes(c)
+    return list(dict.fromkeys(out))
+
+
+def medication_names(items) -> list[str]:
+    """Medication-filter choices as generic names ("benzodiazepine (class)" -> its drugs)."""
+    out: list[str] = []
+    for m in items:
+        m = str(m)
+        if m.endswith(CLASS_SUFFIX):
+            out += list(DRUG_CLASSES.get(m[: -len(CLASS_SUFFIX)], ()))
+        else:
+            out.append(m)
+    return list(dict.fromkeys(out))
+
+
 def build_filters(*, site=(), sex=(), setting=(), age=None, full_age=None, diagnosis="",
                   medication=()) -> dict:
-    """Keyword filters for ``SessionIndex`` searches, leaving out the ones not in use."""
+    """Keyword filters for ``SessionIndex`` searches, leaving out the ones not in use.
+
+    ``diagnosis`` takes ICD-10 codes or names ("epilepsy" -> G40, G41); ``medication`` takes
+    generic names or classes ("benzodiazepine (class)"). ``InvalidQuery`` for an unknown name.
+    """
     f: dict = {}
-    for name, value in (("site", site), ("sex", sex), ("setting", setting),
-                        ("medication", medication)):
+    for name, value in (("site", site), ("sex", sex), ("setting", setting)):
         if value:
             f[name] = list(value)
+    if medication:
+        f["medication"] = medication_names(medication)
     if age is not None and full_age is not None and tuple(age) != tuple(full_age):
         f["age"] = (float(age[0]), float(age[1]))
     if diagnosis and diagnosis.strip():
-        f["diagnosis"] = [d.strip() for d in diagnosis.split(",") if d.strip()]
+        f["diagnosis"] = diagnosis_prefixes(diagnosis)
     return f
 
 
-@functools.lru_cache(maxsize=1)
-def _concept_phrases() -> dict[str, str]:
-    """{phrase: concept name} from the synthetic ontology (labels and synonyms)."""
-    try:
-        from clef.synth import concepts
-    except ImportError:  # pragma: no cover - the generator is part of clef
-        return {}
-    out = {}
-    for c in concepts():
-        out[_norm_text(c.name)] = c.name
-        for p in c.phrases:
-            out.setdefault(_norm_text(p), c.name)
-    return out
-
-
-_EFFECT_WORDS = ("effect", "effects", "use", "exposure", "medication", "medications")
-
-
-def _query_variants(query: str) -> list[str]:
-    """The query, then drug-class readings: "benzodiazepine effect" -> "benzodiazepine
-    medication" / "benzodiazepine class" (the medication-class tasks' concept and name)."""
-    q = _norm_text(query)
-    words = q.split()
-    base = " ".join(words[:-1]) if len(words) > 1 and words[-1] in _EFFECT_WORDS else q
-    return list(dict.fromkeys([q, base, f"{base} medication", f"{base} class"]))
+def short_heading(text: str, limit: int = HEADING_CHARS) -> str:
+    """A query shortened for a heading (whole words, an ellipsis when cut)."""
+    t = " ".join(str(text or "").split())
+    if len(t) <= limit:
+        return t
+    cut = t[:limit].rsplit(" ", 1)[0] if " " in t[:limit] else t[:limit]
+    return cut.rstrip(" ,;.") + "…"
 
 
 @dataclass
 class QueryEvaluation:
-    """A concept query checked against the task whose name/concept it matches.
+    """A concept query checked against the task it names (by name, synonym or abbreviation).
 
     ``positives`` is aligned with the session table: 1, 0, or -1 for unlabelled (None without a
-    task).
+    task); for a query asking for absence ("normal EEG", "no LPDs") the task's labels are
+    flipped. ``auroc`` uses held-out sessions only (``split == "test"``) when the cohort has
+    them (``held_out`` True), else every labelled session.
     """
 
     task: str | None = None
@@ -95,36 +146,162 @@ class QueryEvaluation:
     auroc: float = float("nan")
     n_pos: int = 0
     n_neg: int = 0
+    inverted: bool = False
+    held_out: bool = False
+    phrase: str = ""
+
+    @property
+    def label(self) -> str:
+        """What the AUROC is measured on, for the page."""
+        if self.task is None:
+            return ""
+        what = "held-out sessions (test split)" if self.held_out else "all labelled sessions"
+        return f"AUROC vs {'not ' if self.inverted else ''}`{self.task}` on {what}"
 
 
 def query_evaluation(query: str, scores: np.ndarray, sessions: pd.DataFrame,
                      labels: pd.DataFrame | None, task_info: pd.DataFrame | None
                      ) -> QueryEvaluation:
-    """AUROC of concept scores against the labels of the task the query names, if any.
+    """AUROC of concept scores against the labels of the task the query names, if any
+    (:func:`clef.search.match_query_task`), on held-out sessions when the cohort has a split."""
+    from clef.search import auroc_on, match_query_task
 
-    The query matches a task by its name or concept (case/underscore-insensitive), through a
-    label/synonym of the synthetic ontology that maps to a task's concept, or as a drug class
-    ("benzodiazepine effect" -> the benzodiazepine medication-class task).
-    """
     if labels is None or task_info is None or len(task_info) == 0:
         return QueryEvaluation()
-    task = None
-    for cand in _query_variants(query):
-        task = match_task(cand, task_info)
-        if task is None:
-            concept = _concept_phrases().get(_norm_text(cand))
-            task = match_task(concept, task_info) if concept is not None else None
-        if task is not None:
-            break
-    if task is None or task not in labels.columns:
+    m = match_query_task(query, task_info)
+    if m.task is None or m.task not in labels.columns:
         return QueryEvaluation()
-    y = labels[task].reindex(sessions["session_id"].astype(str).to_numpy())
+    y = labels[m.task].reindex(sessions["session_id"].astype(str).to_numpy())
     pos = y.astype("Float64").fillna(-1).to_numpy(dtype=float).astype(np.int8)
-    ok = pos >= 0
-    from clef.probe import auroc
+    if m.inverted:
+        pos = np.where(pos >= 0, 1 - pos, -1).astype(np.int8)
+    split = sessions["split"].astype(str).to_numpy() if "split" in sessions else None
+    held = split is not None and bool((split == "test").any())
+    a, n_pos, n_neg = auroc_on(scores, pos, (split == "test") if held else None)
+    return QueryEvaluation(m.task, pos, a, n_pos, n_neg, m.inverted, held, m.phrase)
 
-    a = float(auroc(pos[ok], np.asarray(scores)[ok])) if ok.any() else float("nan")
-    return QueryEvaluation(task, pos, a, int((pos == 1).sum()), int((pos == 0).sum()))
+
+RESULT_COLUMNS = ("rank", "session_id", "found by", "report rank", "EEG rank", "EEG percentile",
+                  "age", "sex", "site", "diagnoses", "findings")
+SEARCH_MODES = {"fused": "Report + EEG (fused)", "eeg": "EEG only", "report": "Report only"}
+
+
+def hybrid_results(eeg_scores: np.ndarray, report_scores: np.ndarray, sessions: pd.DataFrame, *,
+                   k: int = 20, mask: np.ndarray | None = None, mode: str = "fused"
+                   ) -> pd.DataFrame:
+    """Ranked sessions from the EEG, the reports, or both (:func:`clef.search.fuse`).
+
+    Parameters
+    ----------
+    eeg_scores, report_scores : np.ndarray
+        (n,) in ``sessions`` row order. Both rank columns are kept in every mode (a report hit
+        shows where the EEG put it, and the reverse); ``source`` says which best-100 lists hold
+        the session.
+    sessions : pd.DataFrame
+        Session metadata (``session_id``, ``report``, ...).
+    k : int
+    mask : np.ndarray of bool, optional
+        Sessions allowed by the filters.
+    mode : {"fused", "eeg", "report"}
+
+    Returns
+    -------
+    pd.DataFrame
+        :func:`clef.search.fuse` columns, then every session column (the full report included).
+    """
+    from clef.search import fuse
+
+    if mode not in SEARCH_MODES:
+        raise InvalidQuery(f"search mode {mode!r} is not one of {list(SEARCH_MODES)}.")
+    eeg = np.asarray(eeg_scores, dtype=np.float64)
+    depth = max(100, int(k))
+    fused = fuse(eeg, report_scores, sessions["session_id"].to_numpy(), k=len(eeg), mask=mask,
+                 depth=depth)
+    if mode == "eeg":
+        fused = fused[fused["eeg_rank"] > 0].sort_values("eeg_rank", kind="stable")
+    elif mode == "report":
+        fused = fused[fused["report_rank"] > 0].sort_values("report_rank", kind="stable")
+    fused = fused.head(int(k)).reset_index(drop=True)
+    fused["rank"] = np.arange(1, len(fused) + 1)
+    meta = sessions.iloc[fused["row"].to_numpy()].reset_index(drop=True)
+    return pd.concat([fused, meta.drop(columns=["session_id"], errors="ignore")], axis=1)
+
+
+def findings_text(report, chars: int = 220) -> str:
+    """A report's findings and impression (statements joined), shortened for a table cell."""
+    from clef.text.statements import split_statements
+
+    text = " ".join(s.text for s in split_statements(report))
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " …"
+
+
+def results_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`hybrid_results` for ``st.dataframe``: which source found each session and
+    at which rank, the EEG percentile (not a raw cosine), demographics, findings excerpt."""
+    out = pd.DataFrame({
+        "rank": results["rank"].to_numpy(), "session_id": results["session_id"].to_numpy(),
+        "found by": results["source"].to_numpy(),
+        "report rank": results["report_rank"].replace(0, np.nan).astype("Int64"),
+        "EEG rank": results["eeg_rank"].replace(0, np.nan).astype("Int64"),
+        "EEG percentile": results["eeg_percentile"].to_numpy()})
+    for c in ("age", "sex", "site"):
+        if c in results:
+            out[c] = results[c].to_numpy()
+    if "age" in out:
+        out["age"] = pd.to_numeric(out["age"], errors="coerce").round(1)
+    if "diagnoses" in results:
+        out["diagnoses"] = [("; ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray))
+                             else "" if v is None else str(v)) for v in results["diagnoses"]]
+    out["findings"] = [findings_text(r) for r in results.get("report", [None] * len(out))]
+    return out.reset_index(drop=True)
+
+
+def evidence_markdown(evidence: pd.DataFrame) -> list[str]:
+    """Markdown lines of :func:`clef.search.statement_evidence`: matching affirmed statements
+    highlighted (✅ affirmed), matching negated ones struck through (🚫 negated), hedged ones
+    tagged, the rest plain."""
+    lines = []
+    for r in evidence.itertuples(index=False):
+        text = str(r.text).replace("[", "(").replace("]", ")")
+        hedge = " *(hedged)*" if r.certainty == "hedged" else ""
+        sec = f"`{r.section}` " if r.section else ""
+        if r.match and r.polarity == "negated":
+            lines.append(f"{sec}:red-background[🚫 negated: ~~{text}~~]{hedge}")
+        elif r.match:
+            lines.append(f"{sec}:green-background[✅ affirmed: **{text}**]{hedge}")
+        else:
+            lines.append(f"{sec}:gray[{text}]{hedge}")
+    return lines
+
+
+def trust_message(strength, n_report_hits: int, known: bool = True
+                  ) -> tuple[str | None, str]:
+    """What the page says about a query's scores: ("warning", …) for no good match, ("info", …)
+    when only the reports carry it, (None, …) otherwise.
+
+    Parameters
+    ----------
+    strength : clef.search.MatchStrength
+    n_report_hits : int
+        Sessions whose report matches the query (under the filters).
+    known : bool
+        Whether any query word is a clinical term (:func:`clef.search.is_known_query`).
+    """
+    beat = (f"its best 10 sessions score {strength.statistic:.3f} (mean cosine), beating "
+            f"{strength.null_percentile:.0f}% of unrelated texts (threshold "
+            f"{strength.null_threshold:.3f})")
+    if not known and n_report_hits == 0:
+        return "warning", ("No good match: none of these words appears in any report or in "
+                           f"clef's clinical vocabulary, so the EEG ranking below means nothing "
+                           f"({beat}). Fix: describe a finding, e.g. 'generalized slowing'.")
+    if strength.beats_null:
+        return None, f"EEG match: {beat}."
+    if n_report_hits == 0:
+        return "warning", (f"No good match: no report uses these words, and the EEG model scores "
+                           f"this query no better than unrelated text ({beat}). The list below "
+                           "is what the EEG ranks first, not evidence of the concept.")
+    return "info", (f"The EEG model scores this query no better than unrelated text ({beat}); "
+                    f"{n_report_hits} reports match it, so trust the report rank column.")
 
 
 def neighbours(index, model, *, k: int = 10, session_id: str | None = None, vector=None,

@@ -150,6 +150,7 @@ class ReportIndex:
             aff.append(statement_terms(" ".join(s.text for s in stmts if s.affirmed)))
             neg.append(statement_terms(" ".join(s.text for s in stmts if not s.affirmed)))
         self.has_report = np.array([bool(a or n) for a, n in zip(aff, neg)])
+        self.vocabulary = frozenset(w for d in (*aff, *neg) for w in d)
         self._parts = {}
         for name, docs in (("affirmed", aff), ("negated", neg)):
             rows = np.flatnonzero([bool(d) for d in docs])
@@ -157,6 +158,11 @@ class ReportIndex:
 
     def __len__(self) -> int:
         return len(self.session_ids)
+
+    def known_terms(self, query: str) -> list[str]:
+        """The query's terms that occur in some report (affirmed or negated): none for
+        "asdfgh", whatever the EEG model makes of it."""
+        return [t for t in query_terms(query)[0] if t in self.vocabulary]
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every session for a query (0 where no query term occurs).

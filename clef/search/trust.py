@@ -128,6 +128,46 @@ def match_strength(scores: np.ndarray, null: np.ndarray, top: int = TOP,
     return MatchStrength(stat, thr, pct, bool(stat > thr))
 
 
+@functools.lru_cache(maxsize=1)
+def vocabulary_terms() -> frozenset:
+    """Every word of clef's clinical vocabulary (labels and synonyms of findings, artifacts,
+    diagnoses, medications; drug classes), as search terms."""
+    from clef.search.keyword import tokenize
+
+    words = set()
+    for c in VOCABULARY.values():
+        for p in (c.name, *c.phrases):
+            words.update(tokenize(p))
+    for cls, members in DRUG_CLASSES.items():
+        words.update(tokenize(" ".join((cls, *members))))
+    return frozenset(words)
+
+
+def is_known_query(query: str, report_terms=()) -> bool:
+    """Whether any word of a query is a clinical term clef or the cohort's reports know.
+
+    Parameters
+    ----------
+    query : str
+    report_terms : iterable of str
+        Query terms found in the reports (``ReportIndex.known_terms``).
+
+    Returns
+    -------
+    bool
+        False for nonsense such as "asdfgh" (a text tower still maps it somewhere).
+    """
+    from clef.search.keyword import query_terms
+
+    if any(True for _ in report_terms):
+        return True
+    try:
+        terms = query_terms(query)[0]
+    except Exception:  # noqa: BLE001 - an unreadable query knows nothing
+        return False
+    return bool(set(terms) & vocabulary_terms())
+
+
 # ---- query -> task ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -266,5 +306,5 @@ def auroc_on(scores: np.ndarray, labels: np.ndarray, keep: np.ndarray | None = N
     return float(roc_auc_score(y[ok], np.asarray(scores, dtype=np.float64)[ok])), n_pos, n_neg
 
 
-__all__ = ["INVERSE_PHRASES", "NULL_QUANTILE", "NULL_TEXTS", "TOP", "MatchStrength", "TaskMatch",
+__all__ = ["is_known_query", "vocabulary_terms", "INVERSE_PHRASES", "NULL_QUANTILE", "NULL_TEXTS", "TOP", "MatchStrength", "TaskMatch",
            "auroc_on", "match_query_task", "match_strength", "null_statistics", "top_mean"]
