@@ -14,6 +14,20 @@
 # %% [markdown]
 # # 03 · Pretraining: masked reconstruction, then alignment to reports and EHR
 #
+# **After this notebook you can**
+# - explain the two training stages of CLEF: masked spectrogram reconstruction (no labels) and
+#   contrastive alignment of EEG with reports and EHR (**InfoNCE**);
+# - read a loss curve against its chance level;
+# - read an EEG-report **cosine similarity** matrix and its recall@1;
+# - say what alignment changed in the shipped model, with numbers read from its probe run.
+#
+# **Prerequisites:** notebooks 01 (tokens) and 02 (reports, EHR). Glossary:
+# `notebooks/README.md` (embedding, cosine similarity, InfoNCE).
+#
+# **Time (about 25 min):** 1 a small cohort (2 min) · 2 both stages + exercise (8 min) ·
+# 3 filling in hidden patches + exercise (5 min) · 4 similarity matrices + exercise (6 min) ·
+# 5 the shipped checkpoint (4 min). The training cell takes about a minute.
+#
 # CLEF pretrains its session encoder in two stages:
 #
 # 1. **Masked spectrogram reconstruction.** Most of a session's tokens are hidden; the encoder
@@ -25,11 +39,12 @@
 #    InfoNCE / CLIP loss). Afterwards EEG, report text and free-text queries live in one space.
 #
 # Here both stages run for a few dozen steps on a small synthetic cohort on the CPU: enough to see
-# the losses fall and the EEG-report similarity matrix change. The shipped `clef-tiny` checkpoint
-# (trained the same way, longer, on more sessions) is compared at the end.
+# the losses fall and the EEG-report similarity matrix change. This is a toy run; the shipped
+# `clef-tiny` checkpoint (trained the same way, longer, on more sessions) is compared at the end.
 #
 # Library calls: `clef.synth.generate_cohort`, `clef.train.TrainConfig`, `clef.train.pretrain`,
-# `clef.model.CLEFModel` (`encode_eeg`, `encode_text`, `reconstruct`, `from_pretrained`).
+# `clef.model.CLEFModel` (`encode_eeg`, `encode_text`, `encode_ehr`, `reconstruct`,
+# `from_pretrained`).
 
 # %% tags=["parameters"]
 # Parameters. The defaults run in about a minute and a half on 2 CPU cores.
@@ -45,10 +60,10 @@ SEED = 0
 TORCH_THREADS = 1  # torch CPU threads: this small model gains little from more, and a shared or
 #                    busy machine loses a lot to thread contention (set 0 for torch's default)
 SAMPLE_DIR = os.environ.get("CLEF_SAMPLE_DIR", "")  # "" = data_samples/ (shipped checkpoint)
-SHOW_SOLUTIONS = True  # run the exercise solutions (CI runs them so they cannot drift)
 
 # %%
 import json
+import sys
 import tempfile
 import warnings
 from dataclasses import replace
@@ -59,30 +74,30 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
-from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "clef" / "__init__.py").exists()),
+            Path.cwd())
+sys.path.insert(0, str(ROOT / "notebooks"))
+import nbtools as nbt  # noqa: E402  (figure style, computed markdown)
 
-from clef.cohort import Cohort
-from clef.bundle import Bundle
-from clef.model import CLEFModel, ModelConfig
-from clef.synth import generate_cohort
-from clef.train import TrainConfig, pretrain
-from clef.train.checkpoint import list_checkpoints, load_checkpoint
+from clef.bundle import Bundle  # noqa: E402
+from clef.cohort import Cohort  # noqa: E402
+from clef.model import CLEFModel, ModelConfig  # noqa: E402
+from clef.synth import generate_cohort  # noqa: E402
+from clef.train import TrainConfig, pretrain  # noqa: E402
+from clef.train.checkpoint import list_checkpoints, load_checkpoint  # noqa: E402
 
-set_matplotlib_formats("jpeg", pil_kwargs={"quality": 80})  # small committed outputs
-plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72, "figure.figsize": (10, 4)})
+nbt.style()
 torch.manual_seed(SEED)
 if TORCH_THREADS:
     torch.set_num_threads(TORCH_THREADS)
-ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "clef" / "__init__.py").exists()),
-            Path.cwd())
 SAMPLES = Path(SAMPLE_DIR) if SAMPLE_DIR else ROOT / "data_samples"
 WORK = Path(tempfile.mkdtemp(prefix="clef_nb03_"))
 print("working folder:", WORK)
 
 # %% [markdown]
-# ## 1. A small cohort
+# ## 1. A small cohort (2 min)
 #
 # `generate_cohort(..., signals="none")` writes only the tables (sessions with reports and EHR,
 # tasks, oracle); the signals are regenerated from `(seed, session_id)` whenever a session is
@@ -98,7 +113,7 @@ split_counts.columns = ["sessions", "patients"]
 display(split_counts)
 
 # %% [markdown]
-# ## 2. Both stages
+# ## 2. Both stages (8 min, with the exercise)
 #
 # `clef.train.pretrain` runs the stages one after the other (`stage="both"`), each with its own
 # warm-up and cosine learning-rate decay, and writes a checkpoint at the end of each stage. The
@@ -121,33 +136,72 @@ print("held-out metrics:", {k: round(v, 3) for k, v in summary["eval"].items()
 # %%
 log = pd.DataFrame([json.loads(line) for line in
                     (WORK / "model" / "train_log.jsonl").read_text().splitlines()])
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 rec = log[log["stage"] == "recon"]
 ali = log[log["stage"] == "align"]
 axes[0].plot(rec["global_step"], rec["recon"], label="stage 1")
 axes[0].plot(ali["global_step"], ali["recon"], label="stage 2 (weight 0.25)")
-axes[0].set(title="masked reconstruction (MSE)", xlabel="step")
-axes[0].legend(fontsize=8)
+axes[0].set(title="masked reconstruction", xlabel="optimizer step",
+            ylabel="mean squared error (dB scale²)")
+axes[0].legend()
 axes[1].plot(ali["global_step"], ali["clip_text"], label="EEG <-> report")
 axes[1].plot(ali["global_step"], ali["clip_ehr"], label="EEG <-> EHR")
 axes[1].axhline(np.log(BATCH_SIZE), color="k", ls="--", lw=0.8, label="chance (ln batch)")
-axes[1].set(title="contrastive losses (InfoNCE)", xlabel="step")
-axes[1].legend(fontsize=8)
+axes[1].set(title="contrastive losses (InfoNCE)", xlabel="optimizer step",
+            ylabel="cross-entropy (nats)")
+axes[1].legend()
 axes[2].plot(log["global_step"], log["lr"])
-axes[2].set(title="learning rate", xlabel="step")
+axes[2].set(title="learning rate", xlabel="optimizer step", ylabel="AdamW learning rate")
 fig.tight_layout()
 plt.show()
 first, last = rec.iloc[0], rec.iloc[-1]
-print(f"stage 1 reconstruction {first['recon']:.3f} -> {last['recon']:.3f}; "
-      f"stage 2 EEG-report loss {ali['clip_text'].iloc[0]:.3f} -> {ali['clip_text'].iloc[-1]:.3f} "
-      f"(chance {np.log(BATCH_SIZE):.3f})")
+end_text = ali["clip_text"].iloc[-1]
+nbt.say(f"Stage 1 reconstruction error {first['recon']:.3f} -> {last['recon']:.3f}; stage 2 "
+        f"EEG-report loss {ali['clip_text'].iloc[0]:.3f} -> {end_text:.3f}, "
+        + ("**below** " if end_text < np.log(BATCH_SIZE) else "**not below** ")
+        + f"the chance level ln({BATCH_SIZE}) = {np.log(BATCH_SIZE):.3f}: at chance the model "
+        "cannot tell a session's own report from the other reports of its batch.")
 
 # %% [markdown]
-# ## 3. What stage 1 learns: filling in hidden patches
+# ### Exercise 2.1 · Why is chance ln(batch size)?
 #
-# We load the checkpoint written at the end of stage 1, hide 60 % of one held-out session's tokens
-# and let the model predict them. Left: the session's volume (one region); middle: the visible
-# tokens only (hidden ones grey); right: visible tokens plus the model's predictions.
+# InfoNCE is a cross-entropy: for each session, a softmax over its cosine similarities with the
+# batch's reports (divided by a temperature), and the loss is minus the log-probability of its
+# own report. Compute the loss of a model whose similarities are all equal, and of one whose own
+# report is more similar than the others by a margin of one temperature unit.
+
+# %%
+# Exercise 2.1 · scaffold
+def info_nce(sim: np.ndarray, temperature: float = 0.07) -> float:
+    """Mean InfoNCE (EEG -> report direction) of a (batch, batch) similarity matrix."""
+    logits = sim / temperature
+    # TODO: log-softmax over each row, then minus the mean of the diagonal
+    return float("nan")
+
+
+print("all similarities equal:", info_nce(np.zeros((BATCH_SIZE, BATCH_SIZE))),
+      "| ln(batch) =", round(float(np.log(BATCH_SIZE)), 3))
+
+# %% tags=["solution"]
+# Exercise 2.1 · solution
+def info_nce(sim: np.ndarray, temperature: float = 0.07) -> float:
+    logits = sim / temperature
+    logits = logits - logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-np.diag(log_p).mean())
+
+
+flat = np.zeros((BATCH_SIZE, BATCH_SIZE))
+print(f"all equal: {info_nce(flat):.3f} = ln({BATCH_SIZE}) = {np.log(BATCH_SIZE):.3f}")
+print(f"own report ahead by one temperature unit: {info_nce(flat + 0.07 * np.eye(BATCH_SIZE)):.3f}")
+
+# %% [markdown]
+# ## 3. What stage 1 learns: filling in hidden patches (5 min, with the exercise)
+#
+# We load the checkpoint written at the end of stage 1, hide most of one held-out session's
+# tokens (the training mask ratio, printed below) and let the model predict them. Left: the
+# session's volume (one region); middle: the visible tokens only (hidden ones grey); right:
+# visible tokens plus the model's predictions.
 
 # %%
 ckpts = list_checkpoints(WORK / "model" / "checkpoints")  # oldest first: end of stage 1, stage 2
@@ -167,7 +221,8 @@ test_ids = cohort.sessions.loc[cohort.sessions["split"] == "test", "session_id"]
 sessions = [cohort.session(s) for s in test_ids]  # regenerated, 200 Hz, average reference
 tok = final.tokenizer
 tokens = tok.tokenize(sessions)  # padded batch
-print(f"{len(test_ids)} held-out sessions -> tokens {tuple(tokens.values.shape)}")
+print(f"{len(test_ids)} held-out sessions -> tokens {tuple(tokens.values.shape)}; "
+      f"mask ratio {cfg.mask_ratio:g}")
 
 one = tok.tokenize(sessions[0])
 noise = torch.rand(one.mask.shape, generator=torch.Generator().manual_seed(SEED))
@@ -181,28 +236,61 @@ n_win = tok.n_windows(sessions[0].n_samples)
 cmap = plt.get_cmap("magma").with_extremes(bad="lightgray")
 panels = {"original": one.values, f"visible ({1 - cfg.mask_ratio:.0%})": visible,
           "visible + predicted": filled}
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
-for ax, (name, vals) in zip(axes, panels.items()):
+fig, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=True)
+for ax, (title, vals) in zip(axes, panels.items()):
     vol = tok.untokenize(replace(one, values=vals), 0, n_windows=n_win)  # (ch, windows, freqs)
     chans = tok.layout.groups[region]
-    ax.imshow(vol[list(chans)].mean(0).T.numpy(), aspect="auto", origin="lower", cmap=cmap,
-              vmin=-1, vmax=3, extent=[0, n_win * tok.config.step_s, tok.volume_freqs[0],
-                                       tok.volume_freqs[-1]])
-    ax.set(title=f"{name}: {tok.region_names[region]}", xlabel="s")
-axes[0].set_ylabel("Hz")
+    im = ax.imshow(vol[list(chans)].mean(0).T.numpy(), aspect="auto", origin="lower", cmap=cmap,
+                   vmin=-1, vmax=3, extent=[0, n_win * tok.config.step_s, tok.volume_freqs[0],
+                                            tok.volume_freqs[-1]])
+    ax.set(title=f"{title}: {tok.region_names[region].replace('_', ' ')}",
+           xlabel="time (s)")
+axes[0].set_ylabel("frequency (Hz)")
+fig.colorbar(im, ax=axes, shrink=0.85, label="normalized power (tokenizer dB scale)")
 plt.show()
-err = ((pred.float() - one.values) ** 2)[masked[..., None].expand_as(valid) & valid].mean()
-print(f"MSE on the hidden tokens: {float(err):.3f} (predicting zeros would give "
-      f"{float((one.values ** 2)[masked[..., None].expand_as(valid) & valid].mean()):.3f})")
+sel = masked[..., None].expand_as(valid) & valid
+err = ((pred.float() - one.values) ** 2)[sel].mean()
+zero = (one.values ** 2)[sel].mean()
+nbt.say(f"Error on the hidden tokens: {float(err):.3f}, against {float(zero):.3f} for predicting "
+        "the tokenizer's zero level everywhere: "
+        + ("the toy stage 1 already does better than that." if err < zero else
+           "the toy stage 1 is not yet better than that; more steps are needed."))
 
 # %% [markdown]
-# ## 4. The EEG-report similarity matrix, before and after alignment
+# ### Exercise 3.1 · How much can be hidden?
+#
+# Evaluate the stage-1 model's reconstruction error on all held-out sessions with 30, 60 and 90
+# in every hundred tokens hidden. How fast does it degrade? (A clinician's analogy: how much of
+# a page can be covered before you can no longer guess the background rhythm?)
+
+# %%
+# Exercise 3.1 · scaffold
+gen = torch.Generator().manual_seed(SEED + 1)
+noise_all = torch.rand(tokens.mask.shape, generator=gen)
+noise_all[~tokens.mask] = 2.0  # padding is never "visible"
+for ratio in (0.3, 0.6, 0.9):
+    # TODO: with torch.no_grad(): p, m, v = stage1.reconstruct(tokens, noise_all, mask_ratio=ratio)
+    #       then the mean squared error on hidden, valid values, as in the cell above
+    pass
+
+# %% tags=["solution"]
+# Exercise 3.1 · solution
+for ratio in (0.3, 0.6, 0.9):
+    with torch.no_grad():
+        p, m, v = stage1.reconstruct(tokens, noise_all, mask_ratio=ratio)
+    sel_r = (m & tokens.mask)[..., None].expand_as(v) & v
+    print(f"mask ratio {ratio:.1f}: error on hidden tokens "
+          f"{float(((p.float() - tokens.values) ** 2)[sel_r].mean()):.3f}")
+
+# %% [markdown]
+# ## 4. The EEG-report similarity matrix, before and after alignment (6 min, with the exercise)
 #
 # Row *i* is held-out session *i*'s EEG embedding, column *j* report *j*'s text embedding; each
-# cell is their cosine similarity. After stage 1 the text projection is untrained, so the matrix
-# is noise. Stage 2 should make the **diagonal** (each session with its own report) stand out.
-# These patients were never seen in training; with a few dozen steps on a few dozen sessions the
-# effect is small, the shipped checkpoint (section 5) shows it more clearly.
+# cell is their **cosine similarity** (1 = same direction, 0 = unrelated). After stage 1 the text
+# projection is untrained, so the matrix is noise. Stage 2 should make the **diagonal** (each
+# session with its own report) stand out. These patients were never seen in training; with a few
+# dozen steps on a few dozen sessions the effect is small or absent, which is what the numbers
+# below say. The shipped checkpoint (section 5) is the fair comparison.
 
 # %%
 reports = cohort.sessions.set_index("session_id").loc[test_ids, "report"].tolist()
@@ -221,32 +309,65 @@ def recall_at_1(sim: np.ndarray) -> float:
     return float((sim.argmax(axis=1) == np.arange(len(sim))).mean())
 
 
+def draw_similarity(ax, sim, title):
+    lim = float(np.abs(sim).max())
+    im = ax.imshow(sim, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.set(title=f"{title}\nrecall@1 {recall_at_1(sim):.2f} (chance {1 / len(sim):.2f})",
+           xlabel="report of session j", ylabel="EEG of session i")
+    plt.colorbar(im, ax=ax, shrink=0.8, label="cosine similarity")
+
+
 sims = {"after stage 1 (before alignment)": similarity(stage1),
-        "after stage 2 (aligned)": similarity(final)}
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-for ax, (name, sim) in zip(axes, sims.items()):
-    im = ax.imshow(sim, cmap="RdBu_r", vmin=-np.abs(sim).max(), vmax=np.abs(sim).max())
-    ax.set(title=f"{name}\nrecall@1 {recall_at_1(sim):.2f} (chance {1 / len(sim):.2f})",
-           xlabel="report", ylabel="EEG session")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+        "after stage 2 (aligned, toy run)": similarity(final)}
+fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+for ax, (title, sim) in zip(axes, sims.items()):
+    draw_similarity(ax, sim, title)
+fig.tight_layout()
 plt.show()
-for name, sim in sims.items():
+lines = []
+for title, sim in sims.items():
     diag, off = np.diag(sim).mean(), sim[~np.eye(len(sim), dtype=bool)].mean()
-    print(f"{name}: mean diagonal {diag:.3f} vs off-diagonal {off:.3f}")
+    lines.append(f"- {title}: mean diagonal {diag:.3f} vs off-diagonal {off:.3f}, recall@1 "
+                 f"{recall_at_1(sim):.2f} (chance {1 / len(sim):.2f})")
+nbt.say("\n".join(lines))
 
 # %% [markdown]
-# ## 5. The shipped checkpoint
+# ### Exercise 4.1 · EEG and EHR
+#
+# Draw the EEG-EHR similarity matrix of the final toy model (`final.encode_ehr(records)` with the
+# sessions table rows as records). Why are some off-diagonal cells as high as the diagonal?
+# (Hint: many patients share the same diagnoses and medications.)
+
+# %%
+# Exercise 4.1 · scaffold
+records = cohort.sessions.set_index("session_id").loc[test_ids].reset_index()
+sim_ehr = None  # TODO: with torch.no_grad(): final.encode_eeg(tokens) @ final.encode_ehr(records).T
+if sim_ehr is None:
+    print("TODO: compute sim_ehr, then draw_similarity(ax, sim_ehr.numpy(), 'EEG <-> EHR')")
+
+# %% tags=["solution"]
+# Exercise 4.1 · solution
+with torch.no_grad():
+    sim_ehr = (final.encode_eeg(tokens) @ final.encode_ehr(records).T).numpy()
+fig, ax = plt.subplots(figsize=(6, 5))
+draw_similarity(ax, sim_ehr, "EEG <-> EHR (toy run)")
+plt.show()
+keys = records.apply(lambda r: (tuple(r["diagnoses"] if r["diagnoses"] is not None else ()),
+                                tuple(r["medications"] if r["medications"] is not None else ()),
+                                r["setting"]), axis=1)
+print(f"{keys.nunique()} distinct (diagnoses, medications, setting) among {len(keys)} records: "
+      "identical records have identical EHR embeddings, so their columns tie")
+
+# %% [markdown]
+# ## 5. The shipped checkpoint (4 min)
 #
 # `data_samples/` ships a `clef-tiny` checkpoint trained with the same code on a larger synthetic
-# cohort; its model card records the exact command and data. Its stage 2 is a variant of the one
-# above: `--init-from` a stage-1 checkpoint and `--freeze-encoder` keep the encoder locked and
-# train only the attention pool, the projections and the text/EHR towers (each session's token
-# states are computed once, so 1,500 steps of batch 128 fit in minutes on a CPU; on the probe
-# benchmark it beat the 300 + 300-step fully trained model, 0.783 vs 0.758 mean AUROC). Same
-# held-out sessions, same
-# matrix (the sessions come from this notebook's cohort seed; if the shipped model was trained on
-# a cohort with the same seed, some of these patients may be in its training split, so read the
-# number as an illustration, not an evaluation; notebook 04 evaluates properly).
+# cohort; its model card records the exact command and data (printed below). Its stage 2 is a
+# variant of the one above: `--init-from` a stage-1 checkpoint and `--freeze-encoder` keep the
+# encoder locked and train only the attention pool, the projections and the text/EHR towers.
+# Because the encoder is locked, the **reconstruction-only** baseline of the probe benchmark is
+# exactly this model *before* alignment: comparing the two is the before/after of alignment. The
+# numbers are read from the shipped probe run at run time.
 
 # %%
 bundle = Bundle.locate(SAMPLES, require=False)
@@ -257,62 +378,39 @@ if shipped_dir is None:
 else:
     shipped = CLEFModel.from_pretrained(shipped_dir).eval()
     card = (Path(shipped_dir) / "MODEL_CARD.md").read_text()
-    print("\n".join(card.splitlines()[:25]))
+    print("\n".join(card.splitlines()[:32]))
     sim = similarity(shipped)
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    im = ax.imshow(sim, cmap="RdBu_r", vmin=-np.abs(sim).max(), vmax=np.abs(sim).max())
-    ax.set(title=f"shipped checkpoint\nrecall@1 {recall_at_1(sim):.2f} (chance {1 / len(sim):.2f})",
-           xlabel="report", ylabel="EEG session")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    draw_similarity(ax, sim, "shipped checkpoint")
     plt.show()
-
-# %% [markdown]
-# ## Exercises
-#
-# 1. **Mask ratio.** Evaluate the stage-1 model's reconstruction error on the held-out sessions
-#    with 30 %, 60 % and 90 % of the tokens hidden. How fast does it degrade?
-# 2. **EHR alignment.** Draw the EEG-EHR similarity matrix (`model.encode_ehr(records)` with the
-#    sessions table rows as records) for the final model. Why are some off-diagonal cells as
-#    high as the diagonal? (Hint: many patients share the same diagnoses and medications.)
-# 3. **Longer training.** Set `STEPS = 100` in the parameter cell and rerun. What happens to
-#    the held-out recall@1, and to the gap between the train and held-out contrastive loss?
+    seed_line = next((ln for ln in card.splitlines() if "cohort_seed" in ln), "")
+    same_seed = seed_line.split(":")[-1].strip() == str(SEED)
+    nbt.say(f"Shipped checkpoint on this notebook's held-out sessions: recall@1 "
+            f"{recall_at_1(sim):.2f} (chance {1 / len(sim):.2f}). "
+            + ("Its training cohort used the same seed, so some of these patients may be in its "
+               "training split: read it as an illustration; notebook 04 evaluates properly."
+               if same_seed else
+               "Its training cohort used another seed, so these patients are new to it; with a "
+               "dozen sessions the number is still noisy (notebook 04 evaluates properly)."))
 
 # %%
-if SHOW_SOLUTIONS:
-    # 1. Reconstruction error on hidden tokens against the mask ratio.
-    gen = torch.Generator().manual_seed(SEED + 1)
-    noise_all = torch.rand(tokens.mask.shape, generator=gen)
-    noise_all[~tokens.mask] = 2.0  # padding is never "visible"
-    for ratio in (0.3, 0.6, 0.9):
-        with torch.no_grad():
-            p, m, v = stage1.reconstruct(tokens, noise_all, mask_ratio=ratio)
-        sel = (m & tokens.mask)[..., None].expand_as(v) & v
-        print(f"mask ratio {ratio:.1f}: MSE on hidden tokens "
-              f"{float(((p.float() - tokens.values) ** 2)[sel].mean()):.3f}")
-
-# %%
-if SHOW_SOLUTIONS:
-    # 2. EEG <-> EHR similarities.
-    records = cohort.sessions.set_index("session_id").loc[test_ids].reset_index()
-    with torch.no_grad():
-        sim_ehr = (final.encode_eeg(tokens) @ final.encode_ehr(records).T).numpy()
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    im = ax.imshow(sim_ehr, cmap="RdBu_r", vmin=-np.abs(sim_ehr).max(), vmax=np.abs(sim_ehr).max())
-    ax.set(title=f"EEG <-> EHR, recall@1 {recall_at_1(sim_ehr):.2f}", xlabel="EHR record",
-           ylabel="EEG session")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    plt.show()
-    keys = records.apply(lambda r: (tuple(r["diagnoses"] if r["diagnoses"] is not None else ()),
-                                    tuple(r["medications"] if r["medications"] is not None else ()),
-                                    r["setting"]), axis=1)
-    print(f"{keys.nunique()} distinct (diagnoses, medications, setting) among {len(keys)} records")
-
-# %%
-if SHOW_SOLUTIONS:
-    # 3. Longer training: rerun the notebook with STEPS = 100. Here, the held-out numbers of
-    #    this run, to compare against.
-    ev = summary["eval"]
-    print(f"held-out recall@1 EEG->report {ev.get('eeg_to_report_recall@1', float('nan')):.3f}, "
-          f"EEG->EHR {ev.get('eeg_to_ehr_recall@1', float('nan')):.3f} "
-          f"(chance {ev.get('chance_recall@1', float('nan')):.3f}); final train EEG-report loss "
-          f"{ali['clip_text'].iloc[-1]:.3f}")
+summary_full = nbt.read_result("summary_table.csv", bundle=bundle, index_col=0)
+if summary_full is None or not {"clef", "recon"} <= set(summary_full.index):
+    nbt.say("*No shipped probe run with the reconstruction-only baseline was found.*")
+else:
+    cats = [c for c in summary_full.columns if c not in ("n_tasks",)]
+    before, after = summary_full.loc["recon", cats], summary_full.loc["clef", cats]
+    diff = after - before
+    gained = [c for c in cats if c != "overall" and diff[c] > 0]
+    lost = [c for c in cats if c != "overall" and diff[c] <= 0]
+    nbt.say(
+        f"**Alignment, before and after** (shipped probe run, "
+        f"{int(summary_full.loc['clef', 'n_tasks'])} tasks, held-out patients, mean AUROC): "
+        f"overall {before['overall']:.3f} before (reconstruction only) -> {after['overall']:.3f} "
+        f"after ({diff['overall']:+.3f}). Gains in: {', '.join(gained) or 'none'}; "
+        f"no gain in: {', '.join(lost) or 'none'}."
+        + (f" The short-window baseline ({summary_full.loc['short-window', 'overall']:.3f}) is a "
+           "different model (10-second windows, averaged), not a stage of this one."
+           if "short-window" in summary_full.index else ""))
+    display((summary_full.loc[[r for r in ("recon", "clef", "oracle") if r in summary_full.index],
+                              cats]).round(3))

@@ -14,16 +14,20 @@
 # %% [markdown]
 # # 06 · Exploring a cohort: search, maps, selections and timelines
 #
-# With every session embedded, a cohort becomes something to explore rather than a table to
-# filter. This notebook does, in code, what the dashboard does in the browser:
+# **After this notebook you can**
+# - find sessions like a given one, or matching a concept, with metadata filters;
+# - judge whether neighbours share clinical labels, measured on patients the model never saw;
+# - read a **UMAP** cohort map (hover a point to read its report) and profile a selection;
+# - read a concept timeline inside one recording against the true episodes.
 #
-# 1. **similarity search** with a FAISS index: sessions like this one, sessions matching a
-#    free-text concept, with metadata filters;
-# 2. the **UMAP cohort map**, coloured by phenotype, medication and setting;
-# 3. **selecting and comparing cohorts**: what distinguishes a selection from the rest
-#    (`clef.explore.cohort_profile`);
-# 4. the **concept timeline** inside one session: which minutes of a recording look like a
-#    concept, against the true intervals of the synthetic ground truth.
+# **Prerequisites:** notebooks 04 (held-out patients) and 05 (queries). Glossary in
+# `notebooks/README.md` (embedding, cosine similarity, UMAP).
+#
+# **Time (about 25 min):** 1 similarity search + exercise (8 min) · 2 the cohort map (6 min) ·
+# 3 selections + exercise (6 min) · 4 the concept timeline + exercise (5 min).
+#
+# With every session embedded, a cohort becomes something to explore rather than a table to
+# filter. This notebook does, in code, what the dashboard does in the browser.
 #
 # Library calls: `clef.index.SessionIndex` (`load`, `by_session`, `by_text`, `filter_mask`),
 # `clef.maps.CohortMap`, `clef.store.EmbeddingStore`, `clef.explore` (`cohort_profile`,
@@ -39,32 +43,35 @@ QUERY = "generalized slowing"  # free-text concept for search, selection and the
 COLOR_TASKS = ("epilepsy_any", "benzodiazepine_class")  # map colours: a phenotype, a medication
 SELECT_TOP = 30  # sessions in the query-based selection of section 3
 TIMELINE_FINDING = "generalized_slowing"  # finding whose true intervals the timeline is checked on
+HOVER_SESSIONS = 700  # points on the interactive map (each carries a report excerpt)
 TORCH_THREADS = 1  # torch CPU threads (0 = torch's default; 1 avoids contention on busy machines)
-SHOW_SOLUTIONS = True  # run the exercise solutions (CI runs them so they cannot drift)
 
 # %%
+import sys
 import warnings
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib_inline.backend_inline import set_matplotlib_formats
+from IPython.display import display
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+ROOT = next((p for p in (Path.cwd(), *Path.cwd().parents) if (p / "clef" / "__init__.py").exists()),
+            Path.cwd())
+sys.path.insert(0, str(ROOT / "notebooks"))
+import nbtools as nbt  # noqa: E402  (figure style, computed markdown)
 
-from clef.cohort import Cohort
-from clef.bundle import Bundle
-from clef.explore import cohort_profile, concept_scores, concept_timeline
-from clef.index import SessionIndex, steer, text_vector
-from clef.maps import CohortMap
-from clef.model import CLEFModel
-from clef.store import EmbeddingStore
+from clef.bundle import Bundle  # noqa: E402
+from clef.cohort import Cohort  # noqa: E402
+from clef.explore import cohort_profile, concept_scores, concept_timeline  # noqa: E402
+from clef.index import SessionIndex, steer, text_vector  # noqa: E402
+from clef.maps import CohortMap  # noqa: E402
+from clef.model import CLEFModel  # noqa: E402
+from clef.store import EmbeddingStore  # noqa: E402
 
-set_matplotlib_formats("jpeg", pil_kwargs={"quality": 80})  # small committed outputs
-plt.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72, "figure.figsize": (10, 4)})
-pd.set_option("display.width", 140)
-pd.set_option("display.max_colwidth", 60)
+nbt.style()
 if TORCH_THREADS:
     torch.set_num_threads(TORCH_THREADS)
 bundle = Bundle.locate(SAMPLE_DIR or None, require=False)  # default: the shipped data_samples/
@@ -75,18 +82,16 @@ index = SessionIndex.load(bundle.index, model)  # refuses an index built with an
 cmap = CohortMap.load(bundle.map)
 cohort = Cohort.load(bundle.cohort)
 labels = cohort.labels()
+name = nbt.clinical_names(cohort.task_info())
 print(store)
 print(index)
 print(cmap)
 
 # %% [markdown]
-# ## 1. Similarity search
+# ## 1. Similarity search (8 min, with the exercise)
 #
 # The index holds one unit vector per session; a search returns the sessions with the highest
-# cosine similarity. **By session**: pick a session, find its nearest neighbours. Do the
-# neighbours share its clinical labels more often than the cohort as a whole? We check a few
-# labels over every session in the index: the rate at which a neighbour shares a positive label,
-# against the label's base rate.
+# cosine similarity. **By session**: pick a session, find its nearest neighbours.
 
 # %%
 meta_cols = ["session_id", "score", "site", "setting", "age", "sex", "diagnoses", "medications"]
@@ -96,24 +101,64 @@ print("query:", query_row[["setting", "age", "diagnoses"]].to_dict())
 similar = index.by_session(query_id, k=K)
 similar[[c for c in meta_cols if c in similar.columns]]
 
+# %% [markdown]
+# Do the neighbours share the query session's clinical labels more often than the cohort as a
+# whole? For each label: among sessions that have it, the share of their K nearest neighbours
+# that have it too, divided by the label's base rate (**lift**: 1 = no better than random).
+# The alignment was *trained* on the reports and EHR of the training-split patients, so their
+# neighbours are not a fair test. We measure twice: over every session in the index (as the
+# dashboard shows them), and on **held-out patients only** (queries and neighbours from the test
+# split, never another session of the same patient).
+
 # %%
 tasks = [t for t in ("setting_icu", "epilepsy_any", "any_epileptiform", "generalized_slowing",
                      "benzodiazepine_class") if t in labels]
-lab = labels.reindex(index.session_ids)
-rows = []
-for t in tasks:
-    pos = lab.index[lab[t] == 1]
-    if len(pos) < 2:
-        continue
-    shared = []
-    for sid in pos:
-        nb = index.by_session(sid, k=K)["session_id"]
-        shared.append(float((lab.loc[nb, t] == 1).mean()))
-    rows.append({"task": t, "positives": len(pos), "base rate": float((lab[t] == 1).mean()),
-                 f"neighbours positive (k={K})": float(np.mean(shared))})
-agreement = pd.DataFrame(rows).set_index("task")
-agreement["lift"] = agreement[f"neighbours positive (k={K})"] / agreement["base rate"]
-agreement.round(3)
+sess_all = cohort.sessions.set_index("session_id")
+V = np.asarray(store.embeddings, dtype=np.float64)
+V /= np.linalg.norm(V, axis=1, keepdims=True)
+ids = np.asarray(store.session_ids)
+
+
+def lift_table(keep: np.ndarray, exclude_same_patient: bool) -> pd.DataFrame:
+    """Neighbour agreement among the sessions in `keep` (a boolean mask over the store)."""
+    sub, sid = V[keep], ids[keep]
+    sim = sub @ sub.T
+    np.fill_diagonal(sim, -np.inf)
+    if exclude_same_patient:
+        pid = sess_all["patient_id"].reindex(sid).to_numpy()
+        sim[pid[:, None] == pid[None, :]] = -np.inf
+    nn = np.argsort(-sim, axis=1)[:, :K]  # (sessions, K)
+    lab = labels.reindex(sid).apply(pd.to_numeric, errors="coerce").astype(float)
+    rows = []
+    for t in tasks:
+        yv = lab[t].to_numpy()
+        pos = np.flatnonzero(yv == 1)
+        if len(pos) < 2:
+            continue
+        base = float(np.nanmean(yv))
+        shared = float(np.nanmean(yv[nn[pos]] == 1))
+        rows.append({"label": name[t], "positives": len(pos), "base rate": base,
+                     f"neighbours positive (k={K})": shared, "lift": shared / base})
+    return pd.DataFrame(rows).set_index("label")
+
+
+everyone = lift_table(np.ones(len(ids), bool), exclude_same_patient=False)
+split = sess_all["split"].reindex(ids).to_numpy() if "split" in sess_all else None
+held_out = (lift_table(split == "test", exclude_same_patient=True)
+            if split is not None and (split == "test").sum() > K else None)
+display(everyone.round(3))
+if held_out is not None:
+    display(held_out.round(3))
+    both = everyone[["lift"]].join(held_out[["lift"]], lsuffix=" all", rsuffix=" held-out")
+    fell = both[both["lift held-out"] < both["lift all"]]
+    nbt.say("Lift over every session vs held-out patients only: "
+            + "; ".join(f"{t} {r['lift all']:.2f} -> {r['lift held-out']:.2f}"
+                        for t, r in both.iterrows())
+            + f". It falls for {len(fell)} of {len(both)} labels on patients the model never saw"
+            + (", and is no better than random (at most 1.05) for: "
+               + ", ".join(both.index[both["lift held-out"] <= 1.05]) + "."
+               if (both["lift held-out"] <= 1.05).any() else ".")
+            + " Read the held-out numbers as what the search does for a new patient.")
 
 # %% [markdown]
 # **By text**: the query is embedded by the model's text tower and searched like a session
@@ -129,32 +174,84 @@ print(f"\n{QUERY!r}, ICU only:")
 print(hits_icu[[c for c in meta_cols if c in hits_icu.columns]].to_string(index=False))
 
 # %% [markdown]
-# ## 2. The cohort map
+# ### Exercise 1.1 · Filtered search
 #
-# The map is a 2-D UMAP of the session embeddings, fitted once and stored with the bundle (new
-# sessions are placed on it without refitting, see the exercises). Nearby points are sessions
-# the model finds similar; colours show what that similarity tracks.
+# Find the sessions most similar to the query session of this section among outpatients only,
+# aged 40 or under. How many sessions match the filter at all?
+
+# %%
+# Exercise 1.1 · scaffold
+mask = None  # TODO: index.filter_mask(setting="outpatient", age=(None, 40))
+res = None  # TODO: index.by_session(query_id, k=K, setting=..., age=...)
+print("TODO" if res is None else res)
+
+# %% tags=["solution"]
+# Exercise 1.1 · solution
+mask = index.filter_mask(setting="outpatient", age=(None, 40))
+print(f"{int(mask.sum())} sessions match setting=outpatient, age <= 40")
+res = index.by_session(query_id, k=K, setting="outpatient", age=(None, 40))
+print(res[[c for c in meta_cols if c in res.columns]].to_string(index=False))
+
+# %% [markdown]
+# ## 2. The cohort map (6 min)
+#
+# The map is a 2-D **UMAP** of the session embeddings, fitted once and stored with the bundle
+# (new sessions are placed on it without refitting, see exercise 4.1). Nearby points are sessions
+# the model finds similar; the axes have no units, and distances between far-apart clusters
+# mean little. Colours show what the similarity tracks.
 
 # %%
 coords = cmap.coords.set_index("session_id")
-sess = cohort.sessions.set_index("session_id").reindex(coords.index)
+sess = sess_all.reindex(coords.index)
 lab_map = labels.reindex(coords.index)
-panels = [("setting", sess["setting"])] + [(t, lab_map[t]) for t in COLOR_TASKS if t in lab_map]
-fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5))
-binary = {"0": "lightgray", "1": "tab:red", "unknown": "tab:olive"}
-for ax, (name, values) in zip(np.atleast_1d(axes), panels):
-    values = values.astype("string").fillna("unknown")
+panels = [("care setting", sess["setting"])] + [(name[t], lab_map[t]) for t in COLOR_TASKS
+                                                 if t in lab_map]
+fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5))
+for ax, (title, values) in zip(np.atleast_1d(axes), panels):
+    values = values.astype("string").fillna("not recorded")
+    binary = title != "care setting"
     for level in sorted(values.unique(), key=lambda v: (v == "1", v)):  # positives drawn last
         sel = (values == level).to_numpy()
-        ax.scatter(coords.loc[sel, "x"], coords.loc[sel, "y"], s=10, label=level,
-                   color=binary.get(level) if name != "setting" else None)
-    ax.set(title=name, xticks=[], yticks=[])
-    ax.legend(fontsize=8, markerscale=1.5)
+        label = {"0": "no", "1": "yes"}.get(level, level) if binary else level
+        color = {"0": "lightgray", "1": "tab:red", "not recorded": "tab:olive"}.get(level) \
+            if binary else None
+        ax.scatter(coords.loc[sel, "x"], coords.loc[sel, "y"], s=9, label=label, color=color)
+    ax.set(title=title, xticks=[], yticks=[], xlabel="UMAP 1", ylabel="UMAP 2")
+    ax.legend(markerscale=2, loc="best")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 3. Selecting and comparing cohorts
+# **Explore it yourself**: hover a point to read the session's setting, age and the start of its
+# report's impression (a random subset of sessions, to keep the notebook small).
+
+# %%
+import plotly.express as px  # noqa: E402
+
+
+def impression(report, n: int = 90) -> str:
+    text = str(report).split("IMPRESSION", 1)[-1].lstrip(":\n ").replace("\n", " ")
+    return text[:n] + ("..." if len(text) > n else "")
+
+
+pick = coords.sample(min(HOVER_SESSIONS, len(coords)), random_state=0).index
+hover = pd.DataFrame({
+    "x": coords.loc[pick, "x"].round(3), "y": coords.loc[pick, "y"].round(3),
+    "setting": sess.loc[pick, "setting"].astype(str),
+    "age": sess.loc[pick, "age"].round(0),
+    "split": sess.loc[pick, "split"].astype(str) if "split" in sess else "",
+    "impression": [impression(r) for r in sess.loc[pick, "report"]]}, index=pick)
+fig = px.scatter(hover.reset_index(), x="x", y="y", color="setting",
+                 hover_data={"session_id": True, "age": True, "split": True, "impression": True,
+                             "x": False, "y": False},
+                 labels={"x": "UMAP 1", "y": "UMAP 2"}, width=900, height=560,
+                 title=f"cohort map, {len(pick)} sessions (hover for the report)")
+fig.update_traces(marker={"size": 6})
+fig.update_layout(font={"size": 13})
+fig.show(renderer="plotly_mimetype+notebook_connected")
+
+# %% [markdown]
+# ## 3. Selecting and comparing cohorts (6 min, with the exercise)
 #
 # A selection is any set of sessions: a lasso on the map, a search result, a filter. Here: the
 # `SELECT_TOP` sessions that score highest for the query. `cohort_profile` compares the selection
@@ -174,24 +271,48 @@ profile.top(12)[["variable", "level", "n_sel", "n_rest", "rate_sel", "rate_rest"
 # %%
 xy = coords.loc[[s for s in store.session_ids if s in coords.index]]
 in_sel = xy.index.isin(selected)
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+fig, axes = plt.subplots(1, 2, figsize=(12, 5))
 axes[0].scatter(xy.loc[~in_sel, "x"], xy.loc[~in_sel, "y"], s=8, color="lightgray", label="rest")
-axes[0].scatter(xy.loc[in_sel, "x"], xy.loc[in_sel, "y"], s=14, color="tab:red",
+axes[0].scatter(xy.loc[in_sel, "x"], xy.loc[in_sel, "y"], s=16, color="tab:red",
                 label=f"top {SELECT_TOP}: {QUERY}")
-axes[0].set(xticks=[], yticks=[], title="the selection on the map")
-axes[0].legend(fontsize=8)
+axes[0].set(xticks=[], yticks=[], xlabel="UMAP 1", ylabel="UMAP 2", title="the selection on the map")
+axes[0].legend()
 if TIMELINE_FINDING in labels:
-    y = labels.reindex(store.session_ids)[TIMELINE_FINDING]
-    for v, col in ((0, "tab:gray"), (1, "tab:red")):
-        axes[1].hist(scores[(y == v).to_numpy()], bins=20, alpha=0.6, color=col,
-                     label=f"{TIMELINE_FINDING} = {v}")
-    axes[1].set(xlabel=f"cosine with {QUERY!r}", ylabel="sessions", title="query score by label")
-    axes[1].legend(fontsize=8)
+    yv = labels.reindex(store.session_ids)[TIMELINE_FINDING]
+    for v, col, lab in ((0, "tab:gray", "absent"), (1, "tab:red", "present")):
+        axes[1].hist(scores[(yv == v).to_numpy()], bins=20, alpha=0.6, color=col,
+                     label=f"{name[TIMELINE_FINDING]} {lab}")
+    axes[1].set(xlabel=f"cosine similarity with {QUERY!r}", ylabel="sessions",
+                title="query score by true label")
+    axes[1].legend()
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 4. The concept timeline inside a session
+# ### Exercise 3.1 · Steering
+#
+# "Like this session, but with excess beta": move the query session's vector towards the text
+# "excess beta activity" (`clef.index.steer`) and search again. What share of the new neighbours
+# take a benzodiazepine, compared with the original neighbours and with the cohort?
+
+# %%
+# Exercise 3.1 · scaffold
+v = index.vector(query_id)
+before = index.by_vector(v, k=K, exclude=(query_id,))["session_id"]
+after = None  # TODO: index.by_vector(steer(v, "excess beta activity", 0.8, model), k=K, ...)
+print("TODO" if after is None else after.tolist())
+
+# %% tags=["solution"]
+# Exercise 3.1 · solution
+after = index.by_vector(steer(v, "excess beta activity", 0.8, model), k=K,
+                        exclude=(query_id,))["session_id"]
+if "benzodiazepine_class" in labels:
+    b = pd.to_numeric(labels["benzodiazepine_class"], errors="coerce")
+    print(f"benzodiazepine rate among neighbours: before {b.reindex(before).mean():.2f}, "
+          f"after steering {b.reindex(after).mean():.2f} (cohort {b.mean():.2f})")
+
+# %% [markdown]
+# ## 4. The concept timeline inside a session (5 min, with the exercise)
 #
 # A session embedding summarizes the whole recording; the encoder's per-time-patch states say
 # *when*. Projected into the shared space, each time patch gets a cosine with the query, a
@@ -218,15 +339,16 @@ if states is None:
     _, window_states, _ = embed_sessions(model, [cohort.session(sid)], states=True)
     states = window_states[0]
 tl = concept_timeline(states, None, None, text_vector(QUERY, model), model.tokenizer.time_patch_s)
-fig, ax = plt.subplots(figsize=(10, 3))
+fig, ax = plt.subplots(figsize=(11, 3.5))
 patch_min = model.tokenizer.time_patch_s / 60
 ax.bar(tl["start_min"], tl["score"], width=patch_min, align="edge", color="tab:blue",
        edgecolor="white", label=f"cosine with {QUERY!r}")
-for _, ep in cands[cands["session_id"] == sid].iterrows():
+for i, (_, ep) in enumerate(cands[cands["session_id"] == sid].iterrows()):
     ax.axvspan(ep["onset_s"] / 60, (ep["onset_s"] + ep["duration_s"]) / 60, color="tab:red",
-               alpha=0.2, lw=0)
-ax.set(xlabel="minutes", ylabel="cosine", title=f"{sid}: timeline (red: true {TIMELINE_FINDING})")
-ax.legend(fontsize=8)
+               alpha=0.2, lw=0, label=f"true {name[TIMELINE_FINDING]}" if i == 0 else None)
+ax.set(xlabel="time into the recording (min)", ylabel="cosine similarity",
+       title=f"{sid}: where in the recording does it look like {QUERY!r}?")
+ax.legend(loc="upper right")
 plt.show()
 if len(cands):
     t_mid = (tl["start_min"] + patch_min / 2) * 60  # patch centres (s)
@@ -235,55 +357,37 @@ if len(cands):
     for _, ep in eps.iterrows():
         inside |= ((t_mid >= ep["onset_s"]) & (t_mid < ep["onset_s"] + ep["duration_s"])).to_numpy()
     if inside.any() and (~inside).any():
-        print(f"mean timeline score inside true episodes {tl['score'][inside].mean():.3f}, "
-              f"outside {tl['score'][~inside].mean():.3f}")
+        a, b_ = tl["score"][inside].mean(), tl["score"][~inside].mean()
+        nbt.say(f"Mean timeline score inside the true episodes {a:.3f}, outside {b_:.3f}: the "
+                "timeline " + ("does" if a > b_ else "does **not**") + " rise where the finding is.")
 
 # %% [markdown]
-# ## Exercises
+# ### Exercise 4.1 · A new session on the map
 #
-# 1. **Filtered search.** Find the sessions most similar to the query session of section 1 among
-#    outpatients only, aged under 40. How many sessions match the filter at all?
-# 2. **Steering.** "Like this session, but with excess beta": move the query session's vector
-#    towards the text "excess beta activity" (`clef.index.steer`) and search again. What fraction
-#    of the new neighbours take a benzodiazepine, compared with the original neighbours?
-# 3. **A new session on the map.** Generate a session from another cohort seed
-#    (`clef.synth.regenerate_session`), embed it, and place it on the map with `cmap.transform`.
+# Generate a session from another cohort seed (`clef.synth.regenerate_session`), embed it, and
+# place it on the map with `cmap.transform`. Where does it land, and who are its nearest stored
+# sessions?
 
 # %%
-if SHOW_SOLUTIONS:
-    # 1. Filters.
-    mask = index.filter_mask(setting="outpatient", age=(None, 40))
-    print(f"{int(mask.sum())} sessions match setting=outpatient, age <= 40")
-    res = index.by_session(query_id, k=K, setting="outpatient", age=(None, 40))
-    print(res[[c for c in meta_cols if c in res.columns]].to_string(index=False))
+# Exercise 4.1 · scaffold
+from clef.embed import embed_sessions  # noqa: E402
+from clef.synth import make_session_id, regenerate_session  # noqa: E402
 
-# %%
-if SHOW_SOLUTIONS:
-    # 2. Steering towards a concept.
-    v = index.vector(query_id)
-    before = index.by_vector(v, k=K, exclude=(query_id,))["session_id"]
-    after = index.by_vector(steer(v, "excess beta activity", 0.8, model), k=K,
-                            exclude=(query_id,))["session_id"]
-    if "benzodiazepine_class" in labels:
-        b = labels["benzodiazepine_class"]
-        print(f"benzodiazepine rate among neighbours: before {b.reindex(before).mean():.2f}, "
-              f"after steering {b.reindex(after).mean():.2f} (cohort {b.mean():.2f})")
+duration = float(cohort.sessions["duration_s"].median())
+new = regenerate_session(12345, make_session_id("A", 0, 0, int(duration)))
+print("new session:", new.meta["setting"], new.meta["findings"])
+xy_new = None  # TODO: vec, _, _ = embed_sessions(model, [new]); xy_new = cmap.transform(vec[0])
 
-# %%
-if SHOW_SOLUTIONS:
-    # 3. Place a new session without refitting the map.
-    from clef.embed import embed_sessions
-    from clef.synth import make_session_id, regenerate_session
-
-    duration = float(cohort.sessions["duration_s"].median())
-    new = regenerate_session(12345, make_session_id("A", 0, 0, int(duration)))
-    vec, _, errors = embed_sessions(model, [new])
-    xy_new = cmap.transform(vec[0])
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    ax.scatter(coords["x"], coords["y"], s=8, color="lightgray")
-    ax.scatter([xy_new[0]], [xy_new[1]], s=120, marker="*", color="tab:red",
-               label=f"new: {new.meta['setting']}, findings {new.meta['findings'][:2]}")
-    ax.set(xticks=[], yticks=[], title="a new session placed on the map")
-    ax.legend(fontsize=7)
-    plt.show()
-    print("nearest stored sessions:", index.by_vector(vec[0], k=3)["session_id"].tolist())
+# %% tags=["solution"]
+# Exercise 4.1 · solution
+vec, _, errors = embed_sessions(model, [new])
+xy_new = cmap.transform(vec[0])
+fig, ax = plt.subplots(figsize=(6, 5))
+ax.scatter(coords["x"], coords["y"], s=8, color="lightgray")
+ax.scatter([xy_new[0]], [xy_new[1]], s=160, marker="*", color="tab:red",
+           label=f"new: {new.meta['setting']}, {', '.join(name[f] for f in new.meta['findings'][:2])}")
+ax.set(xticks=[], yticks=[], xlabel="UMAP 1", ylabel="UMAP 2",
+       title="a new session placed on the map")
+ax.legend(loc="lower left", fontsize=10)
+plt.show()
+print("nearest stored sessions:", index.by_vector(vec[0], k=3)["session_id"].tolist())
