@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: test demo env browsers notebooks notebooks-execute workshop lint bench sample clean
+.PHONY: test demo env browsers notebooks notebooks-execute workshop lint bench sample clean screenshots
 
 # The virtual environment is rebuilt only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -30,6 +30,10 @@ test: $(STAMP) browsers
 
 demo: $(STAMP)
 	$(BIN)/clef demo
+
+# Refresh the README's screenshots (tests write theirs to a temporary folder otherwise).
+screenshots: $(STAMP) browsers
+	CLEF_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e -q
 
 notebooks: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

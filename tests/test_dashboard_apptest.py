@@ -395,3 +395,19 @@ def test_build_demo_bundle_contents_and_overwrite(bundle_root, tmp_path):
     assert set(cmap.coords["session_id"]) == set(store.session_ids)
     with pytest.raises(FileExistsError, match="not empty"):
         build_demo_bundle(root, n_sessions=8)
+
+
+# ---- issue 18: compare page, state in the URL ---------------------------------------------------
+
+def test_compare_page_and_viewer_url_state(app):
+    at = app("compare")
+    _ok(at)
+    heat = [p for p in _plots(at) if p["data"][0]["type"] == "heatmap"]
+    assert len(heat) >= 3  # two spectrograms and the state similarity
+    assert {"a", "b"} <= set(at.query_params)
+    at = app("session_viewer")
+    at.radio(key="viewer_montage").set_value("transverse").run()
+    at.selectbox(key="viewer_notch").set_value(50).run()
+    _ok(at)
+    assert at.query_params["montage"] == "transverse" and at.query_params["notch"] == "50"
+    assert "notch 50" in _traces(at)["layout"]["title"]["text"]

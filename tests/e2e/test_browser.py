@@ -211,3 +211,123 @@ def test_upload_real_recording_shows_neighbours(page, server, eegmmidb_edf):
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     _shot(page, "upload_neighbours")
 
+
+
+# ---- issue 18: state in the URL, viewer, compare, upload honesty -------------------------------
+
+def _ids(bundle_root, n: int = 3) -> list[str]:
+    import pandas as pd
+
+    from clef.bundle import Bundle
+
+    table = pd.read_parquet(Bundle.locate(bundle_root).index / "sessions.parquet")
+    return table["session_id"].astype(str).head(n).tolist()
+
+
+def _lasso(page) -> None:
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    _idle(page)
+    bb = plot.locator(".nsewdrag").first.bounding_box()
+    x0, y0, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
+    pts = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.35)]
+    page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
+    page.mouse.down()
+    for fx, fy in pts[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=8)
+    page.mouse.up()
+
+
+def test_back_and_reload_restore_query_and_selection(page, server):
+    """The map's concept query and a lasso selection live in the URL: Back and reload restore
+    them (they were lost before issue 18)."""
+    page.goto(f"{server}/map?color=concept+score%E2%80%A6&concept=burst+suppression")
+    box = page.get_by_label("Concept")
+    box.wait_for()
+    _idle(page)
+    assert box.input_value() == "burst suppression"
+    _lasso(page)
+    heading = page.get_by_text("Selected cohort:", exact=False).first
+    heading.wait_for()
+    _idle(page)
+    selected = heading.text_content()
+    page.wait_for_function("() => location.search.includes('sel=lasso')")
+    box.fill("generalized slowing")
+    box.press("Enter")
+    page.wait_for_function("() => location.search.includes('generalized')")
+    _idle(page)
+    page.go_back()  # the query before: burst suppression, the selection kept
+    page.wait_for_function("() => location.search.includes('burst')")
+    _idle(page)
+    page.wait_for_function("() => document.querySelector('input[aria-label=\"Concept\"]')"
+                           ".value === 'burst suppression'")
+    assert page.get_by_text("Selected cohort:", exact=False).first.text_content() == selected
+    page.reload()  # a reload (or the link shared) shows the same selection
+    page.get_by_text("Selected cohort:", exact=False).first.wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert page.get_by_text("Selected cohort:", exact=False).first.text_content() == selected
+
+
+def test_session_link_opens_that_session(page, server, bundle_root):
+    sid = _ids(bundle_root, 3)[2]
+    page.goto(f"{server}/viewer?session={sid}&t=120")
+    page.get_by_role("heading", name="Session viewer").wait_for()
+    title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
+    title.wait_for()
+    _idle(page)
+    _no_exception(page)
+    shown = page.locator('[data-testid="stSelectbox"] input').first.input_value()
+    assert shown == sid, shown
+    assert " 120.0 s" in title.text_content()
+    assert f"session={sid}" in page.url
+
+
+def test_viewer_event_click_and_display_filter(page, server, bundle_root):
+    page.goto(f"{server}/viewer?session={_ids(bundle_root, 1)[0]}&window=5")
+    title = page.get_by_text("Double banana ·", exact=False).first
+    title.wait_for()
+    page.get_by_text("Events (", exact=False).wait_for()
+    _idle(page)
+    assert " 0.0 s" in title.text_content()
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    bb = grid.bounding_box()
+    page.mouse.click(bb["x"] + 12, bb["y"] + 35 * 4 + 17)  # the 4th event's row marker
+    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
+                           "t => t.textContent.includes('µV/division · 0.0 s'))")
+    _idle(page)
+    moved = title.text_content()
+    assert " 0.0 s" not in moved, moved
+    assert "t=" in page.url
+    page.get_by_label("Notch (Hz)").click()  # a display filter changes the trace
+    page.get_by_role("option", name="50").click()
+    page.get_by_text("notch 50 Hz", exact=False).first.wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert "notch=50" in page.url
+    _shot(page, "session_viewer_events")
+
+
+def test_compare_view_renders_two_sessions(page, server, bundle_root):
+    a, b = _ids(bundle_root, 2)
+    page.goto(f"{server}/compare?a={a}&b={b}")
+    page.get_by_role("heading", name="Compare two sessions").wait_for()
+    page.get_by_text(f"A: {a}").first.wait_for()
+    page.get_by_text(f"B: {b}").first.wait_for()
+    page.get_by_text("Where they agree", exact=False).first.wait_for()
+    _idle(page)
+    _no_exception(page)
+    assert page.locator(".js-plotly-plot").count() >= 5  # 2 spectrograms, 2 traces, similarity
+    _shot(page, "compare")
+
+
+def test_upload_reports_dropped_channels(page, server, eegmmidb_edf):
+    page.goto(f"{server}/similar")
+    page.get_by_text("Upload a recording").click()
+    page.locator('input[type="file"]').set_input_files(str(eegmmidb_edf))
+    msg = page.get_by_text(f"Read {eegmmidb_edf.name}", exact=False).first
+    msg.wait_for()
+    _idle(page)
+    _no_exception(page)
+    text = msg.text_content()
+    assert "160 Hz, 64 channels" in text and "dropped 45" in text, text
