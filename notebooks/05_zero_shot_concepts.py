@@ -288,7 +288,7 @@ zs = zeroshot_eval(emb, sessions, labels, info, encode, ids=test["session_id"], 
 ok_zs = zs[zs["status"] == "ok"].assign(finding=lambda d: d["task"].map(name))
 display(summarize_zeroshot(zs).round(3))
 targets = nbt.read_result("targets.csv", bundle=bundle)
-if targets is not None:
+if targets is not None and {"target", "value", "threshold", "status"} <= set(targets.columns):
     zt = targets[targets["target"].str.contains("zero-shot")]
     nbt.say("**Shipped probe run** (`targets.csv`, min. positives as in `clef probe`):\n\n"
             + "\n".join(f"- {r.target}: {float(r.value):.3f} (target {r.threshold}, "
@@ -413,7 +413,7 @@ nbt.say(f"{len(unseen)} clinician-style queries over {unseen['task'].nunique()} 
                      .to_numpy()) or "none") + ".")
 display(per_task.sort_values("mean").round(3))
 text_side = nbt.read_result("text_side.csv", bundle=bundle)
-if text_side is not None and {"tower", "backbone"} <= set(text_side.columns):
+if text_side is not None and {"text", "tower", "backbone"} <= set(text_side.columns):
     ts = text_side.groupby("text")[["tower", "backbone"]].mean()
     nbt.say("**Text side** (shipped run: sessions ranked by their own report, no EEG), mean "
             "AUROC: " + "; ".join(f"{form}: trained tower {r.tower:.3f}, raw backbone "
