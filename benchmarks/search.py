@@ -18,6 +18,7 @@ checkpoint and its store), measured against the generator's truth (``tasks.parqu
 """
 from __future__ import annotations
 
+# ruff: noqa: ISC004 - the report is a list of lines, some written as joined literals
 import argparse
 import re
 import sqlite3
@@ -84,7 +85,7 @@ def relevance(idx, model, emb, labels) -> pd.DataFrame:
             rows.append({"task": task, "query": q, "prevalence": float((y == 1).mean()),
                          "eeg": float((y[top_eeg] == 1).mean()),
                          "report": float((y[top_rep] == 1).sum() / 10),
-                         "report_hits": int(len(hits)),
+                         "report_hits": len(hits),
                          "fused": float((y[top_fused] == 1).mean())})
     return pd.DataFrame(rows)
 
@@ -206,7 +207,7 @@ def _md(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A markdown table (no tabulate dependency)."""
     def cell(v):
         if isinstance(v, (float, np.floating)):
-            return "n/a" if v != v else format(float(v), floatfmt)
+            return "n/a" if np.isnan(v) else format(float(v), floatfmt)
         return str(v)
 
     head = "| " + " | ".join(map(str, df.columns)) + " |"

@@ -115,7 +115,7 @@ def test_nonsense_query_warns_real_query_does_not(page):
 def test_long_query_is_shortened_and_names_filter(page):
     long = "generalized slowing " * 20
     _query(page, long.strip())
-    head = [s.value for s in page.subheader if s.value.startswith("Top ")][0]
+    head = next(s.value for s in page.subheader if s.value.startswith("Top "))
     assert len(head) < 120 and "…" in head
     page.text_input(key="search_dx").set_value("epilepsy").run()
     _ok(page)

@@ -122,7 +122,7 @@ def discordance_precision(rows: np.ndarray, mentioned: np.ndarray, truth: np.nda
     n_true = int(real[listed].sum()) if len(listed) else 0
     prec = n_true / len(listed) if len(listed) else float("nan")
     base = float(real[pool].mean()) if pool.any() else float("nan")
-    return DiscordancePrecision(prec, base, int(len(listed)), n_true)
+    return DiscordancePrecision(prec, base, len(listed), n_true)
 
 
 __all__ = ["DIRECTIONS", "DiscordancePrecision", "discordance_precision", "discordant",

@@ -24,8 +24,7 @@ from clef.text.queries import expand, parse_query
 from clef.text.statements import split_statements
 
 STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or over the there this to was "
-    "were with which seen noted present show shows showed eeg record recording during".split())
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "over", "the", "there", "this", "to", "was", "were", "with", "which", "seen", "noted", "present", "show", "shows", "showed", "eeg", "record", "recording", "during"])
 _WORD = re.compile(r"[a-z0-9]+")
 
 

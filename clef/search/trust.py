@@ -306,5 +306,18 @@ def auroc_on(scores: np.ndarray, labels: np.ndarray, keep: np.ndarray | None = N
     return float(roc_auc_score(y[ok], np.asarray(scores, dtype=np.float64)[ok])), n_pos, n_neg
 
 
-__all__ = ["is_known_query", "vocabulary_terms", "INVERSE_PHRASES", "NULL_QUANTILE", "NULL_TEXTS", "TOP", "MatchStrength", "TaskMatch",
-           "auroc_on", "match_query_task", "match_strength", "null_statistics", "top_mean"]
+__all__ = [
+    "INVERSE_PHRASES",
+    "NULL_QUANTILE",
+    "NULL_TEXTS",
+    "TOP",
+    "MatchStrength",
+    "TaskMatch",
+    "auroc_on",
+    "is_known_query",
+    "match_query_task",
+    "match_strength",
+    "null_statistics",
+    "top_mean",
+    "vocabulary_terms",
+]
