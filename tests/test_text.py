@@ -82,6 +82,21 @@ def test_parse_query_negation_and_errors():
 def test_prompts_never_call_normal_findings_abnormal():
     assert not any("bnormal" in t for t in templates_for("normal_pdr"))
     assert not any("bnormal" in t for t in templates_for("sleep_spindles"))
-    assert any("bnormal" in t for t in templates_for("lpds"))
+    assert not any("bnormal" in t for t in templates_for("lpds"))
     prompts = query_prompts(parse_query("normal EEG"))
     assert prompts and not any("bnormal" in p for p in prompts)
+
+
+def test_polarity_words_are_contrasted_with_their_antonym():
+    import numpy as np
+
+    from clef.text.queries import antonym, prompt_vector
+    assert antonym("Abnormal EEG due to normal variants") == "normal EEG due to abnormal variants"
+    space = {"normal EEG": [1.0, 0.9], "abnormal EEG": [0.9, 1.0], "spikes": [0.0, 1.0]}
+
+    def enc(texts):
+        return np.array([space[t] for t in texts])
+    v = prompt_vector(["abnormal EEG"], enc)
+    a, n = np.array(space["abnormal EEG"]), np.array(space["normal EEG"])
+    assert v @ a > v @ n  # contrasted: the abnormal side wins although the two are close
+    assert np.allclose(prompt_vector(["spikes"], enc), [0.0, 1.0])  # no polarity word: plain

@@ -10,11 +10,11 @@ import pandas as pd
 from clef.errors import InvalidQuery
 from clef.probe.battery import feature_matrix
 from clef.probe.metrics import auroc, bootstrap_auroc
-from clef.text.queries import templates_for
+from clef.text.queries import prompt_vector, templates_for
 
 # Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
-# Templates are polarity-aware: normal phenomena (posterior rhythm, sleep transients, photic
-# driving) are never written as "abnormal EEG" (clef.text.queries.templates_for).
+# Templates never say "normal" or "abnormal" (clef.text.queries.templates_for); polarity words of
+# a concept are contrasted with their antonyms (clef.text.queries.prompt_vector).
 TEMPLATES = None  # None: clef.text.queries.templates_for(concept)
 GROUP_NAMED = "named in training reports"
 GROUP_HELD_OUT = "held-out"
@@ -89,21 +89,25 @@ def text_encoder(model, batch_size: int = 64) -> TextEncoder:
 def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                        synonyms: dict | None = None,
                        templates: Sequence[str] | None = TEMPLATES) -> np.ndarray:
-    """Unit-norm ensemble embedding per concept: mean of its unit prompt embeddings, renormalized.
+    """Unit-norm ensemble embedding per concept (:func:`clef.text.queries.prompt_vector`: mean of
+    its unit prompt embeddings, "normal"/"abnormal" contrasted with the antonym), as the
+    dashboard's query path builds them.
 
     Returns
     -------
     np.ndarray, shape (len(concepts), d)
     """
-    prompts = [concept_prompts(c, synonyms, templates) for c in concepts]
-    flat = [p for ps in prompts for p in ps]
-    E = _unit(encode_text(flat))  # (n_prompts, d)
-    if E.shape[0] != len(flat):
-        raise ValueError(f"text encoder returned {E.shape[0]} embeddings for {len(flat)} prompts.")
-    out, k = [], 0
-    for ps in prompts:
-        out.append(E[k:k + len(ps)].mean(axis=0))
-        k += len(ps)
+    out = []
+    for c in concepts:
+        prompts = concept_prompts(c, synonyms, templates)
+
+        def encode(texts):
+            e = np.asarray(encode_text(list(texts)))
+            if e.shape[0] != len(texts):
+                raise ValueError(f"text encoder returned {e.shape[0]} embeddings for "
+                                 f"{len(texts)} prompts.")
+            return e
+        out.append(prompt_vector(prompts, encode))
     return _unit(np.stack(out))  # (concepts, d)
 
 

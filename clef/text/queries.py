@@ -176,19 +176,51 @@ def parse_query(text: str) -> Query:
     return Query(raw, core, True)
 
 
-# Findings that are normal (or physiological) EEG phenomena: never templated as abnormal.
+# Findings that are normal (or physiological) EEG phenomena (for teaching tables and reports).
 NORMAL_CONCEPTS = frozenset({"normal_pdr", "vertex_waves", "sleep_spindles", "k_complexes",
                              "photic_driving", "hv_response", "normal_eeg"})
+# Prompt templates say neither "normal" nor "abnormal": polarity is the concept's own word, and
+# "normal"/"abnormal" in a concept or query is contrasted with its antonym (prompt_vector).
 TEMPLATES_NEUTRAL: tuple[str, ...] = ("{}", "EEG shows {}.", "There is {}.")
-TEMPLATES_ABNORMAL: tuple[str, ...] = TEMPLATES_NEUTRAL + ("Abnormal EEG: {}.",)
+_POLARITY = re.compile(r"(?<![\w-])(ab)?normal(?![\w-])", re.IGNORECASE)
 
 
 def templates_for(concept: str | None) -> tuple[str, ...]:
-    """Prompt templates for a concept: neutral for normal phenomena and free text, with an
-    "Abnormal EEG: {}." impression only for known abnormal findings."""
-    if concept is None or concept in NORMAL_CONCEPTS:
-        return TEMPLATES_NEUTRAL
-    return TEMPLATES_ABNORMAL
+    """Prompt templates for a concept: the same neutral templates for every concept (no template
+    calls a finding normal or abnormal; see :func:`prompt_vector` for polarity words)."""
+    return TEMPLATES_NEUTRAL
+
+
+def antonym(text: str) -> str:
+    """Swap "normal" and "abnormal" ("normal EEG" -> "abnormal EEG")."""
+    return _POLARITY.sub(lambda m: "normal" if m.group(1) else "abnormal", text)
+
+
+def prompt_vector(prompts, encode) -> np.ndarray:
+    """Unit vector of a prompt ensemble, with polarity words contrasted.
+
+    Sentence encoders place "normal EEG" and "abnormal EEG" almost on top of each other. Prompts
+    that contain "normal" or "abnormal" are therefore contrasted with their antonyms: the vector
+    is ``mean(prompts) - mean(antonyms of the polar prompts)``, renormalised, so ranking by it
+    prefers sessions like the prompt over sessions like its opposite.
+
+    Parameters
+    ----------
+    prompts : list of str
+    encode : callable
+        list of str -> (n, d) array.
+
+    Returns
+    -------
+    np.ndarray
+        (d,) float64, unit norm.
+    """
+    v = _mean_unit(encode(list(prompts)))
+    polar = [p for p in prompts if _POLARITY.search(p)]
+    if polar:
+        v = v - _mean_unit(encode([antonym(p) for p in polar]))
+        v = v / max(float(np.linalg.norm(v)), 1e-12)
+    return v
 
 
 def query_prompts(query: Query, templates=TEMPLATES_NEUTRAL) -> list[str]:
@@ -213,11 +245,11 @@ def query_vector(query: str, encode, reference: str | None = None) -> np.ndarray
         renormalised, so ranking by it equals ranking by ``cos(x, q) - cos(x, r)``.
     """
     q = parse_query(query)
-    v = _mean_unit(encode(query_prompts(q)))
+    v = prompt_vector(query_prompts(q), encode)
     if q.negated:
         v = -v
     if reference is not None:
-        r = _mean_unit(encode(query_prompts(parse_query(reference))))
+        r = prompt_vector(query_prompts(parse_query(reference)), encode)
         if np.allclose(v, r, atol=1e-6):
             raise InvalidQuery(f"the query {query!r} is its own reference. Fix: contrast it "
                                "with another text, or search without a reference.")
@@ -238,11 +270,12 @@ __all__ = [
     "ELECTRODES",
     "MAX_QUERY_CHARS",
     "NORMAL_CONCEPTS",
-    "TEMPLATES_ABNORMAL",
     "TEMPLATES_NEUTRAL",
     "Query",
+    "antonym",
     "expand",
     "parse_query",
+    "prompt_vector",
     "query_prompts",
     "query_vector",
     "templates_for",
