@@ -202,7 +202,7 @@ def _grads_worker(rank: int, world: int, fake, init: str, out: str) -> None:
     if world > 1:
         dist.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=world)
     for stage in ("recon", "align"):
-        cfg = _cfg(fake, Path(out), stage=stage)
+        cfg = _cfg(fake, Path(out), stage=stage, freeze_text=False)  # text grads checked too
         model, data, plan, objective = _setup(cfg, world)
         runner = objective
         if world > 1:

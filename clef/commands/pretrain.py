@@ -60,8 +60,9 @@ def pretrain(
     text_keep_weight: Annotated[float, typer.Option(
         help="Penalty keeping text-text similarities close to the frozen backbone's.")] = 1.0,
     freeze_text: Annotated[bool, typer.Option(
-        "--freeze-text", help="Stage 2 keeps the text tower as initialised (locked text).")
-                           ] = False,
+        "--freeze-text/--train-text",
+        help="Stage 2 keeps the text tower as initialised (locked text, the default) or trains "
+             "its adapter (with --text-keep-weight).")] = True,
     ehr_weight: Annotated[float, typer.Option(help="EEG<->EHR loss weight (stage 2).")] = 0.5,
     seed: Annotated[int, typer.Option(help="Random seed (init, data order, masks).")] = 0,
     sites: Annotated[str | None, typer.Option(

@@ -41,7 +41,9 @@ class TrainConfig:
     statements_per_step: int = 2  # affirmed statements sampled per session and step
     negated_negatives: bool = True  # add one negated statement per session as an explicit negative
     text_keep_weight: float = 1.0  # penalty keeping text-text cosines close to the backbone's
-    freeze_text: bool = False  # stage 2 leaves the text tower as initialised (LiT: locked text)
+    # Stage 2 leaves the text tower as initialised (locked text, as in LiT): the shared space is
+    # the frozen backbone's, so the text side can never forget what the backbone knows.
+    freeze_text: bool = True
     # Stage 2 trains only the attention pool, EEG projection and text/EHR towers; the encoder
     # from stage 1 (or init_from) stays locked and its states are computed once per session.
     freeze_encoder: bool = False
