@@ -435,12 +435,49 @@ class Cohort:
         if path is not None:
             sess = read_session(path, sfreq=sfreq, montage=montage, **options)
         elif self.kind == "synthetic":
-            from clef.synth import regenerate_session
-
-            raw = regenerate_session(self.meta["seed"], session_id)
+            raw = synthetic_generator(self.meta).regenerate_session(self.meta["seed"], session_id)
             sess = preprocess(raw, sfreq=sfreq, montage=montage, **options)
         else:
             raise InvalidCohort(f"{self.root}: session {session_id!r} has no recording path and "
                                 "the cohort is not synthetic. Fix: fill its `path` column")
         sess.meta.update(session_id=session_id, patient_id=row["patient_id"], site=row["site"])
         return sess
+
+
+# A synthetic cohort names its generator in cohort.json ("generator_version": "<module>/<n>", e.g.
+# "clef.synth/1"); that module provides regenerate_session(seed, session_id). It is looked up when
+# a recording is needed, so the cohort layer does not depend on the generator package.
+DEFAULT_GENERATOR = "clef.synth"  # cohorts written before generator names were recorded
+
+
+def synthetic_generator(meta: dict):
+    """The generator module that can regenerate a synthetic cohort's recordings.
+
+    Parameters
+    ----------
+    meta : dict
+        The cohort's ``cohort.json``; ``generator_version`` "<module>/<version>" names a ``clef``
+        module (others fall back to ``DEFAULT_GENERATOR``).
+
+    Returns
+    -------
+    module
+        Has ``regenerate_session(seed, session_id) -> Session``.
+
+    Raises
+    ------
+    InvalidCohort
+        The named module cannot regenerate sessions.
+    """
+    import importlib
+    import re
+
+    name = str(meta.get("generator_version") or "").split("/")[0]
+    if not re.fullmatch(r"clef(\.[a-z_][a-z0-9_]*)+", name):
+        name = DEFAULT_GENERATOR
+    module = importlib.import_module(name)
+    if not callable(getattr(module, "regenerate_session", None)):
+        raise InvalidCohort(f"cohort.json names generator {name!r}, which has no "
+                            "regenerate_session(seed, session_id). Fix: set generator_version to "
+                            f"'{DEFAULT_GENERATOR}/1' or give the sessions recording paths")
+    return module
