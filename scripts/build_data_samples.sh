@@ -16,9 +16,11 @@ SEED=2026
   --minutes 10 --signals none
 
 # 2. Stage 1 (masked reconstruction) once: it is also the reconstruction-only baseline. Stage 2
-#    aligns a locked copy of that encoder (pool, projections, text/EHR towers) to reports and EHR:
-#    the CLEF checkpoint. Then the short-window baseline. One torch thread each (faster on 2 shared
-#    cores).
+#    aligns a locked copy of that encoder (attention pool, EEG projection, EHR tower) to each
+#    report's affirmed statements and findings summary (multi-positive InfoNCE, clef.text) and to
+#    the EHR, in the locked text backbone's space (the defaults: --text-target findings,
+#    --freeze-text): the CLEF checkpoint. Then the short-window baseline. One torch thread each
+#    (faster on 2 shared cores).
 $CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage recon --out "$W/clef-tiny-recon" \
   --work-dir "$W/work-recon" --cache-dir "$W/cache" --workers 2 --threads 1 --steps 300 \
   --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
@@ -59,3 +61,12 @@ $CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out bench
   --embeddings short-window="$W/store-clef-tiny-sw" --embeddings random="$W/store-clef-tiny-random" \
   --cache "$W/probe-cache" --n-jobs 2
 rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
+
+# 5. clinical-semantics ablation on the same split: whole-report alignment vs findings-level
+$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage align --text-target report \
+  --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 --align-recon-weight 0 \
+  --out "$W/clef-tiny-report" --work-dir "$W/work-report" --cache-dir "$W/cache" --threads 1 \
+  --steps 1500 --batch-size 128 --lr 1e-3 --ckpt-every 500 --eval-sessions 256 --seed 0
+$PY benchmarks/semantics.py --cohort "$W/cohort" --token-cache "$W/cache/tokens" \
+  --states-dir "$W/states" --model findings=data_samples/clef-tiny \
+  --model whole-report="$W/clef-tiny-report"
