@@ -27,9 +27,9 @@ def _table(m: pd.DataFrame) -> list[str]:
 
 
 def main(argv=None) -> str:
-    from clef.text.extract import ConceptExtractor, measure_extractor
     from clef.synth.cohort import GENERATOR_VERSION, build_tables, cohort_session_ids
     from clef.synth.ontology import ONTOLOGY
+    from clef.text.extract import ConceptExtractor, measure_extractor
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000)

@@ -41,5 +41,5 @@ def test_pages_are_thin_and_use_the_shared_widgets():
 
 def test_library_never_imports_streamlit():
     offenders = [p.relative_to(CLEF.parent).as_posix() for p in CLEF.rglob("*.py")
-                 if re.search(r"^\s*(import|from)\s+streamlit\b", p.read_text(), re.M)]
+                 if re.search(r"^\s*(import|from)\s+streamlit\b", p.read_text(), re.MULTILINE)]
     assert not offenders
