@@ -68,12 +68,16 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
                          if cfg.negated_negatives else "") + ").")
         else:
             notes += " Stage 2 aligned each session to its whole preprocessed report."
-        if cfg.text_keep_weight > 0:
+        if cfg.freeze_text:
+            notes += (" The text tower was kept as initialised: the shared space is the frozen "
+                      "text backbone's, so text search keeps everything the backbone knows.")
+        elif cfg.text_keep_weight > 0:
             notes += (f" Text-text similarities were kept close to the frozen backbone's "
                       f"(weight {cfg.text_keep_weight}).")
     if cfg.freeze_encoder:
-        notes += (" Stage 2 kept the encoder locked and trained the attention pool, projections "
-                  f"and towers (pool token drop {cfg.pool_token_drop}).")
+        towers = "EHR tower" if cfg.freeze_text else "text/EHR towers"
+        notes += (" Stage 2 kept the encoder locked and trained the attention pool, the EEG "
+                  f"projection and the {towers} (pool token drop {cfg.pool_token_drop}).")
     if meta.get("kind") == "synthetic":
         notes += " Trained on synthetic data: a teaching/benchmark model, not for clinical use."
     return {"training_data": training_data, "command": cfg.command or "(python API)",
