@@ -15,6 +15,17 @@ Where the map lives (one rule): a cohort map belongs to an index and is kept ins
 there, :meth:`Bundle.locate` (so ``clef dashboard`` and the notebooks) read it from there; only an
 explicit ``--map DIR`` points elsewhere.
 
+Where your own cohort's parts live (one rule): everything built from a cohort folder ``DIR`` is
+written into it, so ``clef dashboard --cohort DIR`` finds it all::
+
+    DIR/                 clef cohort build --recordings RECORDINGS --out DIR
+      store/             clef embed --cohort DIR          (default --out: DIR/store)
+      index/             clef index --cohort DIR          (default --out: the store's sibling index/)
+        map/             fitted by clef index (or clef map --index DIR/index)
+    checkpoint           the one the store's manifest records (default: the shipped clef-tiny)
+
+:func:`cohort_store_dir` and :func:`store_index_dir` are that rule; the commands' defaults use them.
+
 :meth:`Bundle.locate` finds the parts from a root folder or explicit paths;
 :func:`clef.demo.build_demo_bundle` makes a bundle from a synthetic cohort.
 """
@@ -50,6 +61,39 @@ def map_dir(index) -> Path:
     return Path(index) / MAP_DIRNAME
 
 
+def cohort_store_dir(cohort) -> Path:
+    """Where ``clef embed --cohort DIR`` writes its store by default: ``DIR/store``.
+
+    Parameters
+    ----------
+    cohort : path
+        Cohort folder (``clef cohort build --out``).
+
+    Returns
+    -------
+    Path
+    """
+    return Path(cohort) / "store"
+
+
+def store_index_dir(store) -> Path:
+    """Where ``clef index`` writes a store's index by default: the store's sibling ``index/``.
+
+    For a cohort's store (``DIR/store``) that is ``DIR/index``; for a bundle (``data_samples/``)
+    ``data_samples/index``.
+
+    Parameters
+    ----------
+    store : path
+        Store folder (``clef embed --out``).
+
+    Returns
+    -------
+    Path
+    """
+    return Path(store).parent / "index"
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -62,6 +106,19 @@ def _existing(p) -> Path | None:
         return None
     p = Path(p).expanduser()
     return p if p.exists() else None
+
+
+def _cohort_store(cohort: Path, require: bool) -> Path | None:
+    """The store a cohort folder holds by the commands' defaults, or a typed error naming them."""
+    store = cohort_store_dir(cohort)
+    if (store / "manifest.json").is_file():
+        return store
+    if not require:
+        return None
+    raise BundleNotFound(
+        f"--cohort {cohort}: no embeddings in {store}. Fix: run `clef embed --cohort {cohort}` "
+        f"then `clef index --cohort {cohort}` (they write {store} and "
+        f"{store_index_dir(store)}), or pass --store STORE --index INDEX.")
 
 
 @dataclass
@@ -89,7 +146,9 @@ class Bundle:
 
         Explicit paths win; the rest come from ``root/<part>``, then from the manifests (an index
         records its store; a store may record its cohort and checkpoint), then from folders next
-        to the store. The map is the index's ``INDEX/map`` (:func:`map_dir`) unless given.
+        to the store. The map is the index's ``INDEX/map`` (:func:`map_dir`) unless given. A cohort
+        given without a store, index or root is a cohort folder laid out by the commands' defaults
+        (``DIR/store``, ``DIR/index``; see the module docstring).
 
         Parameters
         ----------
@@ -110,7 +169,10 @@ class Bundle:
                 raise BundleNotFound(f"--{name} {value}: no such folder. Fix: pass an existing "
                                      f"{name} folder, or drop --{name} to use the default.")
         if root is None and store in (None, "") and index in (None, ""):
-            root = DEFAULT_ROOT
+            if cohort not in (None, ""):
+                given["store"] = _cohort_store(Path(cohort).expanduser(), require)
+            else:
+                root = DEFAULT_ROOT
         root_p = _existing(root)
         found = {k: _existing(v) for k, v in given.items()}
         if root_p is not None:
@@ -141,6 +203,11 @@ class Bundle:
         bundle = cls(root=root_p, **found)
         if require:
             missing = [p for p in ("store", "index", "checkpoint") if getattr(bundle, p) is None]
+            if missing and cohort not in (None, "") and root_p is None:
+                raise BundleNotFound(
+                    f"--cohort {cohort}: no {', '.join(missing)} found for it. Fix: run "
+                    f"`clef index --cohort {cohort}` (it writes "
+                    f"{store_index_dir(cohort_store_dir(cohort))}), or pass the missing folders.")
             if missing:
                 where = root_p or root or "(no root)"
                 raise BundleNotFound(

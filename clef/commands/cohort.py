@@ -62,8 +62,9 @@ def build(
                    f"{res.cohort_dir / 'failures.parquet'}):", err=True)
         for f in res.failures.itertuples():
             typer.echo(f"  {f.path}: {f.error_type}: {f.message}", err=True)
-    typer.echo(f"next: clef embed --cohort {res.cohort_dir} --out STORE  (the shipped clef-tiny "
-               "unless --checkpoint DIR)")
+    typer.echo(f"next: clef embed --cohort {res.cohort_dir}  (writes {res.cohort_dir}/store with "
+               "the shipped clef-tiny unless --checkpoint DIR), then "
+               f"clef index --cohort {res.cohort_dir} and clef dashboard --cohort {res.cohort_dir}")
 
 
 def register(app: typer.Typer) -> None:

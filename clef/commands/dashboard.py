@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
             help="Checkpoint folder; default: the bundle's, the one the store records, else the "
                  "shipped data_samples/clef-tiny.")] = None,
         cohort: Annotated[Path | None, typer.Option(
-            help="Cohort folder (signals for the viewer); default: next to the store.")] = None,
+            help="Cohort folder. Alone, it opens everything built from it with the commands' "
+                 "defaults (COHORT/store, COHORT/index with its map, the store's checkpoint); "
+                 "with --store/--index it only supplies the viewer's signals. Default: the "
+                 "store's cohort.")] = None,
         map_: Annotated[Path | None, typer.Option(
             "--map", help="Cohort map folder; default: INDEX/map (where `clef index` and "
                           "`clef map` put it).")] = None,

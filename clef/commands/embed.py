@@ -11,7 +11,9 @@ import typer
 
 def embed(
     cohort: Annotated[Path, typer.Option(help="Cohort folder (sessions.parquet, tasks.parquet).")],
-    out: Annotated[Path, typer.Option(help="Store folder to write (resumed if unfinished).")],
+    out: Annotated[Path | None, typer.Option(
+        help="Store folder to write (resumed if unfinished); default: COHORT/store, where "
+             "`clef index --cohort` and `clef dashboard --cohort` look for it.")] = None,
     checkpoint: Annotated[str | None, typer.Option(
         help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name; default: "
              "the shipped data_samples/clef-tiny.")] = None,
@@ -34,9 +36,13 @@ def embed(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Embed every session of a cohort; bad recordings go to the store's failures table."""
+    from clef.bundle import cohort_store_dir
     from clef.commands.defaults import checkpoint_or_default
     from clef.embed import EmbedConfig, embed_cohort
     from clef.errors import ClefError
+
+    in_cohort = out is None
+    out = cohort_store_dir(cohort) if out is None else out
 
     for name, value in (("--batch-size", batch_size), ("--shard-size", shard_size),
                         ("--threads-per-worker", threads_per_worker)):
@@ -60,6 +66,8 @@ def embed(
         if run:
             typer.echo(f"  embedded {run['sessions_embedded']} sessions this run in "
                        f"{run['seconds']:.1f} s ({run['sessions_per_s']:.2f} sessions/s)")
+        typer.echo("next: clef index " + (f"--cohort {cohort}" if in_cohort
+                                          else f"--store {out}"))
     if len(store.failures):
         typer.echo(f"{len(store.failures)} session(s) could not be embedded "
                    f"(listed in {store.path / 'failures.parquet'}):", err=True)

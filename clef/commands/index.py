@@ -10,8 +10,13 @@ import typer
 
 
 def index(
-    store: Annotated[Path, typer.Option(help="Store folder written by `clef embed`.")],
-    out: Annotated[Path, typer.Option(help="Index folder to write.")],
+    store: Annotated[Path | None, typer.Option(
+        help="Store folder written by `clef embed`; default: COHORT/store.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Index folder to write; default: the store's sibling index/ (COHORT/index).")] = None,
+    cohort: Annotated[Path | None, typer.Option(
+        help="Cohort folder whose store (COHORT/store, `clef embed --cohort`'s default) is "
+             "indexed into COHORT/index.")] = None,
     kind: Annotated[str, typer.Option(
         help="auto (exact up to 200k sessions, IVF above), flat, ivf or hnsw.")] = "auto",
     target_recall: Annotated[float, typer.Option(
@@ -25,6 +30,7 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Build a cosine session index over a store; optionally fit its cohort map."""
+    from clef.bundle import cohort_store_dir, store_index_dir
     from clef.errors import ClefError
     from clef.index import KINDS, IndexConfig, SessionIndex
     from clef.maps import MapConfig, fit_index_map
@@ -35,6 +41,11 @@ def index(
                                  param_hint="--kind")
     if not 0 < target_recall <= 1:
         raise typer.BadParameter("must be in (0, 1]", param_hint="--target-recall")
+    if store is None and cohort is None:
+        raise typer.BadParameter("pass --cohort DIR (indexes DIR/store into DIR/index) or "
+                                 "--store STORE", param_hint="--cohort/--store")
+    store = cohort_store_dir(cohort) if store is None else store
+    out = store_index_dir(store) if out is None else out
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         st = EmbeddingStore.open(store, verify=True)
@@ -52,6 +63,10 @@ def index(
     except ClefError as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         raise typer.Exit(code=1) from None
+    if not quiet:
+        where = (f"--cohort {cohort}" if cohort is not None and store == cohort_store_dir(cohort)
+                 and out == store_index_dir(store) else f"--store {store} --index {out}")
+        typer.echo(f"next: clef dashboard {where}")
 
 
 def register(app: typer.Typer) -> None:
