@@ -37,7 +37,8 @@ from clef.store import FAILURE_COLUMNS, EmbeddingStore, model_fingerprint
 class EmbedConfig:
     """How ``clef embed`` runs."""
 
-    scheduler: str = "local"  # "none" = this process; "local" = Dask LocalCluster; else an address
+    scheduler: str = "auto"  # "auto" (resolve_scheduler), "none" = this process, "local" = Dask
+    # LocalCluster, else a Dask scheduler address
     n_workers: int | None = None  # LocalCluster workers; None = one per CPU core
     threads_per_worker: int = 1  # torch threads in each worker (workers x threads <= cores)
     batch_size: int = 8  # sessions per forward pass (sorted by length to limit padding)
@@ -77,6 +78,21 @@ def load_model(checkpoint, device: str = "cpu"):
         _MODELS[key] = model
         MODEL_LOADS["count"] += 1
     return model
+
+
+AUTO_LOCAL_MIN_CORES = 4  # below this, a LocalCluster measured slower than one process
+
+
+def resolve_scheduler(scheduler: str | None, cores: int | None = None) -> str:
+    """``"auto"`` -> ``"none"`` (this process) below 4 cores, else ``"local"``; others unchanged.
+
+    On 2 shared cores a LocalCluster ran at 0.5x one process (worker start-up, a model load per
+    worker, processes competing for the cores; ``benchmarks/results/ingest.md``).
+    """
+    if scheduler != "auto":
+        return scheduler or "none"
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    return "local" if cores >= AUTO_LOCAL_MIN_CORES else "none"
 
 
 def _load_cohort(cohort_dir: str):
@@ -257,6 +273,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
     from clef.cohort import Cohort
 
     cfg = config or EmbedConfig()
+    cfg = EmbedConfig(**{**asdict(cfg), "scheduler": resolve_scheduler(cfg.scheduler)})
     if not isinstance(cohort, Cohort):
         cohort = Cohort.load(cohort)
     ckpt = str(resolve_checkpoint(checkpoint))

@@ -274,3 +274,15 @@ def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch
                                                                   progress=False))
     assert sorted(reads) == [f"s{i:03d}.edf" for i in range(7)]
     assert len(st) == 6
+
+
+def test_auto_scheduler_is_one_process_on_small_machines():
+    """`clef embed` defaults to 'auto': in-process below 4 cores (a LocalCluster measured 0.5x one
+    process on 2 cores, benchmarks/results/ingest.md), a LocalCluster from 4 cores."""
+    from clef.embed import EmbedConfig, resolve_scheduler
+
+    assert EmbedConfig().scheduler == "auto"
+    assert resolve_scheduler("auto", cores=2) == "none"
+    assert resolve_scheduler("auto", cores=4) == "local"
+    assert resolve_scheduler("local", cores=2) == "local"  # explicit choices are kept
+    assert resolve_scheduler("tcp://host:8786", cores=2) == "tcp://host:8786"

@@ -18,8 +18,9 @@ def embed(
         help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name; default: "
              "the shipped data_samples/clef-tiny.")] = None,
     scheduler: Annotated[str, typer.Option(
-        help="'local' (Dask LocalCluster), 'none' (this process) or a Dask scheduler address "
-             "such as tcp://host:8786.")] = "local",
+        help="'auto' (this process below 4 cores, else a Dask LocalCluster), 'local' (Dask "
+             "LocalCluster), 'none' (this process) or a Dask scheduler address such as "
+             "tcp://host:8786 (the same command scales out on a cluster).")] = "auto",
     workers: Annotated[int | None, typer.Option(
         help="LocalCluster workers (default: one per core).")] = None,
     threads_per_worker: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
