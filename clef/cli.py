@@ -28,6 +28,7 @@ from clef.commands import probe as _probe
 from clef.commands import query as _query
 from clef.commands import synth as _synth
 from clef.commands import tasks as _tasks
+from clef.commands import tokenizer as _tokenizer
 
 _cohort.register(app)
 _dashboard.register(app)
@@ -41,6 +42,7 @@ _probe.register(app)
 _query.register(app)
 _synth.register(app)
 _tasks.register(app)
+_tokenizer.register(app)
 
 if __name__ == "__main__":
     app()

@@ -28,6 +28,9 @@ class Tokens:
         bool, (batch, n_tokens): True for real tokens, False for padding.
     time_patch_s : float
         Seconds spanned by one time patch step (token time index -> seconds: ``time_idx * time_patch_s``).
+    codes : torch.Tensor or None
+        int64, (batch, n_tokens): codebook index of each token for a learned (VQ) tokenizer,
+        whose ``values`` are then the code vectors; None for the linear tokenizer.
     """
 
     values: torch.Tensor  # (B, N, patch_dim)
@@ -36,6 +39,7 @@ class Tokens:
     band_idx: torch.Tensor  # (B, N)
     mask: torch.Tensor  # (B, N) True = real token
     time_patch_s: float
+    codes: torch.Tensor | None = None  # (B, N) int64, VQ tokenizer only
 
     @property
     def batch_size(self) -> int:
@@ -47,11 +51,12 @@ class Tokens:
 
     def to(self, device) -> Tokens:
         return Tokens(self.values.to(device), self.time_idx.to(device), self.region_idx.to(device),
-                      self.band_idx.to(device), self.mask.to(device), self.time_patch_s)
+                      self.band_idx.to(device), self.mask.to(device), self.time_patch_s,
+                      None if self.codes is None else self.codes.to(device))
 
     def __getitem__(self, i) -> Tokens:
         """Select sessions by index or slice, keeping the batch dimension."""
         if isinstance(i, int):
             i = slice(i, i + 1)
         return Tokens(self.values[i], self.time_idx[i], self.region_idx[i], self.band_idx[i],
-                      self.mask[i], self.time_patch_s)
+                      self.mask[i], self.time_patch_s, None if self.codes is None else self.codes[i])

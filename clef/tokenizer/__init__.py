@@ -4,6 +4,7 @@
 >>> tokens = tok.tokenize([session_a, session_b])          # Tokens, padded, mask = real
 >>> vol = tok.untokenize(tokens, 0)                        # (channels, windows, freqs)
 >>> power = tok.spectrogram(x)                             # (batch, channels, windows, freqs)
+>>> vq = make_tokenizer(TokenizerConfig(..., kind="vq", vq_path=folder))  # learned codes (vq.py)
 
 Details (normalization, lengths, what happens above a model's context) in ``tokenizer.py``.
 """
@@ -12,6 +13,7 @@ from clef.tokenizer.config import TOKENIZER_VERSION, TokenizerConfig
 from clef.tokenizer.multitaper import dpss_tapers, multitaper_power
 from clef.tokenizer.patching import PatchLayout, collate_tokens
 from clef.tokenizer.tokenizer import MultitaperTokenizer
+from clef.tokenizer.vq_tokenizer import VQTokenizer, make_tokenizer
 
 __all__ = [
     "TOKENIZER_VERSION",
@@ -19,7 +21,9 @@ __all__ = [
     "PatchLayout",
     "TokenCache",
     "TokenizerConfig",
+    "VQTokenizer",
     "collate_tokens",
     "dpss_tapers",
+    "make_tokenizer",
     "multitaper_power",
 ]

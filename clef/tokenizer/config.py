@@ -11,6 +11,10 @@ import numpy as np
 TOKENIZER_VERSION = 1
 
 CHANNEL_GROUPS = ("regions", "channels")
+KINDS = ("linear", "vq")  # linear: raw patch values; vq: learned codes (clef.tokenizer.vq)
+# Fields added after v1 that are left out of to_dict()/hash() at their defaults, so every existing
+# linear config keeps its JSON and its token-cache hash.
+_OPTIONAL = {"kind": "linear", "vq_path": ""}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class TokenizerConfig:
     #                                  channels each); "channels": one token row per channel (19)
     windows_per_patch: int = 6  # windows per time patch: 6 x 2 s step = 12 s per token
     n_bands: int = 4  # equal-width frequency bands per time patch (last band zero-padded)
+    kind: str = "linear"  # "linear": token values are the patch; "vq": a learned code per patch
+    vq_path: str = ""  # kind="vq": folder of the trained VQ tokenizer (`clef tokenizer train`)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # canonical types, so 200 and 200.0 hash alike
@@ -72,6 +78,10 @@ class TokenizerConfig:
             bad("windows_per_patch", self.windows_per_patch, "a positive integer")
         if int(self.n_bands) != self.n_bands or not 1 <= self.n_bands <= self.n_freqs:
             bad("n_bands", self.n_bands, f"an integer in 1..{self.n_freqs} (frequency bins)")
+        if self.kind not in KINDS:
+            bad("kind", self.kind, f"one of {KINDS}")
+        if self.kind == "vq" and not self.vq_path:
+            bad("vq_path", self.vq_path, "the folder of a trained VQ tokenizer (kind='vq')")
         if not self.db_ref > 0 or not self.db_scale > 0:
             bad("db_ref/db_scale", (self.db_ref, self.db_scale), "positive numbers")
 
@@ -127,8 +137,13 @@ class TokenizerConfig:
 
     # ---- serialization --------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Plain-JSON dict of the fields."""
-        return asdict(self)
+        """Plain-JSON dict of the fields (``kind``/``vq_path`` only when not the linear default)."""
+        d = asdict(self)
+        if self.kind == "linear":
+            for k, default in _OPTIONAL.items():
+                if d[k] == default:
+                    d.pop(k)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenizerConfig:
