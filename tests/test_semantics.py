@@ -160,3 +160,19 @@ def test_freeze_text_locks_the_text_tower_in_stage_2():
     assert any(n.startswith("ehr.") for n in names)
     cfg.freeze_text = False
     assert any(n.startswith("text.") for n in set_trainable(m, "align", cfg))
+
+
+def test_eeg_projection_can_be_an_mlp_and_round_trips(tmp_path):
+    from clef.model import CLEFModel
+    from clef.model.config import ModelConfig
+    mc = ModelConfig.load("clef-tiny")
+    mc.eeg_proj_hidden = 32
+    m = CLEFModel(mc)
+    assert isinstance(m.eeg_proj, torch.nn.Sequential)
+    z = m.eeg_proj(torch.randn(3, mc.encoder.d_model))
+    assert z.shape == (3, mc.embed_dim)
+    m.save_pretrained(tmp_path / "m")
+    m2 = CLEFModel.from_pretrained(tmp_path / "m")
+    assert m2.config.eeg_proj_hidden == 32
+    x = torch.randn(2, mc.encoder.d_model)
+    assert torch.allclose(m.eeg_proj(x), m2.eeg_proj(x))

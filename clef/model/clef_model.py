@@ -44,8 +44,13 @@ class CLEFModel(nn.Module):
         config.validate()
         self.config = config
         self.eeg = SessionEncoder(config.encoder, config.arch, config.short_window.window_s)
-        self.eeg_proj = nn.Linear(config.encoder.d_model, config.embed_dim, bias=False)
-        nn.init.trunc_normal_(self.eeg_proj.weight, std=config.encoder.d_model ** -0.5)
+        d, h = config.encoder.d_model, config.eeg_proj_hidden
+        if h > 0:  # (B, d_model) -> (B, h) -> (B, embed_dim)
+            self.eeg_proj = nn.Sequential(nn.Linear(d, h), nn.GELU(),
+                                          nn.Linear(h, config.embed_dim))
+        else:
+            self.eeg_proj = nn.Linear(d, config.embed_dim, bias=False)
+            nn.init.trunc_normal_(self.eeg_proj.weight, std=d ** -0.5)
         self.decoder = ReconDecoder(config.decoder, config.encoder)
         self.text = TextTower(config.text, config.embed_dim)
         self.ehr = EHRTower(config.ehr, config.embed_dim)

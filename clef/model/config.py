@@ -105,6 +105,7 @@ class ModelConfig:
     # (aligned models); "mean" = mean of the token states (d_model), for reconstruction-only
     # models whose pool and projection were never trained (set by `clef pretrain --stage recon`).
     eeg_output: str = "shared"
+    eeg_proj_hidden: int = 0  # 0: linear EEG projection into the shared space; >0: MLP, this wide
     tokenizer: dict = field(default_factory=lambda: {"preset": "tiny"})
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
