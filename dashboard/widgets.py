@@ -103,7 +103,7 @@ def open_button(label: str, key: str, *, page: str, state_key: str | None = None
     """A button that hands ``value`` to another page (``st.session_state[state_key]``) and opens it.
 
     With ``query_params`` the other page gets them in its URL instead (a link that can be shared
-    and that Back returns to), e.g. ``{"session": "A-P000001-S0-D600"}`` for the viewer.
+    and that Back returns to), e.g. ``{keys.VIEWER_PARAM_SESSION: "A-P000001-S0-D600"}`` for the viewer.
 
     Parameters
     ----------

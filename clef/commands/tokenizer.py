@@ -1,4 +1,5 @@
-"""`clef tokenizer train|inspect`: the learned (VQ) tokenizer over multitaper patches."""
+"""`clef tokenizer train` and `clef tokenizer inspect`: the learned (VQ) tokenizer over multitaper
+patches."""
 from __future__ import annotations
 
 import json

@@ -124,4 +124,4 @@ st.dataframe(explore.profile_table(profile, names=names), hide_index=True, width
              height=320, key="map_profile_table")
 widgets.open_button("Find sessions similar to the first selected", "map_to_similar",
                     page=keys.PAGE_SIMILAR,
-                    query_params={"session": str(selected["session_id"].iloc[0])})
+                    query_params={keys.VIEWER_PARAM_SESSION: str(selected["session_id"].iloc[0])})

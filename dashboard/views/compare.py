@@ -3,6 +3,7 @@ where the model's states agree minute by minute, and spectra per scalp region.
 `/compare?a=<id>&b=<id>&t=120` opens it there."""
 from __future__ import annotations
 
+import keys
 import state
 import streamlit as st
 import widgets
@@ -16,7 +17,8 @@ st.title("Compare two sessions")
 sessions = state.sessions()
 ids = sessions["session_id"].tolist()
 URL = [explore.UrlBinding("a", "compare_a"), explore.UrlBinding("b", "compare_b"),
-       explore.UrlBinding("t", START, explore.url_number, 0.0, explore.fmt_number),
+       explore.UrlBinding(keys.VIEWER_PARAM_TIME, START, explore.url_number, 0.0,
+                          explore.fmt_number),
        explore.UrlBinding("montage", "compare_montage",
                           explore.url_choice(explore.MONTAGE_LABELS), "bipolar")]
 widgets.url_restore(PAGE, URL)

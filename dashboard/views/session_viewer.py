@@ -19,8 +19,9 @@ GAINS = [10, 20, 30, 50, 70, 100, 150, 200, 300, 500]
 st.title("Session viewer")
 sessions = state.sessions()
 ids = sessions["session_id"].tolist()
-URL = [explore.UrlBinding("session", "viewer_id"),
-       explore.UrlBinding("t", START, explore.url_number, 0.0, explore.fmt_number),
+URL = [explore.UrlBinding(keys.VIEWER_PARAM_SESSION, "viewer_id"),
+       explore.UrlBinding(keys.VIEWER_PARAM_TIME, START, explore.url_number, 0.0,
+                          explore.fmt_number),
        explore.UrlBinding("montage", "viewer_montage", explore.url_choice(explore.MONTAGE_LABELS),
                           "bipolar"),
        explore.UrlBinding("window", "viewer_window", explore.url_choice(WINDOWS), 10),
@@ -31,14 +32,14 @@ URL = [explore.UrlBinding("session", "viewer_id"),
                           explore.fmt_number),
        explore.UrlBinding("notch", "viewer_notch", explore.url_choice(explore.NOTCH_CHOICES), 0)]
 restored = widgets.url_restore(PAGE, URL)
-if keys.VIEWER_SESSION in st.session_state and "session" not in restored:
+if keys.VIEWER_SESSION in st.session_state and keys.VIEWER_PARAM_SESSION not in restored:
     st.session_state["viewer_id"] = st.session_state.pop(keys.VIEWER_SESSION)  # older hand-off
 for b in URL[2:]:
     st.session_state.setdefault(b.key, b.default)
 
 sid = widgets.session_picker("Session", ids, "viewer_id")
 if st.session_state.get("_viewer_last_id") != sid:  # new session: back to the start
-    if st.session_state.get("_viewer_last_id") is not None and "t" not in restored:
+    if st.session_state.get("_viewer_last_id") is not None and keys.VIEWER_PARAM_TIME not in restored:
         st.session_state[START] = 0.0
     st.session_state["_viewer_last_id"] = sid
 row = sessions.loc[sessions["session_id"] == sid].iloc[0]

@@ -17,14 +17,14 @@ ids = sessions["session_id"].tolist()
 from_map = st.session_state.get(keys.MAP_SELECTED_IDS, [])
 
 sources = ["Session id", "From map selection", "Upload a recording"]
-URL = [explore.UrlBinding("session", "similar_id"),
+URL = [explore.UrlBinding(keys.VIEWER_PARAM_SESSION, "similar_id"),
        explore.UrlBinding("k", "similar_k", lambda v: int(explore.url_number(v)), 10),
        explore.UrlBinding("other_patients", "similar_other_patients",
                           lambda v: v == "1", False, lambda v: "1" if v else "0"),
        explore.UrlBinding("steer", "similar_steer_text", str, ""),
        explore.UrlBinding("compare", "similar_compare", str, None)]
 restored = widgets.url_restore(PAGE, URL)
-if keys.SIMILAR_SESSION in st.session_state and "session" not in restored:
+if keys.SIMILAR_SESSION in st.session_state and keys.VIEWER_PARAM_SESSION not in restored:
     st.session_state["similar_id"] = st.session_state.pop(keys.SIMILAR_SESSION)  # older hand-off
 for b in URL[1:4]:
     st.session_state.setdefault(b.key, b.default)
@@ -122,7 +122,7 @@ else:
 top = (steered if steered is not None else plain)["session_id"].head(3).tolist()
 if top:
     widgets.open_button(f"Open {top[0]} in the session viewer", "similar_to_viewer",
-                        page=keys.PAGE_VIEWER, query_params={"session": top[0]})
+                        page=keys.PAGE_VIEWER, query_params={keys.VIEWER_PARAM_SESSION: top[0]})
 if upload is not None and upload.xy is not None:
     near = explore.neighbour_position(sessions, plain)
     if near is not None:
