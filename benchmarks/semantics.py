@@ -13,6 +13,7 @@ stage-2 runs do). Writes ``benchmarks/results/semantics.md``.
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
 
@@ -58,6 +59,32 @@ def embed_test(model, rows, token_cache: Path, states_dir: Path) -> np.ndarray:
     return torch.cat(out).numpy()
 
 
+def quick_probe(model, train_rows, rows, labels, args) -> float:
+    """Mean AUROC of a logistic probe (C=0.1, standardised embeddings) per task, site-A train ->
+    site-A held-out, over every task with enough positives: a fast stand-in for `clef probe`'s
+    cross-validated battery, to rank variants (the official numbers come from `clef probe`)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from clef.probe.metrics import auroc
+
+    Xtr = embed_test(model, train_rows, Path(args.token_cache), Path(args.states_dir))
+    Xte = embed_test(model, rows, Path(args.token_cache), Path(args.states_dir))
+    sc = StandardScaler().fit(Xtr)
+    Xtr, Xte = sc.transform(Xtr), sc.transform(Xte)
+    out = []
+    for t in labels.columns:
+        ytr = labels[t].reindex(train_rows["session_id"]).to_numpy(float)
+        yte = labels[t].reindex(rows["session_id"]).to_numpy(float)
+        a, b = np.isfinite(ytr), np.isfinite(yte)
+        if min((ytr[a] == 1).sum(), (ytr[a] == 0).sum()) < 10 or \
+                min((yte[b] == 1).sum(), (yte[b] == 0).sum()) < 5:
+            continue
+        clf = LogisticRegression(C=0.1, max_iter=2000).fit(Xtr[a], ytr[a])
+        out.append(auroc(yte[b], clf.decision_function(Xte[b])))
+    return float(np.mean(out))
+
+
 def evaluate(name: str, ckpt: str, cohort: Cohort, rows, labels, info, args) -> dict:
     t0 = time.time()
     model = CLEFModel.from_pretrained(ckpt).eval()
@@ -91,6 +118,8 @@ def evaluate(name: str, ckpt: str, cohort: Cohort, rows, labels, info, args) -> 
         "tower < backbone (report)": int((rep["tower"] < rep["backbone"]).sum()),
         "text side tower (summary)": summ_t["tower"].mean(),
         "text side backbone (summary)": summ_t["backbone"].mean(),
+        "linear probe, all tasks (quick proxy)": quick_probe(model, args.train_rows, rows,
+                                                            cohort.labels(), args),
         "seconds": round(time.time() - t0, 1),
     }
     per_task = ok["auroc"].rename(name)
@@ -115,6 +144,8 @@ def main() -> None:
     cohort = Cohort.load(args.cohort)
     s = cohort.sessions
     rows = s[(s["split"] == "test") & (s["site"].astype(str) == args.site)].reset_index(drop=True)
+    args.train_rows = s[(s["split"] == "train") & (s["site"].astype(str) == args.site)
+                        ].reset_index(drop=True)
     labels = cohort.labels()
     info = cohort.task_info()
     info = info[info["category"] == "finding"]
@@ -125,7 +156,8 @@ def main() -> None:
     md = ["# Clinical semantics: stage-2 variants on the same split (`benchmarks/semantics.py`)",
           "", (f"Cohort `{args.cohort}`, site-{args.site} held-out patients ({len(rows)} "
                "sessions); every model shares the locked stage-1 encoder."), "",
-          "```", "python benchmarks/semantics.py " + " ".join(f"--model {m}" for m in args.model),
+          "```", "python benchmarks/semantics.py " + " ".join(f"--model {shlex.quote(m)}"
+                                                          for m in args.model),
           "```", ""]
     t = table.T
     md += ["| measure | " + " | ".join(t.columns) + " |",
