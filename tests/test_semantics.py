@@ -176,3 +176,17 @@ def test_eeg_projection_can_be_an_mlp_and_round_trips(tmp_path):
     assert m2.config.eeg_proj_hidden == 32
     x = torch.randn(2, mc.encoder.d_model)
     assert torch.allclose(m.eeg_proj(x), m2.eeg_proj(x))
+
+
+def test_fit_basis_with_fewer_texts_than_dimensions_is_still_orthonormal():
+    cfg = TextConfig(backbone="hashing", hash_dim=64, adapter="residual", proj_hidden=16)
+    tower = TextTower(cfg, embed_dim=48)
+    x = HashingBackbone(64).encode(_corpus()[:10])  # 10 texts < 48 dimensions
+    kept = tower.fit_basis(x)
+    b = tower.basis.double()
+    assert torch.allclose(b @ b.T, torch.eye(48, dtype=torch.float64), atol=1e-5)
+    assert abs(kept - 1.0) < 1e-6  # all of the 10 texts' energy is in the basis
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        z = F.normalize(tower(xt), dim=-1)
+    assert torch.allclose(z @ z.T, xt @ xt.T, atol=1e-4)  # their geometry is kept exactly

@@ -249,9 +249,13 @@ class TextTower(nn.Module):
         x = torch.nn.functional.normalize(x, dim=-1)
         _, s, vh = torch.linalg.svd(x, full_matrices=False)  # vh (min(n, fdim), fdim)
         k = self.basis.shape[0]
-        if vh.shape[0] < k:
-            raise ValueError(f"fit_basis needs at least {k} texts (got {len(x)}).")
-        self.basis.copy_(vh[:k].to(self.basis.dtype))
+        vh = vh[:k]
+        if vh.shape[0] < k:  # fewer texts than dimensions: complete with orthonormal directions
+            g = torch.Generator().manual_seed(0)
+            extra = torch.randn(vh.shape[1], k - vh.shape[0], generator=g, dtype=torch.float64)
+            q, _ = torch.linalg.qr(torch.cat([vh.t(), extra], dim=1))  # (fdim, k), first cols
+            vh = q.t()  # span the texts' principal directions, in order
+        self.basis.copy_(vh.to(self.basis.dtype))
         return float((s[:k] ** 2).sum() / (s ** 2).sum())
 
     @property
