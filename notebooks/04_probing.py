@@ -300,13 +300,19 @@ lines = [f"Over **{int(table.loc['clef', 'n_tasks'])} tasks** on held-out patien
          f"({table.loc[best, 'overall']:.3f}); CLEF scores {table.loc['clef', 'overall']:.3f}."]
 lines.append("Best per category: " + ", ".join(f"{c}: {r} ({table.loc[r, c]:.3f})"
                                                for c, r in cat_best.items()) + ".")
-if beats is not None and "band-power" in beats.columns:
-    lines.append(f"CLEF beats band power on {int(beats.loc['clef', 'band-power'])} of "
-                 f"{int(table.loc['clef', 'n_tasks'])} tasks, reconstruction-only on "
-                 f"{int(beats.loc['clef', 'recon'])}, short-window on "
-                 f"{int(beats.loc['clef', 'short-window'])}; the paper reports its full-size model "
-                 "beating a short-window model on nearly every task, which this small model does "
-                 "not reproduce.")
+if beats is not None:
+    names = {"band-power": "band power", "recon": "reconstruction-only",
+             "short-window": "short-window", "random": "a random-initialised encoder"}
+    wins = [f"{names[r]} on {int(beats.loc['clef', r])}" for r in names if r in beats.columns]
+    if wins:
+        lines.append(f"Of {int(table.loc['clef', 'n_tasks'])} tasks, CLEF beats "
+                     + ", ".join(wins) + ".")
+    if "short-window" in beats.columns:
+        lines.append("The paper reports its full-size model beating a short-window model on "
+                     "nearly every task, which this small model does not reproduce.")
+    else:
+        lines.append("This probe run has no short-window row (that baseline was not retrained "
+                     "with this checkpoint).")
 nbt.say("\n\n".join(lines))
 
 # %%

@@ -416,7 +416,7 @@ text_side = nbt.read_result("text_side.csv", bundle=bundle)
 if text_side is not None and {"text", "tower", "backbone"} <= set(text_side.columns):
     ts = text_side.groupby("text")[["tower", "backbone"]].mean()
     nbt.say("**Text side** (shipped run: sessions ranked by their own report, no EEG), mean "
-            "AUROC: " + "; ".join(f"{form}: trained tower {r.tower:.3f}, raw backbone "
+            "AUROC: " + "; ".join(f"{form}: text tower {r.tower:.3f}, raw backbone "
                                   f"{r.backbone:.3f}" for form, r in ts.iterrows()) + ".")
 else:
     nbt.say("*The shipped probe run has no text-side table yet (`text_side.csv`); rerun "

@@ -202,7 +202,7 @@ def _semantics_md(semantics: dict) -> list[str]:
     if len(ts):
         L += ["## Text-side diagnostic (no EEG)", "",
               ("Held-out sessions ranked by the cosine between their own report text and each "
-               "concept's prompts, through the trained text tower and through the raw frozen "
+               "concept's prompts, through the text tower and through the raw frozen "
                "backbone. `report`: the preprocessed report; `findings summary`: its affirmed "
                "statements."), ""]
         means = ts.groupby("text")[["tower", "backbone"]].mean()
