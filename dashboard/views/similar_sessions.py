@@ -7,6 +7,7 @@ import keys
 import state
 import streamlit as st
 import widgets
+from similar_panels import compare_panel, spectrograms, upload_map, upload_query, upload_report
 
 from clef import explore
 
@@ -45,31 +46,8 @@ elif source == "From map selection":
         st.stop()
     query_id = st.selectbox("Session from the map selection", from_map, key="similar_map_id")
 else:
-    f = st.file_uploader("EDF, BDF, FIF, or a .zip of a BrainVision set (.vhdr/.vmrk/.eeg)",
-                         type=["edf", "bdf", "fif", "gz", "zip"], key="similar_upload",
-                         help=f"Up to {explore.MAX_UPLOAD_MB} MB; processed in a temporary "
-                              "folder that is removed afterwards.")
-    examples = explore.example_recordings()
-    if f is None and examples:
-        # a real recording shipped with clef (EEGMMIDB, ODC-By: data_samples/real/README.md)
-        use_example = st.toggle(f"Or try a real recording shipped with clef: {examples[0].name} "
-                                "(PhysioNet EEGMMIDB, ODC-By)", key="similar_upload_example")
-        if use_example:
-            name, data = examples[0].name, examples[0].read_bytes()
-        else:
-            st.stop()
-    elif f is None:
-        st.stop()
-    else:
-        name, data = f.name, f.getvalue()
-    try:
-        upload = state.upload(data, name)
-    except Exception as exc:  # noqa: BLE001 - bad file: show the clef message, keep the app alive
-        widgets.show_error(exc, stop=True)
+    upload = upload_query()
     query_vec = upload.embedding
-    st.success(f"Read {name}: {upload.summary}")
-    for w in (upload.meta or {}).get("warnings") or []:
-        st.warning(str(w))
 
 with st.expander("Steer the search with a concept", expanded=False):
     c1, c2, c3 = st.columns([3, 1, 1])
@@ -96,13 +74,7 @@ widgets.url_publish(PAGE, URL)
 
 label = query_id or (upload.name if upload else "")
 if upload is not None:
-    pct, warning = explore.distribution_check(plain["score"].head(10),
-                                              state.neighbour_reference(10))
-    if warning:
-        st.warning(warning)
-    else:
-        st.caption(f"Its neighbours are as similar as for {pct:.0%} of the cohort's own "
-                   "sessions or more: it looks like this cohort.")
+    upload_report(plain)
 if steered is None:
     st.subheader(f"Nearest neighbours of {label}"
                  + (" (other patients only)" if patient else ""))
@@ -124,37 +96,9 @@ if top:
     widgets.open_button(f"Open {top[0]} in the session viewer", "similar_to_viewer",
                         page=keys.PAGE_VIEWER, query_params={keys.VIEWER_PARAM_SESSION: top[0]})
 if upload is not None and upload.xy is not None:
-    near = explore.neighbour_position(sessions, plain)
-    if near is not None:
-        upload.xy = near.astype("float32")
-        st.caption("The star sits where its nearest sessions are (their similarity-weighted "
-                   "centre), so the map agrees with the table.")
-    extra = explore.upload_points(upload)
-    st.plotly_chart(explore.map_figure(sessions, hover=state.hover(), extra_points=extra,
-                                       highlight=explore.selection_mask(sessions["session_id"],
-                                                                        top),
-                                       highlight_name="top neighbours"),
-                    width="stretch", key="similar_upload_map")
-
+    upload_map(sessions, upload, plain, top)
 if st.toggle("Spectrograms side by side", value=True, key="similar_specs"):
-    cols = st.columns(1 + len(top))
-    panels = [(label, upload.spectrogram if upload is not None else None, query_id)]
-    panels += [(sid, None, sid) for sid in top]
-    for col, (title, spec, sid) in zip(cols, panels):
-        try:
-            t, fr, p = spec if spec is not None else state.session_spectrogram(sid)
-            col.plotly_chart(explore.spectrogram_figure(t, fr, p, title=str(title), height=220),
-                             width="stretch", key=f"similar_spec_{title}")
-        except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
-            col.warning(explore.error_message(exc))  # a warning: the other panels still show
-
+    spectrograms(label, upload, query_id, top)
 if query_id is not None and len(plain):
-    st.header("Compare two sessions")
-    choices = (steered if steered is not None else plain)["session_id"].tolist()
-    if st.session_state.get("similar_compare") not in choices:
-        st.session_state["similar_compare"] = choices[0]
-    c1, c2 = st.columns([3, 1])
-    other = c1.selectbox(f"Compare {query_id} with", choices, key="similar_compare")
-    widgets.url_publish(PAGE, URL)
-    widgets.open_button("Open side by side", "similar_to_compare", page=keys.PAGE_COMPARE,
-                        query_params={"a": query_id, "b": other}, container=c2)
+    compare_panel(query_id, (steered if steered is not None else plain)["session_id"].tolist(),
+                  PAGE, URL)

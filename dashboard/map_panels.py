@@ -1,0 +1,75 @@
+"""The cohort map's panels: the selectable map whose selection lives in the URL (as its shape),
+and the selected cohort's table, download and profile (laid out by views/cohort_map.py)."""
+from __future__ import annotations
+
+import functools
+
+import keys
+import state
+import streamlit as st
+import widgets
+
+from clef import explore
+
+SHOW_ROWS = 1000  # rows sent to the browser table; the CSV download holds the whole selection
+GEN = "_map_chart_gen"  # bumped when the URL's selection changes from outside: a fresh chart
+LAST_DRAWN = "_map_drawn_sel"  # the chart's own last selection (encoded)
+
+
+def selectable_map(sessions, fig, page: str) -> str | None:
+    """Draw the map and keep its selection in the URL (``sel``); return the selection (encoded).
+
+    Back or a link that changes it gets a fresh chart (the old one would still show the previous
+    lasso) and the URL's selection drawn on it."""
+    url_sel = st.query_params.get("sel")
+    if url_sel != explore.url_published(st.session_state, page, "sel"):
+        st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
+        st.session_state[LAST_DRAWN] = None
+        explore.url_set_published(st.session_state, page, "sel", url_sel)
+    restored = explore.selected_rows(sessions, explore.decode_selection(url_sel))
+    event = st.plotly_chart(explore.with_selection(fig, restored) if len(restored) else fig,
+                            key=f"map_chart_{st.session_state.get(GEN, 0)}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), width="stretch")
+    drawn = explore.encode_selection(event.selection if event else None)
+    if drawn is not None:
+        sel = drawn
+    elif st.session_state.get(LAST_DRAWN) is not None:
+        sel = None  # the user cleared the chart's selection (double click)
+    else:
+        sel = url_sel
+    st.session_state[LAST_DRAWN] = drawn
+    if sel != url_sel:
+        if sel is None:
+            del st.query_params["sel"]
+        else:
+            st.query_params["sel"] = sel
+        explore.url_set_published(st.session_state, page, "sel", sel)
+    return sel
+
+
+def selection_panel(sessions, rows) -> None:
+    """The selected sessions: table, CSV, profile against the rest, hand-off to similar."""
+    selected = sessions.iloc[rows]
+    st.session_state[keys.MAP_SELECTED_IDS] = selected["session_id"].tolist()
+    st.subheader(f"Selected cohort: {len(selected):,} of {len(sessions):,} sessions")
+    widgets.session_table(selected.head(SHOW_ROWS), "map_selected_table", height=260)
+    if len(selected) > SHOW_ROWS:
+        st.caption(f"Showing the first {SHOW_ROWS:,}; the CSV holds all {len(selected):,}.")
+    st.download_button("Download selection (CSV)",
+                       functools.partial(explore.to_csv_bytes, selected),
+                       file_name="selected_sessions.csv", mime="text/csv", key="map_download")
+
+    profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)),
+                                     exploded=state.exploded())
+    st.subheader("Profile against the rest")
+    left, right = st.columns([1, 2])
+    left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="map_numeric")
+    names = state.diagnosis_names()
+    right.plotly_chart(explore.profile_figure(profile, names=names), width="stretch",
+                       key="map_profile_fig")
+    st.dataframe(explore.profile_table(profile, names=names), hide_index=True, width="stretch",
+                 height=320, key="map_profile_table")
+    widgets.open_button("Find sessions similar to the first selected", "map_to_similar",
+                        page=keys.PAGE_SIMILAR,
+                        query_params={keys.VIEWER_PARAM_SESSION:
+                                      str(selected["session_id"].iloc[0])})

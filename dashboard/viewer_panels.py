@@ -1,0 +1,90 @@
+"""The session viewer's panels: click-to-jump, the events list, left/right spectrograms with the
+topomap and asymmetry trend, report and EHR, the concept timeline (laid out by
+views/session_viewer.py)."""
+from __future__ import annotations
+
+import state
+import streamlit as st
+import widgets
+
+from clef import explore
+
+START = "viewer_t"  # the traces' window start (s): slider, ◀ ▶, spectrogram/event/timeline clicks
+
+
+def _jump(t_s: float | None, memo: str, duration_s: float, window: float) -> None:
+    """Move the traces to ``t_s`` once per new click (clicks persist in widget state)."""
+    if t_s is not None and st.session_state.get(memo) != t_s:
+        st.session_state[START] = explore.clamp_start(t_s, duration_s, window)
+    st.session_state[memo] = t_s
+
+
+def apply_clicks(events, duration_s: float, window: float) -> None:
+    """Clicks move the traces: applied before the slider exists. A spectrogram or timeline click
+    centres the window on the clicked time; an event row starts the window 1 s before the event."""
+    t_spec = explore.clicked_time((st.session_state.get("viewer_spec") or {}).get("selection"))
+    _jump(None if t_spec is None else t_spec - window / 2, "_viewer_last_click", duration_s,
+          window)
+    t_tl = explore.clicked_time((st.session_state.get("viewer_timeline") or {}).get("selection"))
+    _jump(t_tl, "_viewer_last_tl", duration_s, window)
+    picked = ((st.session_state.get("viewer_events") or {}).get("selection") or {}).get("rows") \
+        or []
+    _jump(float(events["onset_s"].iloc[picked[0]]) - 1.0 if picked and picked[0] < len(events)
+          else None, "_viewer_last_event", duration_s, window)
+
+
+def events_panel(events) -> None:
+    """The events list; clicking a row jumps the traces there (see :func:`apply_clicks`)."""
+    st.markdown(f"**Events** ({len(events)}) · click one to jump")
+    st.dataframe(events.style.apply(lambda c: [f"color: {v}; font-weight: bold"
+                                               for v in events["colour"]], subset=["type"]),
+                 column_order=["onset_s", "type", "duration_s"], hide_index=True,
+                 on_select="rerun", selection_mode="single-row", key="viewer_events",
+                 height=260, column_config={"onset_s": st.column_config.NumberColumn(
+                     "at (s)", format="%.1f"), "duration_s": st.column_config.NumberColumn(
+                     "s", format="%.1f")})
+
+
+def hemispheres_panel(sid: str, spectra, times, freqs, start: float, window: float) -> None:
+    """Left and right spectrograms, the band-power topomap at the cursor, the asymmetry trend."""
+    st.subheader("Left and right hemispheres")
+    q1, q2, q3 = st.columns([2, 2, 1])
+    for col, side_name, chans in ((q1, "Left", explore.LEFT_CHANNELS),
+                                  (q2, "Right", explore.RIGHT_CHANNELS)):
+        col.plotly_chart(explore.spectrogram_figure(
+            times, freqs, explore.region_spectrogram(spectra, chans), cursor_s=start, height=220,
+            title=f"{side_name}: {', '.join(chans)}"), width="stretch",
+            key=f"viewer_spec_{side_name.lower()}")
+    band = q3.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band")
+    q3.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
+             caption="band power at the cursor", width="stretch")
+    st.plotly_chart(explore.asymmetry_figure(explore.asymmetry_trend(spectra), cursor_s=start),
+                    width="stretch", key="viewer_asymmetry")
+
+
+def report_panel(row) -> None:
+    """The session's report and EHR side by side."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Report")
+        st.text(row.get("report") or "(no report)")
+    with right:
+        st.subheader("EHR")
+        st.dataframe(explore.ehr_table(row), hide_index=True, width="stretch", key="viewer_ehr")
+
+
+def timeline_panel(sid: str) -> None:
+    """A concept's score minute by minute; clicking a bar jumps the traces there."""
+    st.subheader("Concept timeline")
+    concept = st.text_input("Concept", "generalized slowing", key="viewer_concept")
+    if concept and concept.strip():
+        try:
+            states, patch_s = state.window_states(sid)
+            tl = explore.concept_timeline(states, None, None, state.text_vector(concept), patch_s)
+            st.plotly_chart(explore.timeline_figure(tl, concept.strip()), width="stretch",
+                            key="viewer_timeline", on_select="rerun", selection_mode="points")
+            top = tl.nlargest(3, "score")
+            st.caption("Minutes matching best (click a bar to see it): "
+                       + ", ".join(f"{m:.1f}" for m in top["start_min"]))
+        except Exception as exc:  # noqa: BLE001
+            widgets.show_error(exc)
