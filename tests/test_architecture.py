@@ -38,7 +38,7 @@ LONG_REASON = re.compile(r"#\s*long:\s*\S")
 KNOWN_BROKEN_CONTRACTS: dict[str, str] = {}
 # clef-relative path -> why it is over MAX_MODULE_LINES today.
 KNOWN_LONG_MODULES: dict[str, str] = {
-    "clef/embed.py": "502 lines; being reworked for the one embedding path (issue 13)",
+    "clef/embed.py": "519 lines; to split (issue 13)",
     "clef/index.py": "595 lines; to split",
 }
 # "path::function" -> why it is over MAX_FUNCTION_LINES without a reason today.
