@@ -64,7 +64,11 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
             widgets.show_error(exc)
 
 
+SEARCH_URL = [explore.UrlBinding("q", "search_query")]  # the typed query lives in the URL
+
+
 def search_tab(sessions, labels) -> None:
+    widgets.url_restore("search", SEARCH_URL)
     pick = st.pills("Workshop examples", explore.example_queries(), key="search_example")
     if pick and st.session_state.get("_search_last_pick") != pick:
         st.session_state["search_query"] = pick  # set before the text box is drawn
@@ -72,6 +76,7 @@ def search_tab(sessions, labels) -> None:
     c1, c2 = st.columns([3, 1])
     query = c1.text_input("Describe what you are looking for", key="search_query",
                           placeholder="e.g. left temporal sharp waves, R temporal LPDs, no IEDs")
+    widgets.url_publish("search", SEARCH_URL)
     saved = ["(none)"] + search.list_concepts()
     concept_name = c2.selectbox("…or a saved concept", saved, key="search_saved")
     with st.expander("Filters", expanded=False):

@@ -163,3 +163,15 @@ def test_fewshot_concept_from_ten_planted_positives(page, bundle_root):
     _ok(page)
     top = _results(page)["session_id"].tolist()
     assert np.mean([y[sessions.index[sessions["session_id"] == s][0]] == 1 for s in top]) > 0.5
+
+
+def test_typed_query_lives_in_the_url(page, bundle_root, monkeypatch):
+    _query(page, "FIRDA")
+    assert page.query_params.get("q") in ("FIRDA", ["FIRDA"])  # a shared link carries it
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("views/concept_search.py")
+    at.query_params["q"] = "left temporal sharp waves"
+    at.run()
+    _ok(at)
+    assert at.text_input(key="search_query").value == "left temporal sharp waves"
