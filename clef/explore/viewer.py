@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from clef.explore.montages import MONTAGE_LABELS, apply_display_montage, display_filter
+from clef.explore.qeeg import channel_spectra, region_spectrogram
 from clef.session import Session
 
 #: One colour per event type (annotation label before any ":"); others get OTHER_EVENT_COLOUR.
@@ -240,18 +241,8 @@ def session_spectrogram(session: Session, tokenizer=None, *, fmax: float = 30.0
     power_db : np.ndarray
         float32, (freqs, windows), dB re 1 µV²/Hz of the channel-mean power density.
     """
-    if tokenizer is None:
-        from clef.tokenizer import MultitaperTokenizer, TokenizerConfig
-
-        tokenizer = MultitaperTokenizer(TokenizerConfig(sfreq=float(session.sfreq)))
-    power = tokenizer.spectrogram(np.asarray(session.data, dtype=np.float32),
-                                  sfreq=float(session.sfreq))  # (channels, windows, freqs)
-    freqs = np.asarray(tokenizer.freqs)
-    keep = freqs <= fmax
-    density = power.mean(axis=0)[:, keep] / float(session.sfreq)  # (windows, freqs) V²/Hz
-    db = 10 * np.log10(np.maximum(density, 1e-30) / 1e-12)
-    times = np.asarray(tokenizer.times(power.shape[1]))
-    return times, freqs[keep], db.T.astype(np.float32)
+    spectra = channel_spectra(session, tokenizer, fmax=fmax)
+    return spectra.times, spectra.freqs, region_spectrogram(spectra)  # all channels
 
 
 def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarray, *,
