@@ -115,22 +115,30 @@ def _prepare_data(cfg: TrainConfig, mc: ModelConfig, rows, cohort, cache_root: P
         raise InvalidCohort(f"only {len(rows)} usable {split} sessions after tokenization "
                             f"({len(errors)} failed, e.g. {next(iter(errors.items()), None)}). "
                             "Fix: check the cohort's recordings.")
-    clean = clean_reports(rows["report"].tolist(), mc.text)
-    text_dir = cache_root / "text"
-    targets = None
-    for rank_turn in (True, False):  # the main rank fills the text cache first, then the others
-        if rank_turn == di.main:
-            progress = cfg.progress and di.main
-
-            def encode(texts, progress=progress):
-                return text_features(texts, mc.text, text_dir, progress)
-
-            if cfg.text_target == "findings":
-                targets = TextTargets.from_reports(rows["report"].tolist(), encode)
-                clean = [s or c for s, c in zip(targets.summaries, clean)]
-            feats = encode(clean)
-        barrier(di)
+    reports = rows["report"].tolist()
+    if di.main:  # the main rank fills the text cache first; the others then read it
+        feats, clean, targets = _text_inputs(reports, cfg, mc, cache_root / "text", cfg.progress)
+    barrier(di)
+    if not di.main:
+        feats, clean, targets = _text_inputs(reports, cfg, mc, cache_root / "text", False)
     return rows, cache, feats, clean, errors, targets
+
+
+def _text_inputs(reports, cfg: TrainConfig, mc: ModelConfig, text_dir: Path, progress: bool):
+    """Backbone features of each session's alignment text, the texts, and findings targets.
+
+    With ``text_target == "findings"`` a session's alignment text is its findings summary (its
+    cleaned report when the report affirms nothing) and the statements become ``TextTargets``.
+    """
+    def encode(texts):
+        return text_features(texts, mc.text, text_dir, progress)
+
+    clean = clean_reports(reports, mc.text)
+    targets = None
+    if cfg.text_target == "findings":
+        targets = TextTargets.from_reports(reports, encode)
+        clean = [s or c for s, c in zip(targets.summaries, clean)]
+    return encode(clean), clean, targets
 
 
 # ------------------------------------------------------------------------------------ main
