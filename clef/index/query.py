@@ -1,0 +1,71 @@
+"""Query vectors for a session index: free text (:func:`text_vector`) and steering (:func:`steer`)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clef.embedding import check_unit_norm, unit_normalize
+from clef.errors import InvalidQuery
+
+if TYPE_CHECKING:
+    from clef.index.session_index import SessionIndex
+
+
+def text_vector(text: str, model, index: SessionIndex | None = None) -> np.ndarray:
+    """The (D,) unit search vector of a free-text query (:func:`clef.text.queries.query_vector`:
+    abbreviations expanded, prompt ensemble, "no X" points away from X); ``InvalidQuery`` for
+    empty or unreadable text.
+
+    With ``index``, the model must be the one the index was built with.
+    """
+    from clef.text.queries import query_vector
+
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidQuery("the text query is empty. Fix: type a concept such as "
+                           "'left temporal sharp waves'.")
+    if index is not None:
+        index.check_model(model)
+
+    def encode(texts):
+        v = model.encode_text(list(texts), normalize=True, preprocess=False)  # (n, D)
+        return v.detach().float().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+    v = query_vector(text, encode)
+    return check_unit_norm(v.reshape(1, -1), "text vector")[0]
+
+
+def steer(vector, concept, weight: float, model=None) -> np.ndarray:
+    """"Like this one, but with (weight > 0) / without (weight < 0) <concept>".
+
+    Parameters
+    ----------
+    vector : array (D,)
+        A session embedding.
+    concept : str or array (D,)
+        Concept text (embedded with ``model.encode_text``) or a concept vector.
+    weight : float
+        How far to move along the concept direction (cosine units; 0.3-1 is typical).
+    model : CLEFModel, optional
+        Needed when ``concept`` is text.
+
+    Returns
+    -------
+    np.ndarray
+        (D,) unit vector ``normalize(v + weight * c)`` with v and c normalised.
+    """
+    v = unit_normalize(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+    if isinstance(concept, str):
+        if model is None:
+            raise InvalidQuery("steering by concept text needs the model. Fix: pass model=.")
+        c = text_vector(concept, model)  # unit norm already
+    else:
+        c = unit_normalize(np.asarray(concept, dtype=np.float32).reshape(1, -1))[0]
+    if c.shape != v.shape:
+        raise InvalidQuery(f"concept vector has dimension {c.shape[0]}, session vector "
+                           f"{v.shape[0]}. Fix: use the same model for both.")
+    out = v + float(weight) * c
+    if not np.any(out):
+        raise InvalidQuery("steering cancelled the vector out (weight too large). Fix: use a "
+                           "smaller |weight|.")
+    return unit_normalize(out[None, :])[0]
