@@ -258,7 +258,7 @@ def test_token_cache_reused_and_equal(ckpt, store, tmp_path):
 
 def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch):
     """`clef embed` reads every recording file exactly once (the corrupt one included)."""
-    import clef.embed
+    import clef.embed.worker
     import clef.io
 
     reads = []
@@ -269,7 +269,7 @@ def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch
         return real(path, *a, **k)
 
     monkeypatch.setattr(clef.io, "read_session", counting)
-    monkeypatch.setattr(clef.embed, "_COHORTS", {})
+    monkeypatch.setattr(clef.embed.worker, "_COHORTS", {})
     st = embed_cohort(cohort, ckpt, tmp_path / "once", EmbedConfig(scheduler="none",
                                                                   progress=False))
     assert sorted(reads) == [f"s{i:03d}.edf" for i in range(7)]
@@ -286,3 +286,56 @@ def test_auto_scheduler_is_one_process_on_small_machines():
     assert resolve_scheduler("auto", cores=4) == "local"
     assert resolve_scheduler("local", cores=2) == "local"  # explicit choices are kept
     assert resolve_scheduler("tcp://host:8786", cores=2) == "tcp://host:8786"
+
+
+def test_read_ahead_pipeline_equals_plain_path(cohort, ckpt, store, tmp_path):
+    """Reading and tokenizing on threads ahead of the encoder (the default) gives the plain path's
+    store: read, tokenize and encode in turn (read_threads=0); same failures, same vectors and
+    window states."""
+    runs = {}
+    for threads in (0, 3):
+        runs[threads] = embed_cohort(cohort, ckpt, tmp_path / f"t{threads}", EmbedConfig(
+            scheduler="none", shard_size=3, batch_size=2, states=True, read_threads=threads,
+            progress=False))
+    plain, fast = runs[0], runs[3]
+    assert fast.session_ids.tolist() == plain.session_ids.tolist() == store.session_ids.tolist()
+    pd.testing.assert_frame_equal(fast.failures, plain.failures)
+    np.testing.assert_allclose(fast.embeddings, plain.embeddings, atol=1e-6)
+    np.testing.assert_allclose(store.embeddings, plain.embeddings, atol=1e-6)
+    for sid in plain.session_ids:
+        np.testing.assert_array_equal(fast.states(sid), plain.states(sid))
+
+
+def test_read_ahead_is_bounded_ordered_and_keeps_errors():
+    """`prepared` yields in input order, never starts more than `ahead` items beyond what was
+    consumed, returns an item's exception as its result, and stops its threads when closed."""
+    import threading
+
+    from clef.embed.worker import prepared
+
+    started, lock = [], threading.Lock()
+
+    def fn(i):
+        with lock:
+            started.append(i)
+        time.sleep(0.001 * (i % 3))
+        if i == 4:
+            raise ValueError("bad item 4")
+        return i * 10
+
+    gen = prepared(fn, range(20), threads=2, ahead=3)
+    got = []
+    for k, (i, res) in enumerate(gen):
+        with lock:
+            assert len(started) <= k + 1 + 3  # consumed + read ahead
+        got.append((i, res))
+        if k == 9:
+            break
+    gen.close()
+    assert [i for i, _ in got] == list(range(10))
+    assert isinstance(got[4][1], ValueError) and str(got[4][1]) == "bad item 4"
+    assert [r for i, r in got if i != 4] == [i * 10 for i in range(10) if i != 4]
+    n = len(started)
+    time.sleep(0.05)
+    assert len(started) == n <= 14  # closed: nothing new starts
+    assert list(prepared(fn, [1, 2], threads=0, ahead=0)) == [(1, 10), (2, 20)]

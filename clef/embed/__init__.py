@@ -1,0 +1,57 @@
+"""Batch embedding of a cohort into an :class:`clef.store.EmbeddingStore` (``clef embed``).
+
+Work is cut into shards of ``EmbedConfig.shard_size`` sessions. Each shard runs on a Dask worker
+(``dask.distributed``: a LocalCluster, any cluster by scheduler address) or in this process
+(``scheduler="none"``); a worker loads the model once (a per-process cache keyed by checkpoint path
+and device) and reads, tokenizes and encodes its sessions. The driver commits every finished shard
+to ``OUT/parts/`` as ``part-XXXXX.npy`` (+ ``.states.npy``) then ``part-XXXXX.parquet``, each
+written atomically; the parquet file is the commit mark. A run killed at any point and started
+again skips every committed session, and when all are done the shards are consolidated into the
+store (manifest last) and ``parts/`` is removed. Recordings that fail are kept, with their error,
+in the failures table; nothing else is lost.
+
+Reading and tokenizing (numpy, scipy and torch: they release the GIL) run on a few threads ahead
+of the encoder (``EmbedConfig.read_threads``), so both cores of a small machine work; the tokens
+and embeddings are those of the plain path (read, tokenize, encode in turn).
+
+Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit),
+:mod:`clef.embed.worker` (``embed_chunk``: the per-process model cache and the read-ahead
+pipeline), :mod:`clef.embed.shards` (``parts/`` on disk and the final consolidation).
+"""
+from __future__ import annotations
+
+from clef.embed.job import (
+    AUTO_LOCAL_MIN_CORES,
+    EmbedConfig,
+    embed_cohort,
+    resolve_scheduler,
+)
+from clef.embed.shards import relative_path
+from clef.embed.worker import (
+    MODEL_LOADS,
+    embed_chunk,
+    embed_chunks_here,
+    load_model,
+    resolve_checkpoint,
+)
+from clef.embedding import (  # re-exported for clef.embed users
+    embed_recording,
+    embed_sessions,
+    tokenizer_sfreq,
+)
+
+__all__ = [
+    "AUTO_LOCAL_MIN_CORES",
+    "MODEL_LOADS",
+    "EmbedConfig",
+    "embed_chunk",
+    "embed_chunks_here",
+    "embed_cohort",
+    "embed_recording",
+    "embed_sessions",
+    "load_model",
+    "relative_path",
+    "resolve_checkpoint",
+    "resolve_scheduler",
+    "tokenizer_sfreq",
+]

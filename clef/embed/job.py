@@ -1,0 +1,270 @@
+"""``embed_cohort``, the ``clef embed`` batch job: resume what ``OUT`` holds, run the pending
+shards in this process or on Dask, commit each one as it finishes, then consolidate the store.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from clef.embed.shards import Parts, consolidate
+from clef.embed.worker import (
+    embed_chunk,
+    embed_chunks_here,
+    fingerprint_task,
+    load_model,
+    resolve_checkpoint,
+)
+from clef.errors import CheckpointMismatch, ClefError, InvalidStore
+from clef.fileio import atomic_write_json
+from clef.store import EmbeddingStore, model_fingerprint
+
+
+@dataclass
+class EmbedConfig:
+    """How ``clef embed`` runs."""
+
+    scheduler: str = "auto"  # "auto" (resolve_scheduler), "none" = this process, "local" = Dask
+    # LocalCluster, else a Dask scheduler address
+    n_workers: int | None = None  # LocalCluster workers; None = one per CPU core
+    threads_per_worker: int = 1  # torch threads in each worker (workers x threads <= cores)
+    batch_size: int = 8  # sessions per forward pass (sorted by length to limit padding)
+    shard_size: int = 32  # sessions per committed shard: a killed run redoes at most this many
+    states: bool = False  # also store per-time-patch embeddings (float16) for concept timelines
+    device: str = "cpu"  # torch device of the model in each worker
+    progress: bool = True  # tqdm bar over sessions
+    token_cache: str | None = None  # a clef.tokenizer.TokenCache root (e.g. pretraining's) to reuse
+    # threads that read + tokenize ahead of the encoder in each process; None = one per core in
+    # this process (scheduler "none"), threads_per_worker on a Dask worker; 0 = read, tokenize and
+    # encode in turn (the plain path; same embeddings)
+    read_threads: int | None = None
+
+
+AUTO_LOCAL_MIN_CORES = 4  # below this, a LocalCluster measured slower than one process
+
+
+def resolve_scheduler(scheduler: str | None, cores: int | None = None) -> str:
+    """``"auto"`` -> ``"none"`` (this process) below 4 cores, else ``"local"``; others unchanged.
+
+    On 2 shared cores a LocalCluster ran at 0.5x one process (worker start-up, a model load per
+    worker, processes competing for the cores; ``benchmarks/results/ingest.md``).
+    """
+    if scheduler != "auto":
+        return scheduler or "none"
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    return "local" if cores >= AUTO_LOCAL_MIN_CORES else "none"
+
+
+def _cohort_key(cohort) -> str:
+    return str(Path(cohort.root).resolve())
+
+
+def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
+                 created_by: str | None = None, overwrite: bool = False,
+                 client=None) -> EmbeddingStore:
+    """Embed every session of a cohort into a store folder, resumably.
+
+    Parameters
+    ----------
+    cohort : str, Path or clef.cohort.Cohort
+    checkpoint : str or Path
+        Checkpoint folder (``save_pretrained``) or a shipped name such as ``"clef-tiny"``.
+    out : str or Path
+        Store folder. An unfinished run there is resumed; a finished store is extended with the
+        cohort's new sessions (same model only).
+    config : EmbedConfig, optional
+    created_by : str, optional
+        Command line recorded in the manifest.
+    overwrite : bool
+        Discard whatever ``out`` holds (store and unfinished shards) first.
+    client : dask.distributed.Client, optional
+        Use this client instead of ``config.scheduler``.
+
+    Returns
+    -------
+    EmbeddingStore
+
+    Raises
+    ------
+    clef.errors.CheckpointMismatch
+        ``out`` holds embeddings from another model (use a new ``out`` or ``overwrite``).
+    clef.errors.ClefError
+        No session could be embedded, or shards failed on the cluster (re-run to retry them).
+    """
+    from clef.cohort import Cohort
+
+    cfg = config or EmbedConfig()
+    cfg = EmbedConfig(**{**asdict(cfg), "scheduler": resolve_scheduler(cfg.scheduler)})
+    if not isinstance(cohort, Cohort):
+        cohort = Cohort.load(cohort)
+    ckpt = str(resolve_checkpoint(checkpoint))
+    out = Path(out)
+    parts = Parts(out)
+    if overwrite:
+        shutil.rmtree(parts.dir, ignore_errors=True)
+        for name in ("manifest.json",) + EmbeddingStore.FILES:
+            (out / name).unlink(missing_ok=True)
+    t_start = time.perf_counter()
+
+    own_client = None
+    if client is None and cfg.scheduler not in ("none", "", None):
+        client = own_client = _make_client(cfg)
+    try:
+        if client is not None:
+            fp = client.submit(fingerprint_task, ckpt, cfg.device, pure=False).result()
+        else:
+            fp = model_fingerprint(load_model(ckpt, cfg.device))
+
+        previous, done, committed = _resume_state(out, parts, fp, ckpt, cohort, cfg)
+        all_ids = cohort.sessions["session_id"].astype(str).tolist()
+        pending = [s for s in all_ids if s not in done]
+        next_num = (max(committed) + 1) if committed else 0
+        chunks = [pending[i:i + cfg.shard_size] for i in range(0, len(pending), cfg.shard_size)]
+        if not chunks and not committed and previous is not None:
+            shutil.rmtree(parts.dir, ignore_errors=True)
+            return previous  # up to date: nothing new in the cohort
+
+        stats = _run_chunks(cohort, ckpt, chunks, next_num, parts, cfg, client,
+                            n_total=len(all_ids), n_done=len(all_ids) - len(pending))
+    finally:
+        if own_client is not None:
+            _close_client(own_client)
+
+    if stats["chunk_errors"]:
+        first = stats["chunk_errors"][0]
+        raise ClefError(
+            f"{len(stats['chunk_errors'])} shard(s) failed on the cluster (first: "
+            f"{first}); {stats['n_sessions']} sessions were committed to {parts.dir}. "
+            "Fix: re-run the same command to retry only what is missing.")
+    elapsed = time.perf_counter() - t_start
+    run_info = {"seconds": round(elapsed, 3), "sessions_embedded": stats["n_sessions"],
+                "sessions_per_s": round(stats["n_sessions"] / max(stats["work_s"], 1e-9), 3),
+                "workers_seen": len(stats["loads"]),
+                "max_model_loads_per_worker": max(stats["loads"].values(), default=0),
+                "scheduler": cfg.scheduler if client is None or own_client is not None
+                else "client"}
+    return consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
+                        created_by or "clef.embed.embed_cohort")
+
+
+def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: EmbedConfig):
+    """What is already done in ``out``: a previous store (same model only) and committed shards.
+
+    Starts ``parts/`` (run description, stray temporary files removed) when needed.
+
+    Returns
+    -------
+    previous : EmbeddingStore or None
+    done : set of str
+        Session ids embedded or failed already.
+    committed : list of int
+        Committed shard numbers.
+    """
+    previous = _previous_store(out, fp)
+    run_path = parts.dir / "run.json"
+    if run_path.is_file():
+        run = json.loads(run_path.read_text())
+        if run.get("model_sha256") != fp["model_sha256"]:
+            raise CheckpointMismatch(
+                f"{out}: an unfinished `clef embed` run with model {run.get('model_name')} "
+                f"(sha256 {run.get('model_sha256')}) is in parts/, but the checkpoint "
+                f"{ckpt} has sha256 {fp['model_sha256']}. Fix: re-run with that run's "
+                "checkpoint, use a new --out folder, or pass --overwrite.")
+    parts.dir.mkdir(parents=True, exist_ok=True)
+    parts.clean_uncommitted()
+    if not run_path.is_file():
+        atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": _cohort_key(cohort),
+                                     "options": asdict(cfg)})
+    done: set[str] = set()
+    if previous is not None:
+        done |= set(previous.session_ids) | set(previous.failures["session_id"].astype(str))
+    committed = parts.committed()
+    for num in committed:
+        done |= set(pd.read_parquet(parts.dir / f"part-{num:05d}.parquet",
+                                    columns=["session_id"])["session_id"].astype(str))
+    return previous, done, committed
+
+
+def _make_client(cfg: EmbedConfig):
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    if cfg.scheduler == "local":
+        n = cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster)
+    try:
+        return Client(cfg.scheduler, timeout="20s")
+    except OSError as e:
+        raise ClefError(f"cannot reach the Dask scheduler at {cfg.scheduler!r} ({e}). Fix: start "
+                        "it (`dask scheduler`) or use --scheduler local / none.") from e
+
+
+def _close_client(client) -> None:
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_total, n_done):
+    from tqdm.auto import tqdm
+
+    options = asdict(cfg)
+    cohort_dir = _cohort_key(cohort)
+    stats = {"n_sessions": 0, "loads": {}, "chunk_errors": [], "work_s": 0.0}
+    t0 = time.perf_counter()
+    with tqdm(total=n_total, initial=n_done, desc="embed", unit="session",
+              disable=not cfg.progress) as bar:
+        def commit(num, result):
+            parts.write(num, result)
+            n = len(result["ok_ids"]) + len(result["failures"])
+            stats["n_sessions"] += n
+            stats["loads"][result["pid"]] = result["model_loads"]
+            bar.update(n)
+            if result["failures"]:
+                bar.set_postfix(failed=sum(1 for _ in result["failures"]), refresh=False)
+
+        if client is None:  # one read-ahead pipeline over all shards
+            for i, result in enumerate(embed_chunks_here(cohort_dir, ckpt, chunks, options)):
+                commit(next_num + i, result)
+        else:
+            from dask.distributed import as_completed
+
+            futures = {}
+            for i, chunk in enumerate(chunks):
+                fut = client.submit(embed_chunk, cohort_dir, ckpt, chunk, options, pure=False,
+                                    key=f"clef-embed-{next_num + i:05d}-{os.getpid()}-{t0:.0f}")
+                futures[fut] = next_num + i
+            for fut in as_completed(list(futures)):
+                try:
+                    result = fut.result()
+                except Exception as e:  # noqa: BLE001 - worker died: sessions stay pending
+                    stats["chunk_errors"].append(f"shard {futures[fut]}: {type(e).__name__}: {e}")
+                    continue
+                commit(futures[fut], result)
+                fut.release()
+    stats["work_s"] = time.perf_counter() - t0
+    return stats
+
+
+def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
+    if not (out / "manifest.json").is_file():
+        return None
+    try:
+        store = EmbeddingStore.open(out)
+    except InvalidStore:
+        return None
+    if store.manifest.get("model_sha256") != fp["model_sha256"]:
+        raise CheckpointMismatch(
+            f"{out} already holds a store from model {store.manifest.get('model_name')} (sha256 "
+            f"{store.manifest.get('model_sha256')}); the checkpoint has sha256 "
+            f"{fp['model_sha256']}. Fix: use a new --out folder, or pass --overwrite.")
+    return store
