@@ -14,10 +14,10 @@ tokenizer hash, dimension, count, index parameters and file checksums).
 One module per purpose; import from ``clef.index``:
 
 - :mod:`clef.index.config`: :class:`IndexConfig`, the index kinds and their defaults;
-- :mod:`clef.index.build`: the FAISS structure (train, add, tune ``nprobe``/``efSearch``);
 - :mod:`clef.index.filters`: metadata filters as a boolean mask;
 - :mod:`clef.index.search`: exact, filtered and approximate search over a FAISS index;
-- :mod:`clef.index.session_index`: :class:`SessionIndex` (build, save, load, search by ...);
+- :mod:`clef.index.session_index`: :class:`SessionIndex` (build the FAISS structure: train, add,
+  tune ``nprobe``/``efSearch``; save, load, search by ...);
 - :mod:`clef.index.query`: query vectors: :func:`text_vector`, :func:`steer`.
 """
 from clef.index.config import INDEX_FORMAT, KINDS, IndexConfig

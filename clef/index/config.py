@@ -35,7 +35,7 @@ def check_option(name, value, allowed):
 
 
 def resolve_kind(kind: str, n: int, config: IndexConfig) -> str:
-    """``kind`` for ``n`` vectors, with "auto" resolved: exact up to ``config.flat_max``, IVF above."""
+    """``kind`` for ``n`` vectors; "auto" is exact up to ``config.flat_max``, IVF above."""
     if kind == "auto":
         return "flat" if n <= config.flat_max else "ivf"
     return kind

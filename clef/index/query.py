@@ -1,4 +1,4 @@
-"""Query vectors for a session index: free text (:func:`text_vector`) and steering (:func:`steer`)."""
+"""Query vectors for a session index: free text (:func:`text_vector`), steering (:func:`steer`)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -1,7 +1,7 @@
 """Search a FAISS session index: plain top-k, exact over a filtered subset, or filtered ANN.
 
-``params`` is the index manifest's ``"index"`` dict (:mod:`clef.index.build`); rows are FAISS
-ids, i.e. rows of the index's session table.
+``params`` is the index manifest's ``"index"`` dict (:mod:`clef.index.session_index`); rows
+are FAISS ids, i.e. rows of the index's session table.
 """
 from __future__ import annotations
 

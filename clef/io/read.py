@@ -1,7 +1,14 @@
-"""`read_session`: one recording file (or BIDS path) -> harmonized :class:`clef.session.Session`."""
+"""One recording file (or BIDS path): :func:`read_session` -> a harmonized
+:class:`clef.session.Session`; :func:`summarize` -> what clef sees in it (``clef info PATH``).
+
+Both open the file once with :func:`clef.io.formats.open_raw` (lazily: the header, then only the
+needed channels' samples); ``summarize(check=True)`` decodes the samples through the same opened
+file rather than opening it again.
+"""
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +90,13 @@ def read_session(path, *, sfreq: float | None = 200.0, montage: str = "average",
     cfg = PreprocessConfig(sfreq=sfreq, montage=montage, max_missing=max_missing, notch=notch,
                            l_freq=l_freq, h_freq=h_freq, min_duration_s=min_duration_s,
                            check_quality=check_quality, **options)
+    return _read_opened(path, open_raw(path), cfg)
+
+
+def _read_opened(path, opened, cfg: PreprocessConfig):
+    """:func:`read_session` of a recording already opened by ``open_raw`` (``opened``)."""
     where = str(path) if is_bids_path(path) else Path(path)
-    raw, fmt, notes = open_raw(path)
+    raw, fmt, notes = opened
     try:
         return _process_raw(raw, fmt, notes, where, cfg)
     except InvalidRecording:
@@ -96,6 +108,76 @@ def read_session(path, *, sfreq: float | None = 200.0, montage: str = "average",
         raise UnreadableRecording(where, f"cannot decode the signal data ({type(e).__name__}: "
                                          f"{str(e)[:300]})",
                                   "check the file is complete and not corrupt") from e
+
+
+def summarize(path, *, check: bool = True, max_missing: int = 3) -> dict:
+    """Describe a recording: format, channel mapping, rate, duration, annotations and problems.
+
+    Parameters
+    ----------
+    path : str, Path or mne_bids.BIDSPath
+        The recording.
+    check : bool
+        Also run the full :func:`clef.io.read_session` pipeline (at the recorded rate) to find
+        signal problems (NaN/Inf, flat, saturated, too short, too few channels).
+    max_missing : int
+        As in :func:`clef.io.read_session`.
+
+    Returns
+    -------
+    dict
+        JSON-serializable: ``path, format, sfreq, n_samples, duration_s, channels`` (one entry per
+        file channel: ``name``, ``maps_to``, ``role`` in {"eeg", "ear", "dropped"}), ``found``,
+        ``missing``, ``interpolated``, ``dropped``, ``annotations`` (count per description),
+        ``problems`` (list of messages) and ``ok``.
+
+    Raises
+    ------
+    InvalidRecording
+        The file cannot be opened at all (unsupported format, unreadable header).
+    """
+    raw, fmt, notes = open_raw(path)  # opened once: the check below decodes through it
+    harm = harmonize_names(raw.ch_names)
+    channels = []
+    for name in raw.ch_names:
+        if name in harm.mapping:
+            channels.append({"name": name, "maps_to": harm.mapping[name], "role": "eeg"})
+        elif name in harm.ears:
+            channels.append({"name": name, "maps_to": harm.ears[name], "role": "ear"})
+        else:
+            channels.append({"name": name, "maps_to": None, "role": "dropped"})
+    sfreq = float(raw.info["sfreq"])
+    anns = raw_annotations(raw)
+    summary = {
+        "path": str(path),
+        "format": fmt,
+        "sfreq": sfreq,
+        "n_samples": int(raw.n_times),
+        "duration_s": float(raw.n_times / sfreq),
+        "n_channels": len(raw.ch_names),
+        "channels": channels,
+        "found": harm.found,
+        "missing": list(harm.missing),
+        "interpolated": [],
+        "dropped": list(harm.dropped),
+        "ears": dict(harm.ears),
+        "annotations": dict(sorted(Counter(d for _, _, d in anns).items())),
+        "warnings": list(notes),
+        "problems": [],
+    }
+    if check:
+        try:  # read_session(path, sfreq=None, montage="none", l_freq=None), on the opened file
+            cfg = PreprocessConfig(sfreq=None, montage="none", l_freq=None,
+                                   max_missing=max_missing)
+            sess = _read_opened(path, (raw, fmt, notes), cfg)
+            summary["interpolated"] = list(sess.meta["interpolated"])
+        except InvalidRecording as e:
+            summary["problems"].append({"error": type(e).__name__, "problem": e.problem,
+                                        "fix": e.fix})
+    summary["ok"] = not summary["problems"]
+    if is_bids_path(path):
+        summary["path"] = str(path.fpath)
+    return summary
 
 
 def _process_raw(raw, fmt, notes, where, cfg: PreprocessConfig):
