@@ -143,24 +143,45 @@ def _length(item) -> int:
 
 
 def _window_embeddings(model, tokens, states) -> list[np.ndarray]:
-    """Per-time-patch embeddings of each session: mean token state per time index, projected
-    into the shared space and unit-normalised. -> list of (W_i, D) float32."""
+    """Per-time-patch embeddings of each session, projected into the shared space and
+    unit-normalised. -> list of (W_i, D) float32.
+
+    Session pool: the mean token state per time index. Region pool: the model's own region
+    attention pool restricted to each time index (one query per window x region), so a window's
+    vector keeps sides exactly like the session vector does."""
     import torch
 
     out = []
+    by_region = getattr(model.config, "eeg_pool", "session") != "session"
     for b in range(tokens.batch_size):
         m = tokens.mask[b]  # (N,)
         t = tokens.time_idx[b][m]  # (n_real,)
         s = states[b][m].float()  # (n_real, d_model)
         n_win = int(t.max().item()) + 1 if len(t) else 0
-        pooled = torch.zeros(n_win, s.shape[-1], dtype=s.dtype, device=s.device)
-        pooled.index_add_(0, t, s)  # (W, d_model)
-        counts = torch.bincount(t, minlength=n_win).clamp_min(1)[:, None]
-        pooled = pooled / counts
+        if by_region:
+            pooled = _pooled_windows(model.eeg.pool, s, t, tokens.region_idx[b][m], n_win)
+        else:
+            pooled = torch.zeros(n_win, s.shape[-1], dtype=s.dtype, device=s.device)
+            pooled.index_add_(0, t, s)  # (W, d_model)
+            pooled = pooled / torch.bincount(t, minlength=n_win).clamp_min(1)[:, None]
         if getattr(model.config, "eeg_output", "shared") != "mean":
             pooled = model.eeg_proj(pooled)  # (W, embed_dim)
         out.append(unit_normalize(pooled.detach().cpu().numpy()))
     return out
+
+
+def _pooled_windows(pool, s, t, r, n_win: int):
+    """The model's attention pool restricted to each time index, all windows in one pass.
+    s (n, d), t (n,), r (n,) -> (W, Q * d)."""
+    import torch
+
+    qm = pool.query_masks(torch.ones_like(t, dtype=torch.bool)[None], r[None])[0]  # (Q, n)
+    Q = qm.shape[0]
+    win = t[None, :] == torch.arange(n_win, device=s.device)[:, None]  # (W, n)
+    masks = (win[:, None, :] & qm[None]).reshape(1, n_win * Q, -1)  # (1, W*Q, n)
+    q_idx = torch.arange(Q, device=s.device).repeat(n_win)  # (W*Q,)
+    v = pool.attend(s[None], masks, q_idx)[0] * masks[0].any(-1, keepdim=True)  # (W*Q, d)
+    return v.reshape(n_win, Q * s.shape[-1])
 
 
 def _encode(models: Mapping, items: list, states: bool) -> dict:

@@ -401,3 +401,84 @@ def test_large_weights_are_sharded_and_verified(tmp_path):
     shards[1].write_bytes(bytes(data))
     with pytest.raises(CheckpointMismatch, match="sha256"):
         CLEFModel.from_pretrained(ck)
+
+
+# ------------------------------------------------------------------------------ region pool
+@pytest.fixture(scope="module")
+def region_model():
+    torch.manual_seed(0)
+    return CLEFModel(tiny_config(eeg_pool="region")).eval()
+
+
+def test_region_pool_pools_each_region_alone(region_model):
+    m = region_model
+    R, d = m.config.encoder.n_regions, m.config.encoder.d_model
+    assert m.eeg.pool_dim == R * d and m.eeg_proj.weight.shape == (16, R * d)
+    tok = random_tokens([4], m.config, 3)
+    with torch.no_grad():
+        states = m.eeg(tok, pool=False)
+        pooled = m.eeg.pool_states(states, tok, None)  # (1, R * d)
+        for r in range(R):
+            only = tok.mask & (tok.region_idx == r)
+            want = m.eeg.pool.attend(states, only[:, None, :], torch.tensor([r]))[:, 0]
+            assert torch.allclose(pooled[:, r * d:(r + 1) * d], want, atol=1e-6)
+        # a region with no tokens under the mask contributes zeros, the others are unchanged
+        no_left = tok.mask & (tok.region_idx != 1)
+        part = m.eeg.pool_states(states, tok, None, no_left)
+    assert float(part[:, d:2 * d].abs().sum()) == 0.0
+    assert torch.allclose(part[:, :d], pooled[:, :d], atol=1e-6)
+
+
+def test_region_pool_keeps_which_side(region_model, model):
+    """Swap the states of two regions: the session pool cannot tell, the region pool can."""
+    tok = random_tokens([3], region_model.config, 4)
+    states = torch.randn(1, tok.n_tokens, 32)
+    swapped = tok.region_idx.clone()
+    swapped[tok.region_idx == 0], swapped[tok.region_idx == 1] = 1, 0
+    tok2 = Tokens(tok.values, tok.time_idx, swapped, tok.band_idx, tok.mask, tok.time_patch_s)
+    with torch.no_grad():
+        a, b = (model.pool_project(states, t) for t in (tok, tok2))
+        assert torch.allclose(a, b, atol=1e-5)
+        a, b = (region_model.pool_project(states, t) for t in (tok, tok2))
+        assert not torch.allclose(a, b, atol=1e-3)
+
+
+def test_region_pool_window_embedding_of_one_window_is_the_session(region_model):
+    from clef.embedding import _window_embeddings
+
+    tok = random_tokens([1, 3], region_model.config, 5)
+    with torch.no_grad():
+        z, states = region_model.encode_eeg(tok, return_states=True)
+        wins = _window_embeddings(region_model, tok, states)
+    assert [w.shape for w in wins] == [(1, 16), (3, 16)]
+    assert np.allclose(wins[0][0], z[0].numpy(), atol=1e-5)  # one window = the whole session
+    assert not np.allclose(wins[1][0], wins[1][1], atol=1e-3)
+
+
+def test_region_pool_config_validated_and_saved(region_model, tmp_path):
+    with pytest.raises(ValueError, match="eeg_pool"):
+        tiny_config(eeg_pool="hemisphere").validate()
+    region_model.save_pretrained(tmp_path / "ck")
+    back = CLEFModel.from_pretrained(tmp_path / "ck")
+    assert back.config.eeg_pool == "region"
+    tok = random_tokens([2], region_model.config, 6)
+    with torch.no_grad():
+        assert torch.equal(back.encode_eeg(tok), region_model.encode_eeg(tok))
+
+
+def test_session_plus_region_pool_and_its_windows():
+    from clef.embedding import _window_embeddings
+
+    torch.manual_seed(1)
+    m = CLEFModel(tiny_config(eeg_pool="session+region")).eval()
+    R, d = m.config.encoder.n_regions, m.config.encoder.d_model
+    assert m.eeg.pool_dim == (1 + R) * d
+    tok = random_tokens([1, 3], m.config, 7)
+    with torch.no_grad():
+        z, states = m.encode_eeg(tok, return_states=True)
+        pooled = m.eeg.pool_states(states, tok, None)
+        whole = m.eeg.pool.attend(states, tok.mask[:, None, :], torch.tensor([0]))[:, 0]
+        wins = _window_embeddings(m, tok, states)
+    assert torch.allclose(pooled[:, :d], whole, atol=1e-6)  # query 0 pools every token
+    assert np.allclose(wins[0][0], z[0].numpy(), atol=1e-5)
+    assert wins[1].shape == (3, 16)

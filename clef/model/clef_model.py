@@ -26,7 +26,7 @@ class CLEFModel(nn.Module):
     Attributes
     ----------
     eeg : SessionEncoder
-        Tokens -> pooled (B, d_model) and states (B, N, d_model).
+        Tokens -> states (B, N, d_model) and pooled (B, pool_dim) (``config.eeg_pool``).
     eeg_proj, text, ehr :
         Projections into the shared ``embed_dim`` space.
     decoder : ReconDecoder
@@ -43,9 +43,10 @@ class CLEFModel(nn.Module):
             config = config.resolve()
         config.validate()
         self.config = config
-        self.eeg = SessionEncoder(config.encoder, config.arch, config.short_window.window_s)
-        d, h = config.encoder.d_model, config.eeg_proj_hidden
-        if h > 0:  # (B, d_model) -> (B, h) -> (B, embed_dim)
+        self.eeg = SessionEncoder(config.encoder, config.arch, config.short_window.window_s,
+                                  config.eeg_pool)
+        d, h = self.eeg.pool_dim, config.eeg_proj_hidden
+        if h > 0:  # (B, pool_dim) -> (B, h) -> (B, embed_dim)
             self.eeg_proj = nn.Sequential(nn.Linear(d, h), nn.GELU(),
                                           nn.Linear(h, config.embed_dim))
         else:

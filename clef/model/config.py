@@ -18,6 +18,7 @@ from clef.errors import CheckpointMismatch
 from clef.fileio import atomic_write_text
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+EEG_POOLS = ("session", "region", "session+region")
 ARCHS = ("session", "short-window")
 
 
@@ -106,6 +107,10 @@ class ModelConfig:
     # models whose pool and projection were never trained (set by `clef pretrain --stage recon`).
     eeg_output: str = "shared"
     eeg_proj_hidden: int = 0  # 0: linear EEG projection into the shared space; >0: MLP, this wide
+    # Attention pool before the projection: "session" = one query over all tokens (B, d_model);
+    # "region" = one query per region, concatenated (B, n_regions * d_model), keeps laterality;
+    # "session+region" = both (B, (1 + n_regions) * d_model).
+    eeg_pool: str = "session"
     tokenizer: dict = field(default_factory=lambda: {"preset": "tiny"})
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
@@ -181,6 +186,8 @@ class ModelConfig:
             raise ValueError(f"arch={self.arch!r}; allowed: {ARCHS}")
         if self.eeg_output not in ("shared", "mean"):
             raise ValueError(f"eeg_output={self.eeg_output!r}; allowed: 'shared', 'mean'")
+        if self.eeg_pool not in EEG_POOLS:
+            raise ValueError(f"eeg_pool={self.eeg_pool!r}; allowed: {EEG_POOLS}")
         e = self.encoder
         for name, d, h in (("encoder", e.d_model, e.n_heads),
                            ("decoder", self.decoder.d_model, self.decoder.n_heads)):

@@ -159,25 +159,51 @@ def window_groups(time_idx: torch.Tensor, time_patch_s: float, window_s: float) 
 
 # ------------------------------------------------------------------------------------ pooling
 class AttentionPool(nn.Module):
-    """A learned query attends over the states. x (G, L, d), mask (G, L) -> (G, d)."""
+    """Learned queries attend over the states. x (G, L, d), mask (G, L) -> (G, n_queries * d).
 
-    def __init__(self, d: int, n_heads: int):
+    ``whole``: one query over all tokens (the session pool). ``n_regions`` > 0: one more query per
+    region that pools only its own region's tokens (``region_idx``), so the output keeps which side
+    and region a finding is in (a pool over all regions mixes left and right). A region with no
+    token under ``mask`` gives zeros.
+    """
+
+    def __init__(self, d: int, n_heads: int, n_regions: int = 0, whole: bool = True):
         super().__init__()
         self.n_heads = n_heads
-        self.query = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.n_regions = n_regions
+        self.whole = whole
+        self.n_queries = int(whole) + n_regions
+        self.query = nn.Parameter(torch.randn(1, self.n_queries, d) * 0.02)
         self.kv = nn.Linear(d, 2 * d)
         self.proj = nn.Linear(d, d)
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, region_idx=None):
+        if self.n_regions == 0:
+            return self.attend(x, mask[:, None, :], torch.zeros(1, dtype=torch.long))[:, 0]
+        masks = self.query_masks(mask, region_idx)  # (G, Q, L)
+        out = self.attend(x, masks, torch.arange(self.n_queries))  # (G, Q, d)
+        return (out * masks.any(-1, keepdim=True)).flatten(1)  # (G, Q * d)
+
+    def query_masks(self, mask, region_idx):
+        """The tokens each query pools: mask (G, L), region_idx (G, L) -> (G, Q, L) bool
+        (the whole-session query first, then one per region)."""
+        regions = torch.arange(self.n_regions, device=mask.device)
+        m = mask[:, None, :] & (region_idx[:, None, :] == regions[None, :, None])  # (G, R, L)
+        return torch.cat([mask[:, None, :], m], 1) if self.whole else m
+
+    def attend(self, x, masks, query_idx):
+        """Pool ``x`` (G, L, d) once per mask: masks (G, M, L) bool, ``query_idx`` (M,) the query
+        each mask uses. -> (G, M, d). A mask with no token attends to every position."""
         G, L, d = x.shape
-        h = self.n_heads
+        h, M = self.n_heads, masks.shape[1]
         kv = self.kv(x).view(G, L, 2, h, d // h).permute(2, 0, 3, 1, 4)  # (2, G, H, L, hd)
         k, v = kv.unbind(0)
-        q = self.query.expand(G, 1, d).view(G, 1, h, d // h).transpose(1, 2)  # (G, H, 1, hd)
-        key = mask | ~mask.any(-1, keepdim=True)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=key[:, None, None, :])  # (G,H,1,hd)
-        return self.norm(self.proj(a.transpose(1, 2).reshape(G, d)))  # (G, d)
+        q = self.query[0, query_idx.to(x.device)]  # (M, d)
+        q = q.view(1, M, h, d // h).transpose(1, 2).expand(G, h, M, d // h)  # (G, H, M, hd)
+        key = masks | ~masks.any(-1, keepdim=True)  # (G, M, L)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=key[:, None])  # (G, H, M, hd)
+        return self.norm(self.proj(a.transpose(1, 2).reshape(G, M, d)))  # (G, M, d)
 
 
 # ------------------------------------------------------------------------------------ encoder
@@ -205,9 +231,13 @@ class SessionEncoder(nn.Module):
     arch : {"session", "short-window"}
     window_s : float
         Window length of the short-window arch.
+    pool : {"session", "region", "session+region"}
+        One attention pool over all tokens (pooled (B, d)), one per region (pooled
+        (B, n_regions * d)), or both, concatenated (pooled (B, (1 + n_regions) * d)).
     """
 
-    def __init__(self, cfg: EncoderConfig, arch: str = "session", window_s: float = 10.0):
+    def __init__(self, cfg: EncoderConfig, arch: str = "session", window_s: float = 10.0,
+                 pool: str = "session"):
         super().__init__()
         self.cfg = cfg
         self.arch = arch
@@ -215,7 +245,8 @@ class SessionEncoder(nn.Module):
         d = cfg.d_model
         self.embed = TokenEmbedding(cfg.patch_dim, cfg.n_regions, cfg.n_bands, d)
         self.stack = Stack(d, cfg.n_layers, cfg.n_heads, cfg.mlp_ratio, cfg.dropout, cfg.rope_base)
-        self.pool = AttentionPool(d, cfg.n_heads)
+        self.pool = AttentionPool(d, cfg.n_heads, 0 if pool == "session" else cfg.n_regions,
+                                  whole=pool != "region")
         self.apply(_init_linear)
 
     def groups(self, tokens: Tokens) -> torch.Tensor | None:
@@ -237,19 +268,25 @@ class SessionEncoder(nn.Module):
 
     def pool_states(self, states, tokens: Tokens, group: torch.Tensor | None,
                     mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, N, d) -> (B, d): attention pool over the session (short-window: mean of windows).
+        """(B, N, d) -> (B, pool_dim): attention pool over the session (short-window: mean of
+        windows). ``pool_dim`` is d, or n_regions * d for the region pool.
 
         ``mask`` (B, N) bool, default ``tokens.mask``: the tokens the pool may attend to.
         """
         mask = tokens.mask if mask is None else mask
         if self.arch != "short-window":
-            return self.pool(states, mask)
+            return self.pool(states, mask, tokens.region_idx)
         pk = Packing(group, mask)
-        win = self.pool(pk.pack(states), pk.mask())  # (G, d) one embedding per window
+        win = self.pool(pk.pack(states), pk.mask(), pk.pack(tokens.region_idx))  # (G, pool_dim)
         B = tokens.batch_size
         out = win.new_zeros(B, win.shape[-1]).index_add_(0, pk.session_of_group, win)
         cnt = torch.bincount(pk.session_of_group, minlength=B).clamp_min(1)
         return out / cnt[:, None].to(out.dtype)
+
+    @property
+    def pool_dim(self) -> int:
+        """Size of :meth:`pool_states` output."""
+        return self.cfg.d_model * self.pool.n_queries
 
     def forward(self, tokens: Tokens, pool: bool = True):
         """Returns (pooled (B, d), states (B, N, d)), or only states when ``pool`` is False."""
