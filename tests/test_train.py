@@ -359,6 +359,22 @@ def test_locked_encoder_stage2_from_a_recon_checkpoint(fake, tmp_path):
     assert torch.allclose(a, b, atol=1e-3), (a, b)
 
 
+def test_region_pool_stage2_from_a_session_pool_recon_checkpoint(fake, tmp_path):
+    """--eeg-pool region on stage 2: the stage-1 encoder loads (the pool is not part of stage 1),
+    the saved model pools per region, and the loss falls."""
+    pretrain(_cfg(fake, tmp_path / "recon", stage="recon", steps=2))
+    pretrain(_cfg(fake, tmp_path / "align", stage="align", steps=20, lr=3e-3, freeze_encoder=True,
+                  init_from=str(tmp_path / "recon"), eeg_pool="region", ckpt_every=100))
+    model = CLEFModel.from_pretrained(tmp_path / "align")
+    e = model.config.encoder
+    assert model.config.eeg_pool == "region"
+    assert model.eeg_proj.weight.shape[1] == e.n_regions * e.d_model
+    loss = [x["loss"] for x in _log(tmp_path / "align" / "train_log.jsonl")]
+    assert np.mean(loss[-5:]) < np.mean(loss[:5]), loss
+    with pytest.raises(ValueError, match="eeg_pool"):
+        _cfg(fake, tmp_path / "x", eeg_pool="hemisphere").validate()
+
+
 def test_init_from_rejects_another_encoder_size(fake, tmp_path):
     pretrain(_cfg(fake, tmp_path / "recon", stage="recon", steps=1))
     cfg = json.loads(Path(fake[1]).read_text())

@@ -32,6 +32,9 @@ def pretrain(
     stage: Annotated[str, typer.Option(help="recon (stage 1), align (stage 2) or both.")] = "both",
     arch: Annotated[str, typer.Option(help="session (CLEF) or short-window (baseline).")
                     ] = "session",
+    eeg_pool: Annotated[str | None, typer.Option(
+        help="EEG attention pool: session (one over all tokens), region (one per region, keeps "
+             "laterality) or session+region (default: the config's).")] = None,
     steps: Annotated[int | None, typer.Option(help="Optimizer steps per stage.")] = None,
     epochs: Annotated[float, typer.Option(help="Epochs per stage (when --steps is not given).")
                       ] = 10.0,
@@ -94,7 +97,7 @@ def pretrain(
     from clef.train import pretrain as run
 
     cfg = TrainConfig(
-        cohort=str(cohort), out=str(out), config=config, arch=arch, stage=stage, steps=steps,
+        cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from clef.model.config import EEG_POOLS
+
 STAGES = ("recon", "align", "both")
 TEXT_TARGETS = ("findings", "report")
 
@@ -20,6 +22,7 @@ class TrainConfig:
     out: str = ""  # output folder: final checkpoint (model.safetensors, config.json, MODEL_CARD.md)
     config: str = "clef-tiny"  # model config name or JSON path
     arch: str = "session"  # "session" (CLEF) or "short-window" (baseline)
+    eeg_pool: str | None = None  # attention pool ("session", "region", ...); None: the config's
     stage: str = "both"  # "recon", "align" or "both"
     steps: int | None = None  # optimizer steps per stage (overrides epochs)
     epochs: float = 10.0  # epochs per stage when steps is None
@@ -70,6 +73,8 @@ class TrainConfig:
             raise ValueError(f"stage={self.stage!r}; allowed: {STAGES}")
         if self.arch not in ("session", "short-window"):
             raise ValueError(f"arch={self.arch!r}; allowed: 'session', 'short-window'")
+        if self.eeg_pool is not None and self.eeg_pool not in EEG_POOLS:
+            raise ValueError(f"eeg_pool={self.eeg_pool!r}; allowed: {EEG_POOLS}")
         if self.batch_size < 2:
             raise ValueError(f"batch_size={self.batch_size}; contrastive training needs >= 2")
         if not 0.0 < self.mask_ratio < 1.0:
@@ -99,7 +104,7 @@ class TrainConfig:
         return ["recon", "align"] if self.stage == "both" else [self.stage]
 
     # Fields that must agree between a run and the checkpoint it resumes from.
-    RESUME_KEYS = ("config", "arch", "stage", "steps", "epochs", "batch_size", "lr",
+    RESUME_KEYS = ("config", "arch", "eeg_pool", "stage", "steps", "epochs", "batch_size", "lr",
                    "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
                    "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
                    "init_from", "seed", "sites", "max_sessions", "text_target",

@@ -74,6 +74,8 @@ def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
     mc = ModelConfig.load(cfg.config).with_arch(cfg.arch).resolve()
     dx, med = build_ehr_vocab(rows, mc.ehr.min_count, mc.ehr.prefixes)
     mc = mc.with_ehr_vocab(dx, med)
+    if cfg.eeg_pool is not None:
+        mc.eeg_pool = cfg.eeg_pool
     mc.eeg_output = "mean" if cfg.stages() == ["recon"] else "shared"
     if cfg.stage == "recon" or (cfg.stage == "align" and not cfg.init_from):
         mc.name = f"{mc.name}-{cfg.stage}"  # a one-stage model (with init_from: both stages)
