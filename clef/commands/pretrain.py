@@ -74,6 +74,9 @@ def pretrain(
     eval_sessions: Annotated[int, typer.Option(
         help="Test-split sessions for the model-card metrics (0 = none).")] = 256,
     ckpt_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 200,
+    keep_checkpoints: Annotated[int, typer.Option(
+        help="Newest checkpoints kept in WORK_DIR/checkpoints (0 = keep all, e.g. for a "
+             "learning curve).")] = 2,
     log_every: Annotated[int, typer.Option(help="Steps between log lines.")] = 10,
     work_dir: Annotated[Path | None, typer.Option(
         help="Checkpoints, caches and log (default: --out).")] = None,
@@ -106,7 +109,7 @@ def pretrain(
         text_keep_weight=text_keep_weight, freeze_text=freeze_text,
         sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,
-        log_every=log_every,
+        keep_checkpoints=keep_checkpoints, log_every=log_every,
         work_dir=str(work_dir) if work_dir else None,
         cache_dir=str(cache_dir) if cache_dir else None, workers=workers, threads=threads, device=device,
         progress=not quiet,
