@@ -52,18 +52,8 @@ def normalize_name(name: str) -> str:
 
 
 def standard_name(name: str) -> str | None:
-    """The standard 10-20 name for a file's channel name, or None for anything else.
-
-    Parameters
-    ----------
-    name : str
-        A channel name as stored in a file.
-
-    Returns
-    -------
-    str or None
-        One of ``clef.channels.STANDARD_CHANNELS`` (old names mapped to new), or None.
-    """
+    """The standard 10-20 name for a file's channel name (one of
+    ``clef.channels.STANDARD_CHANNELS``, old names mapped to new), or None for anything else."""
     return _STANDARD_UPPER.get(normalize_name(name))
 
 
