@@ -95,6 +95,7 @@ def measure_walk(work: Path) -> dict:
     decoded: dict[tuple, set] = defaultdict(set)
     opens: Counter = Counter()
     state = {"command": None}
+    alive: list = []
 
     def on_stack(frame, what: str) -> None:
         while frame is not None:
@@ -122,6 +123,7 @@ def measure_walk(work: Path) -> dict:
             files = {os.path.realpath(f) for f in getattr(raw, "filenames", ()) if f}
             for f in files & recordings:
                 decoded[(state["command"], f)].add(id(raw))
+                alive.append(raw)  # held, so a later Raw of the same file cannot reuse its id
                 on_stack(frame, "decode")
         elif (code.co_name in ("_call_impl", "_wrapped_call_impl")
               and where.endswith("torch/nn/modules/module.py")):
@@ -163,6 +165,7 @@ def measure_walk(work: Path) -> dict:
             sys.setprofile(None)
             threading.setprofile(None)
             state["command"] = None
+            alive.clear()
         exit_codes[name] = result.exit_code
         output.append(f"$ clef {' '.join(argv)}\n{result.output}")
         if result.exception is not None and not isinstance(result.exception, SystemExit):
