@@ -23,6 +23,7 @@ def _command_line(ctx: typer.Context) -> str:
     return " ".join(parts)
 
 
+# long: a typer command is its option list (one annotated parameter per CLI flag), not logic
 def pretrain(
     ctx: typer.Context,
     cohort: Annotated[Path, typer.Option(help="Cohort folder (clef synth output or real).")],
