@@ -193,14 +193,20 @@ def test_targets_report_the_oracle_ceiling_without_moving_thresholds():
                              "test_set": "test", "status": "ok", "auroc": aucs})
 
     results = {"clef": res([0.9, 0.8, 0.7, 0.6]), "recon": res([0.85, 0.75, 0.72, 0.55]),
-               "short-window": res([0.82, 0.72, 0.75, 0.5]), "oracle": res([1.0, 0.9, 0.7, 0.65])}
+               "short-window": res([0.82, 0.72, 0.75, 0.5]), "oracle": res([1.0, 0.9, 0.7, 0.65]),
+               "band-power": res([0.9, 0.8, 0.7, 0.62]), "random": res([0.8, 0.7, 0.7, 0.5])}
     t = evaluate_targets(summarize(results), results, None).set_index("target")
-    beats = t.loc["share of tasks where CLEF beats short-window"]
-    assert beats["value"] == 0.75 and beats["status"] == "missed"  # 3 of 4 < 0.85
-    assert beats["note"] == "3 of 4; oracle beats short-window on 3"
+    assert "share of tasks where CLEF beats short-window" not in t.index  # retired (issue 15)
     sw = t.loc["CLEF mean AUROC - short-window"]
     assert sw["value"] == pytest.approx(0.0525) and sw["status"] == "missed"
     assert sw["note"] == "oracle - short-window: 0.115"
+    bp = t.loc["CLEF mean AUROC - band power"]
+    assert bp["value"] == pytest.approx(-0.005) and bp["status"] == "missed"
+    assert bp["note"] == "0.750 vs 0.755"
+    assert t.loc["CLEF findings mean AUROC - band power", "status"] == "missed"
+    rr = t.loc["reconstruction-only mean AUROC - random-initialised"]
+    assert rr["value"] == pytest.approx(0.0425) and rr["status"] == "missed"
+    assert t.loc["CLEF mean AUROC, all tasks", "status"] == "missed"  # 0.75 < 0.783
     no_oracle = {k: v for k, v in results.items() if k != "oracle"}
     t2 = evaluate_targets(summarize(no_oracle), no_oracle, None).set_index("target")
     assert t2.loc["CLEF mean AUROC - short-window", "note"] == ""

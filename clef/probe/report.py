@@ -14,7 +14,11 @@ from clef.probe.zeroshot import GROUP_HELD_OUT, GROUP_NAMED
 TARGETS = {
     "recon_margin": 0.04,  # CLEF mean AUROC - reconstruction-only mean >= this
     "short_margin": 0.06,  # CLEF mean AUROC - short-window mean >= this
-    "short_beats_frac": 0.85,  # CLEF beats short-window on at least this share of tasks
+    # (The probing issue's "CLEF beats short-window on 85% of tasks" is retired by the EEG-side
+    # issue: the generator's own oracle beats short-window on only 84% of this battery.)
+    "bandpower_margin": 0.0,  # CLEF mean AUROC - band power >= this (overall and on findings)
+    "recon_over_random": 0.05,  # reconstruction-only mean AUROC - random-initialised >= this
+    "clef_overall": 0.783,  # CLEF overall mean AUROC does not fall below the 2026-12-02 value
     "site_b_drop": 0.03,  # CLEF mean AUROC drop from site A to site B <= this
     # Clinical-semantics issue: zero-shot on site-A held-out patients.
     "zs_named": 0.85,  # zero-shot mean AUROC, concepts named in training reports >= this
@@ -72,13 +76,7 @@ def evaluate_targets(summary: Summary, results_by_rep: dict, zs_summary: pd.Data
         lambda v: v >= TARGETS["recon_margin"], ceiling(recon))
     add("CLEF mean AUROC - short-window", margin(short), f">= {TARGETS['short_margin']}",
         lambda v: v >= TARGETS["short_margin"], ceiling(short))
-    frac = (float(summary.beats.loc[clef, short]) / summary.n_tasks
-            if {clef, short} <= have and summary.n_tasks else None)
-    note = f"{summary.beats.loc[clef, short]} of {summary.n_tasks}" if frac is not None else ""
-    if frac is not None and {"oracle", short} <= have:
-        note += f"; oracle beats {short} on {summary.beats.loc['oracle', short]}"
-    add("share of tasks where CLEF beats short-window", frac,
-        f">= {TARGETS['short_beats_frac']}", lambda v: v >= TARGETS["short_beats_frac"], note)
+    _eeg_side_targets(add, t, clef, recon)
     drop = None
     note = ""
     if clef in results_by_rep:
@@ -98,6 +96,32 @@ def evaluate_targets(summary: Summary, results_by_rep: dict, zs_summary: pd.Data
             lambda x, k=key: x >= TARGETS[k], n)
     _semantic_targets(add, zeroshot, semantics)
     return pd.DataFrame(rows)
+
+
+def _eeg_side_targets(add, t: pd.DataFrame, clef: str, recon: str, bandpower: str = "band-power",
+                      random: str = "random") -> None:
+    """CLEF against hand-made band power (overall and on findings), stage 1 against random
+    weights, and CLEF's overall AUROC against its value before the semantics work."""
+    have = set(t.index)
+
+    def diff(a, b, col="overall"):
+        ok = {a, b} <= have and col in t.columns
+        return float(t.loc[a, col] - t.loc[b, col]) if ok else None
+
+    def note(a, b, col="overall"):
+        return f"{t.loc[a, col]:.3f} vs {t.loc[b, col]:.3f}" if {a, b} <= have and col in t else ""
+
+    thr = TARGETS["bandpower_margin"]
+    add("CLEF mean AUROC - band power", diff(clef, bandpower), f">= {thr}", lambda v: v >= thr,
+        note(clef, bandpower))
+    add("CLEF findings mean AUROC - band power", diff(clef, bandpower, "finding"), f">= {thr}",
+        lambda v: v >= thr, note(clef, bandpower, "finding"))
+    thr = TARGETS["recon_over_random"]
+    add("reconstruction-only mean AUROC - random-initialised", diff(recon, random), f">= {thr}",
+        lambda v: v >= thr, note(recon, random))
+    v = float(t.loc[clef, "overall"]) if clef in have and "overall" in t.columns else None
+    add("CLEF mean AUROC, all tasks", v, f">= {TARGETS['clef_overall']}",
+        lambda x: x >= TARGETS["clef_overall"], "linear probe; 0.783 before the semantics work")
 
 
 def _semantic_targets(add, zeroshot: pd.DataFrame | None, semantics: dict | None) -> None:
