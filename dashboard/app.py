@@ -75,4 +75,5 @@ with st.sidebar:
     st.caption(f"data: `{info['bundle']}`")
 
 state.warm_up()  # once per process, alongside the first page (see state.warm_up)
+widgets.note_page(page.url_path)
 page.run()

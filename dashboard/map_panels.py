@@ -14,27 +14,44 @@ from clef import explore
 SHOW_ROWS = 1000  # rows sent to the browser table; the CSV download holds the whole selection
 GEN = "_map_chart_gen"  # bumped when the URL's selection changes from outside: a fresh chart
 LAST_DRAWN = "_map_drawn_sel"  # the chart's own last selection (encoded)
+SHOWN = "_map_shown"  # (figure key, selection drawn into that figure) of the chart on screen
+CLEAR = "map_clear_sel"  # the "Clear selection" button
 
 
-def selectable_map(sessions, fig, page: str) -> str | None:
+def selectable_map(sessions, fig, fig_key: str, page: str) -> str | None:
     """Draw the map and keep its selection in the URL (``sel``); return the selection (encoded).
 
-    Back or a link that changes it gets a fresh chart (the old one would still show the previous
-    lasso) and the URL's selection drawn on it."""
+    ``fig_key`` names the figure (colouring, view, highlighted ids). Streamlit gives a chart a new
+    identity, with an empty selection, whenever its figure changes; so the selection drawn into
+    the figure (``selectedpoints``) only changes when the figure changes anyway (a new colouring)
+    or when the URL's selection changes from outside (Back, a link: a fresh chart). A lasso drawn
+    by the user leaves the figure alone (redrawing it would drop that lasso and the next one), and
+    an empty selection from a chart that was just replaced is not the user clearing it."""
     url_sel = st.query_params.get("sel")
+    if st.session_state.get(CLEAR) and url_sel is not None:  # the button: no selection
+        del st.query_params["sel"]
+        url_sel = None
     if url_sel != explore.url_published(st.session_state, page, "sel"):
         st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
         st.session_state[LAST_DRAWN] = None
         explore.url_set_published(st.session_state, page, "sel", url_sel)
-    restored = explore.selected_rows(sessions, explore.decode_selection(url_sel))
+        st.session_state.pop(SHOWN, None)
+    key = f"map_chart_{st.session_state.get(GEN, 0)}"
+    shown_key, shown_sel = st.session_state.get(SHOWN, (None, None))
+    same_chart = shown_key == fig_key and key in st.session_state  # (widget state: not a new page)
+    if not same_chart:
+        shown_sel = url_sel
+        st.session_state[LAST_DRAWN] = None
+    st.session_state[SHOWN] = (fig_key, shown_sel)
+    restored = explore.selected_rows(sessions, explore.decode_selection(shown_sel))
     event = st.plotly_chart(explore.with_selection(fig, restored) if len(restored) else fig,
-                            key=f"map_chart_{st.session_state.get(GEN, 0)}", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"), width="stretch")
+                            key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            width="stretch")
     drawn = explore.encode_selection(event.selection if event else None)
     if drawn is not None:
         sel = drawn
-    elif st.session_state.get(LAST_DRAWN) is not None:
-        sel = None  # the user cleared the chart's selection (double click)
+    elif same_chart and st.session_state.get(LAST_DRAWN) is not None:
+        sel = None  # the user cleared the chart's own selection (double click)
     else:
         sel = url_sel
     st.session_state[LAST_DRAWN] = drawn
@@ -44,6 +61,8 @@ def selectable_map(sessions, fig, page: str) -> str | None:
         else:
             st.query_params["sel"] = sel
         explore.url_set_published(st.session_state, page, "sel", sel)
+    if sel is not None:
+        st.button("Clear selection", key=CLEAR)
     return sel
 
 

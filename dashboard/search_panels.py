@@ -64,7 +64,7 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
             widgets.show_error(exc)
 
 
-SEARCH_URL = [explore.UrlBinding("q", "search_query")]  # the typed query lives in the URL
+SEARCH_URL = [explore.UrlBinding("q", "search_query", str, "")]  # the typed query lives in the URL
 
 
 def search_tab(sessions, labels) -> None:

@@ -32,17 +32,17 @@ def session_picker(label: str, ids: list[str], key: str, default: str | None = N
     str
         A valid session id (the page stops with an error for an unknown typed id).
     """
-    if len(ids) <= PICKER_MAX and st.session_state.get(key, ids[0]) not in set(ids):
-        del st.session_state[key]  # e.g. a link to a session of another cohort
-    if key in st.session_state:  # set from the URL: the widget takes it, no default competes
-        default = None
-    if len(ids) <= PICKER_MAX:
-        return st.selectbox(label, ids, index=ids.index(default) if default in ids else 0,
-                            key=key)
+    known = set(ids)
+    if len(ids) <= PICKER_MAX and st.session_state.get(key, ids[0]) not in known:
+        st.session_state.pop(key, None)  # e.g. a link to a session of another cohort
     if key not in st.session_state:
-        st.session_state[key] = default or ids[0]
+        # set explicitly (never a widget default): a value the URL dropped (Back) must replace
+        # what the browser's widget still shows, and only a state value is sent to it
+        st.session_state[key] = default if default in known else ids[0]
+    if len(ids) <= PICKER_MAX:
+        return st.selectbox(label, ids, key=key)
     value = st.text_input(f"{label} id", key=key).strip()
-    if value not in set(ids):
+    if value not in known:
         st.error(f"No session {value!r} in this cohort ({len(ids):,} sessions). Fix: paste an id "
                  "from a table or the map.")
         st.stop()
@@ -86,16 +86,42 @@ def show_error(exc: BaseException, container: Any = st, *, stop: bool = False) -
         st.stop()
 
 
+PAGE_RUN = "_url_page"  # the page the previous script run drew
+ENTERED = "_url_entered"  # this run is the first of its page after another page (or a reload)
+
+
+def note_page(name: str) -> None:
+    """Remember which page this run draws (app.py, before the page runs): its first run after
+    another page, or after a reload, is an entry (see :func:`url_publish`)."""
+    st.session_state[ENTERED] = st.session_state.get(PAGE_RUN) != name
+    st.session_state[PAGE_RUN] = name
+
+
 def url_restore(page: str, bindings: list) -> list[str]:
     """Apply the URL's query parameters that changed outside ``page`` to its widgets
-    (:func:`clef.explore.url_restore`); call before the widgets are drawn."""
-    return explore.url_restore(st.query_params, st.session_state, page, bindings)
+    (:func:`clef.explore.url_restore`); call before the widgets are drawn.
+
+    A parameter that left the URL (Back to an older state) puts its widget back to the binding's
+    default *explicitly*: a dropped widget state would let the browser keep showing the old
+    value (Streamlit sends a widget's value to the browser only when it comes from state)."""
+    applied = explore.url_restore(st.query_params, st.session_state, page, bindings)
+    for b in bindings:
+        if b.param in applied and b.key not in st.session_state and b.default is not None:
+            st.session_state[b.key] = b.default
+    return applied
 
 
 def url_publish(page: str, bindings: list) -> None:
     """Write ``page``'s bound widgets to the URL (:func:`clef.explore.url_publish`); call after
-    the widgets are drawn."""
-    explore.url_publish(st.query_params, st.session_state, page, bindings)
+    the widgets are drawn.
+
+    Not on the first run of a page entered from the menu: Streamlit would push that write under
+    the previous page's path (a wrong extra Back step, e.g. ``/search?session=...``), so the
+    URL's values are adopted instead and the next interaction writes the page's state."""
+    if st.session_state.get(ENTERED):
+        explore.url_adopt(st.query_params, st.session_state, page, bindings)
+    else:
+        explore.url_publish(st.query_params, st.session_state, page, bindings)
 
 
 def open_button(label: str, key: str, *, page: str, state_key: str | None = None, value=None,

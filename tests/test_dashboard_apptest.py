@@ -404,7 +404,12 @@ def test_compare_page_and_viewer_url_state(app):
     _ok(at)
     heat = [p for p in _plots(at) if p["data"][0]["type"] == "heatmap"]
     assert len(heat) >= 3  # two spectrograms and the state similarity
-    assert {"a", "b"} <= set(at.query_params)
+    # entered from the menu: nothing is written yet (Streamlit would push that write under the
+    # previous page's path, a wrong Back step); the first interaction writes the whole state
+    assert not set(at.query_params) & {"a", "b", "montage"}
+    at.radio(key="compare_montage").set_value("average").run()
+    _ok(at)
+    assert {"a", "b"} <= set(at.query_params) and at.query_params["montage"] == "average"
     at = app("session_viewer")
     at.radio(key="viewer_montage").set_value("transverse").run()
     at.selectbox(key="viewer_notch").set_value(50).run()

@@ -141,6 +141,7 @@ from clef.explore.upload import (
     upload_points,
 )
 from clef.explore.url_state import Binding as UrlBinding
+from clef.explore.url_state import adopt as url_adopt
 from clef.explore.url_state import choice as url_choice
 from clef.explore.url_state import decode_selection, encode_selection, fmt_number, one_of
 from clef.explore.url_state import number as url_number
@@ -148,6 +149,7 @@ from clef.explore.url_state import publish as url_publish
 from clef.explore.url_state import published as url_published
 from clef.explore.url_state import restore as url_restore
 from clef.explore.url_state import set_published as url_set_published
+from clef.explore.url_state import write as url_write
 from clef.explore.viewer import (
     EVENT_COLOURS,
     clamp_start,
@@ -273,12 +275,14 @@ __all__ = [
     "trust_message",
     "two_query_figure",
     "upload_points",
+    "url_adopt",
     "url_choice",
     "url_number",
     "url_publish",
     "url_published",
     "url_restore",
     "url_set_published",
+    "url_write",
     "window_at",
     "window_states",
     "with_name",

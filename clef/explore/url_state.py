@@ -138,20 +138,42 @@ def publish(params: MutableMapping, state: MutableMapping, page: str,
     """Write the widgets' values to the URL (defaults are left out) and remember them.
 
     Call after the widgets are drawn. Only changed parameters are written, so a rerun that
-    changed nothing adds no history entry.
+    changed nothing adds no history entry, and all of them in one write (``from_dict`` where
+    ``params`` has it, as ``st.query_params`` does): Streamlit adds a browser history entry per
+    write, and one user action must be one step for Back.
     """
     memo = state.setdefault(MEMO, {}).setdefault(page, {})
+    new = {k: params[k] for k in params}
     for b in bindings:
         value = state.get(b.key, b.default)
         text = None if value is None or _same(value, b.default) else b.fmt(value)
         if text in (None, ""):
-            if b.param in params:
-                del params[b.param]
+            new.pop(b.param, None)
             memo.pop(b.param, None)
         else:
-            if params.get(b.param) != text:
-                params[b.param] = text
+            new[b.param] = text
             memo[b.param] = text
+    write(params, new)
+
+
+def write(params: MutableMapping, new: dict) -> None:
+    """Make ``params`` equal ``new`` in one write (nothing when they are equal already)."""
+    if {k: params[k] for k in params} == new:
+        return
+    if hasattr(params, "from_dict"):
+        params.from_dict(new)
+    else:
+        params.clear()
+        params.update(new)
+
+
+def adopt(params: MutableMapping, state: MutableMapping, page: str,
+          bindings: list[Binding]) -> None:
+    """Record the URL's values as published without writing anything (instead of
+    :func:`publish`, on the first run of a page entered from the menu: a write then would be
+    pushed under the previous page's path, an extra and wrong Back step)."""
+    for b in bindings:
+        set_published(state, page, b.param, params.get(b.param))
 
 
 def set_published(state: MutableMapping, page: str, param: str, text: str | None) -> None:

@@ -224,13 +224,13 @@ def _ids(bundle_root, n: int = 3) -> list[str]:
     return table["session_id"].astype(str).head(n).tolist()
 
 
-def _lasso(page) -> None:
+def _lasso(page, lo: float = 0.3, hi: float = 0.7) -> None:
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for()
     _idle(page)
     bb = plot.locator(".nsewdrag").first.bounding_box()
     x0, y0, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
-    pts = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.35)]
+    pts = [(lo, lo), (hi, lo), (hi, hi), (lo, hi), (lo, lo + 0.05)]
     page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
     page.mouse.down()
     for fx, fy in pts[1:]:
@@ -331,3 +331,91 @@ def test_upload_reports_dropped_channels(page, server, eegmmidb_edf):
     _no_exception(page)
     text = msg.text_content()
     assert "160 Hz, 64 channels" in text and "dropped 45" in text, text
+
+
+# ---- Back past a reload: every step of the URL history restores what was on screen ------------
+
+STEP_TIMEOUT_MS = 20_000
+QUERY_BOX = 'input[aria-label="Describe what you are looking for"]'
+
+
+def _selected(page) -> str | None:
+    return page.evaluate("() => [...document.querySelectorAll('h3')].map(e => e.textContent)"
+                         ".find(t => t.startsWith('Selected cohort')) || null")
+
+
+def test_back_past_a_reload_restores_each_query(page, server):
+    """Two queries, the menu to another page, a reload, then Back three times: each Back shows
+    the query of that step in the box (not a stale one), and no step is a page with an empty
+    query under another page's parameters (seen: /search?session=...)."""
+    page.goto(f"{server}/search")
+    box = page.get_by_label("Describe what you are looking for")
+    box.wait_for()
+    _idle(page)
+    for q in ("generalized slowing", "burst suppression"):
+        box.fill(q)
+        box.press("Enter")
+        page.wait_for_function("(q) => new URLSearchParams(location.search).get('q') === q",
+                               arg=q)
+        _idle(page)
+    page.get_by_role("link", name="Similar sessions").click()
+    page.get_by_role("heading", name="Similar sessions").wait_for()
+    _idle(page)
+    page.reload()
+    page.get_by_role("heading", name="Similar sessions").wait_for()
+    _idle(page)
+    for q in ("burst suppression", "generalized slowing", ""):
+        page.go_back()
+        page.wait_for_function(
+            "(q) => location.pathname.endsWith('/search') && "
+            "(new URLSearchParams(location.search).get('q') || '') === q", arg=q,
+            timeout=STEP_TIMEOUT_MS)
+        page.wait_for_function(f"(q) => document.querySelector('{QUERY_BOX}')?.value === q",
+                               arg=q, timeout=STEP_TIMEOUT_MS)
+        _idle(page)
+        _no_exception(page)
+        assert "session=" not in page.url, page.url
+
+
+def test_map_selection_kept_through_relasso_recolour_and_back_past_reload(page, server):
+    """A second lasso replaces the first (it was dropped: the chart was redrawn under it), a new
+    colouring keeps the selection (it cleared it), and after a reload Back walks back through
+    both selections to the empty map."""
+    page.goto(server)
+    page.locator(".js-plotly-plot").first.wait_for()
+    _idle(page)
+    steps = []
+    for lo, hi in ((0.3, 0.7), (0.2, 0.6)):
+        _lasso(page, lo, hi)
+        page.wait_for_function("(prev) => location.search.includes('sel=lasso') && "
+                               "location.search !== prev", arg=steps[-1][0] if steps else "",
+                               timeout=STEP_TIMEOUT_MS)
+        _idle(page)
+        page.get_by_text("Profile against the rest").wait_for(timeout=STEP_TIMEOUT_MS)
+        steps.append((page.evaluate("location.search"), _selected(page)))
+    assert steps[0][1] and steps[1][1] and steps[0][0] != steps[1][0]
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="sex", exact=True).click()
+    page.wait_for_function("() => location.search.includes('color=sex')",
+                           timeout=STEP_TIMEOUT_MS)
+    _idle(page)
+    assert _selected(page) == steps[1][1]
+    sel = "(s) => new URLSearchParams(s).get('sel')"
+    assert page.evaluate(f"({sel})(location.search)") == page.evaluate(sel, steps[1][0])
+    page.reload()
+    page.get_by_text("Profile against the rest").wait_for()
+    _idle(page)
+    assert _selected(page) == steps[1][1]
+    for search, heading in reversed(steps):
+        page.go_back()
+        page.wait_for_function("(s) => location.search === s", arg=search,
+                               timeout=STEP_TIMEOUT_MS)
+        page.wait_for_function("(h) => [...document.querySelectorAll('h3')].some("
+                               "e => e.textContent === h)", arg=heading, timeout=STEP_TIMEOUT_MS)
+        _idle(page)
+        _no_exception(page)
+    page.go_back()
+    page.get_by_text("Draw a lasso around sessions", exact=False).wait_for(
+        timeout=STEP_TIMEOUT_MS)
+    assert _selected(page) is None
+

@@ -1,0 +1,340 @@
+"""Dashboard latency as a user feels it: click-to-paint in Chromium at 10k and 100k sessions.
+
+For each size a bundle is made as in ``benchmarks/dashboard.py`` (``scaled_bundle``), the dashboard
+is started on it as ``clef dashboard`` starts it, and headless Chromium (Playwright, Debian's
+``/usr/bin/chromium``) performs the main interactions. Each one is timed from the input event
+that triggers it (its ``event.timeStamp``: the ``click``, the ``mouseup`` that ends a lasso, the
+``keydown`` of Enter) to the first animation frame after
+
+- Streamlit ran the script (or fragment) for it and is idle again
+  (``data-test-script-state`` went to ``running``, then back to ``notRunning``),
+- no element is still marked stale (``data-stale="true"``), and
+- the element the user waits for shows its new content (a chart title, legend, heading, table).
+
+The first repetition of each interaction is a warm-up and not counted; the table holds the median
+(and min-max) of the others. Interactions:
+
+- map: colour by another field (a colouring not drawn before in this run)
+- map: lasso -> the selected cohort's table and profile (a different shape each time)
+- map: "Find sessions similar to the first selected" -> similar page with its neighbours
+- search: a new concept query (Enter) -> ranked table
+- similar: another session id (Enter) -> neighbours table
+- viewer: change montage -> traces redrawn (their title names the montage)
+- viewer: ▶ (move in time by one window) -> traces redrawn (their title names the time)
+
+Usage: ``python benchmarks/dashboard_browser.py [--sizes 10000 100000] [--repeats 5] [--out F]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from clef.bundle import DEFAULT_ROOT, Bundle
+from clef.demo import dashboard_command
+
+
+def _server_benchmark():
+    """benchmarks/dashboard.py (its bundle scaling and browser settings), loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_dashboard",
+                                                  Path(__file__).with_name("dashboard.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_SERVER = _server_benchmark()
+CHROME_ARGS, CHROMIUM, _free_port, scaled_bundle = (_SERVER.CHROME_ARGS, _SERVER.CHROMIUM,
+                                                    _SERVER._free_port, _SERVER.scaled_bundle)
+
+TIMEOUT_MS = 120_000
+EVERYTHING = "box%3A-1000%2C1000%2C-1000%2C1000"  # a map selection holding every session
+
+# Armed before each action: remembers the trusted input event's time and whether a script run
+# started after it; `__settled(sig0)` is true once the run is over, nothing is stale and the
+# target's signature differs from before.
+ARM_JS = """([evType, sigSrc]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const lat = window.__lat = {t0: null, ran: false, sig: null, evType};
+  lat.sigFn = new Function('return (' + sigSrc + ')');
+  lat.sig0 = lat.sigFn();
+  if (window.__obs) window.__obs.disconnect();
+  window.__obs = new MutationObserver(() => {
+    if (lat.t0 !== null && app.getAttribute('data-test-script-state') === 'running') lat.ran = true;
+  });
+  window.__obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  if (!window.__armed) {
+    window.__armed = true;
+    for (const t of ['click', 'mouseup', 'keydown']) {
+      window.addEventListener(t, e => {
+        const l = window.__lat;
+        if (l && l.t0 === null && e.isTrusted && e.type === l.evType &&
+            (t !== 'keydown' || e.key === 'Enter')) l.t0 = e.timeStamp;
+      }, true);
+    }
+  }
+}"""
+
+WAIT_JS = """() => new Promise((resolve) => {
+  const lat = window.__lat;
+  const tick = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    let sig = null;
+    try { sig = lat.sigFn(); } catch (e) { sig = null; }
+    const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
+    const stale = document.querySelector('[data-stale="true"]') !== null;
+    if (lat.t0 !== null && lat.ran && idle && !stale && sig !== null && sig !== lat.sig0) {
+      requestAnimationFrame(() => resolve({ms: performance.now() - lat.t0, sig}));
+      return;
+    }
+    requestAnimationFrame(tick);
+  };
+  tick();
+})"""
+
+# signatures of what the user waits for
+SIG_MAP = ("[...(document.querySelector('.js-plotly-plot')||document.body)"
+           ".querySelectorAll('.legendtext, .cbtitle text, .gtitle')]"
+           ".map(e => e.textContent).join('|') || null")
+SIG_SELECTION = ("(() => { const h = [...document.querySelectorAll('h3')].find(e => "
+                 "e.textContent.startsWith('Selected cohort')); "
+                 "const n = document.querySelectorAll('.js-plotly-plot').length; "
+                 "return h && n >= 2 ? location.search + '|' + h.textContent : null; })()")
+SIG_SIMILAR = ("(() => { const h = [...document.querySelectorAll('h3')].find(e => "
+               "e.textContent.startsWith('Nearest neighbours of')); "
+               "return h && document.querySelector('[data-testid=\"stDataFrame\"]') ? "
+               "location.pathname + '|' + h.textContent : null; })()")
+SIG_SEARCH = ("(() => { const e = [...document.querySelectorAll('h3, p')].find(e => "
+              "e.textContent.startsWith('Top ')); return e ? e.textContent : null; })()")
+SIG_TRACES = ("[...document.querySelectorAll('.gtitle')].map(e => e.textContent)"
+              ".find(t => t.includes('µV/division')) || null")
+
+
+def _idle(page) -> None:
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
+                           "?.getAttribute('data-test-script-state') === 'notRunning' && "
+                           "!document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS)
+    page.wait_for_timeout(300)
+
+
+def measure(page, ev_type: str, sig: str, action) -> float:
+    """Milliseconds from the ``ev_type`` event that ``action()`` fires to the painted update."""
+    page.evaluate(ARM_JS, [ev_type, sig])
+    action()
+    out = page.evaluate(WAIT_JS)
+    _idle(page)
+    return float(out["ms"])
+
+
+def _lasso(page, shift: float) -> None:
+    bb = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    x0, y0, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
+    a, b = 0.25 + shift, 0.65 + shift
+    pts = [(a, a), (b, a), (b, b), (a, b), (a, a + 0.05)]
+    page.mouse.move(x0 + w * pts[0][0], y0 + h * pts[0][1])
+    page.mouse.down()
+    for fx, fy in pts[1:]:
+        page.mouse.move(x0 + w * fx, y0 + h * fy, steps=6)
+    page.mouse.up()
+
+
+def run_size(bundle: Path, repeats: int, log: Path) -> dict[str, list[float]]:
+    """Every interaction ``repeats + 1`` times (the first is a warm-up) on a fresh server."""
+    import pandas as pd
+    from playwright.sync_api import sync_playwright
+
+    sessions = pd.read_parquet(bundle / "index" / "sessions.parquet")
+    originals = [s for s in sessions["session_id"].astype(str) if "~" not in s]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(dashboard_command(bundle=bundle, port=port), stdout=fh,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    out: dict[str, list[float]] = {}
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.3)
+            if time.monotonic() - t0 > 120 or proc.poll() is not None:
+                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1400})
+            page.set_default_timeout(TIMEOUT_MS)
+            n = repeats + 1
+
+            def rec(name, ms):
+                out.setdefault(name, []).append(ms)
+                print(f"  {name}: {ms:.0f} ms", flush=True)
+
+            # ---- map: colour
+            def map_colour():
+                page.goto(url)
+                page.locator(".js-plotly-plot").first.wait_for()
+                _idle(page)
+                time.sleep(3)  # the model warm-up thread (state.warm_up) finishes
+                box = page.locator('[data-testid="stSelectbox"]').first
+                box.click()
+                options = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+                page.keyboard.press("Escape")
+                skip = {"(none)", "concept score…", "site"}
+                colours = [o for o in options if o not in skip and not o.startswith("task")][:n]
+                colours += [o for o in options if o.startswith("task")][: n - len(colours)]
+                for c in colours:
+                    box.click()
+                    opt = page.get_by_role("option", name=c, exact=True)
+                    rec("map: colour by another field",
+                        measure(page, "click", SIG_MAP, opt.click))
+
+            # ---- map: lasso -> table + profile (each on a freshly opened map: a lasso drawn
+            def map_lasso():
+                # over another one is a different interaction, and was lost before issue 18's fix)
+                for i in range(n):
+                    page.goto(url)
+                    page.locator(".js-plotly-plot").first.wait_for()
+                    _idle(page)
+                    rec("map: lasso -> selected table + profile",
+                        measure(page, "mouseup", SIG_SELECTION,
+                                lambda s=0.03 * (i % 4): _lasso(page, s)))
+
+            # ---- map -> similar (button)
+            def map_to_similar():
+                sel_url = page.url if "sel=" in page.url else f"{url}/?sel={EVERYTHING}"
+                for _ in range(n):
+                    page.goto(sel_url)
+                    btn = page.get_by_role("button", name="Find sessions similar to the first "
+                                                            "selected")
+                    btn.wait_for()
+                    _idle(page)
+                    rec("map: open similar sessions (button) -> neighbours",
+                        measure(page, "click", SIG_SIMILAR, btn.click))
+
+            # ---- search: new query
+            def search_query():
+                page.goto(f"{url}/search")
+                q = page.get_by_label("Describe what you are looking for")
+                q.wait_for()
+                _idle(page)
+                queries = ["generalized slowing", "left temporal sharp waves", "burst suppression",
+                           "frontal intermittent rhythmic delta", "benzodiazepine effect",
+                           "photic driving", "triphasic waves", "posterior dominant rhythm 9 Hz"]
+                for i in range(n):
+                    q.fill(queries[i % len(queries)])
+                    rec("search: new concept query -> ranked table",
+                        measure(page, "keydown", SIG_SEARCH, lambda: q.press("Enter")))
+
+            # ---- similar: another session
+            def similar_pick():
+                page.goto(f"{url}/similar?session={originals[0]}")
+                page.get_by_text("Nearest neighbours of", exact=False).first.wait_for()
+                _idle(page)
+                box = page.locator('input[type="text"][aria-label="Session id"]')
+                for i in range(n):
+                    box.fill(originals[10 + 7 * i])
+                    rec("similar: another session id -> neighbours",
+                        measure(page, "keydown", SIG_SIMILAR, lambda: box.press("Enter")))
+
+            # ---- viewer: montage, time
+            def viewer():
+                page.goto(f"{url}/viewer?session={originals[1]}")
+                page.get_by_text("µV/division", exact=False).first.wait_for()
+                _idle(page)
+                montages = ["Average reference", "Double banana"]
+                for i in range(n):
+                    label = page.locator('[data-testid="stRadio"]').first.get_by_text(
+                        montages[i % 2], exact=True)
+                    rec("viewer: change montage -> traces",
+                        measure(page, "click", SIG_TRACES, label.click))
+                nxt = page.get_by_role("button", name="▶")
+                for _ in range(n):
+                    rec("viewer: move in time (▶) -> traces",
+                        measure(page, "click", SIG_TRACES, nxt.click))
+
+            for block in (map_colour, map_lasso, map_to_similar, search_query, similar_pick,
+                          viewer):
+                try:
+                    block()
+                except Exception as exc:  # noqa: BLE001 - report it, measure the others
+                    print(f"  {block.__name__} failed: {str(exc)[:300]}", flush=True)
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return out
+
+
+def table(results: dict[int, dict[str, list[float]]]) -> list[str]:
+    sizes = sorted(results)
+    names = list(dict.fromkeys(k for r in results.values() for k in r))
+    lines = ["| interaction | " + " | ".join(f"{n:,} sessions: median ms (min-max)"
+                                               for n in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for name in names:
+        cells = []
+        for n in sizes:
+            v = results[n].get(name, [])[1:]  # the first is the warm-up
+            cells.append(f"{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})" if v else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--bundle", type=Path, default=DEFAULT_ROOT, help="sample bundle to scale")
+    ap.add_argument("--out", type=Path, default=None, help="markdown table (default: print)")
+    ap.add_argument("--label", default="", help="heading of the table (e.g. 'after')")
+    args = ap.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit(f"{CHROMIUM} not found")
+    base = Bundle.locate(args.bundle)
+    work = Path(tempfile.mkdtemp(prefix="clef-bench-browser-"))
+    load = os.getloadavg()[0]
+    results: dict[int, dict[str, list[float]]] = {}
+    try:
+        for n in args.sizes:
+            print(f"{n} sessions: building the bundle ...", flush=True)
+            b = scaled_bundle(base, n, work / f"n{n}")
+            results[n] = run_size(b, args.repeats, work / f"streamlit-{n}.log")
+            shutil.rmtree(b, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"### Click-to-paint in Chromium{' — ' + args.label if args.label else ''}", "",
+             (f"Command: `python benchmarks/dashboard_browser.py --sizes "
+              f"{' '.join(map(str, args.sizes))} --repeats {args.repeats}`; "
+              f"{platform.platform()}, {os.cpu_count()} CPU cores, load average at start "
+              f"{load:.1f}, end {os.getloadavg()[0]:.1f}. Median of {args.repeats} after one "
+              "warm-up, milliseconds from the input event to the first frame after the updated "
+              "element is drawn."), "", *table(results), ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
