@@ -42,6 +42,15 @@ def pretrain(
     batch_size: Annotated[int, typer.Option(help="Global batch size.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-4,
     mask_ratio: Annotated[float, typer.Option(help="Masked share of tokens (stage 1).")] = 0.6,
+    recon_target: Annotated[str, typer.Option(
+        help="Stage-1 target of the masked tokens: patches (MSE on the spectrogram patch) or "
+             "codes (cross-entropy over the VQ codebook; needs --vq-tokenizer).")] = "patches",
+    vq_tokenizer: Annotated[Path | None, typer.Option(
+        help="A `clef tokenizer train` folder: tokens enter the model as its codes (see "
+             "--token-input) and --recon-target codes predicts them.")] = None,
+    token_input: Annotated[str | None, typer.Option(
+        help="patch (linear patch projection) or vq (code embedding; default with "
+             "--vq-tokenizer).")] = None,
     align_recon_weight: Annotated[float, typer.Option(
         help="Reconstruction term kept in stage 2 (0 = off).")] = 0.25,
     freeze_encoder: Annotated[bool, typer.Option(
@@ -103,6 +112,8 @@ def pretrain(
     cfg = TrainConfig(
         cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
+        recon_target=recon_target, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,
+        token_input=token_input,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,
         text_weight=text_weight, ehr_weight=ehr_weight, seed=seed, text_target=text_target,

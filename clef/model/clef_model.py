@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -43,8 +44,9 @@ class CLEFModel(nn.Module):
             config = config.resolve()
         config.validate()
         self.config = config
+        vq = _vq_config(config)
         self.eeg = SessionEncoder(config.encoder, config.arch, config.short_window.window_s,
-                                  config.eeg_pool)
+                                  config.eeg_pool, vq, config.token_input == "vq")
         d, h = self.eeg.pool_dim, config.eeg_proj_hidden
         if h > 0:  # (B, pool_dim) -> (B, h) -> (B, embed_dim)
             self.eeg_proj = nn.Sequential(nn.Linear(d, h), nn.GELU(),
@@ -52,7 +54,7 @@ class CLEFModel(nn.Module):
         else:
             self.eeg_proj = nn.Linear(d, config.embed_dim, bias=False)
             nn.init.trunc_normal_(self.eeg_proj.weight, std=d ** -0.5)
-        self.decoder = ReconDecoder(config.decoder, config.encoder)
+        self.decoder = ReconDecoder(config.decoder, config.encoder, self.eeg.embed.n_codes)
         self.text = TextTower(config.text, config.embed_dim)
         self.ehr = EHRTower(config.ehr, config.embed_dim)
         init = math.log(1.0 / config.init_temperature)
@@ -62,6 +64,8 @@ class CLEFModel(nn.Module):
         self.training_info: dict = {}  # filled by from_pretrained (the model card's data)
         # (regions, bands, patch_dim): patch values from real channels/bins (not saved: derived)
         self.register_buffer("patch_valid", _patch_valid(config), persistent=False)
+        if vq is not None and config.vq_tokenizer and Path(config.vq_tokenizer).is_dir():
+            self.eeg.embed.load_vq(config.vq_tokenizer, config.code_init)  # a checkpoint overrides
 
     # ------------------------------------------------------------------ construction / hub
     @classmethod
@@ -169,14 +173,39 @@ class CLEFModel(nn.Module):
         Returns (pred (B, N, patch_dim), masked (B, N) bool, valid (B, N, patch_dim) bool).
         """
         tokens = tokens.to(self.device)
+        if self.config.token_input == "vq" and tokens.codes is None:  # quantize once, not per part
+            tokens = self.with_codes(tokens)
+        pred, masked = self._masked_pass(tokens, noise, mask_ratio, codes=False)
+        valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
+        return pred, masked, valid
+
+    def predict_codes(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
+        """Masked-code pass (BEiT-style stage 1): hide tokens as :meth:`reconstruct` does and
+        predict each token's VQ code. Returns (logits (B, N, n_codes), target codes (B, N) int64,
+        masked (B, N) bool). Needs ``config.vq_tokenizer``."""
+        tokens = self.with_codes(tokens.to(self.device))
+        logits, masked = self._masked_pass(tokens, noise, mask_ratio, codes=True)
+        return logits, tokens.codes, masked
+
+    def with_codes(self, tokens: Tokens) -> Tokens:
+        """``tokens`` with ``codes`` from the model's VQ tokenizer (0 at padding)."""
+        if tokens.codes is not None:
+            return tokens
+        codes = self.eeg.embed.token_codes(tokens.values, tokens.region_idx, tokens.band_idx,
+                                           tokens.mask)
+        return Tokens(tokens.values, tokens.time_idx, tokens.region_idx, tokens.band_idx,
+                      tokens.mask, tokens.time_patch_s, codes)
+
+    def _masked_pass(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float, codes: bool):
+        """Encode the visible tokens, decode all: (patch values or code logits, masked)."""
         visible, keep_idx, keep_mask, masked = select_visible(tokens, noise.to(self.device),
                                                               mask_ratio)
         enc = self.eeg
-        x = enc.embed(visible.values, visible.region_idx, visible.band_idx)  # (B, K, d)
+        x = enc.embed(visible.values, visible.region_idx, visible.band_idx,
+                      visible.codes)  # (B, K, d)
         vstates = enc.contextualize(x, visible, enc.groups(visible))  # (B, K, d)
-        pred = self.decoder(tokens, vstates, keep_idx, keep_mask, enc.groups(tokens))
-        valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
-        return pred, masked, valid
+        out = self.decoder(tokens, vstates, keep_idx, keep_mask, enc.groups(tokens), codes)
+        return out, masked
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -190,6 +219,15 @@ class CLEFModel(nn.Module):
         """Number of parameters of the model, or of one part (``"eeg"``, ``"text"``, ...)."""
         mod = self if part is None else getattr(self, part)
         return sum(p.numel() for p in mod.parameters())
+
+
+def _vq_config(config: ModelConfig):
+    """The VQConfig of the model's VQ tokenizer, or None."""
+    if not config.vq:
+        return None
+    from clef.tokenizer.vq import VQConfig
+
+    return VQConfig.from_dict(config.vq)
 
 
 def _patch_valid(config: ModelConfig) -> torch.Tensor:

@@ -20,6 +20,10 @@ from clef.fileio import atomic_write_text
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 EEG_POOLS = ("session", "region", "session+region")
 ARCHS = ("session", "short-window")
+TOKEN_INPUTS = ("patch", "vq")
+CODE_INITS = ("codebook", "random")
+# Fields added for VQ input, left out of to_dict() at their defaults (default configs unchanged).
+_VQ_DEFAULTS = {"token_input": "patch", "vq_tokenizer": "", "vq": {}, "code_init": "codebook"}
 
 
 @dataclass
@@ -112,6 +116,14 @@ class ModelConfig:
     # "session+region" = both (B, (1 + n_regions) * d_model).
     eeg_pool: str = "session"
     tokenizer: dict = field(default_factory=lambda: {"preset": "tiny"})
+    # What a token's embedding starts from: "patch" = linear projection of the patch values;
+    # "vq" = a learned embedding of the token's code from the VQ tokenizer ``vq_tokenizer`` (a
+    # `clef tokenizer train` folder; the model holds a frozen copy and quantizes at encode time,
+    # so the model's tokenizer, token cache and `clef embed` stay the linear ones).
+    token_input: str = "patch"
+    vq_tokenizer: str = ""  # also needed by the masked-code objective (`--recon-target codes`)
+    vq: dict = field(default_factory=dict)  # the VQ tokenizer's VQConfig, filled by resolve()
+    code_init: str = "codebook"  # code embedding init: "codebook" (its vectors, rotated) or "random"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     short_window: ShortWindowConfig = field(default_factory=ShortWindowConfig)
@@ -123,6 +135,9 @@ class ModelConfig:
         d = asdict(self)
         d["text"]["sections"] = list(d["text"]["sections"])
         d["ehr"]["settings"] = list(d["ehr"]["settings"])
+        for k, default in _VQ_DEFAULTS.items():
+            if d[k] == default:
+                d.pop(k)
         return d
 
     @classmethod
@@ -198,6 +213,17 @@ class ModelConfig:
             raise ValueError(f"encoder.max_tokens={e.max_tokens} must be >= 1")
         if self.short_window.window_s <= 0:
             raise ValueError("short_window.window_s must be > 0")
+        if self.token_input not in TOKEN_INPUTS:
+            raise ValueError(f"token_input={self.token_input!r}; allowed: {TOKEN_INPUTS}")
+        if self.code_init not in CODE_INITS:
+            raise ValueError(f"code_init={self.code_init!r}; allowed: {CODE_INITS}")
+        if self.token_input == "vq" and not (self.vq_tokenizer or self.vq):
+            raise ValueError("token_input='vq' needs vq_tokenizer (a `clef tokenizer train` "
+                             "folder). Fix: set vq_tokenizer, or token_input='patch'.")
+        if self.vq and e.patch_dim and int(self.vq.get("patch_dim", 0)) != e.patch_dim:
+            raise ValueError(f"the VQ tokenizer takes patch_dim={self.vq.get('patch_dim')} but "
+                             f"the encoder's tokenizer gives {e.patch_dim}. Fix: use the VQ "
+                             "tokenizer trained on this model's tokenizer config.")
 
     def tokenizer_config(self):
         """The `clef.tokenizer.TokenizerConfig` this model was built for."""
@@ -222,13 +248,16 @@ class ModelConfig:
         cfg.encoder.patch_dim = int(tok.patch_dim)
         cfg.encoder.n_regions = int(tok.n_regions)
         cfg.encoder.n_bands = int(tok.n_bands)
+        if cfg.vq_tokenizer and not cfg.vq:
+            cfg.vq = _vq_config(cfg.vq_tokenizer, tok_cfg, cfg.encoder)
         cfg.validate()
         return cfg
 
     @property
     def is_resolved(self) -> bool:
         e = self.encoder
-        return e.patch_dim > 0 and e.n_regions > 0 and e.n_bands > 0
+        return (e.patch_dim > 0 and e.n_regions > 0 and e.n_bands > 0
+                and (bool(self.vq) or not self.vq_tokenizer))
 
     def with_arch(self, arch: str) -> ModelConfig:
         """This config with another encoder arch (``"short-window"`` uses finer time patches)."""
@@ -249,6 +278,25 @@ class ModelConfig:
         cfg.ehr.dx_vocab = list(dx_vocab)
         cfg.ehr.med_vocab = list(med_vocab)
         return cfg
+
+
+def _vq_config(folder: str, tok_cfg, enc: EncoderConfig) -> dict:
+    """The VQConfig dict of the VQ tokenizer in ``folder``, checked against the model's grid."""
+    p = Path(folder) / "vq_tokenizer.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"vq_tokenizer={folder!r} holds no vq_tokenizer.json. Fix: train "
+                                "one with `clef tokenizer train` or pass its folder.")
+    meta = json.loads(p.read_text(encoding="utf-8"))
+    vq = dict(meta["vq"])
+    trained = meta.get("tokenizer") or {}
+    if trained and type(tok_cfg).from_dict(trained).hash() != tok_cfg.hash():
+        raise ValueError(f"{folder} was trained on tokens of another multitaper config; the "
+                         "model's tokenizer must be the one the VQ tokenizer was trained on.")
+    got = (vq["patch_dim"], vq["n_regions"], vq["n_bands"])
+    if got != (enc.patch_dim, enc.n_regions, enc.n_bands):
+        raise ValueError(f"{folder}: VQ tokenizer for (patch_dim, n_regions, n_bands)={got}, "
+                         f"model has {(enc.patch_dim, enc.n_regions, enc.n_bands)}")
+    return vq
 
 
 def short_window_tokenizer(tok: dict, time_patch_s: float) -> dict:

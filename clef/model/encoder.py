@@ -208,18 +208,79 @@ class AttentionPool(nn.Module):
 
 # ------------------------------------------------------------------------------------ encoder
 class TokenEmbedding(nn.Module):
-    """Patch projection + region + band embeddings. -> (B, N, d)."""
+    """Patch projection (or code embedding) + region + band embeddings. -> (B, N, d).
 
-    def __init__(self, patch_dim: int, n_regions: int, n_bands: int, d: int):
+    ``vq`` (a ``clef.tokenizer.vq.VQConfig``) adds a frozen VQ tokenizer (``self.vq``, weights from
+    :meth:`load_vq` or a checkpoint) that maps each patch to its code (:meth:`token_codes`). With
+    ``code_input`` a token's content embedding is a learned embedding of its code (``self.code``)
+    instead of the linear projection of its patch values (``self.proj``).
+    """
+
+    def __init__(self, patch_dim: int, n_regions: int, n_bands: int, d: int, vq=None,
+                 code_input: bool = False):
         super().__init__()
-        self.proj = nn.Linear(patch_dim, d)
+        if code_input and vq is None:
+            raise ValueError("code input needs a VQ tokenizer config (ModelConfig.vq_tokenizer)")
+        self.code_input = code_input
+        if not code_input:
+            self.proj = nn.Linear(patch_dim, d)
         self.region = nn.Embedding(n_regions, d)
         self.band = nn.Embedding(n_bands, d)
         nn.init.normal_(self.region.weight, std=0.02)
         nn.init.normal_(self.band.weight, std=0.02)
+        self.vq = None
+        if vq is not None:
+            from clef.tokenizer.vq import VQTokenizerModel
 
-    def forward(self, values, region_idx, band_idx):
-        return self.proj(values) + self.region(region_idx) + self.band(band_idx)
+            self.vq = VQTokenizerModel(vq).requires_grad_(False)
+        if code_input:
+            self.code = nn.Embedding(vq.codebook_size, d)
+            nn.init.normal_(self.code.weight, std=0.02)
+
+    @property
+    def n_codes(self) -> int:
+        return 0 if self.vq is None else int(self.vq.config.codebook_size)
+
+    @torch.no_grad()
+    def token_codes(self, values, region_idx, band_idx, mask=None) -> torch.Tensor:
+        """Code of each patch from the frozen VQ tokenizer: (B, N, patch_dim) -> (B, N) int64
+        (0 where ``mask`` is False)."""
+        if self.vq is None:
+            raise ValueError("this model has no VQ tokenizer. Fix: set ModelConfig.vq_tokenizer "
+                             "(`clef pretrain --vq-tokenizer DIR`).")
+        if not bool(self.vq.quantizer.initialised):
+            raise RuntimeError("the model's VQ tokenizer weights were never loaded. Fix: keep the "
+                               "ModelConfig.vq_tokenizer folder, or load a saved checkpoint.")
+        codes = self.vq.codes(values.float(), region_idx, band_idx)
+        return codes if mask is None else codes.masked_fill(~mask, 0)
+
+    @torch.no_grad()
+    def load_vq(self, folder, code_init: str = "codebook") -> None:
+        """Copy the trained VQ tokenizer in ``folder``; ``code_init="codebook"`` starts the code
+        embedding from its codebook (standardized, rotated into d dimensions, entry std 0.5)."""
+        from clef.tokenizer.vq import load_vq
+
+        trained, _ = load_vq(folder)
+        if trained.config != self.vq.config:
+            raise ValueError(f"{folder}: VQ config {trained.config} differs from the model's "
+                             f"{self.vq.config}")
+        self.vq.load_state_dict(trained.state_dict())
+        if self.code_input and code_init == "codebook":
+            cb = self.vq.quantizer.codebook  # (K, D)
+            cb = (cb - cb.mean(0)) / cb.std().clamp_min(1e-8)
+            d = self.code.weight.shape[1]
+            q, _ = torch.linalg.qr(torch.randn(d, cb.shape[1]))  # (d, D) orthonormal columns
+            w = cb @ q.T if cb.shape[1] <= d else cb[:, :d]
+            self.code.weight.copy_(0.5 * w / w.std().clamp_min(1e-8))
+
+    def forward(self, values, region_idx, band_idx, codes=None):
+        if self.code_input:
+            if codes is None:
+                codes = self.token_codes(values, region_idx, band_idx)
+            x = self.code(codes)
+        else:
+            x = self.proj(values)
+        return x + self.region(region_idx) + self.band(band_idx)
 
 
 class SessionEncoder(nn.Module):
@@ -234,16 +295,18 @@ class SessionEncoder(nn.Module):
     pool : {"session", "region", "session+region"}
         One attention pool over all tokens (pooled (B, d)), one per region (pooled
         (B, n_regions * d)), or both, concatenated (pooled (B, (1 + n_regions) * d)).
+    vq, code_input :
+        A VQ tokenizer config and whether tokens enter as codes (see :class:`TokenEmbedding`).
     """
 
     def __init__(self, cfg: EncoderConfig, arch: str = "session", window_s: float = 10.0,
-                 pool: str = "session"):
+                 pool: str = "session", vq=None, code_input: bool = False):
         super().__init__()
         self.cfg = cfg
         self.arch = arch
         self.window_s = window_s
         d = cfg.d_model
-        self.embed = TokenEmbedding(cfg.patch_dim, cfg.n_regions, cfg.n_bands, d)
+        self.embed = TokenEmbedding(cfg.patch_dim, cfg.n_regions, cfg.n_bands, d, vq, code_input)
         self.stack = Stack(d, cfg.n_layers, cfg.n_heads, cfg.mlp_ratio, cfg.dropout, cfg.rope_base)
         self.pool = AttentionPool(d, cfg.n_heads, 0 if pool == "session" else cfg.n_regions,
                                   whole=pool != "region")
@@ -290,9 +353,9 @@ class SessionEncoder(nn.Module):
 
     def forward(self, tokens: Tokens, pool: bool = True):
         """Returns (pooled (B, d), states (B, N, d)), or only states when ``pool`` is False."""
-        _check_tokens(tokens, self.cfg)
+        _check_tokens(tokens, self.cfg, self.embed.n_codes if self.embed.code_input else 0)
         group = self.groups(tokens)
-        x = self.embed(tokens.values, tokens.region_idx, tokens.band_idx)  # (B, N, d)
+        x = self.embed(tokens.values, tokens.region_idx, tokens.band_idx, tokens.codes)  # (B, N, d)
         states = self.contextualize(x, tokens, group)
         if not pool:
             return states
@@ -302,7 +365,7 @@ class SessionEncoder(nn.Module):
 class ReconDecoder(nn.Module):
     """MAE decoder: encoder states of visible tokens + mask tokens -> predicted patches."""
 
-    def __init__(self, cfg: DecoderConfig, enc: EncoderConfig):
+    def __init__(self, cfg: DecoderConfig, enc: EncoderConfig, n_codes: int = 0):
         super().__init__()
         d = cfg.d_model
         self.inp = nn.Linear(enc.d_model, d)
@@ -311,15 +374,18 @@ class ReconDecoder(nn.Module):
         self.band = nn.Embedding(enc.n_bands, d)
         self.stack = Stack(d, cfg.n_layers, cfg.n_heads, 4.0, 0.0, enc.rope_base)
         self.head = nn.Linear(d, enc.patch_dim)
+        if n_codes:  # masked-code prediction (stage 1 with --recon-target codes)
+            self.code_head = nn.Linear(d, n_codes)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.region.weight, std=0.02)
         nn.init.normal_(self.band.weight, std=0.02)
         self.apply(_init_linear)
 
-    def forward(self, full: Tokens, visible_states, keep_idx, keep_mask, group):
+    def forward(self, full: Tokens, visible_states, keep_idx, keep_mask, group, codes=False):
         """full: all tokens (B, N); visible_states (B, K, d_enc) at positions keep_idx (B, K).
 
-        Returns predicted patch values (B, N, patch_dim).
+        Returns predicted patch values (B, N, patch_dim), or with ``codes`` code logits
+        (B, N, n_codes).
         """
         B, N = full.time_idx.shape
         vis = self.inp(visible_states)  # (B, K, d)
@@ -332,7 +398,7 @@ class ReconDecoder(nn.Module):
         else:
             pk = Packing(group, full.mask)
             y = pk.unpack(self.stack(pk.pack(x), pk.pack(full.time_idx), pk.mask()))
-        return self.head(y)  # (B, N, patch_dim)
+        return self.code_head(y) if codes else self.head(y)  # (B, N, patch_dim | n_codes)
 
 
 def select_visible(tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
@@ -364,7 +430,8 @@ def select_visible(tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
             1, keep_idx[..., None].expand(-1, -1, t.shape[-1]))
 
     visible = Tokens(g(tokens.values), g(tokens.time_idx), g(tokens.region_idx),
-                     g(tokens.band_idx), keep_mask, tokens.time_patch_s)
+                     g(tokens.band_idx), keep_mask, tokens.time_patch_s,
+                     None if tokens.codes is None else g(tokens.codes))
     return visible, keep_idx, keep_mask, masked
 
 
@@ -373,11 +440,16 @@ def token_times(tokens: Tokens) -> torch.Tensor:
     return tokens.time_idx.to(torch.float32) * float(tokens.time_patch_s)
 
 
-def _check_tokens(tokens: Tokens, cfg: EncoderConfig) -> None:
+def _check_tokens(tokens: Tokens, cfg: EncoderConfig, n_codes: int = 0) -> None:
+    """``n_codes`` > 0 (code input): tokens that carry ``codes`` need no patch values."""
     if not isinstance(tokens, Tokens):
         raise TypeError(f"expected clef.tokens.Tokens, got {type(tokens).__name__}. Fix: tokenize "
                         "first with model.tokenizer.tokenize(...).")
-    if tokens.values.shape[-1] != cfg.patch_dim:
+    if n_codes and tokens.codes is not None:
+        if tokens.n_tokens and int(tokens.codes.max()) >= n_codes:
+            raise ValueError(f"tokens carry codes up to {int(tokens.codes.max())} but the model's "
+                             f"codebook has {n_codes}. Fix: tokenize with the model's tokenizer.")
+    elif tokens.values.shape[-1] != cfg.patch_dim:
         raise ValueError(f"tokens have patch_dim={tokens.values.shape[-1]} but the model expects "
                          f"{cfg.patch_dim}. Fix: tokenize with this model's tokenizer "
                          "(model.tokenizer).")

@@ -7,6 +7,7 @@ from clef.model.config import EEG_POOLS
 
 STAGES = ("recon", "align", "both")
 TEXT_TARGETS = ("findings", "report")
+RECON_TARGETS = ("patches", "codes")
 
 
 @dataclass
@@ -34,6 +35,11 @@ class TrainConfig:
     min_lr_frac: float = 0.1  # cosine decays to min_lr_frac * lr
     grad_clip: float = 1.0  # max global grad norm (0 = off)
     mask_ratio: float = 0.6  # share of each session's tokens hidden from the encoder in stage 1
+    # Stage-1 target of the hidden tokens: "patches" (MSE on the patch values) or "codes"
+    # (cross-entropy over the VQ codebook; needs a VQ tokenizer, vq_tokenizer or the config's).
+    recon_target: str = "patches"
+    vq_tokenizer: str | None = None  # `clef tokenizer train` folder put into the model config
+    token_input: str | None = None  # "patch" or "vq" (None: "vq" with vq_tokenizer, else config's)
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
     ehr_weight: float = 0.5  # EEG<->EHR InfoNCE weight
     align_recon_weight: float = 0.25  # reconstruction term kept in stage 2 (0 = off)
@@ -83,6 +89,10 @@ class TrainConfig:
             raise ValueError(f"steps={self.steps}; must be >= 1")
         if self.steps is None and not self.epochs > 0:
             raise ValueError(f"epochs={self.epochs}; must be > 0 (or pass steps)")
+        if self.recon_target not in RECON_TARGETS:
+            raise ValueError(f"recon_target={self.recon_target!r}; allowed: {RECON_TARGETS}")
+        if self.token_input not in (None, "patch", "vq"):
+            raise ValueError(f"token_input={self.token_input!r}; allowed: 'patch', 'vq'")
         if self.text_target not in TEXT_TARGETS:
             raise ValueError(f"text_target={self.text_target!r}; allowed: {TEXT_TARGETS}")
         if self.statements_per_step < 1:
@@ -108,7 +118,8 @@ class TrainConfig:
                    "weight_decay", "warmup_frac", "min_lr_frac", "mask_ratio", "text_weight",
                    "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
                    "init_from", "seed", "sites", "max_sessions", "text_target",
-                   "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text")
+                   "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
+                   "recon_target", "vq_tokenizer", "token_input")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -76,6 +76,10 @@ def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
     mc = mc.with_ehr_vocab(dx, med)
     if cfg.eeg_pool is not None:
         mc.eeg_pool = cfg.eeg_pool
+    if cfg.vq_tokenizer or cfg.token_input:  # VQ input / masked-code targets
+        mc.vq_tokenizer = cfg.vq_tokenizer or mc.vq_tokenizer
+        mc.token_input = cfg.token_input or ("vq" if cfg.vq_tokenizer else mc.token_input)
+        mc = mc.resolve()
     mc.eeg_output = "mean" if cfg.stages() == ["recon"] else "shared"
     if cfg.stage == "recon" or (cfg.stage == "align" and not cfg.init_from):
         mc.name = f"{mc.name}-{cfg.stage}"  # a one-stage model (with init_from: both stages)

@@ -1,7 +1,13 @@
-"""The two pretraining objectives as one module (what DDP wraps), and per-stage trainable sets."""
+"""The two pretraining objectives as one module (what DDP wraps), and per-stage trainable sets.
+
+Stage 1 is masked reconstruction of the hidden tokens: their patch values (MSE,
+``recon_target="patches"``) or their VQ codes (cross-entropy over the codebook,
+``recon_target="codes"``, as BEiT; the model needs ``ModelConfig.vq_tokenizer``).
+"""
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -18,6 +24,9 @@ from clef.train.data import Batch
 # Parameters trained in each stage (prefixes of CLEFModel parameter names).
 RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")  # stage 1 (also what init_from copies)
 ALIGN_FROZEN_WITHOUT_RECON = ("decoder.",)
+NEVER_TRAINED = ("eeg.embed.vq.",)  # the frozen VQ tokenizer inside a VQ model
+# The decoder head the other stage-1 target uses (unused parameters would break DDP).
+UNUSED_HEAD = {"patches": ("decoder.code_head.",), "codes": ("decoder.head.",)}
 
 
 def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
@@ -32,6 +41,8 @@ def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
             on = not (cfg.align_recon_weight <= 0 and name.startswith(ALIGN_FROZEN_WITHOUT_RECON))
         if stage == "align" and cfg.freeze_text and name.startswith("text."):
             on = False  # locked text tower: only the EEG/EHR side moves towards it
+        if name.startswith(NEVER_TRAINED + UNUSED_HEAD[cfg.recon_target]):
+            on = False
         p.requires_grad_(on)
         if on:
             names.append(name)
@@ -52,8 +63,18 @@ class PretrainObjective(nn.Module):
         self.clip = ClipLoss()
         self.multi = MultiPositiveClipLoss()
         self.recon = MaskedReconLoss()
+        self.code_loss = MaskedCodeLoss()
+        if cfg.recon_target == "codes" and not model.eeg.embed.n_codes:
+            raise ValueError("recon_target='codes' predicts VQ codes but the model has no VQ "
+                             "tokenizer. Fix: pass --vq-tokenizer DIR (a `clef tokenizer train` "
+                             "folder), or --recon-target patches.")
 
     def recon_loss(self, batch: Batch) -> torch.Tensor:
+        """Stage-1 loss on the hidden tokens: patch MSE, or code cross-entropy."""
+        if self.cfg.recon_target == "codes":
+            logits, codes, masked = self.model.predict_codes(batch.tokens, batch.noise,
+                                                             self.cfg.mask_ratio)
+            return self.code_loss(logits, codes, masked)
         pred, masked, valid = self.model.reconstruct(batch.tokens, batch.noise, self.cfg.mask_ratio)
         target = batch.tokens.values.to(pred.device)
         return self.recon(pred, target, masked.to(pred.device), valid)
@@ -99,6 +120,25 @@ class PretrainObjective(nn.Module):
         return loss, logs
 
 
+class MaskedCodeLoss(nn.Module):
+    """Cross-entropy of the true VQ code over the masked real tokens only.
+
+    ``forward(logits, codes, masked)``: logits (B, N, K), codes (B, N) int64, masked (B, N) bool.
+    Normalized like ``MaskedReconLoss`` (global count of masked tokens, scaled by the world size),
+    so DDP's gradient averaging yields the global mean's gradient.
+    """
+
+    def forward(self, logits, codes, masked):
+        ce = F.cross_entropy(logits.float().flatten(0, 1), codes.flatten(), reduction="none")
+        total = (ce.view(codes.shape) * masked).sum()
+        count = masked.sum().to(torch.float32).detach()
+        w = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        if w > 1:
+            count = count.clone()
+            dist.all_reduce(count)
+        return total / count.clamp_min(1.0) * w
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """AdamW groups: no decay for biases, norms, embeddings, pooling queries, temperatures."""
     decay, no_decay = [], []
@@ -106,7 +146,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         if not p.requires_grad:
             continue
         skip = (p.ndim < 2 or "logit_scale" in name or "norm" in name or "embed.region" in name
-                or "embed.band" in name or ".region." in name or ".band." in name
+                or "embed.band" in name or "embed.code" in name or ".region." in name or ".band." in name
                 or "mask_token" in name or "query" in name or name.startswith(("ehr.dx.",
                                                                               "ehr.med.")))
         (no_decay if skip else decay).append(p)
