@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -232,9 +233,10 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
             if result["failures"]:
                 bar.set_postfix(failed=sum(1 for _ in result["failures"]), refresh=False)
 
-        if client is None:  # one read-ahead pipeline over all shards
-            for i, result in enumerate(embed_chunks_here(cohort_dir, ckpt, chunks, options)):
-                commit(next_num + i, result)
+        if client is None:  # one read-ahead pipeline over all shards (its threads stop on exit)
+            with closing(embed_chunks_here(cohort_dir, ckpt, chunks, options)) as results:
+                for i, result in enumerate(results):
+                    commit(next_num + i, result)
         else:
             from dask.distributed import as_completed
 
