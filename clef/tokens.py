@@ -30,7 +30,9 @@ class Tokens:
         Seconds spanned by one time patch step (token time index -> seconds: ``time_idx * time_patch_s``).
     codes : torch.Tensor or None
         int64, (batch, n_tokens): codebook index of each token for a learned (VQ) tokenizer,
-        whose ``values`` are then the code vectors; None for the linear tokenizer.
+        whose ``values`` are then the code vectors; None for the linear tokenizer. A VQ-input
+        ``CLEFModel`` (``ModelConfig.token_input == "vq"``) embeds these codes when present and
+        otherwise computes them from the linear patch values with its own frozen VQ tokenizer.
     """
 
     values: torch.Tensor  # (B, N, patch_dim)
