@@ -167,6 +167,11 @@ def scores_panel(query, scores, sessions, labels) -> None:
         c2.caption("No task matches this query by name, synonym or abbreviation, so there is no "
                    "AUROC.")
     st.subheader("Compare two queries")
+    # off by default: the 5,000-point scatter is redrawn for every new query (~0.7 s of WebGL in
+    # a browser without a GPU, benchmarks/results/dashboard.md), for a view few queries need
+    if not st.toggle("Scatter this query's scores against a second query's",
+                     key="search_compare_on"):
+        return
     query_b = st.text_input("Second query", "generalized slowing", key="search_query_b")
     if query_b and query_b.strip():
         try:

@@ -33,6 +33,32 @@ def apply_clicks(events, duration_s: float, window: float) -> None:
           else None, "_viewer_last_event", duration_s, window)
 
 
+@st.fragment
+def traces_panel(sess, gains, page: str, url) -> None:
+    """Montage, gain and display filters over the traces, as a fragment: changing one of them
+    reruns this panel only (the rest of the page, its spectrograms and tables, stays as drawn).
+    Moving in time or changing the window reruns the page (cursors, topomap follow)."""
+    c1, c2 = st.columns([3, 2])
+    montage = c1.radio("Montage", list(explore.MONTAGE_LABELS), horizontal=True,
+                       format_func=explore.MONTAGE_LABELS.get, key="viewer_montage")
+    gain = c2.select_slider("Gain (µV per division)", gains, key="viewer_gain")
+    f1, f2, f3 = st.columns(3)
+    lff = f1.selectbox("Low cut (Hz)", explore.LOW_CUT_CHOICES, key="viewer_lff",
+                       format_func=lambda v: f"{v:g}" if v else "off")
+    hff = f2.selectbox("High cut (Hz)", explore.HIGH_CUT_CHOICES, key="viewer_hff",
+                       format_func=lambda v: f"{v:g}" if v else "off")
+    notch = f3.selectbox("Notch (Hz)", explore.NOTCH_CHOICES, key="viewer_notch",
+                         format_func=lambda v: f"{v:g}" if v else "off")
+    try:
+        st.plotly_chart(explore.trace_figure(
+            sess, montage=montage, start_s=float(st.session_state.get(START, 0.0)),
+            window_s=st.session_state["viewer_window"], gain_uv=gain, marks=sess.annotations,
+            low_hz=lff, high_hz=hff, notch_hz=notch), width="stretch", key="viewer_traces")
+    except ValueError as exc:  # e.g. a low cut above the high cut
+        widgets.show_error(exc)
+    widgets.url_publish(page, url)
+
+
 def events_panel(events) -> None:
     """The events list; clicking a row jumps the traces there (see :func:`apply_clicks`)."""
     st.markdown(f"**Events** ({len(events)}) · click one to jump")

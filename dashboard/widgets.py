@@ -111,6 +111,14 @@ def url_restore(page: str, bindings: list) -> list[str]:
     return applied
 
 
+def _fragment_run() -> bool:
+    """True in a run of fragments only (app.py, and so :func:`note_page`, did not run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 def url_publish(page: str, bindings: list) -> None:
     """Write ``page``'s bound widgets to the URL (:func:`clef.explore.url_publish`); call after
     the widgets are drawn.
@@ -118,7 +126,7 @@ def url_publish(page: str, bindings: list) -> None:
     Not on the first run of a page entered from the menu: Streamlit would push that write under
     the previous page's path (a wrong extra Back step, e.g. ``/search?session=...``), so the
     URL's values are adopted instead and the next interaction writes the page's state."""
-    if st.session_state.get(ENTERED):
+    if st.session_state.get(ENTERED) and not _fragment_run():
         explore.url_adopt(st.query_params, st.session_state, page, bindings)
     else:
         explore.url_publish(st.query_params, st.session_state, page, bindings)

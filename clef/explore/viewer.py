@@ -188,10 +188,12 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     n_ch = len(names)
     offsets = (n_ch - 1 - np.arange(n_ch)) * gain_uv  # first derivation on top
     for k, name in enumerate(names):
-        fig.add_trace(go.Scattergl(x=t, y=x[k] + offsets[k], mode="lines", name=name,
-                                   line={"width": 1, "color": "#1f3b73" if k % 2 else "#3a3a3a"},
-                                   hovertemplate=f"{name}<br>%{{x:.2f}} s<extra></extra>",
-                                   showlegend=False))
+        # SVG lines (one path per derivation), not WebGL: measured in headless Chromium (software
+        # GL) 0.15-0.3 s per draw vs 0.6-4.8 s for Scattergl (benchmarks/results/dashboard.md)
+        fig.add_trace(go.Scatter(x=t, y=x[k] + offsets[k], mode="lines", name=name,
+                                 line={"width": 1, "color": "#1f3b73" if k % 2 else "#3a3a3a"},
+                                 hovertemplate=f"{name}<br>%{{x:.2f}} s<extra></extra>",
+                                 showlegend=False))
     states = _add_event_spans(fig, marks, start_s, window_s)
     shown = [f"{k} {v:g}" for k, v in (("LFF", low_hz), ("HFF", high_hz), ("notch", notch_hz))
              if v]

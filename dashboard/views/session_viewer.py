@@ -52,20 +52,8 @@ try:
 except Exception as exc:  # noqa: BLE001 - e.g. recordings not available for this cohort
     widgets.show_error(exc, stop=True)
 
-c1, c2, c3 = st.columns([3, 2, 2])
-montage = c1.radio("Montage", list(explore.MONTAGE_LABELS), horizontal=True,
-                   format_func=explore.MONTAGE_LABELS.get, key="viewer_montage")
-window = c2.select_slider("Window (s)", WINDOWS, key="viewer_window")
-gain = c3.select_slider("Gain (µV per division)", GAINS, key="viewer_gain")
-f1, f2, f3 = st.columns(3)
-lff = f1.selectbox("Low cut (Hz)", explore.LOW_CUT_CHOICES, key="viewer_lff",
-                   format_func=lambda v: f"{v:g}" if v else "off")
-hff = f2.selectbox("High cut (Hz)", explore.HIGH_CUT_CHOICES, key="viewer_hff",
-                   format_func=lambda v: f"{v:g}" if v else "off")
-notch = f3.selectbox("Notch (Hz)", explore.NOTCH_CHOICES, key="viewer_notch",
-                     format_func=lambda v: f"{v:g}" if v else "off")
-
 events = explore.events_table(sess.annotations)
+window = st.session_state["viewer_window"]  # its widget is in the navigation row below
 viewer_panels.apply_clicks(events, sess.duration_s, window)
 
 main, side = st.columns([4, 1])
@@ -80,21 +68,17 @@ with side:
 
 max_t = max(0.0, float(sess.duration_s) - window)
 st.session_state[START] = min(float(st.session_state.get(START, 0.0)), max_t)
-nav1, nav2, nav3 = st.columns([1, 8, 1])
+# montage, gain, filters and the traces: a fragment, so changing one redraws only the traces
+viewer_panels.traces_panel(sess, GAINS, PAGE, URL)
+nav1, nav2, nav3, nav4 = st.columns([1, 7, 1, 3])
 nav1.button("◀", key="viewer_prev", on_click=explore.step_state,
             args=(st.session_state, START, -window, max_t))
 start = nav2.slider("Start (s)", 0.0, max(max_t, 0.1), step=1.0, key=START,
                     label_visibility="collapsed")
 nav3.button("▶", key="viewer_next", on_click=explore.step_state,
             args=(st.session_state, START, window, max_t))
-try:
-    st.plotly_chart(explore.trace_figure(sess, montage=montage, start_s=start, window_s=window,
-                                         gain_uv=gain, marks=sess.annotations, low_hz=lff,
-                                         high_hz=hff, notch_hz=notch),
-                    width="stretch", key="viewer_traces")
-except ValueError as exc:  # e.g. a low cut above the high cut
-    widgets.show_error(exc)
-widgets.url_publish(PAGE, URL)
+nav4.select_slider("Window (s)", WINDOWS, key="viewer_window", label_visibility="collapsed",
+                   format_func=lambda v: f"{v} s window")
 
 viewer_panels.hemispheres_panel(sid, spectra, times, freqs, start, window)
 viewer_panels.report_panel(row)

@@ -281,6 +281,12 @@ def test_session_link_opens_that_session(page, server, bundle_root):
     assert shown == sid, shown
     assert " 120.0 s" in title.text_content()
     assert f"session={sid}" in page.url
+    # the montage reruns only the traces (a fragment) and still reaches the URL
+    page.locator('[data-testid="stRadio"]').first.get_by_text("Average reference").click()
+    page.wait_for_function("() => location.search.includes('montage=average')")
+    page.get_by_text("Average reference · 100 µV/division · 120.0 s", exact=False).first.wait_for()
+    _idle(page)
+    _no_exception(page)
 
 
 def test_viewer_event_click_and_display_filter(page, server, bundle_root):
