@@ -64,7 +64,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cohort", required=True)
     p.add_argument("--cache", required=True, help="token cache root of the linear tokenizer")
-    p.add_argument("--run", action="append", required=True, help="NAME=checkpoint folder")
+    p.add_argument("--run", action="append", required=True,
+                   help="NAME=checkpoint folder, or NAME=random:folder (its config, random weights)")
     p.add_argument("--work", default="/tmp/stage1_codes")
     p.add_argument("--n-boot", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -76,7 +77,14 @@ def main() -> None:
     cohort = Cohort.load(args.cohort)
     train, test = _splits(cohort.sessions)
     ids = sorted(train + test)
-    models = {k: load_encoder(Path(v)) for k, v in (r.split("=", 1) for r in args.run)}
+    models = {}
+    for name, spec in (r.split("=", 1) for r in args.run):
+        if spec.startswith("random:"):  # the same architecture with random weights (reference)
+            from clef.probe.representations import random_encoder
+
+            models[name] = random_encoder(load_encoder(Path(spec[7:])), 0).eval()
+        else:
+            models[name] = load_encoder(Path(spec))
     first = next(iter(models.values()))
     cache = TokenCache(args.cache, first.config.tokenizer_config())
     work = Path(args.work)
