@@ -455,6 +455,11 @@ def main() -> None:
                     lines.append("")
             shutil.rmtree(b, ignore_errors=True)
         lines += NOTES.splitlines()
+        browser = args.out.with_name("dashboard_browser.md")  # benchmarks/dashboard_browser.py
+        if browser.is_file():
+            lines += ["", "## In the browser: click-to-paint (benchmarks/dashboard_browser.py)", "",
+                      f"From `{browser.name}` (rerun that script to refresh it):", "",
+                      *browser.read_text().splitlines()]
         text = "\n".join(lines) + "\n"
         print(text)
         args.out.parent.mkdir(parents=True, exist_ok=True)

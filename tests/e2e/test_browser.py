@@ -114,6 +114,14 @@ def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def test_screenshots_stay_out_of_the_work_tree():
+    """A plain test run writes its screenshots to a temporary folder, never over the README's
+    (tracked) ones; `make screenshots` sets $CLEF_SCREENSHOTS=docs/screenshots on purpose."""
+    if os.environ.get("CLEF_SCREENSHOTS"):
+        pytest.skip("$CLEF_SCREENSHOTS names the folder on purpose")
+    assert REPO.resolve() not in SHOTS.resolve().parents
+
+
 def test_load_app(page, server):
     page.goto(server)
     page.get_by_role("heading", name="Cohort map").wait_for()
