@@ -74,6 +74,7 @@ with st.sidebar:
                f"{info['dim']}-d embeddings")
     st.caption(f"data: `{info['bundle']}`")
 
+state.limit_native_threads()  # BLAS/OpenMP pools at one thread (see state.limit_native_threads)
 state.warm_up()  # once per process, alongside the first page (see state.warm_up)
 widgets.note_page(page.url_path)
 page.run()

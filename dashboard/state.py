@@ -97,6 +97,21 @@ _warm = {"started": False}
 WARM_UP_THREAD = "clef-model-warm-up"
 
 
+def limit_native_threads() -> None:
+    """Hold every native thread pool (numpy's and scipy's OpenBLAS, OpenMP) at ``THREADS``.
+
+    Called at the start of every script run (under 1 ms; libraries loaded since the last run, such
+    as scipy's own OpenBLAS, are limited as they appear). Multi-threaded BLAS spin-waits on a busy
+    machine: MNE's topomap took 0.8 s with 2 OpenBLAS threads vs 0.02 s with 1 on the shared 2-core
+    machine of benchmarks/results/dashboard_browser.md.
+    """
+    try:
+        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+    except ImportError:
+        return
+    threadpool_limits(THREADS)
+
+
 def warm_up() -> None:
     """Load the model in a background thread once per process, so the first search is quick.
 

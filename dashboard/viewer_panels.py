@@ -72,19 +72,24 @@ def events_panel(events) -> None:
 
 
 def hemispheres_panel(sid: str, spectra, times, freqs, start: float, window: float) -> None:
-    """Left and right spectrograms, the band-power topomap at the cursor, the asymmetry trend."""
+    """Left and right spectrograms, the band-power topomap at the cursor, the asymmetry trend.
+
+    The two spectrograms and the trend draw no cursor line: the whole-session spectrogram above
+    them (same time axis) does, and a cursor in these three figures made every step in time
+    redraw them (~1 s of the ~2 s a step took in Chromium at 10k sessions,
+    benchmarks/results/dashboard_browser.md). The topomap follows the cursor."""
     st.subheader("Left and right hemispheres")
     q1, q2, q3 = st.columns([2, 2, 1])
     for col, side_name, chans in ((q1, "Left", explore.LEFT_CHANNELS),
                                   (q2, "Right", explore.RIGHT_CHANNELS)):
         col.plotly_chart(explore.spectrogram_figure(
-            times, freqs, explore.region_spectrogram(spectra, chans), cursor_s=start, height=220,
+            times, freqs, explore.region_spectrogram(spectra, chans), height=220,
             title=f"{side_name}: {', '.join(chans)}"), width="stretch",
             key=f"viewer_spec_{side_name.lower()}")
     band = q3.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band")
     q3.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
              caption="band power at the cursor", width="stretch")
-    st.plotly_chart(explore.asymmetry_figure(explore.asymmetry_trend(spectra), cursor_s=start),
+    st.plotly_chart(explore.asymmetry_figure(explore.asymmetry_trend(spectra)),
                     width="stretch", key="viewer_asymmetry")
 
 
