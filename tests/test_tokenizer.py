@@ -272,6 +272,14 @@ def test_bad_channels_and_values():
     x[3, 10] = np.nan
     with pytest.raises(BadSignal, match="NaN"):
         tok.tokenize(x)
+    x[3, 10], x[5, 7] = np.inf, -np.inf  # +Inf and -Inf sum to NaN: still caught
+    with pytest.raises(BadSignal, match="Inf"):
+        tok.tokenize(x)
+    x[5, 7] = 0.0
+    with pytest.raises(BadSignal, match="Inf"):
+        tok.tokenize(x)
+    big = np.full((19, 4000), 3e34, np.float32)  # the sum overflows; every sample is finite
+    assert tok.tokenize(big).n_tokens > 0
 
 
 def test_flat_channel_hits_floor():
