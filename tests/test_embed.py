@@ -339,3 +339,22 @@ def test_read_ahead_is_bounded_ordered_and_keeps_errors():
     time.sleep(0.05)
     assert len(started) == n <= 14  # closed: nothing new starts
     assert list(prepared(fn, [1, 2], threads=0, ahead=0)) == [(1, 10), (2, 20)]
+
+
+def test_cli_read_threads_plain_path_matches_default(ckpt, tmp_path):
+    """`clef embed --read-threads 0` (plain path) gives the default's vectors; -1 is refused."""
+    from typer.testing import CliRunner
+
+    from clef.cli import app
+
+    cohort = make_cohort(tmp_path / "c", 4, seconds=60.0)
+    base = ["embed", "--cohort", str(cohort), "--checkpoint", str(ckpt), "--scheduler", "none",
+            "--quiet"]
+    bad = CliRunner().invoke(app, base + ["--out", str(tmp_path / "x"), "--read-threads", "-1"])
+    assert bad.exit_code != 0 and "read-threads" in bad.output
+    for name, extra in (("plain", ["--read-threads", "0"]), ("ahead", [])):
+        res = CliRunner().invoke(app, base + ["--out", str(tmp_path / name)] + extra)
+        assert res.exit_code == 0, res.output
+    a, b = (EmbeddingStore.open(tmp_path / n) for n in ("plain", "ahead"))
+    assert np.array_equal(a.session_ids, b.session_ids)
+    assert np.allclose(a.embeddings, b.embeddings, atol=1e-6)

@@ -24,6 +24,10 @@ def embed(
     workers: Annotated[int | None, typer.Option(
         help="LocalCluster workers (default: one per core).")] = None,
     threads_per_worker: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
+    read_threads: Annotated[int | None, typer.Option(
+        help="Threads reading and tokenizing ahead of the encoder (default: one per core; 0 = "
+             "read, tokenize and encode in turn, best on a machine other jobs keep busy).")
+                            ] = None,
     batch_size: Annotated[int, typer.Option(help="Sessions per forward pass.")] = 8,
     shard_size: Annotated[int, typer.Option(
         help="Sessions per committed shard (a killed run redoes at most this many).")] = 32,
@@ -49,10 +53,14 @@ def embed(
                         ("--threads-per-worker", threads_per_worker)):
         if value < 1:
             raise typer.BadParameter(f"must be at least 1, got {value}", param_hint=name)
+    if read_threads is not None and read_threads < 0:
+        raise typer.BadParameter(f"must be 0 or more, got {read_threads}",
+                                 param_hint="--read-threads")
     cfg = EmbedConfig(scheduler=scheduler, n_workers=workers,
                       threads_per_worker=threads_per_worker, batch_size=batch_size,
                       shard_size=shard_size, states=states, device=device, progress=not quiet,
-                      token_cache=str(token_cache) if token_cache else None)
+                      token_cache=str(token_cache) if token_cache else None,
+                      read_threads=read_threads)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         checkpoint = checkpoint_or_default(checkpoint)
