@@ -231,6 +231,12 @@ def _check_state(expected: dict, got: dict, folder: Path) -> None:
                                  " Fix: load the weights with the config they were saved with.")
 
 
+_POOL_TEXT = {"session": "one attention query over all tokens",
+              "region": "one attention query per region, concatenated (keeps laterality)",
+              "session+region": "one attention query over all tokens plus one per region, "
+                                "concatenated (keeps laterality)"}
+
+
 def model_card(model, sha: str, card: dict, weights_name: str = WEIGHTS) -> str:
     """Markdown model card: what the model is, its data, command, metrics and weights hash."""
     cfg = model.config
@@ -242,6 +248,7 @@ def model_card(model, sha: str, card: dict, weights_name: str = WEIGHTS) -> str:
              f"- arch: `{cfg.arch}`; parameters: {n:,} (EEG encoder {model.num_parameters('eeg'):,})",
              (f"- encoder: d_model={e.d_model}, layers={e.n_layers}, heads={e.n_heads}, context "
               f"{e.max_tokens} tokens (longer sessions: equal time chunks, one attention pool)"),
+             f"- pool: `{cfg.eeg_pool}`, {_POOL_TEXT[cfg.eeg_pool]}",
              f"- tokens: patch_dim={e.patch_dim}, regions={e.n_regions}, bands={e.n_bands}",
              (f"- shared space: {cfg.embed_dim}-d; text backbone `{cfg.text.backbone}` (frozen, "
               "not in these weights); EHR vocab "
