@@ -27,6 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 START_TIMEOUT_S = 90
 UI_TIMEOUT_MS = 90_000
+STEP_TIMEOUT_MS = 20_000  # one step after the page is up (a Back, a click's URL write)
 
 
 def _free_port() -> int:
@@ -105,8 +106,12 @@ def _shot(page, name: str) -> Path:
 
 
 def _idle(page) -> None:
-    """Wait until Streamlit has finished the current script run."""
+    """Wait until Streamlit has finished the current script run (or fragment run, which may not
+    show the status widget)."""
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached",
+                           timeout=UI_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('[data-testid=\"stApp\"]')"
+                           "?.getAttribute('data-test-script-state') !== 'running'",
                            timeout=UI_TIMEOUT_MS)
 
 
@@ -318,7 +323,8 @@ def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     page.get_by_text("notch 50 Hz", exact=False).first.wait_for()
     _idle(page)
     _no_exception(page)
-    assert "notch=50" in page.url
+    # the URL is written after the traces are drawn, in the same (fragment) run
+    page.wait_for_function("() => location.search.includes('notch=50')", timeout=STEP_TIMEOUT_MS)
     _shot(page, "session_viewer_events")
 
 
@@ -349,7 +355,6 @@ def test_upload_reports_dropped_channels(page, server, eegmmidb_edf):
 
 # ---- Back past a reload: every step of the URL history restores what was on screen ------------
 
-STEP_TIMEOUT_MS = 20_000
 QUERY_BOX = 'input[aria-label="Describe what you are looking for"]'
 
 
