@@ -16,10 +16,11 @@ SFREQ = 200.0
 SECONDS = 30
 
 
-def _tiny_model():
+def _tiny_model(eeg_pool: str | None = None):
     from clef.model import CLEFModel, ModelConfig
 
     cfg = ModelConfig.load("clef-tiny")
+    cfg.eeg_pool = eeg_pool or cfg.eeg_pool
     cfg.text.backbone = "hashing"  # no sentence-transformer load in a fast test
     cfg.encoder.d_model, cfg.encoder.n_layers, cfg.encoder.n_heads = 32, 1, 2
     cfg.decoder.d_model, cfg.decoder.n_heads = 32, 2
