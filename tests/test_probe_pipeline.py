@@ -127,7 +127,8 @@ def test_clef_probe_end_to_end(planted, tmp_path):
               "Zero-shot", "Skipped tasks", "A002_1", "A007_1", "clef probe"):
         assert s in md, s
     t = pd.read_csv(out / "targets.csv")
-    assert len(t) == 9 and set(t.status) <= {"met", "missed", "not measured"}
+    assert len(t) == 12 and set(t.status) <= {"met", "missed", "not measured"}
+    assert t.set_index("target").loc["CLEF mean AUROC - band power", "status"] != "not measured"
     assert {"zero-shot mean AUROC, unseen phrasings",
             "lowest zero-shot AUROC, concepts named in training reports"} <= set(t.target)
     assert (out / "text_side.csv").exists() and "Text-side diagnostic" in md

@@ -169,12 +169,12 @@ def test_eeg_projection_can_be_an_mlp_and_round_trips(tmp_path):
     mc.eeg_proj_hidden = 32
     m = CLEFModel(mc)
     assert isinstance(m.eeg_proj, torch.nn.Sequential)
-    z = m.eeg_proj(torch.randn(3, mc.encoder.d_model))
+    z = m.eeg_proj(torch.randn(3, m.eeg.pool_dim))
     assert z.shape == (3, mc.embed_dim)
     m.save_pretrained(tmp_path / "m")
     m2 = CLEFModel.from_pretrained(tmp_path / "m")
     assert m2.config.eeg_proj_hidden == 32
-    x = torch.randn(2, mc.encoder.d_model)
+    x = torch.randn(2, m.eeg.pool_dim)
     assert torch.allclose(m.eeg_proj(x), m2.eeg_proj(x))
 
 
