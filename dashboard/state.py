@@ -105,10 +105,8 @@ def limit_native_threads() -> None:
     machine: MNE's topomap took 0.8 s with 2 OpenBLAS threads vs 0.02 s with 1 on the shared 2-core
     machine of benchmarks/results/dashboard_browser.md.
     """
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:
-        return
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(THREADS)
 
 
