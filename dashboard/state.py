@@ -455,7 +455,8 @@ def _null_stats(store_path: str, index_path: str, checkpoint: str) -> np.ndarray
 
 
 def null_stats() -> np.ndarray:
-    """Top-10 mean cosine of unrelated texts (:data:`clef.search.NULL_TEXTS`), once per bundle."""
+    """Top-10 lift over the cohort median of unrelated texts (:data:`clef.search.NULL_TEXTS`), once
+    per bundle (:func:`clef.search.top_lift`)."""
     b = bundle()
     return _null_stats(str(b.store), str(b.index), str(b.checkpoint))
 

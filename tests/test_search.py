@@ -102,9 +102,12 @@ def test_match_strength_against_null():
     weak = search.match_strength(np.r_[np.full(10, 0.33), np.zeros(100)], null)
     assert strong.beats_null and strong.null_percentile == 100.0
     assert not weak.beats_null and weak.null_percentile < 50
+    # a shared offset is not a match: the same scores shifted up by 0.5 keep their strength
+    shifted = search.match_strength(np.r_[np.full(10, 0.33), np.zeros(100)] + 0.5, null)
+    assert shifted.statistic == pytest.approx(weak.statistic) and not shifted.beats_null
     e = np.eye(4, dtype=np.float32)
     stats = search.null_statistics(e, lambda t: e[len(t) % 4], texts=("a", "bb"), top=1)
-    assert stats.tolist() == [1.0, 1.0]
+    assert stats.tolist() == [1.0, 1.0]  # best 1.0, median 0.0
 
 
 def test_auroc_on_held_out_only():

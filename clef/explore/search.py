@@ -287,7 +287,8 @@ def trust_message(strength, n_report_hits: int, known: bool = True
     known : bool
         Whether any query word is a clinical term (:func:`clef.search.is_known_query`).
     """
-    beat = (f"its best 10 sessions score {strength.statistic:.3f} (mean cosine), beating "
+    beat = (f"its best 10 sessions score {strength.statistic:.3f} above the cohort median "
+            f"(mean cosine), beating "
             f"{strength.null_percentile:.0f}% of unrelated texts (threshold "
             f"{strength.null_threshold:.3f})")
     if not known and n_report_hits == 0:

@@ -53,6 +53,7 @@ from clef.search.trust import (
     match_query_task,
     match_strength,
     null_statistics,
+    top_lift,
     top_mean,
 )
 
@@ -63,5 +64,5 @@ __all__ = [
     "fit_concept", "fuse", "is_known_query", "laterality", "list_concepts", "load_concept", "match_query_task",
     "match_strength", "null_statistics", "percentile", "query_terms", "ranks", "region_scores",
     "report_mentions", "save_concept", "single_source", "statement_evidence", "stem",
-    "timeline_hit", "tokenize", "top_mean", "top_minutes",
+    "timeline_hit", "tokenize", "top_lift", "top_mean", "top_minutes",
 ]

@@ -35,7 +35,7 @@ NULL_TEXTS: tuple[str, ...] = (
     "mountain hiking trail map", "kjhgfd lkjh", "purple elephant dancing", "password reset link",
     "the meeting is moved to friday", "chocolate chip cookies", "wxq pfft blorg",
 )
-TOP = 10  # the statistic: mean score of the best TOP sessions
+TOP = 10  # the statistic: mean score of the best TOP sessions above the cohort's median
 NULL_QUANTILE = 0.95  # "no better than unrelated text": at or under this quantile of the null
 
 # Queries that ask for the absence of a task's finding ("normal EEG" = not abnormal_eeg).
@@ -53,9 +53,21 @@ def _key(text: str) -> str:
 
 
 def top_mean(scores: np.ndarray, top: int = TOP) -> float:
-    """Mean of the best ``top`` scores (the statistic compared with the null)."""
+    """Mean of the best ``top`` scores."""
     s = np.sort(np.asarray(scores, dtype=np.float64)[np.isfinite(scores)])
     return float(s[-top:].mean()) if len(s) else float("nan")
+
+
+def top_lift(scores: np.ndarray, top: int = TOP) -> float:
+    """Mean of the best ``top`` scores minus the median score (the statistic compared with the
+    null). A query vector can sit close to or far from every session at once (a shared offset
+    that says nothing about any finding); the lift over the cohort's typical session removes it.
+    With the raw top mean, "generalized slowing" (zero-shot AUROC 0.995) scored below nonsense
+    text on the shipped model: 0.115 against a null 95th percentile of 0.164; its lift is 0.221
+    against 0.167."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    return top_mean(s, top) - float(np.median(s)) if len(s) else float("nan")
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ class MatchStrength:
     Attributes
     ----------
     statistic : float
-        Mean cosine of the query's best ``TOP`` sessions.
+        Mean cosine of the query's best ``TOP`` sessions minus the cohort's median cosine.
     null_threshold : float
         The ``NULL_QUANTILE`` quantile of the same statistic over ``NULL_TEXTS``.
     null_percentile : float
@@ -82,7 +94,7 @@ class MatchStrength:
 
 def null_statistics(embeddings: np.ndarray, encode_query, texts=NULL_TEXTS,
                     top: int = TOP) -> np.ndarray:
-    """The ``top_mean`` statistic of each unrelated text (the null distribution).
+    """The ``top_lift`` statistic of each unrelated text (the null distribution).
 
     Parameters
     ----------
@@ -100,7 +112,7 @@ def null_statistics(embeddings: np.ndarray, encode_query, texts=NULL_TEXTS,
         (len(texts),) float64.
     """
     e = np.asarray(embeddings, dtype=np.float32)
-    return np.array([top_mean(e @ np.asarray(encode_query(t), dtype=np.float32), top)
+    return np.array([top_lift(e @ np.asarray(encode_query(t), dtype=np.float32), top)
                      for t in texts])
 
 
@@ -121,7 +133,7 @@ def match_strength(scores: np.ndarray, null: np.ndarray, top: int = TOP,
     -------
     MatchStrength
     """
-    stat = top_mean(scores, top)
+    stat = top_lift(scores, top)
     null = np.asarray(null, dtype=np.float64)
     thr = float(np.quantile(null, quantile)) if len(null) else float("-inf")
     pct = float(100.0 * (null < stat).mean()) if len(null) else 100.0
@@ -318,6 +330,7 @@ __all__ = [
     "match_query_task",
     "match_strength",
     "null_statistics",
+    "top_lift",
     "top_mean",
     "vocabulary_terms",
 ]
