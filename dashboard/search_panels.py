@@ -41,7 +41,7 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
         return
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Report: findings and impression** (query words: ✅ affirmed, 🚫 negated)")
+        st.markdown("**Report: findings and impression** (query words: :material/check_circle: affirmed, :material/block: negated)")
         ev = search.statement_evidence(row.get("report"), query)
         for line in explore.evidence_markdown(ev) or ["*(no report)*"]:
             st.markdown(line)

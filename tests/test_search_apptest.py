@@ -98,8 +98,8 @@ def test_evidence_shows_affirmed_and_negated_apart(page, bundle_root):
     page.selectbox(key="search_evidence").set_value(pick).run()
     _ok(page)
     lines = [m.value for m in page.markdown]
-    affirmed = [x for x in lines if "✅ affirmed:" in x]
-    negated = [x for x in lines if "🚫 negated:" in x]
+    affirmed = [x for x in lines if ":material/check_circle: affirmed:" in x]
+    negated = [x for x in lines if ":material/block: negated:" in x]
     assert affirmed and negated
     assert all(":green-background[" in x for x in affirmed)
     assert all(":red-background[" in x and "~~" in x for x in negated)

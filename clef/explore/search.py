@@ -258,17 +258,18 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def evidence_markdown(evidence: pd.DataFrame) -> list[str]:
     """Markdown lines of :func:`clef.search.statement_evidence`: matching affirmed statements
-    highlighted (✅ affirmed), matching negated ones struck through (🚫 negated), hedged ones
-    tagged, the rest plain."""
+    highlighted (check icon, "affirmed"), matching negated ones struck through (block icon,
+    "negated"), hedged ones tagged, the rest plain. Icons are Streamlit's bundled Material
+    symbols, which render without an emoji font."""
     lines = []
     for r in evidence.itertuples(index=False):
         text = str(r.text).replace("[", "(").replace("]", ")")
         hedge = " *(hedged)*" if r.certainty == "hedged" else ""
         sec = f"`{r.section}` " if r.section else ""
         if r.match and r.polarity == "negated":
-            lines.append(f"{sec}:red-background[🚫 negated: ~~{text}~~]{hedge}")
+            lines.append(f"{sec}:red-background[:material/block: negated: ~~{text}~~]{hedge}")
         elif r.match:
-            lines.append(f"{sec}:green-background[✅ affirmed: **{text}**]{hedge}")
+            lines.append(f"{sec}:green-background[:material/check_circle: affirmed: **{text}**]{hedge}")
         else:
             lines.append(f"{sec}:gray[{text}]{hedge}")
     return lines
