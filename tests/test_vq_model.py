@@ -202,3 +202,5 @@ def test_pretrain_codes_objective_lowers_the_loss(fake, tmp_path):  # noqa: F811
     assert model.config.token_input == "vq" and model.config.vq["codebook_size"] == 16
     card = (out / "MODEL_CARD.md").read_text()
     assert "--recon-target codes" in card
+    ev = json.loads((out / "metrics.json").read_text())["eval"]
+    assert "eval_masked_code_ce" in ev and "eval_recon_mse" not in ev  # named for what it is

@@ -445,7 +445,8 @@ def _truncate_log(path: Path, keep_until: int) -> None:
 @torch.no_grad()
 def evaluate_cohort(model: CLEFModel, cfg: TrainConfig, cohort, cache_root: Path,
                     di: DistInfo) -> dict:
-    """Held-out ("test" split) metrics: masked-reconstruction MSE and EEG<->report / EEG<->EHR
+    """Held-out ("test" split) metrics: masked-reconstruction MSE (masked-code cross-entropy with
+    ``recon_target="codes"``) and EEG<->report / EEG<->EHR
     retrieval (recall@1/@5 among the evaluated sessions; chance = 1/n)."""
     try:
         rows = select_sessions(cohort.sessions, "test", cfg.sites, cfg.eval_sessions)
@@ -467,7 +468,8 @@ def evaluate_cohort(model: CLEFModel, cfg: TrainConfig, cohort, cache_root: Path
             zs.append(model.encode_eeg(b.tokens).float().cpu())
             zt.append(model.encode_text_features(b.text).float().cpu())
             ze.append(torch.nn.functional.normalize(model.ehr(b.ehr), dim=-1).float().cpu())
-    out = {"eval_sessions": len(data), "eval_recon_mse": sum(rec) / len(data)}
+    name = "eval_recon_mse" if cfg.recon_target == "patches" else "eval_masked_code_ce"
+    out = {"eval_sessions": len(data), name: sum(rec) / len(data)}
     if zs:
         eeg = torch.cat(zs)
         for name, other, groups in (("report", torch.cat(zt), data.text_group),
