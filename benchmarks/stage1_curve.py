@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage1_diagnosis import _layer_states, _pools, _splits, markdown  # noqa: E402
+from stage1_diagnosis import _layer_states, _pools, _splits, markdown
 
 NOTES, END_NOTES = "## What it shows", "<!-- end of notes -->"
 
