@@ -12,6 +12,18 @@ REAL_EEG = REPO / "data_samples" / "real"
 EEGMMIDB = REPO.parent / "shared" / "data" / "eegmmidb"
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread: on the shared 2-core machine, 2 threads under load are 5-50x slower.
+    Use per module: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def eegmmidb_dir() -> Path:
     """The shipped folder of real EEGMMIDB S001 recordings (``data_samples/real``, runs 3-5)."""

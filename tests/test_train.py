@@ -33,13 +33,7 @@ CONCEPTS = {  # concept -> (report phrase, diagnoses, medications)
 N_SESSIONS = 24
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared 2-core machine, 2 threads under load are 5-50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _report(i: int, concept: str) -> str:

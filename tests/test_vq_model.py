@@ -25,13 +25,7 @@ from clef.tokens import Tokens
 from clef.train import TrainConfig
 from clef.train.objective import MaskedCodeLoss, PretrainObjective, set_trainable
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_vq(folder, mc: ModelConfig, values, region_idx, band_idx, n_codes: int = 16):
