@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stage1_diagnosis import _layer_states, _pools, _splits, markdown
+from stage1_diagnosis import _layer_states, _pools, _splits, markdown, probe_all
 
 NOTES, END_NOTES = "## What it shows", "<!-- end of notes -->"
 
@@ -95,14 +95,6 @@ def wall_at(work_dir: Path, step: int) -> float:
     return float(got[-1]) if got else float("nan")
 
 
-def probe(X: pd.DataFrame, cohort, train, test) -> pd.DataFrame:
-    from clef.probe import probe_tasks
-
-    res = probe_tasks(X, cohort.sessions, cohort.labels(), cohort.task_info(), train, test,
-                      n_boot=0, seed=0)
-    return res[(res["test_set"] == "test") & (res["status"] == "ok")]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cohort", required=True)
@@ -116,6 +108,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from clef.cohort import Cohort
+    from clef.probe.battery import CATEGORIES
     from clef.tokenizer import TokenCache
 
     cohort = Cohort.load(args.cohort)
@@ -143,7 +136,7 @@ def main() -> None:
         row = {"step": step, "train wall (min)": wall_at(work_dir, step) / 60,
                "held-out recon MSE": mse}
         for pool, X in feats.items():
-            res = probe(X, cohort, train, test)
+            res = probe_all({pool: X}, cohort, train, test, CATEGORIES, n_boot=0)
             row[f"{pool}: all tasks"] = res["auroc"].mean()
             row[f"{pool}: findings"] = res.loc[res["category"] == "finding", "auroc"].mean()
             per_task.append(res.assign(step=step, pool=pool)[["step", "pool", "task", "category",
