@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
 WALK_HEADING = "## One recording, from EDF path to map point"
 MAX_WALK_FILES = 12  # issue 13
-KNOWN_WALK_FILES = 19  # measured 2026-12-02; may only go down (lower it when it does)
+KNOWN_WALK_FILES = 16  # measured 2026-12-02; may only go down (lower it when it does)
 MILESTONES = {"cohort": {"decode", "write"},
               "embed": {"decode", "signal", "spectrum", "encode", "write"},
               "index": {"faiss", "umap", "write"}}
@@ -244,8 +244,8 @@ def test_walk_does_not_grow(walk):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=f"{KNOWN_WALK_FILES} files today; the cuts left are "
-                                       "named in docs/ARCHITECTURE.md (commands, embed, tokenizer)")
+@pytest.mark.xfail(strict=True, reason=f"{KNOWN_WALK_FILES} files today; the cut left is named "
+                                       "in docs/ARCHITECTURE.md (tokenizer; others pass 500 lines)")
 def test_walk_at_most_12_files(walk):
     assert len(walk["files"]) <= MAX_WALK_FILES, sorted(walk["files"])
 

@@ -14,9 +14,9 @@ Reading and tokenizing (numpy, scipy and torch: they release the GIL) run on a f
 of the encoder (``EmbedConfig.read_threads``), so both cores of a small machine work; the tokens
 and embeddings are those of the plain path (read, tokenize, encode in turn).
 
-Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit),
-:mod:`clef.embed.worker` (``embed_chunk``: the per-process model cache and the read-ahead
-pipeline), :mod:`clef.embed.shards` (``parts/`` on disk and the final consolidation).
+Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit; ``parts/`` on disk
+and the final consolidation), :mod:`clef.embed.worker` (``embed_chunk``: the per-process model
+cache and the read-ahead pipeline).
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from clef.embed.job import (
     AUTO_LOCAL_MIN_CORES,
     EmbedConfig,
     embed_cohort,
+    relative_path,
     resolve_scheduler,
 )
-from clef.embed.shards import relative_path
 from clef.embed.worker import (
     MODEL_LOADS,
     embed_chunk,
