@@ -59,8 +59,11 @@ def _model(path: str):
     from clef.model import CLEFModel
 
     torch.set_num_threads(THREADS)
+    from clef.index import concept_linker
+
     m = CLEFModel.from_pretrained(path)
     m.eval()
+    concept_linker(m).prepare()  # the vocabulary queries are linked to (cached on disk)
     return m
 
 

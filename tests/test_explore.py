@@ -381,13 +381,17 @@ def test_query_evaluation_auroc_matches_sklearn():
 
 class _TextModel:
     """Test double for the text tower: fixed vectors for known phrases (also inside the prompts a
-    query is wrapped in, e.g. "EEG shows <phrase>.")."""
+    query is wrapped in, e.g. "EEG shows <phrase>."); any other text (the vocabulary a query is
+    linked against) gets one far-away vector, so nothing links."""
 
     def __init__(self, table):
         self.table = table
+        d = len(next(iter(table.values())))
+        self.other = np.eye(d)[-1]
 
     def encode_text(self, texts, normalize=True, **kwargs):
-        return np.stack([next(v for k, v in self.table.items() if k in t) for t in texts])
+        return np.stack([next((v for k, v in self.table.items() if k in t), self.other)
+                         for t in texts])
 
 
 def test_neighbours_plain_and_steered():

@@ -18,12 +18,13 @@ One module per purpose; import from ``clef.index``:
 - :mod:`clef.index.search`: exact, filtered and approximate search over a FAISS index;
 - :mod:`clef.index.session_index`: :class:`SessionIndex` (build the FAISS structure: train, add,
   tune ``nprobe``/``efSearch``; save, load, search by ...);
-- :mod:`clef.index.query`: query vectors: :func:`text_vector`, :func:`steer`.
+- :mod:`clef.index.query`: query vectors: :func:`text_vector` (linked by :func:`concept_linker`),
+  :func:`steer`.
 """
 from clef.index.config import INDEX_FORMAT, KINDS, IndexConfig
-from clef.index.query import steer, text_vector
+from clef.index.query import concept_linker, steer, text_vector
 from clef.index.search import omp_threads
 from clef.index.session_index import SessionIndex
 
-__all__ = ["INDEX_FORMAT", "KINDS", "IndexConfig", "SessionIndex", "omp_threads", "steer",
+__all__ = ["INDEX_FORMAT", "KINDS", "IndexConfig", "SessionIndex", "concept_linker", "omp_threads", "steer",
            "text_vector"]

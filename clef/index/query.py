@@ -1,6 +1,10 @@
 """Query vectors for a session index: free text (:func:`text_vector`), steering (:func:`steer`)."""
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,8 +18,9 @@ if TYPE_CHECKING:
 
 def text_vector(text: str, model, index: SessionIndex | None = None) -> np.ndarray:
     """The (D,) unit search vector of a free-text query (:func:`clef.text.queries.query_vector`:
-    abbreviations expanded, prompt ensemble, "no X" points away from X); ``InvalidQuery`` for
-    empty or unreadable text.
+    abbreviations expanded, prompt ensemble, linked to its finding's EEG description
+    (:func:`concept_linker`), "no X" points away from X); ``InvalidQuery`` for empty or
+    unreadable text.
 
     With ``index``, the model must be the one the index was built with.
     """
@@ -27,12 +32,37 @@ def text_vector(text: str, model, index: SessionIndex | None = None) -> np.ndarr
     if index is not None:
         index.check_model(model)
 
+    linker = concept_linker(model)
+    v = query_vector(text, linker.encode, linker=linker)
+    return check_unit_norm(v.reshape(1, -1), "text vector")[0]
+
+
+@functools.lru_cache(maxsize=4)
+def concept_linker(model):
+    """The model's :class:`clef.text.linking.ConceptLinker` (finding vectors computed once)."""
+    from clef.text.linking import ConceptLinker
+
     def encode(texts):
         v = model.encode_text(list(texts), normalize=True, preprocess=False)  # (n, D)
         return v.detach().float().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
 
-    v = query_vector(text, encode)
-    return check_unit_norm(v.reshape(1, -1), "text vector")[0]
+    return ConceptLinker(encode, cache_dir=linker_cache_dir(), cache_key=text_tower_digest(model))
+
+
+def linker_cache_dir() -> Path:
+    """Where embedded vocabulary texts are kept: ``$CLEF_CACHE_DIR/linker`` (default
+    ``~/.cache/clef/linker``)."""
+    root = os.environ.get("CLEF_CACHE_DIR") or Path.home() / ".cache" / "clef"
+    return Path(root) / "linker"
+
+
+def text_tower_digest(model) -> str:
+    """A digest of what maps text to the shared space: backbone name and text-tower weights."""
+    h = hashlib.sha256(str(getattr(model.config, "text", "")).encode())
+    for name, t in sorted(model.text.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
 
 
 def steer(vector, concept, weight: float, model=None) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from clef.errors import InvalidQuery
 from clef.probe.metrics import auroc
+from clef.text.linking import ConceptLinker
 from clef.text.queries import parse_query, query_vector
 
 TextEncoder = Callable[[list[str]], np.ndarray]  # n texts -> (n, d)
@@ -47,7 +48,7 @@ def load_query_set(path: str | Path = DEFAULT_QUERY_SET) -> dict[str, list[str]]
 
 
 def score_query(session_emb, query: str, encode_text: TextEncoder,
-                reference: str | None = None) -> np.ndarray:
+                reference: str | None = None, linker=None) -> np.ndarray:
     """Score every session for a free-text query, as the dashboard does
     (:func:`clef.text.queries.query_vector`; negated queries score ``-cosine``).
 
@@ -62,12 +63,13 @@ def score_query(session_emb, query: str, encode_text: TextEncoder,
     -------
     np.ndarray (n,)
     """
-    return np.asarray(session_emb, dtype=np.float64) @ query_vector(query, encode_text, reference)
+    v = query_vector(query, encode_text, reference, linker)
+    return np.asarray(session_emb, dtype=np.float64) @ v
 
 
 def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[str]],
                    encode_text: TextEncoder, min_pos: int = 5,
-                   reference: str | None = None) -> pd.DataFrame:
+                   reference: str | None = None, link: bool = True) -> pd.DataFrame:
     """AUROC of each query of a query set against its task's labels.
 
     Parameters
@@ -83,6 +85,9 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         Tasks with fewer positives (or negatives) are skipped.
     reference : str, optional
         Contrast every query against this text (:func:`clef.text.queries.query_vector`).
+    link : bool
+        Link each query to its vocabulary finding (:class:`clef.text.linking.ConceptLinker`),
+        as the dashboard does; False scores the typed words only.
 
     Returns
     -------
@@ -90,6 +95,7 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         task, query, core (what the parser read), negated, auroc, n_pos.
     """
     rows = []
+    linker = ConceptLinker(encode_text) if link else None
     for task, queries in query_set.items():
         labelled = _task_labels(labels, task, min_pos)
         if labelled is None:
@@ -97,7 +103,7 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         y, keep, n_pos = labelled
         for query in queries:
             q = parse_query(query)
-            s = score_query(session_emb, query, encode_text, reference)
+            s = score_query(session_emb, query, encode_text, reference, linker)
             rows.append({"task": task, "query": query, "core": q.core, "negated": q.negated,
                          "auroc": auroc(y[keep], s[keep]), "n_pos": n_pos})
     return pd.DataFrame(rows, columns=["task", "query", "core", "negated", "auroc", "n_pos"])

@@ -10,6 +10,7 @@ import pandas as pd
 from clef.errors import InvalidQuery
 from clef.probe.battery import feature_matrix
 from clef.probe.metrics import auroc, bootstrap_auroc
+from clef.text.linking import descriptor
 from clef.text.queries import prompt_vector, templates_for
 
 # Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
@@ -88,31 +89,37 @@ def text_encoder(model, batch_size: int = 64) -> TextEncoder:
 
 def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                        synonyms: dict | None = None,
-                       templates: Sequence[str] | None = TEMPLATES) -> np.ndarray:
+                       templates: Sequence[str] | None = TEMPLATES,
+                       descriptors: bool = True) -> np.ndarray:
     """Unit-norm ensemble embedding per concept (:func:`clef.text.queries.prompt_vector`: mean of
-    its unit prompt embeddings, "normal"/"abnormal" contrasted with the antonym), as the
-    dashboard's query path builds them.
+    its unit prompt embeddings, "normal"/"abnormal" contrasted with the antonym), plus, with
+    ``descriptors``, the unit embedding of its EEG description
+    (:func:`clef.text.linking.descriptor`), as the dashboard's linked query path builds them.
 
     Returns
     -------
     np.ndarray, shape (len(concepts), d)
     """
+    def encode(texts):
+        e = np.asarray(encode_text(list(texts)))
+        if e.shape[0] != len(texts):
+            raise ValueError(f"text encoder returned {e.shape[0]} embeddings for "
+                             f"{len(texts)} prompts.")
+        return e
+
     out = []
     for c in concepts:
-        prompts = concept_prompts(c, synonyms, templates)
-
-        def encode(texts):
-            e = np.asarray(encode_text(list(texts)))
-            if e.shape[0] != len(texts):
-                raise ValueError(f"text encoder returned {e.shape[0]} embeddings for "
-                                 f"{len(texts)} prompts.")
-            return e
-        out.append(prompt_vector(prompts, encode))
+        v = prompt_vector(concept_prompts(c, synonyms, templates), encode)  # (d,)
+        desc = descriptor(c) if descriptors else ""
+        if desc:
+            v = v + _unit(encode([desc]).astype(np.float64))[0]
+        out.append(v)
     return _unit(np.stack(out))  # (concepts, d)
 
 
 def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[str],
-                    synonyms: dict | None = None, index=None) -> pd.DataFrame:
+                    synonyms: dict | None = None, index=None,
+                    descriptors: bool = True) -> pd.DataFrame:
     """Cosine similarity of each session embedding with each concept's prompt ensemble.
 
     Parameters
@@ -125,13 +132,15 @@ def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[st
         Concept -> phrases (default: the ontology).
     index : sequence, optional
         Row labels (session ids).
+    descriptors : bool
+        Add each concept's EEG description to its prompts (:func:`concept_embeddings`).
 
     Returns
     -------
     DataFrame, shape (n_sessions, n_concepts)
     """
     S = _unit(np.asarray(session_emb, dtype=np.float64))  # (n, d)
-    C = concept_embeddings(encode_text, concepts, synonyms)  # (k, d)
+    C = concept_embeddings(encode_text, concepts, synonyms, descriptors=descriptors)  # (k, d)
     if S.shape[1] != C.shape[1]:
         raise ValueError(f"session embeddings have dimension {S.shape[1]} but text embeddings "
                          f"{C.shape[1]}. Fix: use the same model for both towers.")
@@ -179,7 +188,8 @@ def task_phrases(task: str, concept=None, synonyms: dict | None = None) -> list[
 def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFrame,
                   task_info: pd.DataFrame, encode_text: TextEncoder, ids=None, n_boot: int = 200,
                   seed: int = 0, synonyms: dict | None = None,
-                  categories: Sequence[str] = ("finding",), min_pos: int = 5) -> pd.DataFrame:
+                  categories: Sequence[str] = ("finding",), min_pos: int = 5,
+                  descriptors: bool = True) -> pd.DataFrame:
     """Zero-shot AUROC per task, split into training-report and held-out concepts.
 
     Parameters
@@ -205,6 +215,8 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
     min_pos : int
         Positive (and negative) sessions a task needs to be scored; others are reported as
         skipped (an AUROC over one or two positives says little).
+    descriptors : bool
+        Add each concept's EEG description to its prompts (False: phrases only, the ablation).
 
     Returns
     -------
@@ -228,7 +240,8 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
             rows.append({"task": t.task, "concept": t.concept, "status": "skipped",
                          "reason": str(e)})
     keys = list(phrases)
-    scores = zeroshot_scores(X, encode_text, keys, phrases) if keys else pd.DataFrame()
+    scores = (zeroshot_scores(X, encode_text, keys, phrases, descriptors=descriptors) if keys
+              else pd.DataFrame())
     train_reports = None
     if {"report", "split"} <= set(sessions_df.columns):
         train_reports = sessions_df.loc[sessions_df["split"].astype(str) == "train", "report"]

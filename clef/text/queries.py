@@ -229,7 +229,7 @@ def query_prompts(query: Query, templates=TEMPLATES_NEUTRAL) -> list[str]:
     return [t.format(f) for f in forms for t in templates]
 
 
-def query_vector(query: str, encode, reference: str | None = None) -> np.ndarray:
+def query_vector(query: str, encode, reference: str | None = None, linker=None) -> np.ndarray:
     """The (d,) unit search vector of a free-text query.
 
     The query is parsed (:func:`parse_query`), its prompts embedded with ``encode`` (list of str
@@ -243,19 +243,27 @@ def query_vector(query: str, encode, reference: str | None = None) -> np.ndarray
     reference : str, optional
         Contrast against this text (e.g. "normal EEG"): the vector becomes ``q - r`` (both unit),
         renormalised, so ranking by it equals ranking by ``cos(x, q) - cos(x, r)``.
+    linker : clef.text.linking.ConceptLinker, optional
+        Adds the linked finding's phrases and EEG description to the query (and reference)
+        before negation and contrast.
     """
     q = parse_query(query)
-    v = prompt_vector(query_prompts(q), encode)
+    v = _linked(prompt_vector(query_prompts(q), encode), q, linker)
     if q.negated:
         v = -v
     if reference is not None:
-        r = prompt_vector(query_prompts(parse_query(reference)), encode)
+        ref = parse_query(reference)
+        r = _linked(prompt_vector(query_prompts(ref), encode), ref, linker)
         if np.allclose(v, r, atol=1e-6):
             raise InvalidQuery(f"the query {query!r} is its own reference. Fix: contrast it "
                                "with another text, or search without a reference.")
         v = v - r
         v = v / max(float(np.linalg.norm(v)), 1e-12)
     return v.astype(np.float32)
+
+
+def _linked(v: np.ndarray, q: Query, linker) -> np.ndarray:
+    return v if linker is None else linker.enrich(v, q.core)
 
 
 def _mean_unit(e) -> np.ndarray:

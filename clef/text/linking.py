@@ -1,0 +1,194 @@
+"""Concept linking: a query (or a concept) also carries its finding's EEG description.
+
+Sentence encoders know words, not EEG: "L temporal delta" lands between FIRDA and focal slowing.
+A search vector is therefore enriched with the finding it names: the query is linked to the
+nearest finding of the clinical vocabulary (cosine of the query vector with each finding's
+phrase ensemble, never across sides: a left query is not linked to a right finding), and that
+finding's vector, its phrases plus its description ``"<label>: <EEG signature>"`` (the same
+text as ``CLINICAL_EEG.md``), is added. As descriptor prompts for CLIP zero-shot classification
+(Menon & Vondrick 2023), the descriptions carry what the finding looks like, which the aligned
+EEG space reflects. ``benchmarks/results/semantics_linking.md`` has the measured effect.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from clef.fileio import atomic_save_npy
+from clef.text.queries import _POLARITY, TEMPLATES_NEUTRAL, antonym, prompt_vector
+
+LINK_MIN_COSINE = 0.6  # below this a query is left as typed (chosen on the training split)
+LINK_MIN_MARGIN = 0.0  # the best finding must beat the runner-up by this much (generic words)
+MAX_PHRASES = 6  # phrases per finding in its prompt ensemble (longest first)
+_LEFT = re.compile(r"(?<![\w-])left(?![\w-])", re.IGNORECASE)
+_RIGHT = re.compile(r"(?<![\w-])right(?![\w-])", re.IGNORECASE)
+
+# Finding groups a generic query may name ("spikes", "focal slowing"): linked to the group's
+# phrases, without any one member's description.
+LINK_GROUPS = ("any_epileptiform", "focal_slowing_any")
+
+Encode = Callable[[list[str]], np.ndarray]  # n texts -> (n, d)
+
+
+def descriptor(concept: str) -> str:
+    """``"<label>: <EEG signature>"`` of a vocabulary finding (``""`` when it has none)."""
+    from clef.vocabulary import VOCABULARY
+
+    c = VOCABULARY.get(concept)
+    return f"{c.label}: {c.signature}" if c is not None and c.signature else ""
+
+
+def phrase_prompts(phrases: Sequence[str], templates: Sequence[str] = TEMPLATES_NEUTRAL,
+                   max_phrases: int = MAX_PHRASES) -> list[str]:
+    """Each of the first ``max_phrases`` phrases in each template."""
+    return [t.format(p) for p in list(phrases)[:max_phrases] for t in templates]
+
+
+def _sides(text: str) -> set[str]:
+    return {s for s, rx in (("left", _LEFT), ("right", _RIGHT)) if rx.search(text)}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+class ConceptLinker:
+    """Links text to vocabulary findings and builds description-enriched vectors.
+
+    Parameters
+    ----------
+    encode : callable
+        list of str -> (n, d) text embeddings (the model's text tower).
+    concepts : sequence of str, optional
+        Findings that can be linked (default: every finding of :mod:`clef.vocabulary`).
+    min_cosine : float
+        A query whose best finding is less similar than this is not enriched.
+    min_margin : float
+        Nor one whose best finding is not this much more similar than the runner-up (a generic
+        query such as "epileptiform discharges" names no single finding).
+    cache_dir, cache_key : path and str, optional
+        With both, the embedded texts are kept in ``cache_dir`` under a name derived from
+        ``cache_key`` (which must identify the text encoder, e.g. a digest of its weights) and
+        the texts, so a restart does not embed them again.
+
+    Notes
+    -----
+    The finding vectors are computed on first use (one batch per finding) and kept.
+    """
+
+    def __init__(self, encode: Encode, concepts: Sequence[str] | None = None,
+                 min_cosine: float = LINK_MIN_COSINE, min_margin: float = LINK_MIN_MARGIN,
+                 cache_dir=None, cache_key: str = ""):
+        from clef.vocabulary import AGGREGATE_PHRASES, VOCABULARY
+
+        groups = {g: p for g, p in AGGREGATE_PHRASES.items() if g in LINK_GROUPS}
+        if concepts is None:
+            concepts = [n for n, c in VOCABULARY.items() if c.category == "finding"] + list(groups)
+        self.encode = encode
+        self.concepts = list(concepts)
+        self.min_cosine = float(min_cosine)
+        self.min_margin = float(min_margin)
+        self.cache_dir, self.cache_key = cache_dir, str(cache_key)
+        self._phrases = {c: groups[c] if c in groups else VOCABULARY[c].phrases
+                         for c in self.concepts}
+        self._sides = {c: set() if c in groups else _sides(VOCABULARY[c].label)
+                       for c in self.concepts}
+        self._base: np.ndarray | None = None  # (k, d) phrase ensembles
+        self._full: np.ndarray | None = None  # (k, d) phrases + description
+
+    def _texts(self) -> tuple[dict, list[str], list[str]]:
+        """Prompts per concept, descriptions per concept ("" for groups), every text to embed."""
+        prompts = {c: phrase_prompts(self._phrases[c]) for c in self.concepts}
+        texts = list(dict.fromkeys(p for ps in prompts.values() for p in ps))
+        texts += [antonym(p) for p in texts if _POLARITY.search(p)]
+        descs = [descriptor(c) for c in self.concepts]
+        return prompts, descs, texts + [d for d in descs if d]
+
+    def _cache_file(self, texts: list[str]) -> Path | None:
+        if not (self.cache_dir and self.cache_key):
+            return None
+        h = hashlib.sha256(json.dumps([self.cache_key, texts]).encode()).hexdigest()[:20]
+        return Path(self.cache_dir) / f"linker-{h}.npy"
+
+    def _embed_all(self, texts: list[str]) -> np.ndarray:
+        """(n, d) embeddings of ``texts``, read from / written to the cache when it has a key."""
+        path = self._cache_file(texts)
+        if path is not None and path.exists():
+            e = np.load(path, allow_pickle=False)
+            if e.shape[0] == len(texts):
+                return e.astype(np.float64)
+        e = self._enc(texts)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_save_npy(path, e.astype(np.float32))
+            except OSError as err:  # a read-only cache only costs the next start these seconds
+                warnings.warn(f"could not keep the concept-linking cache at {path} ({err}). Fix: "
+                              "set CLEF_CACHE_DIR to a writable folder.", stacklevel=2)
+        return e
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._base is None:
+            prompts, descs, texts = self._texts()
+            table = dict(zip(texts, self._embed_all(texts)))  # one batch for every text
+
+            def lookup(ts):
+                return np.stack([table[t] for t in ts])
+
+            base = np.stack([prompt_vector(prompts[c], lookup) for c in self.concepts])  # (k, d)
+            desc = np.stack([table[d] if d else np.zeros(base.shape[1]) for d in descs])
+            desc = desc / np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)
+            full = base + desc
+            self._base = base
+            self._full = full / np.maximum(np.linalg.norm(full, axis=1, keepdims=True), 1e-12)
+        return self._base, self._full
+
+    def _enc(self, texts: list[str]) -> np.ndarray:
+        e = np.asarray(self.encode(list(texts)), dtype=np.float64)
+        if e.shape[0] != len(texts):
+            raise ValueError(f"text encoder returned {e.shape[0]} embeddings for {len(texts)} "
+                             "texts.")
+        return e
+
+    def prepare(self) -> ConceptLinker:
+        """Embed the vocabulary now (e.g. while an app loads) instead of on the first query."""
+        self._vectors()
+        return self
+
+    def concept_vector(self, concept: str) -> np.ndarray:
+        """(d,) unit vector of a finding: its phrase ensemble plus its description (a group:
+        its phrase ensemble)."""
+        return self._vectors()[1][self.concepts.index(concept)].copy()
+
+    def link(self, vector: np.ndarray, text: str = "") -> tuple[str | None, float]:
+        """The finding nearest to a query vector, and its cosine; ``(None, cos)`` below
+        ``min_cosine``. Findings of the side opposite to the one ``text`` names are skipped."""
+        base, _ = self._vectors()
+        cos = base @ _unit(np.asarray(vector, dtype=np.float64))  # (k,)
+        sides = _sides(text)
+        ok = np.array([not (s and sides and not s & sides) for s in
+                       (self._sides[c] for c in self.concepts)])
+        cos = np.where(ok, cos, -np.inf)
+        order = np.argsort(-cos)
+        j = int(order[0])
+        best = float(cos[j])
+        runner = float(cos[order[1]]) if len(order) > 1 else -np.inf
+        if best < self.min_cosine or best - runner < self.min_margin:
+            return None, best
+        return self.concepts[j], best
+
+    def enrich(self, vector: np.ndarray, text: str = "") -> np.ndarray:
+        """``unit(vector + concept_vector(linked))``, or ``vector`` when nothing is linked."""
+        concept, _ = self.link(vector, text)
+        if concept is None:
+            return np.asarray(vector, dtype=np.float64)
+        return _unit(_unit(np.asarray(vector, dtype=np.float64)) + self.concept_vector(concept))
+
+
+__all__ = ["LINK_GROUPS", "LINK_MIN_COSINE", "LINK_MIN_MARGIN", "ConceptLinker", "descriptor", "phrase_prompts"]
