@@ -45,6 +45,11 @@ def pretrain(
     recon_target: Annotated[str, typer.Option(
         help="Stage-1 target of the masked tokens: patches (MSE on the spectrogram patch) or "
              "codes (cross-entropy over the VQ codebook; needs --vq-tokenizer).")] = "patches",
+    session_contrast: Annotated[float, typer.Option(
+        help="Stage-1 session contrast weight: InfoNCE between two disjoint masked views of each "
+             "session (0 = reconstruction only).")] = 0.0,
+    contrast_temperature: Annotated[float, typer.Option(
+        help="Temperature of the stage-1 session contrast.")] = 0.1,
     vq_tokenizer: Annotated[Path | None, typer.Option(
         help="A `clef tokenizer train` folder: tokens enter the model as its codes (see "
              "--token-input) and --recon-target codes predicts them.")] = None,
@@ -112,7 +117,8 @@ def pretrain(
     cfg = TrainConfig(
         cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
-        recon_target=recon_target, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,
+        recon_target=recon_target, session_contrast_weight=session_contrast,
+        contrast_temperature=contrast_temperature, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,
         token_input=token_input,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,

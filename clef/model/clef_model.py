@@ -167,25 +167,36 @@ class CLEFModel(nn.Module):
         return F.normalize(z, dim=-1) if normalize else z
 
     # ------------------------------------------------------------------ reconstruction
-    def reconstruct(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
+    def reconstruct(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float,
+                    return_pooled: bool = False):
         """MAE pass: hide ``mask_ratio`` of each session's tokens (lowest ``noise`` kept).
 
-        Returns (pred (B, N, patch_dim), masked (B, N) bool, valid (B, N, patch_dim) bool).
+        Returns (pred (B, N, patch_dim), masked (B, N) bool, valid (B, N, patch_dim) bool), and
+        with ``return_pooled`` also the mean of the visible tokens' states (B, d_model).
         """
         tokens = tokens.to(self.device)
         if self.config.token_input == "vq" and tokens.codes is None:  # quantize once, not per part
             tokens = self.with_codes(tokens)
-        pred, masked = self._masked_pass(tokens, noise, mask_ratio, codes=False)
+        pred, masked, pooled = self._masked_pass(tokens, noise, mask_ratio, codes=False)
         valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
-        return pred, masked, valid
+        return (pred, masked, valid, pooled) if return_pooled else (pred, masked, valid)
 
-    def predict_codes(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
+    def predict_codes(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float,
+                      return_pooled: bool = False):
         """Masked-code pass (BEiT-style stage 1): hide tokens as :meth:`reconstruct` does and
         predict each token's VQ code. Returns (logits (B, N, n_codes), target codes (B, N) int64,
-        masked (B, N) bool). Needs ``config.vq_tokenizer``."""
+        masked (B, N) bool) [, pooled visible states (B, d_model)]. Needs ``config.vq_tokenizer``."""
         tokens = self.with_codes(tokens.to(self.device))
-        logits, masked = self._masked_pass(tokens, noise, mask_ratio, codes=True)
-        return logits, tokens.codes, masked
+        logits, masked, pooled = self._masked_pass(tokens, noise, mask_ratio, codes=True)
+        return (logits, tokens.codes, masked, pooled) if return_pooled else (
+            logits, tokens.codes, masked)
+
+    def visible_mean(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float) -> torch.Tensor:
+        """Encoder only: the mean state (B, d_model) of the tokens a masked pass would keep."""
+        tokens = tokens.to(self.device)
+        if self.config.token_input == "vq" and tokens.codes is None:
+            tokens = self.with_codes(tokens)
+        return self._encode_visible(tokens, noise, mask_ratio)[-1]
 
     def with_codes(self, tokens: Tokens) -> Tokens:
         """``tokens`` with ``codes`` from the model's VQ tokenizer (0 at padding)."""
@@ -196,16 +207,24 @@ class CLEFModel(nn.Module):
         return Tokens(tokens.values, tokens.time_idx, tokens.region_idx, tokens.band_idx,
                       tokens.mask, tokens.time_patch_s, codes)
 
-    def _masked_pass(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float, codes: bool):
-        """Encode the visible tokens, decode all: (patch values or code logits, masked)."""
+    def _encode_visible(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
+        """-> (vstates (B, K, d), keep_idx (B, K), keep_mask (B, K), masked (B, N), pooled (B, d))."""
         visible, keep_idx, keep_mask, masked = select_visible(tokens, noise.to(self.device),
                                                               mask_ratio)
         enc = self.eeg
         x = enc.embed(visible.values, visible.region_idx, visible.band_idx,
                       visible.codes)  # (B, K, d)
         vstates = enc.contextualize(x, visible, enc.groups(visible))  # (B, K, d)
-        out = self.decoder(tokens, vstates, keep_idx, keep_mask, enc.groups(tokens), codes)
-        return out, masked
+        m = keep_mask[..., None].to(vstates.dtype)  # (B, K, 1)
+        pooled = (vstates * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, d)
+        return vstates, keep_idx, keep_mask, masked, pooled
+
+    def _masked_pass(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float, codes: bool):
+        """Encode the visible tokens, decode all: (patch values or code logits, masked, pooled)."""
+        vstates, keep_idx, keep_mask, masked, pooled = self._encode_visible(tokens, noise,
+                                                                           mask_ratio)
+        out = self.decoder(tokens, vstates, keep_idx, keep_mask, self.eeg.groups(tokens), codes)
+        return out, masked, pooled
 
     # ------------------------------------------------------------------ sizes
     @property

@@ -38,6 +38,11 @@ class TrainConfig:
     # Stage-1 target of the hidden tokens: "patches" (MSE on the patch values) or "codes"
     # (cross-entropy over the VQ codebook; needs a VQ tokenizer, vq_tokenizer or the config's).
     recon_target: str = "patches"
+    # Stage-1 session contrast: InfoNCE between the mean-pooled states of two disjoint masked
+    # views of each session (the other view keeps the tokens the first one hides), so the
+    # mean-pooled embedding keeps what is stable across a session. 0 = off (reconstruction only).
+    session_contrast_weight: float = 0.0
+    contrast_temperature: float = 0.1  # InfoNCE temperature of the session contrast
     vq_tokenizer: str | None = None  # `clef tokenizer train` folder put into the model config
     token_input: str | None = None  # "patch" or "vq" (None: "vq" with vq_tokenizer, else config's)
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
@@ -93,6 +98,14 @@ class TrainConfig:
             raise ValueError(f"recon_target={self.recon_target!r}; allowed: {RECON_TARGETS}")
         if self.token_input not in (None, "patch", "vq"):
             raise ValueError(f"token_input={self.token_input!r}; allowed: 'patch', 'vq'")
+        if self.session_contrast_weight < 0:
+            raise ValueError(f"session_contrast_weight={self.session_contrast_weight}; must be >= 0")
+        if not self.contrast_temperature > 0:
+            raise ValueError(f"contrast_temperature={self.contrast_temperature}; must be > 0")
+        if self.session_contrast_weight > 0 and self.mask_ratio < 0.5:
+            raise ValueError(f"session_contrast_weight needs mask_ratio >= 0.5 (got "
+                             f"{self.mask_ratio}) so the two views share no token. Fix: raise "
+                             "--mask-ratio or pass --session-contrast 0.")
         if self.text_target not in TEXT_TARGETS:
             raise ValueError(f"text_target={self.text_target!r}; allowed: {TEXT_TARGETS}")
         if self.statements_per_step < 1:
@@ -119,7 +132,8 @@ class TrainConfig:
                    "ehr_weight", "align_recon_weight", "freeze_encoder", "pool_token_drop",
                    "init_from", "seed", "sites", "max_sessions", "text_target",
                    "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
-                   "recon_target", "vq_tokenizer", "token_input")
+                   "recon_target", "vq_tokenizer", "token_input", "session_contrast_weight",
+                   "contrast_temperature")
 
     def to_dict(self) -> dict:
         d = asdict(self)

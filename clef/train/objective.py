@@ -69,22 +69,49 @@ class PretrainObjective(nn.Module):
                              "tokenizer. Fix: pass --vq-tokenizer DIR (a `clef tokenizer train` "
                              "folder), or --recon-target patches.")
 
-    def recon_loss(self, batch: Batch) -> torch.Tensor:
-        """Stage-1 loss on the hidden tokens: patch MSE, or code cross-entropy."""
+    def recon_loss(self, batch: Batch, return_pooled: bool = False):
+        """Stage-1 loss on the hidden tokens: patch MSE, or code cross-entropy [, pooled
+        visible states (B, d_model) of the pass]."""
         if self.cfg.recon_target == "codes":
-            logits, codes, masked = self.model.predict_codes(batch.tokens, batch.noise,
-                                                             self.cfg.mask_ratio)
-            return self.code_loss(logits, codes, masked)
-        pred, masked, valid = self.model.reconstruct(batch.tokens, batch.noise, self.cfg.mask_ratio)
-        target = batch.tokens.values.to(pred.device)
-        return self.recon(pred, target, masked.to(pred.device), valid)
+            logits, codes, masked, pooled = self.model.predict_codes(
+                batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True)
+            loss = self.code_loss(logits, codes, masked)
+        else:
+            pred, masked, valid, pooled = self.model.reconstruct(
+                batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True)
+            target = batch.tokens.values.to(pred.device)
+            loss = self.recon(pred, target, masked.to(pred.device), valid)
+        return (loss, pooled) if return_pooled else loss
+
+    def session_contrast(self, batch: Batch, pooled: torch.Tensor) -> torch.Tensor:
+        """InfoNCE between a masked view's pooled states and the complementary view's.
+
+        The second view keeps the highest-noise tokens (``1 - noise``): with ``mask_ratio``
+        >= 0.5 the two views share no token, so matching them needs what is stable across the
+        session, which is what a mean-pooled session embedding should carry.
+        """
+        other = self.model.visible_mean(batch.tokens, 1.0 - batch.noise, self.cfg.mask_ratio)
+        a = F.normalize(pooled.float(), dim=-1)  # (B, d)
+        b = F.normalize(other.float(), dim=-1)  # (B, d)
+        scale = torch.tensor(1.0 / self.cfg.contrast_temperature, device=a.device)
+        return self.clip(a, b, scale)
+
+    def stage1_loss(self, batch: Batch, logs: dict) -> torch.Tensor:
+        """Reconstruction (+ session contrast when its weight is > 0); fills ``logs``."""
+        if self.cfg.session_contrast_weight <= 0:
+            loss = self.recon_loss(batch)
+            logs["recon"] = loss.detach()
+            return loss
+        recon, pooled = self.recon_loss(batch, return_pooled=True)
+        contrast = self.session_contrast(batch, pooled)
+        logs.update(recon=recon.detach(), contrast=contrast.detach())
+        return recon + self.cfg.session_contrast_weight * contrast
 
     def forward(self, batch: Batch, stage: str):
         m, cfg = self.model, self.cfg
         logs: dict[str, torch.Tensor] = {}
         if stage == "recon":
-            loss = self.recon_loss(batch)
-            logs["recon"] = loss.detach()
+            loss = self.stage1_loss(batch, logs)
             return loss, logs
         dev = m.device
         tokens = batch.tokens.to(dev)
@@ -114,9 +141,8 @@ class PretrainObjective(nn.Module):
             loss = loss + cfg.text_keep_weight * keep
             logs["text_keep"] = keep.detach()
         if cfg.align_recon_weight > 0 and not cfg.freeze_encoder:
-            r = self.recon_loss(batch)
-            loss = loss + cfg.align_recon_weight * r
-            logs["recon"] = r.detach()
+            stage1 = self.stage1_loss(batch, logs)
+            loss = loss + cfg.align_recon_weight * stage1
         return loss, logs
 
 
