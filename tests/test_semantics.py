@@ -190,3 +190,21 @@ def test_fit_basis_with_fewer_texts_than_dimensions_is_still_orthonormal():
     with torch.no_grad():
         z = F.normalize(tower(xt), dim=-1)
     assert torch.allclose(z @ z.T, xt @ xt.T, atol=1e-4)  # their geometry is kept exactly
+
+
+def test_described_targets_add_the_eeg_description_of_affirmed_findings_only():
+    from clef.text.linking import descriptor
+
+    report = ("DESCRIPTION OF THE RECORD: There is burst suppression. No sleep spindles are seen.\n"
+              "IMPRESSION: Abnormal EEG.")
+
+    def encode(texts):
+        return np.zeros((len(texts), 4), np.float32)
+
+    plain = TextTargets.from_reports([report], encode)
+    rich = TextTargets.from_reports([report], encode, describe=True)
+    aff = [rich.texts[i] for i in rich.affirmed[0]]
+    assert descriptor("burst_suppression") in aff
+    assert descriptor("sleep_spindles") not in rich.texts  # negated: never a positive
+    assert aff[-1] == rich.summaries[0] == plain.summaries[0]  # the summary stays last
+    assert len(rich.affirmed[0]) == len(plain.affirmed[0]) + 1

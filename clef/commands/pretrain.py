@@ -75,6 +75,9 @@ def pretrain(
     negated_negatives: Annotated[bool, typer.Option(
         "--negated-negatives/--no-negated-negatives",
         help="Use one negated statement per session as an explicit negative.")] = True,
+    describe_findings: Annotated[bool, typer.Option(
+        "--describe-findings", help="Findings targets also hold the EEG description of each "
+        "vocabulary finding a statement names.")] = False,
     text_keep_weight: Annotated[float, typer.Option(
         help="Penalty keeping text-text similarities close to the frozen backbone's.")] = 1.0,
     freeze_text: Annotated[bool, typer.Option(
@@ -124,6 +127,7 @@ def pretrain(
         pool_token_drop=pool_token_drop, init_from=str(init_from) if init_from else None,
         text_weight=text_weight, ehr_weight=ehr_weight, seed=seed, text_target=text_target,
         statements_per_step=statements_per_step, negated_negatives=negated_negatives,
+        describe_findings=describe_findings,
         text_keep_weight=text_keep_weight, freeze_text=freeze_text,
         sites=[s.strip() for s in sites.split(",") if s.strip()] if sites else None,
         max_sessions=max_sessions, eval_sessions=eval_sessions, ckpt_every=ckpt_every,

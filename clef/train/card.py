@@ -68,7 +68,9 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
                       f"({cfg.statements_per_step} sampled per step) and its findings summary "
                       "(multi-positive InfoNCE"
                       + ("; one negated statement per session as an explicit negative"
-                         if cfg.negated_negatives else "") + ").")
+                         if cfg.negated_negatives else "") + ")"
+                      + (", plus the EEG description of each vocabulary finding a statement names"
+                         if cfg.describe_findings else "") + ".")
         else:
             notes += " Stage 2 aligned each session to its whole preprocessed report."
         if cfg.freeze_text:

@@ -54,6 +54,9 @@ class TrainConfig:
     text_target: str = "findings"
     statements_per_step: int = 2  # affirmed statements sampled per session and step
     negated_negatives: bool = True  # add one negated statement per session as an explicit negative
+    # Findings targets also hold the EEG description of each vocabulary finding an affirmed
+    # statement names (clef.text.linking.descriptor), so the EEG side learns description words.
+    describe_findings: bool = False
     text_keep_weight: float = 1.0  # penalty keeping text-text cosines close to the backbone's
     # Stage 2 leaves the text tower as initialised (locked text, as in LiT): the shared space is
     # the frozen backbone's, so the text side can never forget what the backbone knows.
@@ -133,7 +136,7 @@ class TrainConfig:
                    "init_from", "seed", "sites", "max_sessions", "text_target",
                    "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
                    "recon_target", "vq_tokenizer", "token_input", "session_contrast_weight",
-                   "contrast_temperature")
+                   "contrast_temperature", "describe_findings")
 
     def to_dict(self) -> dict:
         d = asdict(self)

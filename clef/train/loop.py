@@ -142,7 +142,7 @@ def _text_inputs(reports, cfg: TrainConfig, mc: ModelConfig, text_dir: Path, pro
     clean = clean_reports(reports, mc.text)
     targets = None
     if cfg.text_target == "findings":
-        targets = TextTargets.from_reports(reports, encode)
+        targets = TextTargets.from_reports(reports, encode, describe=cfg.describe_findings)
         clean = [s or c for s, c in zip(targets.summaries, clean)]
     return encode(clean), clean, targets
 

@@ -14,7 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clef.text.linking import descriptor
 from clef.text.statements import findings_summary, split_statements
+
+
+class _Describer:
+    """Affirmed statements -> EEG descriptions of the vocabulary findings they name."""
+
+    def __init__(self):
+        from clef.text.extract import ConceptExtractor
+
+        self.extractor = ConceptExtractor(sections=False)
+
+    def __call__(self, statements) -> list[str]:
+        names = [m.concept for s in statements if s.affirmed
+                 for m in self.extractor.extract(s.text) if m.status != "negative"]
+        return [d for d in dict.fromkeys(descriptor(c) for c in names) if d]
 
 
 def _rng(*xs: int) -> np.random.Generator:
@@ -47,15 +62,21 @@ class TextTargets:
     summaries: list[str]
 
     @classmethod
-    def from_reports(cls, reports, encode) -> TextTargets:
+    def from_reports(cls, reports, encode, describe: bool = False) -> TextTargets:
         """Split ``reports`` into statements and embed the unique ones with ``encode``
-        (list of str -> (n, feat_dim) array)."""
+        (list of str -> (n, feat_dim) array).
+
+        With ``describe``, each vocabulary finding an affirmed statement names also gives its
+        EEG description (:func:`clef.text.linking.descriptor`) as one more positive."""
         ids: dict[str, int] = {}
         affirmed, negated, summaries = [], [], []
+        described = _Describer() if describe else None
         for r in reports:
             st = split_statements(r if isinstance(r, str) else "")
             summary = findings_summary(st)
             aff = [ids.setdefault(s.text, len(ids)) for s in st if s.affirmed]
+            if described is not None:
+                aff += [ids.setdefault(d, len(ids)) for d in described(st)]
             if summary and summary not in {s.text for s in st}:
                 aff.append(ids.setdefault(summary, len(ids)))
             elif summary:  # one affirmed statement: it is its own summary
