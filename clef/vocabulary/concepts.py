@@ -47,27 +47,6 @@ class Concept:
         return tuple(sorted(out, key=lambda s: (-len(s), s)))
 
 
-def _f(name, label, synonyms, signature, held_out=False, regions=()):
-    return Concept(name, "finding", label, tuple(synonyms), signature, held_out=held_out,
-                   regions=tuple(regions))
-
-
-def _a(name, label, synonyms, signature):
-    return Concept(name, "artifact", label, tuple(synonyms), signature)
-
-
-def _p(name, label, icd10, synonyms, signature="often no EEG correlate"):
-    return Concept(name, "phenotype", label, tuple(synonyms), signature, icd10=tuple(icd10))
-
-
-def _m(name, drug_class, signature="none known"):
-    return Concept(name, "medication", name, (), signature, drug_class=drug_class)
-
-
-def _d(name, label, signature):
-    return Concept(name, "demographic", label, (), signature)
-
-
 CATEGORIES = ("finding", "artifact", "phenotype", "medication", "demographic")
 
 
