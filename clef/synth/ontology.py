@@ -21,6 +21,7 @@ from clef.vocabulary import (
     Concept,
 )
 from clef.vocabulary import FINDINGS as _VOCAB_FINDINGS
+from clef.vocabulary.concepts import of_category
 
 # Findings the benchmark holds out of training-split reports (zero-shot evaluation).
 HELD_OUT: tuple[str, ...] = ("generalized_polyspikes", "lpds", "triphasic_waves", "firda")
@@ -34,21 +35,9 @@ FINDING_NAMES: tuple[str, ...] = tuple(c.name for c in FINDINGS)
 
 
 def concepts(category: str | None = None) -> list[Concept]:
-    """List ontology concepts (held-out flags set), optionally of one category.
-
-    Parameters
-    ----------
-    category : str, optional
-        One of "finding", "artifact", "phenotype", "medication", "demographic".
-
-    Returns
-    -------
-    list of Concept
-    """
-    cats = ("finding", "artifact", "phenotype", "medication", "demographic")
-    if category is not None and category not in cats:
-        raise ValueError(f"category={category!r} is not one of {cats}; pass one of them or None")
-    return [c for c in ONTOLOGY.values() if category is None or c.category == category]
+    """List ontology concepts (held-out flags set), optionally of one category: as
+    :func:`clef.vocabulary.concepts`, over :data:`ONTOLOGY`."""
+    return of_category(ONTOLOGY.values(), category)
 
 
 __all__ = ["ARTIFACTS", "ARTIFACT_NAMES", "DEMOGRAPHICS", "FINDINGS", "FINDING_NAMES", "HELD_OUT",

@@ -13,7 +13,7 @@ Modules: :mod:`~clef.vocabulary.findings` (findings, artifacts, finding groups),
 """
 from __future__ import annotations
 
-from clef.vocabulary.concepts import CATEGORIES, DEMOGRAPHICS, Concept
+from clef.vocabulary.concepts import CATEGORIES, DEMOGRAPHICS, Concept, of_category
 from clef.vocabulary.diagnoses import (
     AGGREGATE_DIAGNOSES,
     DIAGNOSIS_ALIASES,
@@ -54,10 +54,7 @@ def concepts(category: str | None = None) -> list[Concept]:
     -------
     list of Concept
     """
-    if category is not None and category not in CATEGORIES:
-        raise ValueError(f"category={category!r} is not one of {CATEGORIES}; pass one of them "
-                         "or None")
-    return [c for c in VOCABULARY.values() if category is None or c.category == category]
+    return of_category(VOCABULARY.values(), category)
 
 
 __all__ = [

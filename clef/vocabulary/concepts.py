@@ -1,6 +1,7 @@
 """The :class:`Concept` record shared by every table of the vocabulary."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -48,6 +49,25 @@ class Concept:
 
 
 CATEGORIES = ("finding", "artifact", "phenotype", "medication", "demographic")
+
+
+def of_category(pool: Iterable[Concept], category: str | None = None) -> list[Concept]:
+    """The concepts of ``pool`` in one category (None: all of them), in pool order.
+
+    Parameters
+    ----------
+    pool : iterable of Concept
+    category : str, optional
+        One of :data:`CATEGORIES`.
+
+    Returns
+    -------
+    list of Concept
+    """
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"category={category!r} is not one of {CATEGORIES}; pass one of them "
+                         "or None")
+    return [c for c in pool if category is None or c.category == category]
 
 
 def _d(name, label, signature):
