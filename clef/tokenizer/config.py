@@ -17,6 +17,16 @@ KINDS = ("linear", "vq")  # linear: raw patch values; vq: learned codes (clef.to
 _OPTIONAL = {"kind": "linear", "vq_path": ""}
 
 
+def from_fields(cls, d: dict):
+    """``cls(**d)`` for a dataclass ``cls``; keys that are not its fields raise ``ValueError``
+    naming them (the ``from_dict`` of the tokenizer's configs)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__}.from_dict: unknown keys {unknown}; known: {sorted(known)}")
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class TokenizerConfig:
     """Multitaper spectrogram and 3-D patching parameters.
@@ -148,11 +158,7 @@ class TokenizerConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TokenizerConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"TokenizerConfig.from_dict: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
     def hash(self) -> str:
         """Stable 12-hex sha256 over the JSON fields and the algorithm version (token cache key)."""

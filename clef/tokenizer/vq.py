@@ -16,7 +16,7 @@ Weights are saved as safetensors with a JSON config (:func:`save_vq`, :func:`loa
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from clef.fileio import atomic_write, atomic_write_text
+from clef.tokenizer.config import from_fields
 
 WEIGHTS, CONFIG = "vq_tokenizer.safetensors", "vq_tokenizer.json"
 
@@ -53,11 +54,7 @@ class VQConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> VQConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"VQConfig.from_dict: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
 
 class VectorQuantizer(nn.Module):
