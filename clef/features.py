@@ -102,11 +102,8 @@ def band_power(data, sfreq: float, config: BandPowerConfig | None = None,
 
     Parameters
     ----------
-    data : array, shape (channels, samples) or (batch, channels, samples)
-        Signal in volts.
-    sfreq : float
-        Sampling rate in Hz.
-    config : BandPowerConfig, optional
+    data, sfreq, config
+        As in :func:`band_powers`.
     relative : bool
         Append the relative powers (False: log powers only, ``channels * bands`` features).
 

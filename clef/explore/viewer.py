@@ -227,10 +227,8 @@ def session_spectrogram(session: Session, tokenizer=None, *, fmax: float = 30.0
 
     Parameters
     ----------
-    session : Session
-        At the tokenizer's sampling rate.
-    tokenizer : clef.tokenizer.MultitaperTokenizer, optional
-        Default: the default tokenizer config at the session's rate.
+    session, tokenizer
+        As in :func:`clef.explore.qeeg.channel_spectra`.
     fmax : float
         Highest frequency shown (Hz).
 

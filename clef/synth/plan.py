@@ -121,12 +121,8 @@ def plan_session(seed: int, session_id: str, duration_s: float | None = None) ->
 
     Parameters
     ----------
-    seed : int
-        Cohort seed.
-    session_id : str
-        Synthetic id ``{site}-P{patient:06d}-S{session}[-D{seconds}]``.
-    duration_s : float, optional
-        Override the duration encoded in the id.
+    seed, session_id, duration_s
+        As in :func:`start_context`.
 
     Returns
     -------
