@@ -171,6 +171,35 @@ def _asms(rng: np.random.Generator, kind: str, age: float, sex: str, n: int) -> 
     return [str(x) for x in rng.choice(names, size=n, replace=False, p=w / w.sum())]
 
 
+# Medicines a diagnosis brings: (any of these diagnoses, ((medicine, chance), ...)). Each medicine
+# is one draw of its own, in this order; the order is part of the generator's output
+# (tests/test_synth_golden.py).
+_COMORBID_MEDS: tuple[tuple[frozenset[str], tuple[tuple[str, float], ...]], ...] = (
+    (frozenset({"alzheimer_dementia", "dementia_unspecified"}),
+     (("donepezil", 0.6), ("quetiapine", 0.2))),
+    (frozenset({"bipolar_disorder"}),
+     (("lithium", 0.55), ("valproate", 0.25), ("quetiapine", 0.3))),
+    (frozenset({"depression"}), (("sertraline", 0.55), ("amitriptyline", 0.12))),
+    (frozenset({"pnes"}), (("clonazepam", 0.2),)),
+    (frozenset({"migraine"}),
+     (("topiramate", 0.3), ("sumatriptan", 0.45), ("amitriptyline", 0.12))),
+    (frozenset({"sleep_disorder"}), (("clonazepam", 0.15),)),
+    (frozenset({"tbi", "ischemic_stroke"}), (("baclofen", 0.06),)),
+)
+# Occasional medicines of any adult, drawn the same way.
+_ADULT_MEDS: tuple[tuple[str, float], ...] = (
+    ("oxycodone", 0.03), ("lorazepam", 0.03), ("clonazepam", 0.02), ("clozapine", 0.01),
+    ("baclofen", 0.01),
+)
+
+
+def _draw_each(r, meds: set[str], options: tuple[tuple[str, float], ...]) -> None:
+    """Add each medicine of ``options`` with its chance: one draw ``r()`` per medicine."""
+    for med, p in options:
+        if r() < p:
+            meds.add(med)
+
+
 def _chronic_meds(rng: np.random.Generator, dx: list[str], age: float, sex: str,
                   setting: str) -> list[str]:
     s, meds = set(dx), set()
@@ -183,47 +212,11 @@ def _chronic_meds(rng: np.random.Generator, dx: list[str], age: float, sex: str,
         meds.update(_asms(rng, kind, age, sex, n))
     elif "seizure_unspecified" in s and r() < 0.45:
         meds.update(_asms(rng, "focal", age, sex, 1))
-    if s & {"alzheimer_dementia", "dementia_unspecified"}:
-        if r() < 0.6:
-            meds.add("donepezil")
-        if r() < 0.2:
-            meds.add("quetiapine")
-    if "bipolar_disorder" in s:
-        if r() < 0.55:
-            meds.add("lithium")
-        if r() < 0.25:
-            meds.add("valproate")
-        if r() < 0.3:
-            meds.add("quetiapine")
-    if "depression" in s:
-        if r() < 0.55:
-            meds.add("sertraline")
-        if r() < 0.12:
-            meds.add("amitriptyline")
-    if "pnes" in s and r() < 0.2:
-        meds.add("clonazepam")
-    if "migraine" in s:
-        if r() < 0.3:
-            meds.add("topiramate")
-        if r() < 0.45:
-            meds.add("sumatriptan")
-        if r() < 0.12:
-            meds.add("amitriptyline")
-    if "sleep_disorder" in s and r() < 0.15:
-        meds.add("clonazepam")
-    if s & {"tbi", "ischemic_stroke"} and r() < 0.06:
-        meds.add("baclofen")
+    for dx_any, options in _COMORBID_MEDS:
+        if s & dx_any:
+            _draw_each(r, meds, options)
     if age >= 18:
-        if r() < 0.03:
-            meds.add("oxycodone")
-        if r() < 0.03:
-            meds.add("lorazepam")
-        if r() < 0.02:
-            meds.add("clonazepam")
-        if r() < 0.01:
-            meds.add("clozapine")
-        if r() < 0.01:
-            meds.add("baclofen")
+        _draw_each(r, meds, _ADULT_MEDS)
     return sorted(meds)
 
 
