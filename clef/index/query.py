@@ -57,8 +57,11 @@ def linker_cache_dir() -> Path:
 
 
 def text_tower_digest(model) -> str:
-    """A digest of what maps text to the shared space: backbone name and text-tower weights."""
-    h = hashlib.sha256(str(getattr(model.config, "text", "")).encode())
+    """A digest of what maps text to the shared space: backbone name and text-tower weights
+    (``""``, so nothing is kept on disk, for a model without a text tower module)."""
+    if not hasattr(getattr(model, "text", None), "state_dict"):
+        return ""
+    h = hashlib.sha256(str(getattr(getattr(model, "config", None), "text", "")).encode())
     for name, t in sorted(model.text.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().float().cpu().numpy().tobytes())
