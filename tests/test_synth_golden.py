@@ -121,10 +121,18 @@ def _tables_and_signals(name: str, cfg: dict, n_signals: int) -> tuple[dict[str,
 
 @pytest.fixture(scope="module")
 def current(tmp_path_factory) -> dict:
-    """Hashes of what the generator writes now, plus the event kinds the signals exercised."""
-    hashes = _small(tmp_path_factory.mktemp("golden"))
-    wide, k1 = _tables_and_signals("wide", WIDE, WIDE["signals"])
-    long, k2 = _tables_and_signals("long", LONG, LONG["signals"])
+    """Hashes of what the generator writes now, plus the event kinds the signals exercised.
+
+    Generated with one BLAS/OpenMP thread: multi-threaded BLAS sums in another order, and the
+    signals (and the EDF scaling taken from them) then differ, so the hashes depended on how many
+    threads earlier tests in the same process had left (measured: the file alone with 2 threads
+    vs after the dashboard tests, which hold BLAS at one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        hashes = _small(tmp_path_factory.mktemp("golden"))
+        wide, k1 = _tables_and_signals("wide", WIDE, WIDE["signals"])
+        long, k2 = _tables_and_signals("long", LONG, LONG["signals"])
     return {"hashes": {**hashes, **wide, **long}, "event_kinds": sorted(k1 | k2)}
 
 
