@@ -23,6 +23,7 @@ import torch
 
 from clef.cohort import Cohort
 from clef.model import CLEFModel
+from clef.probe.derive import labels_wide
 from clef.probe.semantics import load_query_set, query_set_eval
 from clef.probe.zeroshot import summarize_zeroshot, text_encoder, zeroshot_eval
 from clef.store import EmbeddingStore
@@ -31,14 +32,9 @@ OUT = Path(__file__).resolve().parent / "results" / "semantics_linking.md"
 QUERIES = Path(__file__).resolve().parent / "queries" / "unseen_phrasings.yaml"
 
 
-def _labels(cohort: Cohort) -> pd.DataFrame:
-    t = cohort.tasks
-    return t.pivot_table(index="session_id", columns="task", values="label", aggfunc="first")
-
-
 def score_split(emb: pd.DataFrame, cohort: Cohort, ids: list[str], encode) -> dict:
     """Named / held-out / lowest-named zero-shot and unseen-phrasings means, on vs off."""
-    labels = _labels(cohort)
+    labels = labels_wide(cohort.tasks)
     info = cohort.tasks.drop_duplicates("task")
     sessions = cohort.sessions.assign(session_id=cohort.sessions["session_id"].astype(str))
     X = emb.loc[ids].to_numpy(np.float64)

@@ -10,7 +10,7 @@ import pandas as pd
 from clef.errors import InvalidQuery
 from clef.probe.battery import feature_matrix
 from clef.probe.metrics import auroc, bootstrap_auroc
-from clef.text.linking import descriptor
+from clef.text.linking import descriptor, phrase_prompts
 from clef.text.queries import prompt_vector, templates_for
 
 # Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
@@ -45,7 +45,7 @@ def concept_prompts(concept: str, synonyms: dict | None = None,
     phrases = concept_phrases(concept, synonyms)
     if templates is None:
         templates = templates_for(concept)
-    return [t.format(p) for p in phrases[:max_phrases] for t in templates]
+    return phrase_prompts(phrases, templates, max_phrases)
 
 
 def concept_phrases(concept: str, synonyms: dict | None = None) -> list[str]:

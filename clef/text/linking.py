@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from clef.fileio import atomic_save_npy
-from clef.text.queries import _POLARITY, TEMPLATES_NEUTRAL, antonym, prompt_vector
+from clef.text.queries import TEMPLATES_NEUTRAL, polar_antonyms, prompt_vector
 
 LINK_MIN_COSINE = 0.6  # below this a query is left as typed (chosen on the training split)
 LINK_MIN_MARGIN = 0.0  # the best finding must beat the runner-up by this much (generic words)
@@ -106,7 +106,7 @@ class ConceptLinker:
         """Prompts per concept, descriptions per concept ("" for groups), every text to embed."""
         prompts = {c: phrase_prompts(self._phrases[c]) for c in self.concepts}
         texts = list(dict.fromkeys(p for ps in prompts.values() for p in ps))
-        texts += [antonym(p) for p in texts if _POLARITY.search(p)]
+        texts += polar_antonyms(texts)
         descs = [descriptor(c) for c in self.concepts]
         return prompts, descs, texts + [d for d in descs if d]
 

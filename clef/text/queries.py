@@ -196,6 +196,12 @@ def antonym(text: str) -> str:
     return _POLARITY.sub(lambda m: "normal" if m.group(1) else "abnormal", text)
 
 
+def polar_antonyms(prompts) -> list[str]:
+    """The antonyms of the prompts that say "normal" or "abnormal" (what :func:`prompt_vector`
+    contrasts them with); empty when none does."""
+    return [antonym(p) for p in prompts if _POLARITY.search(p)]
+
+
 def prompt_vector(prompts, encode) -> np.ndarray:
     """Unit vector of a prompt ensemble, with polarity words contrasted.
 
@@ -216,9 +222,9 @@ def prompt_vector(prompts, encode) -> np.ndarray:
         (d,) float64, unit norm.
     """
     v = _mean_unit(encode(list(prompts)))
-    polar = [p for p in prompts if _POLARITY.search(p)]
-    if polar:
-        v = v - _mean_unit(encode([antonym(p) for p in polar]))
+    opposite = polar_antonyms(prompts)
+    if opposite:
+        v = v - _mean_unit(encode(opposite))
         v = v / max(float(np.linalg.norm(v)), 1e-12)
     return v
 
@@ -283,6 +289,7 @@ __all__ = [
     "antonym",
     "expand",
     "parse_query",
+    "polar_antonyms",
     "prompt_vector",
     "query_prompts",
     "query_vector",
