@@ -24,7 +24,6 @@ from clef.fileio import atomic_save_npy
 from clef.text.queries import TEMPLATES_NEUTRAL, polar_antonyms, prompt_vector
 
 LINK_MIN_COSINE = 0.6  # below this a query is left as typed (chosen on the training split)
-LINK_MIN_MARGIN = 0.0  # the best finding must beat the runner-up by this much (generic words)
 MAX_PHRASES = 6  # phrases per finding in its prompt ensemble (longest first)
 _LEFT = re.compile(r"(?<![\w-])left(?![\w-])", re.IGNORECASE)
 _RIGHT = re.compile(r"(?<![\w-])right(?![\w-])", re.IGNORECASE)
@@ -69,9 +68,6 @@ class ConceptLinker:
         Findings that can be linked (default: every finding of :mod:`clef.vocabulary`).
     min_cosine : float
         A query whose best finding is less similar than this is not enriched.
-    min_margin : float
-        Nor one whose best finding is not this much more similar than the runner-up (a generic
-        query such as "epileptiform discharges" names no single finding).
     cache_dir, cache_key : path and str, optional
         With both, the embedded texts are kept in ``cache_dir`` under a name derived from
         ``cache_key`` (which must identify the text encoder, e.g. a digest of its weights) and
@@ -83,7 +79,7 @@ class ConceptLinker:
     """
 
     def __init__(self, encode: Encode, concepts: Sequence[str] | None = None,
-                 min_cosine: float = LINK_MIN_COSINE, min_margin: float = LINK_MIN_MARGIN,
+                 min_cosine: float = LINK_MIN_COSINE,
                  cache_dir=None, cache_key: str = ""):
         from clef.vocabulary import AGGREGATE_PHRASES, VOCABULARY
 
@@ -93,7 +89,6 @@ class ConceptLinker:
         self.encode = encode
         self.concepts = list(concepts)
         self.min_cosine = float(min_cosine)
-        self.min_margin = float(min_margin)
         self.cache_dir, self.cache_key = cache_dir, str(cache_key)
         self._phrases = {c: groups[c] if c in groups else VOCABULARY[c].phrases
                          for c in self.concepts}
@@ -175,13 +170,9 @@ class ConceptLinker:
         ok = np.array([not (s and sides and not s & sides) for s in
                        (self._sides[c] for c in self.concepts)])
         cos = np.where(ok, cos, -np.inf)
-        order = np.argsort(-cos)
-        j = int(order[0])
+        j = int(np.argmax(cos))
         best = float(cos[j])
-        runner = float(cos[order[1]]) if len(order) > 1 else -np.inf
-        if best < self.min_cosine or best - runner < self.min_margin:
-            return None, best
-        return self.concepts[j], best
+        return (self.concepts[j], best) if best >= self.min_cosine else (None, best)
 
     def enrich(self, vector: np.ndarray, text: str = "") -> np.ndarray:
         """``unit(vector + concept_vector(linked))``, or ``vector`` when nothing is linked."""
@@ -191,4 +182,4 @@ class ConceptLinker:
         return _unit(_unit(np.asarray(vector, dtype=np.float64)) + self.concept_vector(concept))
 
 
-__all__ = ["LINK_GROUPS", "LINK_MIN_COSINE", "LINK_MIN_MARGIN", "ConceptLinker", "descriptor", "phrase_prompts"]
+__all__ = ["LINK_GROUPS", "LINK_MIN_COSINE", "ConceptLinker", "descriptor", "phrase_prompts"]
