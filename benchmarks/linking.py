@@ -27,21 +27,27 @@ from clef.probe.derive import labels_wide
 from clef.probe.semantics import load_query_set, query_set_eval
 from clef.probe.zeroshot import summarize_zeroshot, text_encoder, zeroshot_eval
 from clef.store import EmbeddingStore
+from clef.text.linking import CONTEXT_WEIGHT, ConceptLinker
 
 OUT = Path(__file__).resolve().parent / "results" / "semantics_linking.md"
 QUERIES = Path(__file__).resolve().parent / "queries" / "unseen_phrasings.yaml"
+VARIANTS = ("phrases", "description", "context")  # each adds to the one before
+SWEEP = (0.0, 0.5, 1.0, 2.0)  # context weights tried
+LABELS = {"phrases": "phrases only / typed words", "description": "+ EEG descriptions / linked",
+          "context": "+ clinical context"}
 
 
 def score_split(emb: pd.DataFrame, cohort: Cohort, ids: list[str], encode) -> dict:
-    """Named / held-out / lowest-named zero-shot and unseen-phrasings means, on vs off."""
+    """Named / held-out / lowest-named zero-shot and unseen-phrasings means, per variant."""
     labels = labels_wide(cohort.tasks)
     info = cohort.tasks.drop_duplicates("task")
     sessions = cohort.sessions.assign(session_id=cohort.sessions["session_id"].astype(str))
     X = emb.loc[ids].to_numpy(np.float64)
     out = {}
-    for desc in (False, True):
+    for desc in VARIANTS:
         zs = zeroshot_eval(emb, sessions, labels, info, encode, ids=ids, n_boot=0,
-                           descriptors=desc)
+                           descriptors=desc != "phrases",
+                           context_weight=CONTEXT_WEIGHT if desc == "context" else 0.0)
         s = summarize_zeroshot(zs)
         ok = zs[(zs["status"] == "ok") & ~zs["held_out"]]
         out[f"zs_{desc}"] = {"named": float(s.loc["named in training reports", "mean_auroc"]),
@@ -49,10 +55,18 @@ def score_split(emb: pd.DataFrame, cohort: Cohort, ids: list[str], encode) -> di
                              "lowest": float(ok["auroc"].min()),
                              "lowest_task": str(ok.loc[ok["auroc"].idxmin(), "task"])}
         out[f"tasks_{desc}"] = zs.set_index("task")["auroc"]
+    for w in SWEEP:  # the context weight, chosen on the training patients
+        s = summarize_zeroshot(zeroshot_eval(emb, sessions, labels, info, encode, ids=ids,
+                                             n_boot=0, context_weight=w))
+        out[f"sweep_{w}"] = {g: float(s.loc[g, "mean_auroc"]) for g in s.index}
+        out[f"sweep_{w}"]["all"] = float((s["mean_auroc"] * s["n_tasks"]).sum()
+                                          / s["n_tasks"].sum())
     qs = load_query_set(QUERIES)
     lab = labels.reindex(ids)
-    for link in (False, True):
-        q = query_set_eval(X, lab, qs, encode, link=link)
+    for link in VARIANTS:
+        linker = (False if link == "phrases" else
+                  ConceptLinker(encode, context_weight=CONTEXT_WEIGHT if link == "context" else 0))
+        q = query_set_eval(X, lab, qs, encode, link=linker)
         out[f"unseen_{link}"] = float(q["auroc"].mean())
         out[f"unseen_n_{link}"] = len(q)
     return out
@@ -81,26 +95,37 @@ def main() -> None:
              f"`{shlex.join(['python', 'benchmarks/linking.py', *sys.argv[1:]])}`", "",
              (f"Checkpoint `{args.checkpoint}`, store `{args.store}`, site {args.site}; "
              f"{time.time() - t0:.0f} s. Settings (link threshold 0.6, description weight 1, "
-             "side rule, finding groups) were chosen on the training patients; the held-out "
-             "rows are the ones to quote."), "",
+             f"context weight {CONTEXT_WEIGHT:g}, side rule, finding groups) were chosen on the "
+             "training patients; the held-out rows are the ones to quote. Clinical context: "
+             "each finding's vector also carries the findings its typical causes produce "
+             "(`clef.vocabulary.relations`, from the diagnoses' EEG signatures after "
+             "CLINICAL_EEG.md, the same clinical facts the generator follows)."), "",
              "| patients | zero-shot | named | held-out | lowest named | unseen phrasings |",
              "|---|---|---|---|---|---|"]
     for split, name in (("train", "training (selection)"), ("test", "held-out (report)")):
         r = res[split]
-        for on, label in ((False, "phrases only / typed words"),
-                          (True, "with descriptions / linked")):
+        for on in VARIANTS:
+            label = LABELS[on]
             z = r[f"zs_{on}"]
             lines.append(f"| {name} | {label} | {z['named']:.3f} | {z['held_out']:.3f} | "
                          f"{z['lowest']:.3f} ({z['lowest_task']}) | {r[f'unseen_{on}']:.3f} "
                          f"({r[f'unseen_n_{on}']} queries) |")
-    t = pd.DataFrame({"off": res["test"]["tasks_False"], "on": res["test"]["tasks_True"]}).dropna()
-    t["change"] = t["on"] - t["off"]
+    lines += ["", ("Context weight (zero-shot mean AUROC; the weight with the best mean over all "
+                   "concepts on the training patients is the default):"), "",
+              "| patients | weight | named | held-out | all concepts |", "|---|---|---|---|---|"]
+    for split, name in (("train", "training (selection)"), ("test", "held-out (report)")):
+        for w in SWEEP:
+            z = res[split][f"sweep_{w}"]
+            lines.append(f"| {name} | {w:g} | {z['named in training reports']:.3f} | "
+                         f"{z['held-out']:.3f} | {z['all']:.3f} |")
+    t = pd.DataFrame({v: res["test"][f"tasks_{v}"] for v in VARIANTS}).dropna()
+    t["change"] = t["context"] - t["phrases"]
     lines += ["", "Per concept, held-out patients (AUROC):", "", ("| concept | phrases only | "
-              "with description | change |"), "|---|---|---|---|"]
-    lines += [f"| {k} | {v.off:.3f} | {v.on:.3f} | {v.change:+.3f} |"
-              for k, v in t.sort_values("change").iterrows()]
+              "+ description | + context | change |"), "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v.phrases:.3f} | {v.description:.3f} | {v.context:.3f} | "
+              f"{v.change:+.3f} |" for k, v in t.sort_values("change").iterrows()]
     Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:14]))
+    print("\n".join(lines[:16]))
 
 
 if __name__ == "__main__":

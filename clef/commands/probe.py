@@ -53,6 +53,9 @@ def probe(
     n_jobs: Annotated[int, typer.Option(help="Processes reading/regenerating sessions.")] = 1,
     cache: Annotated[Path | None, typer.Option(
         help="Feature cache folder (default OUT/features); a rerun resumes from it.")] = None,
+    compare_to: Annotated[Path | None, typer.Option(
+        help="Output folder of an earlier `clef probe` run: summary.md prints its zero-shot, "
+             "unseen-phrasings and text-side numbers next to this run's.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Probe frozen session embeddings on the cohort's task battery (patient-level splits)."""
@@ -67,7 +70,8 @@ def probe(
         raise typer.BadParameter(f"unknown baseline(s) {bad}; choose from "
                                  f"{', '.join(REPRESENTATIONS[1:])}.", param_hint="--baselines")
     cfg = ProbeRunConfig(baselines=tuple(n for n in names if n != "clef"), n_boot=n_boot,
-                         seed=seed, train_site=train_site, zeroshot=zeroshot)
+                         seed=seed, train_site=train_site, zeroshot=zeroshot,
+                         compare_to=str(compare_to) if compare_to else None)
     cfg.battery.min_pos_train, cfg.battery.min_pos_test = min_pos_train, min_pos_test
     cfg.representation.device = device
     cfg.representation.batch_size = batch_size
@@ -95,6 +99,8 @@ def probe(
               "--min-pos-train", str(min_pos_train), "--min-pos-test", str(min_pos_test)]
     if not zeroshot:
         parts.append("--no-zeroshot")
+    if compare_to:
+        parts += ["--compare-to", str(compare_to)]
     command = " ".join(shlex.quote(a) for a in parts)
     try:
         res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, embeddings=stores,

@@ -148,6 +148,54 @@ def _semantic_targets(add, zeroshot: pd.DataFrame | None, semantics: dict | None
                   lost[["task", "tower", "backbone"]].itertuples(index=False)))
 
 
+PREVIOUS_FILES = {"zeroshot": "zeroshot.csv", "unseen": "zeroshot_unseen_phrasings.csv",
+                  "text_side": "text_side.csv"}
+
+
+def read_previous(folder) -> dict:
+    """An earlier ``clef probe`` output folder's semantic tables, to print next to this run's.
+
+    Parameters
+    ----------
+    folder : path
+        Output folder of an earlier run.
+
+    Returns
+    -------
+    dict
+        ``label`` (the folder and its checkpoint) and ``zeroshot`` / ``unseen`` / ``text_side``
+        (DataFrame, or None where the earlier run did not write that file).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--compare-to {folder}: no such folder. Fix: give the output "
+                                "folder of an earlier `clef probe` run.")
+    out = {k: pd.read_csv(folder / f) if (folder / f).exists() else None
+           for k, f in PREVIOUS_FILES.items()}
+    if all(v is None for v in out.values()):
+        raise ValueError(f"--compare-to {folder} holds none of {', '.join(PREVIOUS_FILES.values())}"
+                         ": not a `clef probe` output folder.")
+    label = f"`{folder}`"
+    if (folder / "run.json").exists():
+        import json
+
+        label += f" (checkpoint `{json.loads((folder / 'run.json').read_text()).get('checkpoint')}`)"
+    out["label"] = label
+    return out
+
+
+def _before_zeroshot(zeroshot: pd.DataFrame, before: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Per-task table with ``before`` and ``change`` columns, and the group means on the tasks
+    both runs scored."""
+    b = before[before["status"] == "ok"].set_index("task")["auroc"]
+    zs = zeroshot.assign(before=zeroshot["task"].map(b))
+    zs["change"] = zs["auroc"] - zs["before"]
+    both = zs[(zs["status"] == "ok") & zs["before"].notna()]
+    g = both.groupby("group").agg(now=("auroc", "mean"), before=("before", "mean"),
+                                  n_tasks=("auroc", "size"))
+    return zs, _md(g)
+
+
 def _md(df: pd.DataFrame, floatfmt: str = ".3f", index: bool = True) -> str:
     """A small markdown table without the optional `tabulate` dependency."""
     d = df.reset_index() if index else df.copy()
@@ -167,8 +215,9 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
                      results_long: pd.DataFrame, targets: pd.DataFrame,
                      zeroshot: pd.DataFrame | None, zs_summary: pd.DataFrame | None,
                      meta: dict, failed: dict, external: str = "B",
-                     semantics: dict | None = None) -> None:
-    """Write ``summary.md``: headline tables, targets, zero-shot, skipped tasks, provenance."""
+                     semantics: dict | None = None, before: dict | None = None) -> None:
+    """Write ``summary.md``: headline tables, targets, zero-shot, skipped tasks, provenance;
+    with ``before`` (:func:`read_previous`), an earlier run's semantic numbers next to these."""
     L = [f"# Probe results: {meta.get('cohort', '')}", ""]
     if meta.get("command"):
         L += ["Made with:", "", "```", meta["command"], "```", ""]
@@ -192,9 +241,13 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
             L += [_md(zs_summary), ""]
         zs = zeroshot[["task", "group", "status", "auroc", "ci_low", "ci_high", "n_pos",
                        "n_train_reports_naming"]]
+        if before is not None and before.get("zeroshot") is not None:
+            zs, groups = _before_zeroshot(zs, before["zeroshot"])
+            L += [f"`before`: {before['label']}. Means on the tasks both runs scored:", "",
+                  groups, ""]
         L += [_md(zs, index=False), ""]
     if semantics is not None:
-        L += _semantics_md(semantics)
+        L += _semantics_md(semantics, before)
     if summary.n_tasks:
         per = summary.wide.copy()
         L += ["## Per-task AUROC (site-A held-out patients)", "", _md(per), ""]
@@ -210,17 +263,23 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
     atomic_write_text(path, "\n".join(L))
 
 
-def _semantics_md(semantics: dict) -> list[str]:
-    """Markdown sections for the unseen-phrasings set and the text-side diagnostic."""
+def _semantics_md(semantics: dict, before: dict | None = None) -> list[str]:
+    """Markdown sections for the unseen-phrasings set and the text-side diagnostic (with an
+    earlier run's numbers in ``before`` columns)."""
     L = []
     un = semantics["unseen"]
+    before = before or {}
     if len(un):
         per = un.groupby("task").agg(mean_auroc=("auroc", "mean"), min_auroc=("auroc", "min"),
                                      n_queries=("auroc", "size"), n_pos=("n_pos", "first"))
+        note = ""
+        if before.get("unseen") is not None and len(before["unseen"]):
+            per["before"] = before["unseen"].groupby("task")["auroc"].mean()
+            note = f" `before`: {before['label']}, {per['before'].mean():.3f}."
         L += ["## Zero-shot, unseen phrasings (clinician query set, site-A held-out patients)", "",
               (f"{len(un)} queries written the way clinicians type them "
                "(`benchmarks/queries/unseen_phrasings.yaml`), scored through the dashboard's "
-               f"query path. Mean over concepts: {per['mean_auroc'].mean():.3f}."), "",
+               f"query path. Mean over concepts: {per['mean_auroc'].mean():.3f}.{note}"), "",
               _md(per), ""]
     ts = semantics["text_side"]
     if len(ts):
@@ -230,9 +289,16 @@ def _semantics_md(semantics: dict) -> list[str]:
                "backbone. `report`: the preprocessed report; `findings summary`: its affirmed "
                "statements."), ""]
         means = ts.groupby("text")[["tower", "backbone"]].mean()
-        L += [_md(means), ""]
         wide = ts.pivot(index="task", columns="text", values=["tower", "backbone"])
         wide.columns = [f"{a} ({b})" for a, b in wide.columns]
+        if before.get("text_side") is not None and len(before["text_side"]):
+            old = before["text_side"]
+            means["tower before"] = old.groupby("text")["tower"].mean()
+            old = old.pivot(index="task", columns="text", values="tower")
+            for col in old.columns:
+                wide[f"tower before ({col})"] = old[col]
+            L += [f"`tower before`: the text tower of {before['label']}.", ""]
+        L += [_md(means), ""]
         L += [_md(wide), ""]
     return L
 

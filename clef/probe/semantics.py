@@ -69,7 +69,8 @@ def score_query(session_emb, query: str, encode_text: TextEncoder,
 
 def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[str]],
                    encode_text: TextEncoder, min_pos: int = 5,
-                   reference: str | None = None, link: bool = True) -> pd.DataFrame:
+                   reference: str | None = None,
+                   link: bool | ConceptLinker = True) -> pd.DataFrame:
     """AUROC of each query of a query set against its task's labels.
 
     Parameters
@@ -85,9 +86,9 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         Tasks with fewer positives (or negatives) are skipped.
     reference : str, optional
         Contrast every query against this text (:func:`clef.text.queries.query_vector`).
-    link : bool
+    link : bool or ConceptLinker
         Link each query to its vocabulary finding (:class:`clef.text.linking.ConceptLinker`),
-        as the dashboard does; False scores the typed words only.
+        as the dashboard does; False scores the typed words only; a linker is used as given.
 
     Returns
     -------
@@ -95,7 +96,8 @@ def query_set_eval(session_emb, labels: pd.DataFrame, query_set: dict[str, list[
         task, query, core (what the parser read), negated, auroc, n_pos.
     """
     rows = []
-    linker = ConceptLinker(encode_text) if link else None
+    linker = (link if isinstance(link, ConceptLinker)
+              else ConceptLinker(encode_text) if link else None)
     for task, queries in query_set.items():
         labelled = _task_labels(labels, task, min_pos)
         if labelled is None:

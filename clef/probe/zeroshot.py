@@ -10,8 +10,10 @@ import pandas as pd
 from clef.errors import InvalidQuery
 from clef.probe.battery import feature_matrix
 from clef.probe.metrics import auroc, bootstrap_auroc
-from clef.text.linking import descriptor, phrase_prompts
+from clef.text.linking import CONTEXT_WEIGHT, descriptor, phrase_prompts, with_context
 from clef.text.queries import prompt_vector, templates_for
+from clef.vocabulary import FINDING_NAMES
+from clef.vocabulary.relations import related_findings
 
 # Each synonym is put in each template; the prompt embeddings are averaged (prompt ensembling).
 # Templates never say "normal" or "abnormal" (clef.text.queries.templates_for); polarity words of
@@ -90,11 +92,14 @@ def text_encoder(model, batch_size: int = 64) -> TextEncoder:
 def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                        synonyms: dict | None = None,
                        templates: Sequence[str] | None = TEMPLATES,
-                       descriptors: bool = True) -> np.ndarray:
+                       descriptors: bool = True,
+                       context_weight: float = CONTEXT_WEIGHT) -> np.ndarray:
     """Unit-norm ensemble embedding per concept (:func:`clef.text.queries.prompt_vector`: mean of
     its unit prompt embeddings, "normal"/"abnormal" contrasted with the antonym), plus, with
     ``descriptors``, the unit embedding of its EEG description
-    (:func:`clef.text.linking.descriptor`), as the dashboard's linked query path builds them.
+    (:func:`clef.text.linking.descriptor`) and its clinical context at ``context_weight``
+    (:func:`clef.text.linking.with_context`; 0: none), as the dashboard's linked query path
+    builds them.
 
     Returns
     -------
@@ -107,19 +112,26 @@ def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                              f"{len(texts)} prompts.")
         return e
 
+    extra = (dict.fromkeys(m for c in concepts if c in FINDING_NAMES for m in related_findings(c)
+                           if m not in concepts) if context_weight else {})
+    names = [*concepts, *extra]  # and the related findings a concept's context is built from
     out = []
-    for c in concepts:
+    for c in names:
         v = prompt_vector(concept_prompts(c, synonyms, templates), encode)  # (d,)
         desc = descriptor(c) if descriptors else ""
         if desc:
             v = v + _unit(encode([desc]).astype(np.float64))[0]
         out.append(v)
-    return _unit(np.stack(out))  # (concepts, d)
+    vectors = _unit(np.stack(out))  # (names, d)
+    if context_weight:
+        vectors = with_context(names, vectors, context_weight)
+    return vectors[: len(concepts)]  # (concepts, d)
 
 
 def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[str],
                     synonyms: dict | None = None, index=None,
-                    descriptors: bool = True) -> pd.DataFrame:
+                    descriptors: bool = True,
+                       context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
     """Cosine similarity of each session embedding with each concept's prompt ensemble.
 
     Parameters
@@ -133,14 +145,17 @@ def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[st
     index : sequence, optional
         Row labels (session ids).
     descriptors : bool
-        Add each concept's EEG description to its prompts (:func:`concept_embeddings`).
+        Add each concept's EEG description (:func:`concept_embeddings`).
+    context_weight : float
+        Weight of each concept's clinical context (:func:`concept_embeddings`; 0: none).
 
     Returns
     -------
     DataFrame, shape (n_sessions, n_concepts)
     """
     S = _unit(np.asarray(session_emb, dtype=np.float64))  # (n, d)
-    C = concept_embeddings(encode_text, concepts, synonyms, descriptors=descriptors)  # (k, d)
+    C = concept_embeddings(encode_text, concepts, synonyms, descriptors=descriptors,
+                           context_weight=context_weight)  # (k, d)
     if S.shape[1] != C.shape[1]:
         raise ValueError(f"session embeddings have dimension {S.shape[1]} but text embeddings "
                          f"{C.shape[1]}. Fix: use the same model for both towers.")
@@ -189,7 +204,8 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
                   task_info: pd.DataFrame, encode_text: TextEncoder, ids=None, n_boot: int = 200,
                   seed: int = 0, synonyms: dict | None = None,
                   categories: Sequence[str] = ("finding",), min_pos: int = 5,
-                  descriptors: bool = True) -> pd.DataFrame:
+                  descriptors: bool = True,
+                       context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
     """Zero-shot AUROC per task, split into training-report and held-out concepts.
 
     Parameters
@@ -217,6 +233,8 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
         skipped (an AUROC over one or two positives says little).
     descriptors : bool
         Add each concept's EEG description to its prompts (False: phrases only, the ablation).
+    context_weight : float
+        Weight of each concept's clinical context (0: none, the ablation).
 
     Returns
     -------
@@ -240,7 +258,8 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
             rows.append({"task": t.task, "concept": t.concept, "status": "skipped",
                          "reason": str(e)})
     keys = list(phrases)
-    scores = (zeroshot_scores(X, encode_text, keys, phrases, descriptors=descriptors) if keys
+    scores = (zeroshot_scores(X, encode_text, keys, phrases, descriptors=descriptors,
+                               context_weight=context_weight) if keys
               else pd.DataFrame())
     train_reports = None
     if {"report", "split"} <= set(sessions_df.columns):

@@ -7,7 +7,10 @@ phrase ensemble, never across sides: a left query is not linked to a right findi
 finding's vector, its phrases plus its description ``"<label>: <EEG signature>"`` (the same
 text as ``CLINICAL_EEG.md``), is added. As descriptor prompts for CLIP zero-shot classification
 (Menon & Vondrick 2023), the descriptions carry what the finding looks like, which the aligned
-EEG space reflects. ``benchmarks/results/semantics_linking.md`` has the measured effect.
+EEG space reflects. A finding's vector also carries its clinical context
+(:func:`clef.vocabulary.relations.related_findings`: the findings its typical causes produce, so
+"triphasic waves" sits near generalized slowing and FIRDA). ``benchmarks/results/
+semantics_linking.md`` has the measured effect of each part.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from clef.text.queries import TEMPLATES_NEUTRAL, polar_antonyms, prompt_vector
 
 LINK_MIN_COSINE = 0.6  # below this a query is left as typed (chosen on the training split)
 MAX_PHRASES = 6  # phrases per finding in its prompt ensemble (longest first)
+CONTEXT_WEIGHT = 1.0  # weight of a finding's clinical context (chosen on the training split)
 _LEFT = re.compile(r"(?<![\w-])left(?![\w-])", re.IGNORECASE)
 _RIGHT = re.compile(r"(?<![\w-])right(?![\w-])", re.IGNORECASE)
 
@@ -57,6 +61,43 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+
+
+def with_context(concepts: Sequence[str], vectors: np.ndarray,
+                 weight: float = CONTEXT_WEIGHT) -> np.ndarray:
+    """Add each finding's clinical context to its vector.
+
+    Parameters
+    ----------
+    concepts : sequence of str
+        Row names of ``vectors``; rows that are not vocabulary findings are left as they are.
+    vectors : np.ndarray, shape (k, d)
+        Unit concept vectors; a related finding's own row is used when it is among ``concepts``.
+    weight : float
+        Weight of the unit context vector (the count-weighted sum of the related findings'
+        vectors, :func:`clef.vocabulary.relations.related_findings`); 0 turns it off.
+
+    Returns
+    -------
+    np.ndarray, shape (k, d)
+        Unit rows ``unit(v + weight * unit(context))``.
+    """
+    from clef.vocabulary import FINDING_NAMES
+    from clef.vocabulary.relations import related_findings
+
+    row = {c: i for i, c in enumerate(concepts)}
+    out = np.array(vectors, dtype=np.float64)
+    for i, c in enumerate(concepts):
+        rel = related_findings(c) if weight and c in FINDING_NAMES else {}
+        rel = {m: k for m, k in rel.items() if m in row}
+        if rel:
+            ctx = sum(k * vectors[row[m]] for m, k in rel.items())
+            out[i] = vectors[i] + weight * _unit(ctx)
+    return _unit_rows(out)
+
+
 class ConceptLinker:
     """Links text to vocabulary findings and builds description-enriched vectors.
 
@@ -80,7 +121,7 @@ class ConceptLinker:
 
     def __init__(self, encode: Encode, concepts: Sequence[str] | None = None,
                  min_cosine: float = LINK_MIN_COSINE,
-                 cache_dir=None, cache_key: str = ""):
+                 cache_dir=None, cache_key: str = "", context_weight: float = CONTEXT_WEIGHT):
         from clef.vocabulary import AGGREGATE_PHRASES, VOCABULARY
 
         groups = {g: p for g, p in AGGREGATE_PHRASES.items() if g in LINK_GROUPS}
@@ -89,6 +130,7 @@ class ConceptLinker:
         self.encode = encode
         self.concepts = list(concepts)
         self.min_cosine = float(min_cosine)
+        self.context_weight = float(context_weight)
         self.cache_dir, self.cache_key = cache_dir, str(cache_key)
         self._phrases = {c: groups[c] if c in groups else VOCABULARY[c].phrases
                          for c in self.concepts}
@@ -139,9 +181,9 @@ class ConceptLinker:
             base = np.stack([prompt_vector(prompts[c], lookup) for c in self.concepts])  # (k, d)
             desc = np.stack([table[d] if d else np.zeros(base.shape[1]) for d in descs])
             desc = desc / np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)
-            full = base + desc
             self._base = base
-            self._full = full / np.maximum(np.linalg.norm(full, axis=1, keepdims=True), 1e-12)
+            self._full = with_context(self.concepts, _unit_rows(base + desc),
+                                      self.context_weight)
         return self._base, self._full
 
     def _enc(self, texts: list[str]) -> np.ndarray:
@@ -182,4 +224,5 @@ class ConceptLinker:
         return _unit(_unit(np.asarray(vector, dtype=np.float64)) + self.concept_vector(concept))
 
 
-__all__ = ["LINK_GROUPS", "LINK_MIN_COSINE", "ConceptLinker", "descriptor", "phrase_prompts"]
+__all__ = ["CONTEXT_WEIGHT", "LINK_GROUPS", "LINK_MIN_COSINE", "ConceptLinker", "descriptor",
+           "phrase_prompts", "with_context"]
