@@ -156,10 +156,12 @@ def find_phi(text: str) -> list[PhiSpan]:
     Parameters
     ----------
     text : str
+        Free text (a report, a note).
 
     Returns
     -------
     list of PhiSpan
+        Sorted by start offset; empty when the text holds none.
     """
     spans: list[tuple[int, int, str]] = []
     names: set[str] = set()

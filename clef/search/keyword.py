@@ -57,10 +57,12 @@ def tokenize(text: str) -> list[str]:
     Parameters
     ----------
     text : str
+        Any text (a report, a statement or a query); non-strings are cast with ``str``.
 
     Returns
     -------
     list of str
+        The words in text order, repeats kept.
     """
     return [stem(w) for w in _WORD.findall(str(text).lower()) if w not in STOPWORDS]
 
@@ -72,10 +74,12 @@ def statement_terms(text: str) -> list[str]:
     Parameters
     ----------
     text : str
+        Report text (here, the affirmed or the negated statements of a report, joined).
 
     Returns
     -------
     list of str
+        The expanded text's terms first, then the short forms it does not already hold.
     """
     words = tokenize(text)
     long = tokenize(expand(text))
