@@ -16,6 +16,7 @@ from typing import Any
 
 from clef.errors import CheckpointMismatch
 from clef.fileio import atomic_write_text
+from clef.tokenizer.config import drop_defaults
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 EEG_POOLS = ("session", "region", "session+region")
@@ -135,10 +136,7 @@ class ModelConfig:
         d = asdict(self)
         d["text"]["sections"] = list(d["text"]["sections"])
         d["ehr"]["settings"] = list(d["ehr"]["settings"])
-        for k, default in _VQ_DEFAULTS.items():
-            if d[k] == default:
-                d.pop(k)
-        return d
+        return drop_defaults(d, _VQ_DEFAULTS)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:

@@ -27,6 +27,28 @@ def from_fields(cls, d: dict):
     return cls(**d)
 
 
+def drop_defaults(d: dict, defaults: dict) -> dict:
+    """Leave out of a config's dict the optional fields that are at their defaults, so configs
+    that do not use a field added later keep their JSON (and hashes).
+
+    Parameters
+    ----------
+    d : dict
+        The config's fields (``dataclasses.asdict``); changed in place.
+    defaults : dict
+        Optional field name -> its default value.
+
+    Returns
+    -------
+    dict
+        ``d``, without those fields.
+    """
+    for k, default in defaults.items():
+        if d[k] == default:
+            d.pop(k)
+    return d
+
+
 @dataclass(frozen=True)
 class TokenizerConfig:
     """Multitaper spectrogram and 3-D patching parameters.
@@ -148,12 +170,7 @@ class TokenizerConfig:
     # ---- serialization --------------------------------------------------------------------
     def to_dict(self) -> dict:
         """Plain-JSON dict of the fields (``kind``/``vq_path`` only when not the linear default)."""
-        d = asdict(self)
-        if self.kind == "linear":
-            for k, default in _OPTIONAL.items():
-                if d[k] == default:
-                    d.pop(k)
-        return d
+        return drop_defaults(asdict(self), _OPTIONAL if self.kind == "linear" else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> TokenizerConfig:
