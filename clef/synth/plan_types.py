@@ -64,10 +64,12 @@ class SessionPlan:
 
     @property
     def sfreq(self) -> float:
+        """Sampling rate (Hz) of the session: its site's."""
         return self.site.sfreq
 
     @property
     def setting(self) -> str:
+        """Recording setting ("outpatient", "emu" or "icu"): the patient's."""
         return self.patient.setting
 
 

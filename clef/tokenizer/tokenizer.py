@@ -89,10 +89,12 @@ class MultitaperTokenizer:
 
     @property
     def region_names(self) -> tuple[str, ...]:
+        """Names of the channel groups, in token order."""
         return self.layout.group_names
 
     @property
     def n_bands(self) -> int:
+        """Frequency bands per token (each pools ``config.bins_per_band`` frequency bins)."""
         return self.layout.n_bands
 
     @property
