@@ -98,8 +98,8 @@ def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
     its unit prompt embeddings, "normal"/"abnormal" contrasted with the antonym), plus, with
     ``descriptors``, the unit embedding of its EEG description
     (:func:`clef.text.linking.descriptor`) and its clinical context at ``context_weight``
-    (:func:`clef.text.linking.with_context`; 0: none), as the dashboard's linked query path
-    builds them.
+    (:func:`clef.text.linking.with_context`; 0: none; with ``synonyms``, built only from the
+    related findings among ``concepts``), as the dashboard's linked query path builds them.
 
     Returns
     -------
@@ -112,9 +112,11 @@ def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
                              f"{len(texts)} prompts.")
         return e
 
+    # the related findings a concept's context is built from (with caller-given synonyms, only
+    # those among ``concepts``: the vocabulary's phrases are not the caller's)
     extra = (dict.fromkeys(m for c in concepts if c in FINDING_NAMES for m in related_findings(c)
-                           if m not in concepts) if context_weight else {})
-    names = [*concepts, *extra]  # and the related findings a concept's context is built from
+                           if m not in concepts) if context_weight and synonyms is None else {})
+    names = [*concepts, *extra]
     out = []
     for c in names:
         v = prompt_vector(concept_prompts(c, synonyms, templates), encode)  # (d,)
