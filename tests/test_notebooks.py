@@ -13,8 +13,9 @@ executed outputs (figures) readers see on GitHub. Exercise solutions are cells t
   no percentages and no "N of M" counts (outside physical units such as 0.25 Hz): every number
   about the model is computed and shown by code, so it follows the shipped checkpoint.
 * ``test_student_copy_has_no_solutions`` (fast).
-* ``test_notebook_executes`` (slow): the student and the teacher form executed from scratch in a
-  fresh kernel with nbclient (what ``pytest --nbmake`` does), cwd ``notebooks/``.
+* ``test_notebook_executes`` (slow): the teacher form executed from scratch in a fresh kernel
+  with nbclient (what ``pytest --nbmake`` does), cwd ``notebooks/``; the student form likewise in
+  ``test_notebooks_student.py``.
 
 Notebooks that read the shipped sample bundle (checkpoint, store, index, map) use
 ``$CLEF_SAMPLE_DIR`` (default ``data_samples/``); when the shipped bundle is incomplete a small
@@ -194,11 +195,16 @@ def _execute(nb) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("form", ["teacher", "student"])
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_notebook_executes(src: Path, form: str, request, monkeypatch):
-    """The teacher form is the source itself; the student form has no solution cells, so every
-    exercise scaffold must run on its own."""
+def test_notebook_executes(src: Path, request, monkeypatch):
+    """The teacher form: the source itself (the student form: ``test_notebooks_student.py``, a
+    module of its own so that parallel workers can run the two forms side by side)."""
+    execute_form(src, "teacher", request, monkeypatch)
+
+
+def execute_form(src: Path, form: str, request, monkeypatch) -> None:
+    """Execute the ``form`` ("teacher" or "student") of notebook ``src``; the student form has no
+    solution cells, so every exercise scaffold must run on its own."""
     if _needs_bundle(src):
         monkeypatch.setenv("CLEF_SAMPLE_DIR", str(request.getfixturevalue("sample_dir")))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -43,6 +43,18 @@ def bundle_root(find_or_build_bundle) -> Path:
     return find_or_build_bundle()
 
 
+def _warm_linker_cache(bundle_root) -> None:
+    """Embed the concept linker's vocabulary once, here, into the on-disk cache the server reads
+    (a fresh machine otherwise spends its first search on it, under the suite's load)."""
+    from clef.bundle import Bundle
+    from clef.index import concept_linker
+    from clef.model import CLEFModel
+
+    ckpt = Bundle.locate(bundle_root).checkpoint
+    if ckpt is not None:
+        concept_linker(CLEFModel.from_pretrained(ckpt)).prepare()
+
+
 @pytest.fixture(scope="module")
 def server(bundle_root, tmp_path_factory):
     """The dashboard as `clef dashboard` starts it, on a free loopback port; stopped afterwards."""
@@ -50,6 +62,7 @@ def server(bundle_root, tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    _warm_linker_cache(bundle_root)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(dashboard_command(bundle=bundle_root, port=port), stdout=fh,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
