@@ -202,9 +202,11 @@ def test_notebook_executes(src: Path, request, monkeypatch):
     execute_form(src, "teacher", request, monkeypatch)
 
 
-def execute_form(src: Path, form: str, request, monkeypatch) -> None:
+def execute_form(src: Path, form: str, request, monkeypatch,
+                 parameters: dict[str, str] | None = None) -> None:
     """Execute the ``form`` ("teacher" or "student") of notebook ``src``; the student form has no
-    solution cells, so every exercise scaffold must run on its own."""
+    solution cells, so every exercise scaffold must run on its own. ``parameters`` (name ->
+    source text) are appended to the parameters cell, each name checked to be one of its own."""
     if _needs_bundle(src):
         monkeypatch.setenv("CLEF_SAMPLE_DIR", str(request.getfixturevalue("sample_dir")))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -212,6 +214,11 @@ def execute_form(src: Path, form: str, request, monkeypatch) -> None:
     if form == "student":
         nb = _workshop().student_copy(nb)
         assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+    if parameters:
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        for name, value in parameters.items():
+            assert re.search(rf"^{name} = ", cell.source, re.MULTILINE), name
+            cell.source += f"\n{name} = {value}  # injected by the test"
     _execute(nb)
 
 
