@@ -59,14 +59,17 @@ $CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out bench
   --baselines recon,short-window,band-power,random,oracle \
   --embeddings clef=data_samples/store --embeddings recon="$W/store-clef-tiny-recon" \
   --embeddings short-window="$W/store-clef-tiny-sw" --embeddings random="$W/store-clef-tiny-random" \
-  --cache "$W/probe-cache" --n-jobs 2
+  --cache "$W/probe-cache" --n-jobs 2 --compare-to benchmarks/results/probe_before
 rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
 
 # 5. clinical-semantics ablation on the same split: whole-report alignment vs findings-level
-$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage align --text-target report \
-  --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 --align-recon-weight 0 \
-  --out "$W/clef-tiny-report" --work-dir "$W/work-report" --cache-dir "$W/cache" --threads 1 \
-  --steps 1500 --batch-size 128 --lr 1e-3 --ckpt-every 500 --eval-sessions 256 --seed 0
+for T in report findings; do
+  $CLEF pretrain --cohort "$W/cohort" --config data_samples/clef-tiny/config.json --stage align \
+    --text-target $T --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
+    --align-recon-weight 0 --out "$W/abl-$T" --work-dir "$W/work-abl-$T" --cache-dir "$W/cache" \
+    --threads 1 --steps 1500 --batch-size 128 --lr 1e-3 --ckpt-every 250 --eval-sessions 256 --seed 0
+done
 $PY benchmarks/semantics.py --cohort "$W/cohort" --token-cache "$W/cache/tokens" \
-  --states-dir "$W/states" --model findings=data_samples/clef-tiny \
-  --model whole-report="$W/clef-tiny-report"
+  --states-dir "$W/states" --model "shipped (findings)=data_samples/clef-tiny" \
+  --model "whole report=$W/abl-report" --model "findings=$W/abl-findings" \
+  --out benchmarks/results/semantics_ablation.md
