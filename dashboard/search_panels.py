@@ -119,6 +119,9 @@ def search_tab(sessions, labels) -> None:
         level, text = explore.trust_message(search.match_strength(scores, state.null_stats()),
                                             hits, known)
         {"warning": st.warning, "info": st.info}.get(level, st.caption)(text)
+        reading = state.query_reading(query)
+        if reading:
+            st.caption(reading)
     results = explore.hybrid_results(scores, rep, sessions, k=k, mask=mask, mode=mode)
     st.subheader(f"Top {len(results)} sessions for {title}")
     if results.empty:

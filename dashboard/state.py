@@ -343,6 +343,14 @@ def text_vector(query: str) -> np.ndarray:
     return tv(explore.check_query(query), model())
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def query_reading(query: str) -> str:
+    """How a query is read: expansions, negation, the finding it is linked to ("" as typed)."""
+    from clef.index import describe_query
+
+    return describe_query(explore.check_query(query), model())
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def concept_scores(query: str) -> np.ndarray:
     """Cosine of every session (index row order) with a concept query."""

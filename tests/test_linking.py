@@ -114,3 +114,15 @@ def test_text_vector_uses_a_cached_linker_per_model(tmp_path, monkeypatch):
     assert concept_linker(m) is lk and lk.cache_key == text_tower_digest(m)
     lk.concept_vector("burst_suppression")
     assert list((tmp_path / "linker").glob("linker-*.npy"))
+
+
+def test_explain_names_the_linked_finding_and_its_context():
+    enc = _Hash()
+    linker = ConceptLinker(enc, min_cosine=0.3)
+    v = query_vector("triphasic waves", enc)
+    words = linker.explain(v, "triphasic waves")
+    assert words.startswith("linked to “triphasic waves”")
+    assert "clinical context: generalized slowing" in words
+    assert "clinical context" not in ConceptLinker(enc, min_cosine=0.3, context_weight=0).explain(
+        v, "triphasic waves")
+    assert linker.explain(query_vector("banana bread recipe", enc), "banana bread recipe") == ""

@@ -112,6 +112,13 @@ def test_nonsense_query_warns_real_query_does_not(page):
     assert not any("No good match" in w.value for w in page.warning)
 
 
+def test_page_says_how_a_query_was_read(page):
+    _query(page, "no LPDs")
+    said = " ".join(c.value for c in page.caption)
+    assert "read as “lateralized periodic discharges”" in said
+    assert "negated" in said and "linked to “lateralized periodic discharges”" in said
+
+
 def test_long_query_is_shortened_and_names_filter(page):
     long = "generalized slowing " * 20
     _query(page, long.strip())

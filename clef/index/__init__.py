@@ -18,13 +18,13 @@ One module per purpose; import from ``clef.index``:
 - :mod:`clef.index.search`: exact, filtered and approximate search over a FAISS index;
 - :mod:`clef.index.session_index`: :class:`SessionIndex` (build the FAISS structure: train, add,
   tune ``nprobe``/``efSearch``; save, load, search by ...);
-- :mod:`clef.index.query`: query vectors: :func:`text_vector` (linked by :func:`concept_linker`),
-  :func:`steer`.
+- :mod:`clef.index.query`: query vectors: :func:`text_vector` (linked by :func:`concept_linker`;
+  :func:`describe_query` says how a query was read), :func:`steer`.
 """
 from clef.index.config import INDEX_FORMAT, KINDS, IndexConfig
-from clef.index.query import concept_linker, steer, text_vector
+from clef.index.query import concept_linker, describe_query, steer, text_vector
 from clef.index.search import omp_threads
 from clef.index.session_index import SessionIndex
 
-__all__ = ["INDEX_FORMAT", "KINDS", "IndexConfig", "SessionIndex", "concept_linker", "omp_threads", "steer",
-           "text_vector"]
+__all__ = ["INDEX_FORMAT", "KINDS", "IndexConfig", "SessionIndex", "concept_linker",
+           "describe_query", "omp_threads", "steer", "text_vector"]

@@ -37,6 +37,36 @@ def text_vector(text: str, model, index: SessionIndex | None = None) -> np.ndarr
     return check_unit_norm(v.reshape(1, -1), "text vector")[0]
 
 
+def describe_query(text: str, model) -> str:
+    """How a free-text query is read, in one line for the user: the expanded words, a negation,
+    and the finding it is linked to (``""`` when it is taken as typed).
+
+    Parameters
+    ----------
+    text : str
+        The query as typed.
+    model : CLEFModel
+        The model whose text tower embeds it.
+
+    Returns
+    -------
+    str
+    """
+    from clef.text.queries import parse_query, prompt_vector, query_prompts
+
+    q = parse_query(text)
+    linker = concept_linker(model)
+    parts = []
+    if q.core.lower() != q.text.lower():
+        parts.append(f"read as “{q.core}”")
+    if q.negated:
+        parts.append("negated: sessions least like it rank first")
+    link = linker.explain(prompt_vector(query_prompts(q), linker.encode), q.core)
+    if link:
+        parts.append(link)
+    return ("Query " + "; ".join(parts) + ".") if parts else ""
+
+
 @functools.lru_cache(maxsize=4)
 def concept_linker(model):
     """The model's :class:`clef.text.linking.ConceptLinker` (finding vectors computed once)."""

@@ -216,6 +216,22 @@ class ConceptLinker:
         best = float(cos[j])
         return (self.concepts[j], best) if best >= self.min_cosine else (None, best)
 
+    def explain(self, vector: np.ndarray, text: str = "") -> str:
+        """What :meth:`enrich` adds to this query, in words (``""`` when nothing is linked)."""
+        from clef.vocabulary import AGGREGATE_PHRASES, VOCABULARY
+        from clef.vocabulary.relations import related_findings
+
+        concept, cos = self.link(vector, text)
+        if concept is None:
+            return ""
+        if concept in AGGREGATE_PHRASES:
+            return f"linked to the finding group “{AGGREGATE_PHRASES[concept][0]}” (cosine {cos:.2f})"
+        out = f"linked to “{VOCABULARY[concept].label}” (cosine {cos:.2f}) and its EEG description"
+        ctx = [VOCABULARY[m].label for m in related_findings(concept) if m in self.concepts]
+        if ctx and self.context_weight:
+            out += f"; clinical context: {', '.join(ctx)}"
+        return out
+
     def enrich(self, vector: np.ndarray, text: str = "") -> np.ndarray:
         """``unit(vector + concept_vector(linked))``, or ``vector`` when nothing is linked."""
         concept, _ = self.link(vector, text)
