@@ -262,24 +262,9 @@ def hover() -> np.ndarray:
 # ---- cohort map ------------------------------------------------------------------------------
 # The figure is the same on most reruns (a lasso, a table click, a rerun after a selection): it is
 # built once per (bundle, colour, view, highlighted sessions) and shared, so a rerun only pays
-# st.plotly_chart's serialisation. The highlighted ids enter the key as a digest (ids_key), the
-# colour values under a name (color_key): Streamlit does not hash the arrays themselves.
-
-def ids_key(ids) -> str:
-    """Short digest of a list of session ids, cheap to hash as a cache key.
-
-    Parameters
-    ----------
-    ids : iterable of str
-        Session ids, in order.
-
-    Returns
-    -------
-    str
-        32 hex characters; equal lists give equal keys.
-    """
-    data = "\0".join(map(str, ids)).encode()
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+# st.plotly_chart's serialisation. The highlighted ids enter the key as a digest
+# (explore.ids_key), the colour values under a name (color_key): Streamlit does not hash the
+# arrays themselves.
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -293,7 +278,7 @@ def highlight_mask(ids) -> np.ndarray:
     """Read-only boolean mask over :func:`sessions` rows of the given ids (cached per id list)."""
     b = bundle()
     ids = list(ids)
-    return _highlight(str(b.index), str(b.map) if b.map else None, ids_key(ids), ids)
+    return _highlight(str(b.index), str(b.map) if b.map else None, explore.ids_key(ids), ids)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -330,7 +315,7 @@ def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids)
     ids = list(highlight_ids)
     model_key = f"{b.store}|{b.checkpoint}"  # concept colours depend on the model and store
     return _map_figure(str(b.index), str(b.map) if b.map else None, model_key, color_key,
-                       color_name, view, ids_key(ids), color, highlight_mask(ids))
+                       color_name, view, explore.ids_key(ids), color, highlight_mask(ids))
 
 
 # ---- model-derived values --------------------------------------------------------------------

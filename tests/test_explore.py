@@ -48,6 +48,12 @@ def test_selection_mask_ids_and_bool():
         explore.selection_mask(ids, np.array([True, False]))
 
 
+def test_ids_key_is_a_short_digest_that_follows_the_list():
+    k = explore.ids_key(["a", "b"])
+    assert len(k) == 32 and k == explore.ids_key(("a", "b"))
+    assert k != explore.ids_key(["b", "a"]) and k != explore.ids_key(["ab"])
+
+
 def test_profile_matches_brute_force_and_scipy():
     df = _cohort()
     sel = df["site"].eq("A").to_numpy() | (df["age"] > 65).to_numpy()

@@ -1,6 +1,7 @@
 """Cohort profile of a selection against the rest: rates, effect sizes, p/q-values, tables and bars."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +12,23 @@ import plotly.graph_objects as go
 PROFILE_NUMERIC = ("age", "duration_s")  # numeric columns compared by mean and Cohen's d
 PROFILE_CATEGORICAL = ("sex", "site", "setting")  # one row per level
 PROFILE_LISTS = ("diagnoses", "medications")  # list-valued columns: one row per item
+
+
+def ids_key(ids) -> str:
+    """Short digest of a list of session ids, cheap to hash as a cache key.
+
+    Parameters
+    ----------
+    ids : iterable of str
+        Session ids, in order.
+
+    Returns
+    -------
+    str
+        32 hex characters; equal lists give equal keys.
+    """
+    data = "\0".join(map(str, ids)).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def selection_mask(session_ids: pd.Series | Sequence[str], selected) -> np.ndarray:

@@ -60,7 +60,7 @@ missing = int(sessions["x"].isna().sum())
 if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
                "it with `clef map --index INDEX` to place them).")
-fig_key = f"{color_key}|{view}|{state.ids_key(highlight_ids)}"
+fig_key = f"{color_key}|{view}|{explore.ids_key(highlight_ids)}"
 sel = selectable_map(sessions, fig, fig_key, PAGE)  # the selection lives in the URL as its shape
 widgets.url_publish(PAGE, URL)
 
