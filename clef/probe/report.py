@@ -1,6 +1,7 @@
 """Probe results on disk: ``results.csv``, ``summary.md`` with the issue's targets, and plots."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +178,6 @@ def read_previous(folder) -> dict:
                          ": not a `clef probe` output folder.")
     label = f"`{folder}`"
     if (folder / "run.json").exists():
-        import json
-
         label += f" (checkpoint `{json.loads((folder / 'run.json').read_text()).get('checkpoint')}`)"
     out["label"] = label
     return out

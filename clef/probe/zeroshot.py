@@ -133,7 +133,7 @@ def concept_embeddings(encode_text: TextEncoder, concepts: Sequence[str],
 def zeroshot_scores(session_emb, encode_text: TextEncoder, concepts: Sequence[str],
                     synonyms: dict | None = None, index=None,
                     descriptors: bool = True,
-                       context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
+                    context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
     """Cosine similarity of each session embedding with each concept's prompt ensemble.
 
     Parameters
@@ -207,7 +207,7 @@ def zeroshot_eval(session_emb, sessions_df: pd.DataFrame, labels_wide: pd.DataFr
                   seed: int = 0, synonyms: dict | None = None,
                   categories: Sequence[str] = ("finding",), min_pos: int = 5,
                   descriptors: bool = True,
-                       context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
+                  context_weight: float = CONTEXT_WEIGHT) -> pd.DataFrame:
     """Zero-shot AUROC per task, split into training-report and held-out concepts.
 
     Parameters

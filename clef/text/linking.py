@@ -58,11 +58,8 @@ def _sides(text: str) -> set[str]:
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-def _unit_rows(m: np.ndarray) -> np.ndarray:
-    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    """``v`` (a vector, or rows) scaled to unit L2 norm (zero stays zero)."""
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def with_context(concepts: Sequence[str], vectors: np.ndarray,
@@ -95,7 +92,7 @@ def with_context(concepts: Sequence[str], vectors: np.ndarray,
         if rel:
             ctx = sum(k * vectors[row[m]] for m, k in rel.items())
             out[i] = vectors[i] + weight * _unit(ctx)
-    return _unit_rows(out)
+    return _unit(out)
 
 
 class ConceptLinker:
@@ -180,9 +177,8 @@ class ConceptLinker:
 
             base = np.stack([prompt_vector(prompts[c], lookup) for c in self.concepts])  # (k, d)
             desc = np.stack([table[d] if d else np.zeros(base.shape[1]) for d in descs])
-            desc = desc / np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)
             self._base = base
-            self._full = with_context(self.concepts, _unit_rows(base + desc),
+            self._full = with_context(self.concepts, _unit(base + _unit(desc)),
                                       self.context_weight)
         return self._base, self._full
 
