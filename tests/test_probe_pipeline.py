@@ -145,9 +145,13 @@ def test_clef_probe_end_to_end(planted, tmp_path):
     assert len(calls) == n_calls  # the failed session is remembered in features/failed.json
     # --compare-to prints an earlier run's semantic numbers next to this run's
     out2 = tmp_path / "out2"
-    r = CliRunner().invoke(app, [*args[:6], str(out2), *args[7:], "--compare-to", str(out)])
+    extra = tmp_path / "ablation.md"
+    extra.write_text("# An ablation\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    r = CliRunner().invoke(app, [*args[:6], str(out2), *args[7:], "--compare-to", str(out),
+                                 "--append", str(extra)])
     assert r.exit_code == 0, r.output + repr(r.exception)
     md2 = (out2 / "summary.md").read_text()
+    assert "\n## An ablation\n" in md2 and "| 1 | 2 |" in md2
     assert f"`before`: `{out}`" in md2 and "tower before (report)" in md2
     row = next(line for line in md2.splitlines() if line.startswith("| excess_beta | named"))
     assert row.rstrip(" |").endswith("0.000")  # same model and data: change 0

@@ -56,6 +56,8 @@ def probe(
     compare_to: Annotated[Path | None, typer.Option(
         help="Output folder of an earlier `clef probe` run: summary.md prints its zero-shot, "
              "unseen-phrasings and text-side numbers next to this run's.")] = None,
+    append: Annotated[Path | None, typer.Option(
+        help="A markdown file (e.g. an ablation table) printed in summary.md.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Probe frozen session embeddings on the cohort's task battery (patient-level splits)."""
@@ -71,7 +73,8 @@ def probe(
                                  f"{', '.join(REPRESENTATIONS[1:])}.", param_hint="--baselines")
     cfg = ProbeRunConfig(baselines=tuple(n for n in names if n != "clef"), n_boot=n_boot,
                          seed=seed, train_site=train_site, zeroshot=zeroshot,
-                         compare_to=str(compare_to) if compare_to else None)
+                         compare_to=str(compare_to) if compare_to else None,
+                         append_md=str(append) if append else None)
     cfg.battery.min_pos_train, cfg.battery.min_pos_test = min_pos_train, min_pos_test
     cfg.representation.device = device
     cfg.representation.batch_size = batch_size
@@ -101,6 +104,8 @@ def probe(
         parts.append("--no-zeroshot")
     if compare_to:
         parts += ["--compare-to", str(compare_to)]
+    if append:
+        parts += ["--append", str(append)]
     command = " ".join(shlex.quote(a) for a in parts)
     try:
         res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, embeddings=stores,

@@ -51,6 +51,8 @@ class ProbeRunConfig:
     # An earlier run's output folder whose zero-shot, unseen-phrasings and text-side numbers
     # summary.md prints next to this run's (``before`` columns); None: no comparison.
     compare_to: str | None = None
+    # A markdown file (e.g. an ablation made by a benchmark) printed in summary.md; None: none.
+    append_md: str | None = None
     battery: BatteryConfig = field(default_factory=BatteryConfig)
     representation: RepresentationConfig = field(default_factory=RepresentationConfig)
 
@@ -198,7 +200,8 @@ def _semantics(model, X, sessions: pd.DataFrame, labels: pd.DataFrame, zs: pd.Da
 
 
 def _write_outputs(out: Path, *, results: dict, summary, summary_ext, ext_name, zs, zs_sum,
-                   sem, meta: dict, failed: dict, order: list, before: dict | None) -> tuple:
+                   sem, meta: dict, failed: dict, order: list, before: dict | None,
+                   appendix: str) -> tuple:
     """results.csv, summary tables, targets, zero-shot, summary.md, plots, run.json (last)."""
     long = results_long(results)
     targets = evaluate_targets(summary, results, zs_sum, external=ext_name or "B", zeroshot=zs,
@@ -214,7 +217,7 @@ def _write_outputs(out: Path, *, results: dict, summary, summary_ext, ext_name, 
         atomic_write_csv(sem["text_side"], out / "text_side.csv", index=False)
     write_summary_md(out / "summary.md", summary=summary, summary_ext=summary_ext,
                      results_long=long, targets=targets, zeroshot=zs, zs_summary=zs_sum,
-                     semantics=sem, before=before,
+                     semantics=sem, before=before, appendix=appendix,
                      meta=meta, failed=failed, external=ext_name or "B")
     plots = write_plots(out, summary, reference="clef" if "clef" in results else order[0])
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2, default=str))
@@ -263,6 +266,7 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(REPRESENTATIONS)}.")
     before = read_previous(cfg.compare_to) if cfg.compare_to else None  # fail before the work
+    appendix = Path(cfg.append_md).read_text() if cfg.append_md else ""
     cohort, sets, split_how = _cohort_and_splits(cohort_dir, cfg, say)
     sessions, labels, info = cohort.sessions, cohort.labels(), cohort.task_info()
     external = {k: v for k, v in sets.items() if k not in ("train", "test") and len(v)}
@@ -313,7 +317,7 @@ def run_probe(cohort_dir, checkpoint, out, *, baseline_checkpoints: dict | None 
     long, targets, plots = _write_outputs(out, results=results, summary=summary,
                                           summary_ext=summary_ext, ext_name=ext_name, zs=zs,
                                           zs_sum=zs_sum, sem=sem, meta=meta, failed=failed,
-                                          order=order, before=before)
+                                          order=order, before=before, appendix=appendix)
     say(f"wrote {out / 'summary.md'}")
     return {"summary": summary, "summary_external": summary_ext, "results": long,
             "zeroshot": zs, "targets": targets, "skipped_representations": enc.skipped,

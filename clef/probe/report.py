@@ -214,9 +214,11 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
                      results_long: pd.DataFrame, targets: pd.DataFrame,
                      zeroshot: pd.DataFrame | None, zs_summary: pd.DataFrame | None,
                      meta: dict, failed: dict, external: str = "B",
-                     semantics: dict | None = None, before: dict | None = None) -> None:
+                     semantics: dict | None = None, before: dict | None = None,
+                     appendix: str = "") -> None:
     """Write ``summary.md``: headline tables, targets, zero-shot, skipped tasks, provenance;
-    with ``before`` (:func:`read_previous`), an earlier run's semantic numbers next to these."""
+    with ``before`` (:func:`read_previous`), an earlier run's semantic numbers next to these;
+    ``appendix`` (markdown, its headings moved one level down) after the zero-shot sections."""
     L = [f"# Probe results: {meta.get('cohort', '')}", ""]
     if meta.get("command"):
         L += ["Made with:", "", "```", meta["command"], "```", ""]
@@ -247,6 +249,9 @@ def write_summary_md(path, *, summary: Summary, summary_ext: Summary | None,
         L += [_md(zs, index=False), ""]
     if semantics is not None:
         L += _semantics_md(semantics, before)
+    if appendix.strip():
+        L += [("#" + line if line.startswith("#") else line) for line in appendix.splitlines()]
+        L.append("")
     if summary.n_tasks:
         per = summary.wide.copy()
         L += ["## Per-task AUROC (site-A held-out patients)", "", _md(per), ""]
