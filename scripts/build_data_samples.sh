@@ -48,21 +48,8 @@ $CLEF index --store data_samples/store --out data_samples/index --map  # map: da
 echo '{"created_by": "scripts/build_data_samples.sh", "parts": {"checkpoint": "clef-tiny"}}' \
   > data_samples/bundle.json
 
-# 4. baseline stores and probing: CLEF vs baselines, site-A held-out patients and external site B
-for m in clef-tiny-recon clef-tiny-random; do
-  $CLEF embed --cohort "$W/cohort" --checkpoint "$W/$m" --out "$W/store-$m" --scheduler none \
-    --token-cache "$W/cache/tokens" --batch-size 16
-done
-$CLEF embed --cohort "$W/cohort" --checkpoint "$W/clef-tiny-sw" --out "$W/store-clef-tiny-sw" \
-  --scheduler none --token-cache "$W/cache-sw/tokens" --batch-size 16
-$CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out benchmarks/results/probe \
-  --baselines recon,short-window,band-power,random,oracle \
-  --embeddings clef=data_samples/store --embeddings recon="$W/store-clef-tiny-recon" \
-  --embeddings short-window="$W/store-clef-tiny-sw" --embeddings random="$W/store-clef-tiny-random" \
-  --cache "$W/probe-cache" --n-jobs 2 --compare-to benchmarks/results/probe_before
-rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
-
-# 5. clinical-semantics ablation on the same split: whole-report alignment vs findings-level
+# 4. clinical-semantics ablation on the same split: whole-report alignment vs findings-level
+#    (printed in the probe summary of step 5)
 for T in report findings; do
   $CLEF pretrain --cohort "$W/cohort" --config data_samples/clef-tiny/config.json --stage align \
     --text-target $T --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
@@ -73,3 +60,18 @@ $PY benchmarks/semantics.py --cohort "$W/cohort" --token-cache "$W/cache/tokens"
   --states-dir "$W/states" --model "shipped (findings)=data_samples/clef-tiny" \
   --model "whole report=$W/abl-report" --model "findings=$W/abl-findings" \
   --out benchmarks/results/semantics_ablation.md
+
+# 5. baseline stores and probing: CLEF vs baselines, site-A held-out patients and external site B
+for m in clef-tiny-recon clef-tiny-random; do
+  $CLEF embed --cohort "$W/cohort" --checkpoint "$W/$m" --out "$W/store-$m" --scheduler none \
+    --token-cache "$W/cache/tokens" --batch-size 16
+done
+$CLEF embed --cohort "$W/cohort" --checkpoint "$W/clef-tiny-sw" --out "$W/store-clef-tiny-sw" \
+  --scheduler none --token-cache "$W/cache-sw/tokens" --batch-size 16
+$CLEF probe --cohort "$W/cohort" --checkpoint data_samples/clef-tiny --out benchmarks/results/probe \
+  --baselines recon,short-window,band-power,random,oracle \
+  --embeddings clef=data_samples/store --embeddings recon="$W/store-clef-tiny-recon" \
+  --embeddings short-window="$W/store-clef-tiny-sw" --embeddings random="$W/store-clef-tiny-random" \
+  --cache "$W/probe-cache" --n-jobs 2 --compare-to benchmarks/results/probe_before \
+  --append benchmarks/results/semantics_ablation.md
+rm -rf data_samples/probe && cp -r benchmarks/results/probe data_samples/probe
