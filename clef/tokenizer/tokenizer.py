@@ -58,7 +58,7 @@ class MultitaperTokenizer:
     config : TokenizerConfig, optional
         Defaults to ``TokenizerConfig.base()``.
     chunk_bytes : int, optional
-        Bytes of tapered data per time chunk (default: a few MB on CPU, 256 MB on GPU). Results
+        Bytes of tapered data per time chunk (default: about 1 MB on CPU, 256 MB on GPU). Results
         do not depend on it; it only bounds memory.
     progress : bool
         tqdm bar over sessions when tokenizing lists.
