@@ -4,9 +4,9 @@ Finds recordings (EDF/BDF/FIF/BrainVision/EEGLAB) in a directory tree, a TUH-sty
 (``name.edf`` + ``name.txt`` report, or the session report ``patient_sNNN.txt`` next to
 ``patient_sNNN_tNNN.edf``) or a BIDS dataset (``sub-*/[ses-*/]eeg/*_eeg.*`` plus
 ``participants.tsv``); joins optional report files/CSV and an EHR CSV keyed by session id, file
-name, relative path or patient id; checks every recording with :func:`clef.io.summarize`; and
-writes the cohort through :func:`clef.cohort.write_cohort`. Recordings that cannot be used are
-left out and listed with their error in ``failures.parquet`` (never fatal).
+name, relative path or patient id; checks every header (:func:`clef.io.summarize`; the signal
+is decoded later, once, by ``clef embed``) and writes the cohort (:func:`clef.cohort.write_cohort`).
+Recordings that cannot be used are left out and listed in ``failures.parquet`` (never fatal).
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ _SEX = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", 
 class BuildConfig:
     """How ``clef cohort build`` assembles a cohort."""
 
-    check: bool = True  # read every signal (NaN/flat/too short...); False = headers only (fast)
+    check: bool = False  # also decode every signal now; default: header checks (clef embed reads)
     copy: bool = False  # copy recordings into COHORT/recordings/ (default: link by relative path)
     site: str | None = None  # site of sessions whose tables name none (default: folder name)
     test_fraction: float = 0.2  # patients in split "test" (stable hash of the patient id)

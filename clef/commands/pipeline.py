@@ -36,7 +36,10 @@ def build(
         "--copy/--link", help="Copy recordings into OUT/recordings, or refer to them in place "
                               "(paths relative to OUT).")] = False,
     check: Annotated[bool, typer.Option(
-        "--check/--no-check", help="Read every signal to find problems (slower).")] = True,
+        "--check/--no-check",
+        help="Also decode every signal now to list NaN/flat/saturated channels and unit mistakes "
+             "before embedding (reads each recording once more; `clef embed` runs the same checks "
+             "and lists what it skips). Header problems are always checked.")] = False,
     tasks: Annotated[bool, typer.Option(
         "--tasks/--no-tasks", help="Derive the task table from diagnoses, medications, "
                                    "demographics and reports.")] = True,

@@ -218,9 +218,7 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
     """
     harm = harm or harmonize_names(src_names)
     meta = dict(meta or {})
-    kept = _kept_channels(harm, cfg, src_names, path)
-    check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
-    check_sfreq(orig_sfreq, cfg.min_sfreq, path)
+    kept = check_layout(harm, cfg, src_names, n_samples, orig_sfreq, path)
     if cfg.amplitude_scale != 1.0:
         scale, unscaled, owned = float(cfg.amplitude_scale), rows, None
         rows = lambda name: np.asarray(unscaled(name), dtype=np.float32) * np.float32(scale)
@@ -244,6 +242,38 @@ def run_pipeline(rows, src_names: list[str], n_samples: int, orig_sfreq: float,
 
 _OUT_INDEX = {**{c: i for i, c in enumerate(STANDARD_CHANNELS)}, "EAR_L": 19, "EAR_R": 20}
 _STANDARD = frozenset(STANDARD_CHANNELS)
+
+
+def check_layout(harm: Harmonization, cfg: PreprocessConfig, src_names: list[str],
+                 n_samples: int, orig_sfreq: float, path=None) -> list[tuple[str, str]]:
+    """The checks a recording's header alone decides: enough standard channels, long enough,
+    sampled fast enough for the tokenizer's band.
+
+    Parameters
+    ----------
+    harm : Harmonization
+        ``harmonize_names(src_names)``.
+    cfg : PreprocessConfig
+    src_names : list of str
+        The recording's channel names.
+    n_samples, orig_sfreq : int, float
+        Length and rate as recorded.
+    path : optional
+        Source, for error messages.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(original, standard)`` names of the channels kept, in output order.
+
+    Raises
+    ------
+    TooFewChannels, TooShort, SamplingRateTooLow
+    """
+    kept = _kept_channels(harm, cfg, src_names, path)
+    check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
+    check_sfreq(orig_sfreq, cfg.min_sfreq, path)
+    return kept
 
 
 def _kept_channels(harm: Harmonization, cfg: PreprocessConfig, src_names, path):

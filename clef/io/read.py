@@ -16,7 +16,13 @@ import numpy as np
 from clef.errors import InvalidRecording, UnreadableRecording
 from clef.io.formats import file_size, is_bids_path, open_raw
 from clef.io.harmonize import harmonize_names
-from clef.io.preprocess import PreprocessConfig, check_duration, check_sfreq, run_pipeline
+from clef.io.preprocess import (
+    PreprocessConfig,
+    check_duration,
+    check_layout,
+    check_sfreq,
+    run_pipeline,
+)
 
 _READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
 
@@ -118,8 +124,9 @@ def summarize(path, *, check: bool = True, max_missing: int = 3) -> dict:
     path : str, Path or mne_bids.BIDSPath
         The recording.
     check : bool
-        Also run the full :func:`clef.io.read_session` pipeline (at the recorded rate) to find
-        signal problems (NaN/Inf, flat, saturated, too short, too few channels).
+        Also decode the signal and run the full :func:`clef.io.read_session` pipeline (at the
+        recorded rate) to find signal problems (NaN/Inf, flat, saturated, implausible amplitude).
+        The header's problems (too short, too few channels, rate too low) are found either way.
     max_missing : int
         As in :func:`clef.io.read_session`.
 
@@ -165,15 +172,17 @@ def summarize(path, *, check: bool = True, max_missing: int = 3) -> dict:
         "warnings": list(notes),
         "problems": [],
     }
-    if check:
-        try:  # read_session(path, sfreq=None, montage="none", l_freq=None), on the opened file
-            cfg = PreprocessConfig(sfreq=None, montage="none", l_freq=None,
-                                   max_missing=max_missing)
+    # read_session(path, sfreq=None, montage="none", l_freq=None), on the opened file
+    cfg = PreprocessConfig(sfreq=None, montage="none", l_freq=None, max_missing=max_missing)
+    try:
+        if check:
             sess = _read_opened(path, (raw, fmt, notes), cfg)
             summary["interpolated"] = list(sess.meta["interpolated"])
-        except InvalidRecording as e:
-            summary["problems"].append({"error": type(e).__name__, "problem": e.problem,
-                                        "fix": e.fix})
+        else:
+            check_layout(harm, cfg, list(raw.ch_names), int(raw.n_times), sfreq, path)
+    except InvalidRecording as e:
+        summary["problems"].append({"error": type(e).__name__, "problem": e.problem,
+                                    "fix": e.fix})
     summary["ok"] = not summary["problems"]
     if is_bids_path(path):
         summary["path"] = str(path.fpath)
