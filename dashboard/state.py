@@ -180,10 +180,15 @@ def _sessions(index_path: str, map_path: str | None) -> pd.DataFrame:
     return explore.session_table(idx.sessions, cmap.coords if cmap is not None else None)
 
 
+def _table_key() -> tuple[str, str | None]:
+    """The session table's cache key: the index folder and the map folder (None without a map)."""
+    b = bundle()
+    return str(b.index), str(b.map) if b.map else None
+
+
 def sessions() -> pd.DataFrame:
     """Session metadata in index row order, with map coordinates ``x``/``y`` when a map exists."""
-    b = bundle()
-    return _sessions(str(b.index), str(b.map) if b.map else None)
+    return _sessions(*_table_key())
 
 
 @st.cache_resource(show_spinner=False)  # read-only; 100k x 200 tasks is too big to copy per call
@@ -220,8 +225,7 @@ def _exploded(index_path: str, map_path: str | None) -> dict:
 
 def exploded() -> dict:
     """Diagnoses/medications as (row, item) pairs, computed once for cohort profiles."""
-    b = bundle()
-    return _exploded(str(b.index), str(b.map) if b.map else None)
+    return _exploded(*_table_key())
 
 
 @st.cache_resource(show_spinner=False)
@@ -231,8 +235,7 @@ def _names(index_path: str, map_path: str | None) -> dict:
 
 def diagnosis_names() -> dict:
     """ICD-10 code -> diagnosis name (vocabulary, then the cohort's own pairs), once per bundle."""
-    b = bundle()
-    return _names(str(b.index), str(b.map) if b.map else None)
+    return _names(*_table_key())
 
 
 @st.cache_resource(show_spinner="Naming the map's clusters…")
@@ -244,8 +247,7 @@ def _clusters(index_path: str, map_path: str | None) -> pd.DataFrame:
 
 def map_clusters() -> pd.DataFrame:
     """Named clusters of the cohort map (:func:`clef.explore.map_clusters`), once per bundle."""
-    b = bundle()
-    return _clusters(str(b.index), str(b.map) if b.map else None)
+    return _clusters(*_table_key())
 
 
 @st.cache_resource(show_spinner=False)
@@ -255,8 +257,7 @@ def _hover(index_path: str, map_path: str | None) -> np.ndarray:
 
 def hover() -> np.ndarray:
     """Hover summary per session (:func:`clef.explore.hover_text`), built once per bundle."""
-    b = bundle()
-    return _hover(str(b.index), str(b.map) if b.map else None)
+    return _hover(*_table_key())
 
 
 # ---- cohort map ------------------------------------------------------------------------------
@@ -276,9 +277,8 @@ def _highlight(index_path: str, map_path: str | None, key: str, _ids: list) -> n
 
 def highlight_mask(ids) -> np.ndarray:
     """Read-only boolean mask over :func:`sessions` rows of the given ids (cached per id list)."""
-    b = bundle()
     ids = list(ids)
-    return _highlight(str(b.index), str(b.map) if b.map else None, explore.ids_key(ids), ids)
+    return _highlight(*_table_key(), explore.ids_key(ids), ids)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -314,8 +314,8 @@ def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids)
     b = bundle()
     ids = list(highlight_ids)
     model_key = f"{b.store}|{b.checkpoint}"  # concept colours depend on the model and store
-    return _map_figure(str(b.index), str(b.map) if b.map else None, model_key, color_key,
-                       color_name, view, explore.ids_key(ids), color, highlight_mask(ids))
+    return _map_figure(*_table_key(), model_key, color_key, color_name, view,
+                       explore.ids_key(ids), color, highlight_mask(ids))
 
 
 # ---- model-derived values --------------------------------------------------------------------
