@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import Port
 from clef.errors import ClefError
 
 PathOpt = Annotated[Path | None, typer.Option(exists=True, file_okay=False, dir_okay=True)]
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         address: Annotated[str, typer.Option(
             help="Interface to bind; 127.0.0.1 keeps the app on this machine.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+        port: Port = 8501,
     ) -> None:
         """Open the explorer (cohort map, concept search, similar sessions, viewer, model)."""
         from clef.bundle import Bundle

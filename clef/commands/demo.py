@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import Port
 from clef.errors import ClefError
 
 
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: Annotated[Path | None, typer.Option(
             help="Trained checkpoint for a --build bundle (default: random init).")] = None,
         address: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+        port: Port = 8501,
         open_app: Annotated[bool, typer.Option("--open/--no-open",
                                                help="Start the app (--no-open: build only).")]
         = True,

@@ -8,15 +8,17 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import MapMinDist, MapNeighbors, MapSeed
+
 
 def map_(
     index: Annotated[Path, typer.Option(help="Index folder written by `clef index`; the map is "
                                              "saved in INDEX/map.")],
     store: Annotated[Path | None, typer.Option(
         help="Store the index was built from (default: the one its manifest records).")] = None,
-    n_neighbors: Annotated[int, typer.Option(help="UMAP n_neighbors.")] = 15,
-    min_dist: Annotated[float, typer.Option(help="UMAP min_dist.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="UMAP random seed (reproducible layout).")] = 0,
+    n_neighbors: MapNeighbors = 15,
+    min_dist: MapMinDist = 0.1,
+    seed: MapSeed = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Fit the cohort map of an index's sessions into INDEX/map (replacing an older one)."""

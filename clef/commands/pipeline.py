@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import MapMinDist, MapNeighbors, MapSeed
+
 cohort_app = typer.Typer(help="Cohort folders: assemble one from your own recordings.",
                          no_args_is_help=True)
 
@@ -168,9 +170,9 @@ def index(
     map_: Annotated[bool, typer.Option(
         "--map/--no-map", help="Also fit the UMAP cohort map into OUT/map (where the dashboard "
                                "looks for it; `clef map` refits it later).")] = True,
-    n_neighbors: Annotated[int, typer.Option(help="UMAP n_neighbors.")] = 15,
-    min_dist: Annotated[float, typer.Option(help="UMAP min_dist.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="UMAP random seed (reproducible layout).")] = 0,
+    n_neighbors: MapNeighbors = 15,
+    min_dist: MapMinDist = 0.1,
+    seed: MapSeed = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
 ) -> None:
     """Build a cosine session index over a store; optionally fit its cohort map."""
