@@ -276,16 +276,36 @@ def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch
     assert len(st) == 6
 
 
-def test_auto_scheduler_is_one_process_on_small_machines():
-    """`clef embed` defaults to 'auto': in-process below 4 cores (a LocalCluster measured 0.5x one
-    process on 2 cores, benchmarks/results/ingest.md), a LocalCluster from 4 cores."""
+def test_auto_scheduler_forks_workers_where_it_can():
+    """`clef embed` defaults to 'auto': forked worker processes from 2 cores where the OS can
+    fork (1.3x read-ahead threads on 2 cores, benchmarks/results/ingest.md), else in-process."""
     from clef.embed import EmbedConfig, resolve_scheduler
 
     assert EmbedConfig().scheduler == "auto"
-    assert resolve_scheduler("auto", cores=2) == "none"
-    assert resolve_scheduler("auto", cores=4) == "local"
+    assert resolve_scheduler("auto", cores=2, can_fork=True) == "processes"
+    assert resolve_scheduler("auto", cores=16, can_fork=True) == "processes"
+    assert resolve_scheduler("auto", cores=1, can_fork=True) == "none"
+    assert resolve_scheduler("auto", cores=8, can_fork=False) == "none"
     assert resolve_scheduler("local", cores=2) == "local"  # explicit choices are kept
     assert resolve_scheduler("tcp://host:8786", cores=2) == "tcp://host:8786"
+
+
+def test_worker_processes_give_the_in_process_store(cohort, ckpt, tmp_path):
+    """scheduler 'processes' (forked workers, 2 of them, shards finishing in any order) gives the
+    in-process store: same sessions, same failures, same vectors; multi-threaded workers are
+    refused with the fix."""
+    here = embed_cohort(cohort, ckpt, tmp_path / "here", EmbedConfig(
+        scheduler="none", shard_size=2, progress=False))
+    forked = embed_cohort(cohort, ckpt, tmp_path / "forked", EmbedConfig(
+        scheduler="processes", n_workers=2, shard_size=2, progress=False))
+    assert list(forked.session_ids) == list(here.session_ids)
+    np.testing.assert_array_equal(np.asarray(forked.embeddings), np.asarray(here.embeddings))
+    assert forked.failures["session_id"].tolist() == here.failures["session_id"].tolist()
+    assert len(here.failures) >= 1  # the fixture's bad recording is skipped and listed
+    assert forked.manifest["run"]["scheduler"] == "processes"
+    with pytest.raises(ValueError, match="1 torch thread"):
+        embed_cohort(cohort, ckpt, tmp_path / "threads", EmbedConfig(
+            scheduler="processes", threads_per_worker=2, progress=False))
 
 
 def test_read_ahead_pipeline_equals_plain_path(cohort, ckpt, store, tmp_path):

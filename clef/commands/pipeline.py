@@ -89,11 +89,12 @@ def embed(
         help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name; default: "
              "the shipped data_samples/clef-tiny.")] = None,
     scheduler: Annotated[str, typer.Option(
-        help="'auto' (this process below 4 cores, else a Dask LocalCluster), 'local' (Dask "
-             "LocalCluster), 'none' (this process) or a Dask scheduler address such as "
-             "tcp://host:8786 (the same command scales out on a cluster).")] = "auto",
+        help="'auto' (worker processes forked from this one where the OS can, else this "
+             "process), 'processes', 'none' (this process), 'local' (Dask LocalCluster) or a "
+             "Dask scheduler address such as tcp://host:8786 (the same command scales out on a "
+             "cluster).")] = "auto",
     workers: Annotated[int | None, typer.Option(
-        help="LocalCluster workers (default: one per core).")] = None,
+        help="Worker processes or LocalCluster workers (default: one per core).")] = None,
     threads_per_worker: Annotated[int, typer.Option(help="Torch threads per worker.")] = 1,
     read_threads: Annotated[int | None, typer.Option(
         help="Threads reading and tokenizing ahead of the encoder (default: one per core; 0 = "

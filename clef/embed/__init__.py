@@ -21,7 +21,6 @@ cache and the read-ahead pipeline).
 from __future__ import annotations
 
 from clef.embed.job import (
-    AUTO_LOCAL_MIN_CORES,
     EmbedConfig,
     embed_cohort,
     relative_path,
@@ -41,7 +40,6 @@ from clef.embedding import (  # re-exported for clef.embed users
 )
 
 __all__ = [
-    "AUTO_LOCAL_MIN_CORES",
     "MODEL_LOADS",
     "EmbedConfig",
     "embed_chunk",
