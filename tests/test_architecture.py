@@ -293,3 +293,19 @@ def _streamlit_imports(path: Path):
         for m in mods:
             if m == "streamlit" or m.startswith("streamlit."):
                 yield node.lineno, m, None
+
+
+def test_probe_package_loads_its_parts_on_first_use():
+    """clef.probe resolves every exported name on first use, so task derivation (`clef cohort
+    build`) does not import scikit-learn or the probe runner."""
+    from clef import probe
+
+    assert sorted(probe.__all__) == sorted(probe._EXPORTS)
+    for name in probe.__all__:
+        assert getattr(probe, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = probe.nope
+    code = ("import sys, clef.probe.derive, clef.cohort_build; "
+            "assert 'sklearn' not in sys.modules, 'task derivation imported scikit-learn'")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]

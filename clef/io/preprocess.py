@@ -172,11 +172,8 @@ def _notch_sos(notch: float | None, sfreq: float):
 def _filter_inplace(data: np.ndarray, sos_list) -> None:
     """Zero-phase IIR filtering of each row in place. data: (channels, samples) float32.
 
-    Bit for bit ``scipy.signal.sosfiltfilt(sos, row, padlen=padlen)`` on each row (odd extension
-    in the input's precision, steady-state initial conditions, float64 recursion), but every
-    channel advances in one compiled loop (:func:`_filtfilt_columns`): 2x faster than scipy's
-    one-channel-at-a-time loop, the largest cost of reading a recording.
-    """
+    Bit for bit ``scipy.signal.sosfiltfilt(sos, row, padlen=...)`` per row, with the channels
+    advancing together in one compiled loop: 2x faster than scipy's one channel at a time."""
     from scipy.signal import sosfilt_zi
 
     if not sos_list:
@@ -187,8 +184,7 @@ def _filter_inplace(data: np.ndarray, sos_list) -> None:
         block = data[s:s + _FILTER_CHANNELS]  # (channels, samples) view
         n = block.shape[1]
         cols = np.empty((n + 2 * pad, block.shape[0]))  # (pad + samples + pad, channels) float64
-        cols[pad:pad + n] = block.T
-        # scipy's odd extension at both ends, computed in the input's dtype as scipy does
+        cols[pad:pad + n] = block.T  # the ends: scipy's odd extension, in the input's dtype
         cols[:pad] = (2 * block[:, :1] - block[:, pad:0:-1]).T
         cols[pad + n:] = (2 * block[:, -1:] - block[:, -2:-(pad + 2):-1]).T
         _compiled_filtfilt()(sos, sosfilt_zi(sos), cols)
@@ -197,12 +193,9 @@ def _filter_inplace(data: np.ndarray, sos_list) -> None:
 
 
 def _filtfilt_columns(sos, zi, y) -> None:
-    """Forward then backward SOS filtering of each column of ``y`` (samples, signals) in place.
-
-    scipy's ``_sosfilt`` recursion (direct form II transposed) with the same operations in the
-    same order; ``zi`` (sections, 2) is ``sosfilt_zi(sos)``, scaled by each pass's first sample.
-    Compiled by :func:`_compiled_filtfilt`; plain Python otherwise (slow, same result).
-    """
+    """Forward then backward SOS filtering of each column of ``y`` (samples, signals) in place:
+    scipy's ``_sosfilt`` recursion, same operations in the same order; ``zi`` (sections, 2) is
+    ``sosfilt_zi(sos)``, scaled by each pass's first sample. Compiled by numba when called."""
     n, c = y.shape
     z = np.empty((sos.shape[0], 2, c))  # (sections, 2, signals) filter state
     for backward in range(2):

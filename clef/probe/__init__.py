@@ -8,29 +8,21 @@ text pipeline (``clef.text.extract``).
 """
 from __future__ import annotations
 
-from clef.probe.battery import (
-    BatteryConfig,
-    Summary,
-    feature_matrix,
-    probe_tasks,
-    results_long,
-    summarize,
-)
-from clef.probe.derive import derive_tasks, labels_wide, task_info, write_tasks
-from clef.probe.linear import LinearProbe, ProbeConfig, fit_probe
-from clef.probe.metrics import auroc, bootstrap_auroc
-from clef.probe.pipeline import ProbeRunConfig, run_probe
-from clef.probe.splits import check_no_leakage, patient_split, site_split
-from clef.probe.zeroshot import (
-    concept_prompts,
-    rank_concepts,
-    summarize_zeroshot,
-    task_phrases,
-    text_encoder,
-    zeroshot_eval,
-    zeroshot_scores,
-)
+import importlib
 
+# name -> submodule: imported on first use, so `clef cohort build` (which only derives tasks)
+# does not pay for scikit-learn and the probe runner (~2 s of start-up)
+_EXPORTS = {
+    **dict.fromkeys(("BatteryConfig", "Summary", "feature_matrix", "probe_tasks",
+                     "results_long", "summarize"), "battery"),
+    **dict.fromkeys(("derive_tasks", "labels_wide", "task_info", "write_tasks"), "derive"),
+    **dict.fromkeys(("LinearProbe", "ProbeConfig", "fit_probe"), "linear"),
+    **dict.fromkeys(("auroc", "bootstrap_auroc"), "metrics"),
+    **dict.fromkeys(("ProbeRunConfig", "run_probe"), "pipeline"),
+    **dict.fromkeys(("check_no_leakage", "patient_split", "site_split"), "splits"),
+    **dict.fromkeys(("concept_prompts", "rank_concepts", "summarize_zeroshot", "task_phrases",
+                     "text_encoder", "zeroshot_eval", "zeroshot_scores"), "zeroshot"),
+}
 __all__ = [
     "BatteryConfig", "LinearProbe", "ProbeConfig",
     "ProbeRunConfig", "Summary", "auroc", "bootstrap_auroc", "check_no_leakage",
@@ -38,4 +30,17 @@ __all__ = [
     "patient_split", "probe_tasks", "rank_concepts",
     "results_long", "run_probe", "site_split", "summarize", "summarize_zeroshot", "task_info",
     "task_phrases", "text_encoder", "write_tasks", "zeroshot_eval", "zeroshot_scores",
-]
+]  # the keys of _EXPORTS (tests/test_architecture.py)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'clef.probe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clef.probe.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
