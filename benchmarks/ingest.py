@@ -175,7 +175,7 @@ def report(args, costs: dict, start: float, paths: dict, runs: list[dict], load:
     per = sum(steps.values())
     lines = [
         "# Ingest benchmark: `clef cohort build` + `clef embed`, ten-minute EDF recordings", "",
-        (f"Command: `nice -n 10 .venv/bin/python benchmarks/ingest.py --n-sessions {n} "
+        (f"Command: `.venv/bin/python benchmarks/ingest.py --n-sessions {n} "
          f"--schedulers {args.schedulers}{' --append' if args.append else ''}`  "),
         (f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, python "
          f"{platform.python_version()}  "),
