@@ -286,6 +286,7 @@ def test_auto_scheduler_forks_workers_where_it_can():
     assert resolve_scheduler("auto", cores=16, can_fork=True) == "processes"
     assert resolve_scheduler("auto", cores=1, can_fork=True) == "none"
     assert resolve_scheduler("auto", cores=8, can_fork=False) == "none"
+    assert resolve_scheduler("auto", cores=8, can_fork=True, threads_per_worker=2) == "none"
     assert resolve_scheduler("local", cores=2) == "local"  # explicit choices are kept
     assert resolve_scheduler("tcp://host:8786", cores=2) == "tcp://host:8786"
 

@@ -138,7 +138,7 @@ def embed(
         checkpoint = checkpoint_or_default(checkpoint)
         store = embed_cohort(cohort, checkpoint, out, cfg, created_by=command,
                              overwrite=overwrite)
-    except ClefError as e:
+    except (ClefError, ValueError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         raise typer.Exit(code=1) from None
     if not quiet:

@@ -56,9 +56,9 @@ class EmbedConfig:
 
 
 def resolve_scheduler(scheduler: str | None, cores: int | None = None,
-                      can_fork: bool | None = None) -> str:
-    """``"auto"`` -> ``"processes"`` with 2 or more cores where processes can be forked, else
-    ``"none"`` (this process); other choices unchanged.
+                      can_fork: bool | None = None, threads_per_worker: int = 1) -> str:
+    """``"auto"`` -> ``"processes"`` with 2 or more cores where processes can be forked (and
+    workers run one torch thread), else ``"none"`` (this process); other choices unchanged.
 
     Forked workers inherit the loaded model and imports: no start-up per worker, no GIL shared
     with the encoder. On 2 cores they embedded 200 ten-minute sessions 1.3x faster than
@@ -72,7 +72,7 @@ def resolve_scheduler(scheduler: str | None, cores: int | None = None,
         import multiprocessing
 
         can_fork = "fork" in multiprocessing.get_all_start_methods()
-    return "processes" if cores >= 2 and can_fork else "none"
+    return "processes" if cores >= 2 and can_fork and threads_per_worker == 1 else "none"
 
 
 def _cohort_key(cohort) -> str:
@@ -114,7 +114,8 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
     from clef.cohort import Cohort
 
     cfg = config or EmbedConfig()
-    cfg = EmbedConfig(**{**asdict(cfg), "scheduler": resolve_scheduler(cfg.scheduler)})
+    cfg = EmbedConfig(**{**asdict(cfg), "scheduler": resolve_scheduler(
+        cfg.scheduler, threads_per_worker=cfg.threads_per_worker)})
     if not isinstance(cohort, Cohort):
         cohort = Cohort.load(cohort)
     ckpt = str(resolve_checkpoint(checkpoint))
