@@ -19,7 +19,8 @@ MIN_SFREQ_HZ = 80.0
 # Typical EEG: per-channel median absolute deviation ~2-50 uV. Outside [0.1 uV, 1 mV] the header's
 # physical unit is almost surely wrong (factors of 1e3 or 1e6).
 AMPLITUDE_RANGE_V = (1e-7, 1e-3)
-_AMPLITUDE_SAMPLES = 20_000  # samples per channel used to estimate the typical amplitude
+_AMPLITUDE_SAMPLES = 4_000  # samples per channel for the typical amplitude (MAD within ~2%;
+# the accepted range spans four decades). 20,000 cost 12 ms of a 10-min read, 4,000 cost 3 ms
 
 
 def check_duration(n_samples: int, sfreq: float, min_duration_s: float, path) -> None:
