@@ -13,8 +13,8 @@ and a synthetic session go through identical steps:
 5. optional notch (line frequency and harmonics) and band-pass, zero-phase IIR, in place;
 6. reference/montage (:mod:`clef.io.montage`).
 
-Memory: besides the input, one float32 buffer at the target rate plus one channel of float64
-temporaries. All steps after resampling are linear and channel-independent in time, so their order
+Memory: besides the input, one float32 buffer at the target rate plus four channels of float64
+filter work. All steps after resampling are linear and channel-independent in time, so their order
 does not change the result beyond float rounding.
 """
 from __future__ import annotations
