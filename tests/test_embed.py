@@ -277,8 +277,8 @@ def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch
 
 
 def test_auto_scheduler_forks_workers_where_it_can():
-    """`clef embed` defaults to 'auto': forked worker processes from 2 cores where the OS can
-    fork (1.3x read-ahead threads on 2 cores, benchmarks/results/ingest.md), else in-process."""
+    """`clef embed` defaults to 'auto': forked worker processes from 2 cores on Linux (1.3x
+    read-ahead threads on 2 cores, benchmarks/results/ingest.md), else in-process."""
     from clef.embed import EmbedConfig, resolve_scheduler
 
     assert EmbedConfig().scheduler == "auto"

@@ -89,7 +89,7 @@ def embed(
         help="Checkpoint folder (save_pretrained / clef pretrain) or a shipped name; default: "
              "the shipped data_samples/clef-tiny.")] = None,
     scheduler: Annotated[str, typer.Option(
-        help="'auto' (worker processes forked from this one where the OS can, else this "
+        help="'auto' (worker processes forked from this one on Linux, else this "
              "process), 'processes', 'none' (this process), 'local' (Dask LocalCluster) or a "
              "Dask scheduler address such as tcp://host:8786 (the same command scales out on a "
              "cluster).")] = "auto",

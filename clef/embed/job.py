@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import os
 import shutil
+import sys
 import time
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -38,7 +39,7 @@ class EmbedConfig:
     """How ``clef embed`` runs."""
 
     scheduler: str = "auto"  # "auto" (resolve_scheduler), "none" = this process, "processes" =
-    # worker processes forked from this one (Linux/macOS), "local" = Dask LocalCluster, else a
+    # worker processes forked from this one (Linux), "local" = Dask LocalCluster, else a
     # Dask scheduler address
     n_workers: int | None = None  # worker processes / LocalCluster workers; None = one per core
     threads_per_worker: int = 1  # torch threads in each worker (workers x threads <= cores);
@@ -57,8 +58,8 @@ class EmbedConfig:
 
 def resolve_scheduler(scheduler: str | None, cores: int | None = None,
                       can_fork: bool | None = None, threads_per_worker: int = 1) -> str:
-    """``"auto"`` -> ``"processes"`` with 2 or more cores where processes can be forked (and
-    workers run one torch thread), else ``"none"`` (this process); other choices unchanged.
+    """``"auto"`` -> ``"processes"`` with 2 or more cores on Linux (where forking is safe) when
+    workers run one torch thread, else ``"none"`` (this process); other choices unchanged.
 
     Forked workers inherit the loaded model and imports: no start-up per worker, no GIL shared
     with the encoder. On 2 cores they embedded 200 ten-minute sessions 1.3x faster than
@@ -68,10 +69,8 @@ def resolve_scheduler(scheduler: str | None, cores: int | None = None,
     if scheduler != "auto":
         return scheduler or "none"
     cores = (os.cpu_count() or 1) if cores is None else cores
-    if can_fork is None:
-        import multiprocessing
-
-        can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if can_fork is None:  # macOS offers fork but its system libraries are not fork-safe
+        can_fork = sys.platform.startswith("linux")
     return "processes" if cores >= 2 and can_fork and threads_per_worker == 1 else "none"
 
 
