@@ -1,18 +1,19 @@
 """Batch embedding of a cohort into an :class:`clef.store.EmbeddingStore` (``clef embed``).
 
-Work is cut into shards of ``EmbedConfig.shard_size`` sessions. Each shard runs on a Dask worker
-(``dask.distributed``: a LocalCluster, any cluster by scheduler address) or in this process
-(``scheduler="none"``); a worker loads the model once (a per-process cache keyed by checkpoint path
-and device) and reads, tokenizes and encodes its sessions. The driver commits every finished shard
+Work is cut into shards of ``EmbedConfig.shard_size`` sessions. Each shard runs in a worker
+process forked from this one (``scheduler="processes"``, the default on Linux: the loaded model
+is inherited), on a Dask worker (``dask.distributed``: a LocalCluster, any cluster by scheduler
+address) or in this process (``scheduler="none"``); a worker loads the model once (a per-process
+cache keyed by checkpoint path and device) and reads, tokenizes and encodes its sessions. The driver commits every finished shard
 to ``OUT/parts/`` as ``part-XXXXX.npy`` (+ ``.states.npy``) then ``part-XXXXX.parquet``, each
 written atomically; the parquet file is the commit mark. A run killed at any point and started
 again skips every committed session, and when all are done the shards are consolidated into the
 store (manifest last) and ``parts/`` is removed. Recordings that fail are kept, with their error,
 in the failures table; nothing else is lost.
 
-Reading and tokenizing (numpy, scipy and torch: they release the GIL) run on a few threads ahead
-of the encoder (``EmbedConfig.read_threads``), so both cores of a small machine work; the tokens
-and embeddings are those of the plain path (read, tokenize, encode in turn).
+In this process, reading and tokenizing (numpy, scipy and torch: they release the GIL) run on a
+few threads ahead of the encoder (``EmbedConfig.read_threads``); forked workers run the plain
+path (read, tokenize, encode in turn). The tokens and embeddings are the same either way.
 
 Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit; ``parts/`` on disk
 and the final consolidation), :mod:`clef.embed.worker` (``embed_chunk``: the per-process model

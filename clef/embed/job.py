@@ -1,5 +1,6 @@
 """``embed_cohort``, the ``clef embed`` batch job: resume what ``OUT`` holds, run the pending
-shards in this process or on Dask, commit each one as it finishes, then consolidate the store.
+shards in forked worker processes, in this process or on Dask, commit each one as it finishes,
+then consolidate the store.
 
 Shards on disk and the final store (the end of this module): ``OUT/parts/`` of a run
 (:class:`Parts`), and :func:`consolidate`, which merges a previous store and the committed shards
