@@ -291,6 +291,17 @@ def test_auto_scheduler_forks_workers_where_it_can():
     assert resolve_scheduler("tcp://host:8786", cores=2) == "tcp://host:8786"
 
 
+def test_shards_give_every_worker_work():
+    from clef.embed.job import shards
+
+    ids = [f"s{i}" for i in range(7)]
+    assert shards(ids, 32) == [ids]  # one process: the shard size rules
+    assert shards(ids, 32, workers=2) == [ids[:4], ids[4:]]  # a small cohort: both cores
+    assert shards(ids, 2, workers=2) == [ids[0:2], ids[2:4], ids[4:6], ids[6:]]
+    assert shards(ids, 3, workers=16) == [[s] for s in ids]
+    assert shards([], 32, workers=2) == []
+
+
 def test_worker_processes_give_the_in_process_store(cohort, ckpt, tmp_path):
     """scheduler 'processes' (forked workers, 2 of them, shards finishing in any order) gives the
     in-process store: same sessions, same failures, same vectors; multi-threaded workers are

@@ -145,7 +145,8 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
         all_ids = cohort.sessions["session_id"].astype(str).tolist()
         pending = [s for s in all_ids if s not in done]
         next_num = (max(committed) + 1) if committed else 0
-        chunks = [pending[i:i + cfg.shard_size] for i in range(0, len(pending), cfg.shard_size)]
+        workers = (cfg.n_workers or os.cpu_count() or 1) if cfg.scheduler == "processes" else 1
+        chunks = shards(pending, cfg.shard_size, workers)
         if not chunks and not committed and previous is not None:
             shutil.rmtree(parts.dir, ignore_errors=True)
             return previous  # up to date: nothing new in the cohort
@@ -171,6 +172,13 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                 else "client"}
     return consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
                         created_by or "clef.embed.embed_cohort")
+
+
+def shards(ids: list[str], size: int, workers: int = 1) -> list[list[str]]:
+    """``ids`` cut into shards of at most ``size``, and small enough that each of ``workers``
+    gets one when there are fewer than ``workers * size`` (a small cohort uses every core)."""
+    size = max(1, min(size, -(-len(ids) // max(workers, 1))))
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: EmbedConfig):
