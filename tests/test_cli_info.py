@@ -66,6 +66,23 @@ def test_info_reports_problem_with_exit_code_1(tmp_path):
     assert res.exit_code == 0 and "problems     none" in res.output
 
 
+def test_header_check_without_decoding(tmp_path):
+    """summarize(check=False), what `clef cohort build` runs: header problems (too short, too
+    few channels) are found and the channels to interpolate named, without decoding samples."""
+    from clef.io import summarize
+
+    info = summarize(_edf(tmp_path / "clinical.edf", CLINICAL), check=False)
+    assert info["ok"] and info["interpolated"] == ["Cz"]
+    short = summarize(_edf(tmp_path / "short.edf", list(STANDARD_CHANNELS), seconds=5.0),
+                      check=False)
+    assert not short["ok"] and short["problems"][0]["error"] == "TooShort"
+    few = summarize(_edf(tmp_path / "few.edf", list(STANDARD_CHANNELS[:12])), check=False)
+    assert not few["ok"] and few["problems"][0]["error"] == "TooFewChannels"
+    flat = summarize(_edf(tmp_path / "flat.edf", list(STANDARD_CHANNELS), flat="O1"),
+                     check=False)
+    assert flat["ok"]  # a signal problem: found by --check or by `clef embed`
+
+
 def test_info_unreadable_file(tmp_path):
     f = tmp_path / "broken.edf"
     f.write_bytes(b"definitely not an EDF header" * 20)

@@ -180,6 +180,7 @@ def summarize(path, *, check: bool = True, max_missing: int = 3) -> dict:
             summary["interpolated"] = list(sess.meta["interpolated"])
         else:
             check_layout(harm, cfg, list(raw.ch_names), int(raw.n_times), sfreq, path)
+            summary["interpolated"] = list(harm.missing)  # as read_session will
     except InvalidRecording as e:
         summary["problems"].append({"error": type(e).__name__, "problem": e.problem,
                                     "fix": e.fix})
