@@ -314,10 +314,9 @@ def check_layout(harm: Harmonization, cfg: PreprocessConfig, src_names: list[str
     ------
     TooFewChannels, TooShort, SamplingRateTooLow
     """
-    kept = _kept_channels(harm, cfg, src_names, path)
     check_duration(n_samples, orig_sfreq, cfg.min_duration_s, path)
     check_sfreq(orig_sfreq, cfg.min_sfreq, path)
-    return kept
+    return _kept_channels(harm, cfg, src_names, path)
 
 
 def _kept_channels(harm: Harmonization, cfg: PreprocessConfig, src_names, path):

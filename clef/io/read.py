@@ -16,13 +16,7 @@ import numpy as np
 from clef.errors import InvalidRecording, UnreadableRecording
 from clef.io.formats import file_size, is_bids_path, open_raw
 from clef.io.harmonize import harmonize_names
-from clef.io.preprocess import (
-    PreprocessConfig,
-    check_duration,
-    check_layout,
-    check_sfreq,
-    run_pipeline,
-)
+from clef.io.preprocess import PreprocessConfig, check_layout, run_pipeline
 
 _READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
 
@@ -197,9 +191,7 @@ def _process_raw(raw, fmt, notes, where, cfg: PreprocessConfig):
                                          "header", "the header is corrupt; re-export the recording")
     harm = harmonize_names(raw.ch_names)
     n = int(raw.n_times)
-    # Cheap checks first, from the header alone.
-    check_duration(n, orig_sfreq, cfg.min_duration_s, where)
-    check_sfreq(orig_sfreq, cfg.min_sfreq, where)
+    check_layout(harm, cfg, list(raw.ch_names), n, orig_sfreq, where)  # header only: before reading
     needed = [harm.source_of(c) for c in harm.found]
     if cfg.montage == "linked_ears" and harm.ear_pair():
         needed += list(harm.ear_pair())
@@ -214,10 +206,6 @@ def _process_raw(raw, fmt, notes, where, cfg: PreprocessConfig):
         "reference": "as_recorded",
     }
     annotations = raw_annotations(raw)
-    if len(harm.missing) > cfg.max_missing or not needed:
-        # let the pipeline raise its TooFewChannels (no data needed)
-        return run_pipeline(lambda name: np.zeros(0, np.float32), list(raw.ch_names), n, orig_sfreq,
-                            cfg, path=where, meta=meta, annotations=annotations, harm=harm)
     buf = np.empty((len(needed), n), dtype=np.float32)  # (needed channels, samples) at native rate
     picks = [raw.ch_names.index(c) for c in needed]
     block = max(1, int(_READ_BLOCK_S * orig_sfreq))
