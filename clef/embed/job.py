@@ -145,8 +145,8 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
         all_ids = cohort.sessions["session_id"].astype(str).tolist()
         pending = [s for s in all_ids if s not in done]
         next_num = (max(committed) + 1) if committed else 0
-        workers = (cfg.n_workers or os.cpu_count() or 1) if cfg.scheduler == "processes" else 1
-        chunks = shards(pending, cfg.shard_size, workers)
+        chunks = shards(pending, cfg.shard_size,
+                        _n_workers(cfg) if cfg.scheduler == "processes" else 1)
         if not chunks and not committed and previous is not None:
             shutil.rmtree(parts.dir, ignore_errors=True)
             return previous  # up to date: nothing new in the cohort
@@ -172,6 +172,11 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                 else "client"}
     return consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
                         created_by or "clef.embed.embed_cohort")
+
+
+def _n_workers(cfg: EmbedConfig) -> int:
+    """Worker processes on this machine: ``n_workers``, else one per ``threads_per_worker`` cores."""
+    return cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
 
 
 def shards(ids: list[str], size: int, workers: int = 1) -> list[list[str]]:
@@ -225,8 +230,7 @@ def _make_client(cfg: EmbedConfig):
     from dask.distributed import Client, LocalCluster
 
     if cfg.scheduler == "local":
-        n = cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=_n_workers(cfg), threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)
         return Client(cluster)
     try:
@@ -262,7 +266,8 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
                 bar.set_postfix(failed=sum(1 for _ in result["failures"]), refresh=False)
 
         if cfg.scheduler == "processes":
-            for num, result in _in_processes(cohort_dir, ckpt, chunks, next_num, options, stats):
+            for num, result in _in_processes(cohort_dir, ckpt, chunks, next_num, options,
+                                             _n_workers(cfg), stats):
                 commit(num, result)
         elif client is None:  # one read-ahead pipeline over all shards (threads stop on exit)
             with closing(embed_chunks_here(cohort_dir, ckpt, chunks, options)) as results:
@@ -288,17 +293,16 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
     return stats
 
 
-def _in_processes(cohort_dir, ckpt, chunks, next_num, options: dict, stats: dict):
+def _in_processes(cohort_dir, ckpt, chunks, next_num, options: dict, workers: int, stats: dict):
     """``(shard number, embed_chunk result)`` as each shard finishes in a worker process forked
     from this one (model and imports inherited); a worker that dies leaves its shards pending."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     load_model(ckpt, options.get("device", "cpu"))  # loaded before the fork: inherited
-    n = options.get("n_workers") or os.cpu_count() or 1
     # the plain path in each worker unless asked: a second thread would share its GIL
     opts = {**options, "read_threads": options.get("read_threads") or 0}
-    with ProcessPoolExecutor(max(1, min(n, len(chunks))),
+    with ProcessPoolExecutor(max(1, min(workers, len(chunks))),
                              mp_context=multiprocessing.get_context("fork")) as pool:
         futures = {pool.submit(embed_chunk, cohort_dir, ckpt, chunk, opts): next_num + i
                    for i, chunk in enumerate(chunks)}
