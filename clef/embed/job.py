@@ -175,7 +175,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
 
 
 def _n_workers(cfg: EmbedConfig) -> int:
-    """Worker processes on this machine: ``n_workers``, else one per ``threads_per_worker`` cores."""
+    """Worker processes here: ``n_workers``, else one per ``threads_per_worker`` cores."""
     return cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
 
 
