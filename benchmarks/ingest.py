@@ -18,8 +18,9 @@ Also, in this process:
 
 - the per-session CPU cost of each step on one thread (``time.thread_time``, median of a few
   files): the build's optional signal check (``summarize``, ``--check``: one decode at the
-  recorded rate), the embed's read (``read_session`` at the tokenizer's 200 Hz: decode, harmonize, filter, resample,
-  reference), tokenize (multitaper), encode (batches of 8); their sum bounds what two cores can do;
+  recorded rate), the embed's read (``read_session`` at the tokenizer's 200 Hz: decode,
+  harmonize, filter, resample, reference), tokenize (multitaper), encode (batches of 8); their
+  sum bounds what two cores can do;
 - the start-up of one ``clef`` process that embeds (imports, model load), paid twice end to end;
 - the embed step (``embed_cohort``, model loaded) with the plain path (``read_threads=0``: read,
   tokenize and encode in turn) and with the read-ahead threads (the default), and the largest
