@@ -180,6 +180,7 @@ def _filter_inplace(data: np.ndarray, sos_list) -> None:
         return
     sos = np.ascontiguousarray(np.concatenate(sos_list, axis=0), dtype=np.float64)  # (sec, 6)
     pad = min(data.shape[1] - 1, 3 * (2 * len(sos) + 1) * 50)
+    zi = sosfilt_zi(sos)  # (sections, 2) steady-state initial conditions, shared by every block
     for s in range(0, data.shape[0], _FILTER_CHANNELS):  # bounds the float64 temporaries
         block = data[s:s + _FILTER_CHANNELS]  # (channels, samples) view
         n = block.shape[1]
@@ -187,7 +188,7 @@ def _filter_inplace(data: np.ndarray, sos_list) -> None:
         cols[pad:pad + n] = block.T  # the ends: scipy's odd extension, in the input's dtype
         cols[:pad] = (2 * block[:, :1] - block[:, pad:0:-1]).T
         cols[pad + n:] = (2 * block[:, -1:] - block[:, -2:-(pad + 2):-1]).T
-        _compiled_filtfilt()(sos, sosfilt_zi(sos), cols)
+        _compiled_filtfilt()(sos, zi, cols)
         block[:] = cols[pad:pad + n].T
         del cols  # before the next block's is allocated
 
