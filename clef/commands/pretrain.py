@@ -48,6 +48,10 @@ def pretrain(
     session_contrast: Annotated[float, typer.Option(
         help="Stage-1 session contrast weight: InfoNCE between two disjoint masked views of each "
              "session (0 = reconstruction only).")] = 0.0,
+    summary_weight: Annotated[float, typer.Option(
+        help="Stage-1 session-summary weight: the pooled embedding of the visible tokens predicts "
+             "each region/band's mean spectrum and variability over the session (0 = off).")
+                              ] = 0.0,
     contrast_temperature: Annotated[float, typer.Option(
         help="Temperature of the stage-1 session contrast.")] = 0.1,
     vq_tokenizer: Annotated[Path | None, typer.Option(
@@ -121,6 +125,7 @@ def pretrain(
         cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
         recon_target=recon_target, session_contrast_weight=session_contrast,
+        summary_weight=summary_weight,
         contrast_temperature=contrast_temperature, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,
         token_input=token_input,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,

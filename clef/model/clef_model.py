@@ -55,6 +55,8 @@ class CLEFModel(nn.Module):
             self.eeg_proj = nn.Linear(d, config.embed_dim, bias=False)
             nn.init.trunc_normal_(self.eeg_proj.weight, std=d ** -0.5)
         self.decoder = ReconDecoder(config.decoder, config.encoder, self.eeg.embed.n_codes)
+        if config.summary_head:  # (B, embed_dim) -> (B, summary_dim), see session_summary
+            self.summary_head = nn.Linear(config.embed_dim, summary_dim(config))
         self.text = TextTower(config.text, config.embed_dim)
         self.ehr = EHRTower(config.ehr, config.embed_dim)
         init = math.log(1.0 / config.init_temperature)
@@ -168,18 +170,26 @@ class CLEFModel(nn.Module):
 
     # ------------------------------------------------------------------ reconstruction
     def reconstruct(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float,
-                    return_pooled: bool = False):
+                    return_pooled: bool = False, return_summary: bool = False):
         """MAE pass: hide ``mask_ratio`` of each session's tokens (lowest ``noise`` kept).
 
         Returns (pred (B, N, patch_dim), masked (B, N) bool, valid (B, N, patch_dim) bool), and
-        with ``return_pooled`` also the mean of the visible tokens' states (B, d_model).
+        with ``return_pooled`` also the mean of the visible tokens' states (B, d_model), with
+        ``return_summary`` also the summary head's prediction (B, summary_dim) from the pooled,
+        projected visible tokens (needs ``config.summary_head``).
         """
         tokens = tokens.to(self.device)
         if self.config.token_input == "vq" and tokens.codes is None:  # quantize once, not per part
             tokens = self.with_codes(tokens)
-        pred, masked, pooled = self._masked_pass(tokens, noise, mask_ratio, codes=False)
+        vis = self._encode_visible(tokens, noise, mask_ratio)
+        vstates, keep_idx, keep_mask, masked, pooled, visible = vis
+        pred = self.decoder(tokens, vstates, keep_idx, keep_mask, self.eeg.groups(tokens), False)
         valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
-        return (pred, masked, valid, pooled) if return_pooled else (pred, masked, valid)
+        out = (pred, masked, valid) + ((pooled,) if return_pooled else ())
+        if return_summary:
+            z = self.pool_project(vstates, visible, keep_mask)  # (B, embed_dim)
+            out += (self.summary_head(z),)
+        return out
 
     def predict_codes(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float,
                       return_pooled: bool = False):
@@ -196,7 +206,7 @@ class CLEFModel(nn.Module):
         tokens = tokens.to(self.device)
         if self.config.token_input == "vq" and tokens.codes is None:
             tokens = self.with_codes(tokens)
-        return self._encode_visible(tokens, noise, mask_ratio)[-1]
+        return self._encode_visible(tokens, noise, mask_ratio)[4]
 
     def with_codes(self, tokens: Tokens) -> Tokens:
         """``tokens`` with ``codes`` from the model's VQ tokenizer (0 at padding)."""
@@ -208,7 +218,8 @@ class CLEFModel(nn.Module):
                       tokens.mask, tokens.time_patch_s, codes)
 
     def _encode_visible(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
-        """-> (vstates (B, K, d), keep_idx (B, K), keep_mask (B, K), masked (B, N), pooled (B, d))."""
+        """-> (vstates (B, K, d), keep_idx (B, K), keep_mask (B, K), masked (B, N), pooled (B, d),
+        visible Tokens (B, K))."""
         visible, keep_idx, keep_mask, masked = select_visible(tokens, noise.to(self.device),
                                                               mask_ratio)
         enc = self.eeg
@@ -217,12 +228,12 @@ class CLEFModel(nn.Module):
         vstates = enc.contextualize(x, visible, enc.groups(visible))  # (B, K, d)
         m = keep_mask[..., None].to(vstates.dtype)  # (B, K, 1)
         pooled = (vstates * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, d)
-        return vstates, keep_idx, keep_mask, masked, pooled
+        return vstates, keep_idx, keep_mask, masked, pooled, visible
 
     def _masked_pass(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float, codes: bool):
         """Encode the visible tokens, decode all: (patch values or code logits, masked, pooled)."""
-        vstates, keep_idx, keep_mask, masked, pooled = self._encode_visible(tokens, noise,
-                                                                           mask_ratio)
+        vstates, keep_idx, keep_mask, masked, pooled, _ = self._encode_visible(tokens, noise,
+                                                                              mask_ratio)
         out = self.decoder(tokens, vstates, keep_idx, keep_mask, self.eeg.groups(tokens), codes)
         return out, masked, pooled
 
@@ -247,6 +258,13 @@ def _vq_config(config: ModelConfig):
     from clef.tokenizer.vq import VQConfig
 
     return VQConfig.from_dict(config.vq)
+
+
+def summary_dim(config: ModelConfig) -> int:
+    """Size of the session summary: (regions x bands) x (mean, std) x (channels x bins)."""
+    e = config.encoder
+    windows = config.tokenizer_config().windows_per_patch
+    return e.n_regions * e.n_bands * 2 * (e.patch_dim // windows)
 
 
 def _patch_valid(config: ModelConfig) -> torch.Tensor:

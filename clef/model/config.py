@@ -116,6 +116,10 @@ class ModelConfig:
     # "region" = one query per region, concatenated (B, n_regions * d_model), keeps laterality;
     # "session+region" = both (B, (1 + n_regions) * d_model).
     eeg_pool: str = "session"
+    # Stage-1 session-summary head (``clef pretrain --summary-weight``): from the pooled, projected
+    # embedding of the visible tokens it predicts every region/band's mean spectrum and its
+    # variability over the whole session, so stage 1 trains the pool and projection too.
+    summary_head: bool = False
     tokenizer: dict = field(default_factory=lambda: {"preset": "tiny"})
     # What a token's embedding starts from: "patch" = linear projection of the patch values;
     # "vq" = a learned embedding of the token's code from the VQ tokenizer ``vq_tokenizer`` (a

@@ -44,7 +44,7 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
     metrics: dict = {}
     for stage, d in summary.get("final", {}).items():
         for k, v in d.items():
-            if k in ("loss", "recon", "contrast", "clip_text", "clip_ehr", "temperature_text",
+            if k in ("loss", "recon", "contrast", "summary", "clip_text", "clip_ehr", "temperature_text",
                      "temperature_ehr"):
                 metrics[f"{stage}/{k} (last {cfg.log_every} steps)"] = v
     for k, v in (summary.get("eval") or {}).items():
@@ -55,6 +55,9 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
              f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
              " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "
              "among the evaluated sessions.")
+    if cfg.summary_weight > 0 and "recon" in cfg.stages():
+        notes += (" Stage 1 also trained the pool and projection to predict each session's "
+                  f"region/band mean spectra and their variability (weight {cfg.summary_weight}).")
     if cfg.session_contrast_weight > 0 and "recon" in cfg.stages():
         notes += (" Stage 1 added a session contrast between two disjoint masked views (weight "
                   f"{cfg.session_contrast_weight}, temperature {cfg.contrast_temperature}).")

@@ -43,6 +43,11 @@ class TrainConfig:
     # mean-pooled embedding keeps what is stable across a session. 0 = off (reconstruction only).
     session_contrast_weight: float = 0.0
     contrast_temperature: float = 0.1  # InfoNCE temperature of the session contrast
+    # Stage-1 session summary: the pooled, projected embedding of the visible tokens predicts each
+    # region/band's mean spectrum and its variability over the whole session (MSE), so stage 1
+    # also trains the pool and projection, and a recon-only model's embedding is that learned
+    # one. 0 = off.
+    summary_weight: float = 0.0
     vq_tokenizer: str | None = None  # `clef tokenizer train` folder put into the model config
     token_input: str | None = None  # "patch" or "vq" (None: "vq" with vq_tokenizer, else config's)
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
@@ -103,6 +108,11 @@ class TrainConfig:
             raise ValueError(f"token_input={self.token_input!r}; allowed: 'patch', 'vq'")
         if self.session_contrast_weight < 0:
             raise ValueError(f"session_contrast_weight={self.session_contrast_weight}; must be >= 0")
+        if self.summary_weight < 0:
+            raise ValueError(f"summary_weight={self.summary_weight}; must be >= 0")
+        if self.summary_weight > 0 and self.recon_target != "patches":
+            raise ValueError("summary_weight > 0 works with recon_target='patches' only. Fix: "
+                             "pass --recon-target patches or --summary-weight 0.")
         if not self.contrast_temperature > 0:
             raise ValueError(f"contrast_temperature={self.contrast_temperature}; must be > 0")
         if self.session_contrast_weight > 0 and self.mask_ratio < 0.5:
@@ -136,7 +146,7 @@ class TrainConfig:
                    "init_from", "seed", "sites", "max_sessions", "text_target",
                    "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
                    "recon_target", "vq_tokenizer", "token_input", "session_contrast_weight",
-                   "contrast_temperature", "describe_findings")
+                   "contrast_temperature", "describe_findings", "summary_weight")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -80,7 +80,9 @@ def _model_config(cfg: TrainConfig, rows) -> ModelConfig:
         mc.vq_tokenizer = cfg.vq_tokenizer or mc.vq_tokenizer
         mc.token_input = cfg.token_input or ("vq" if cfg.vq_tokenizer else mc.token_input)
         mc = mc.resolve()
-    mc.eeg_output = "mean" if cfg.stages() == ["recon"] else "shared"
+    if cfg.summary_weight > 0 and "recon" in cfg.stages():
+        mc.summary_head = True  # stage 1 trains pool + projection: their output is the embedding
+    mc.eeg_output = "mean" if cfg.stages() == ["recon"] and not mc.summary_head else "shared"
     if cfg.stage == "recon" or (cfg.stage == "align" and not cfg.init_from):
         mc.name = f"{mc.name}-{cfg.stage}"  # a one-stage model (with init_from: both stages)
     return mc

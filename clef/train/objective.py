@@ -2,7 +2,9 @@
 
 Stage 1 is masked reconstruction of the hidden tokens: their patch values (MSE,
 ``recon_target="patches"``) or their VQ codes (cross-entropy over the codebook,
-``recon_target="codes"``, as BEiT; the model needs ``ModelConfig.vq_tokenizer``).
+``recon_target="codes"``, as BEiT; the model needs ``ModelConfig.vq_tokenizer``). With
+``summary_weight`` > 0 it also predicts the whole session's summary (each region/band's mean
+spectrum and its variability over time) from the pooled, projected visible tokens.
 """
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from clef.train.data import Batch
 
 # Parameters trained in each stage (prefixes of CLEFModel parameter names).
 RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")  # stage 1 (also what init_from copies)
+# Also trained in stage 1 by the session-summary term (pool and projection: also copied by
+# init_from from a checkpoint that has a summary head); the head is used in stage 1 only.
+SUMMARY_PARAMS = ("eeg.pool.", "eeg_proj.", "summary_head.")
 ALIGN_FROZEN_WITHOUT_RECON = ("decoder.",)
 NEVER_TRAINED = ("eeg.embed.vq.",)  # the frozen VQ tokenizer inside a VQ model
 # The decoder head the other stage-1 target uses (unused parameters would break DDP).
@@ -34,7 +39,8 @@ def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
     names = []
     for name, p in model.named_parameters():
         if stage == "recon":
-            on = name.startswith(RECON_PARAMS)
+            on = name.startswith(RECON_PARAMS) or (cfg.summary_weight > 0
+                                                   and name.startswith(SUMMARY_PARAMS))
         elif cfg.freeze_encoder:  # stage 2 with the stage-1 encoder locked: pool + towers
             on = not name.startswith(RECON_PARAMS)
         else:
@@ -42,6 +48,8 @@ def set_trainable(model: CLEFModel, stage: str, cfg: TrainConfig) -> list[str]:
         if stage == "align" and cfg.freeze_text and name.startswith("text."):
             on = False  # locked text tower: only the EEG/EHR side moves towards it
         if name.startswith(NEVER_TRAINED + UNUSED_HEAD[cfg.recon_target]):
+            on = False
+        if stage != "recon" and name.startswith("summary_head."):
             on = False
         p.requires_grad_(on)
         if on:
@@ -64,6 +72,7 @@ class PretrainObjective(nn.Module):
         self.multi = MultiPositiveClipLoss()
         self.recon = MaskedReconLoss()
         self.code_loss = MaskedCodeLoss()
+        self.summary_loss = SessionSummaryLoss(model) if cfg.summary_weight > 0 else None
         if cfg.recon_target == "codes" and not model.eeg.embed.n_codes:
             raise ValueError("recon_target='codes' predicts VQ codes but the model has no VQ "
                              "tokenizer. Fix: pass --vq-tokenizer DIR (a `clef tokenizer train` "
@@ -97,7 +106,10 @@ class PretrainObjective(nn.Module):
         return self.clip(a, b, scale)
 
     def stage1_loss(self, batch: Batch, logs: dict) -> torch.Tensor:
-        """Reconstruction (+ session contrast when its weight is > 0); fills ``logs``."""
+        """Reconstruction (+ session contrast, + session summary when their weights are > 0);
+        fills ``logs``."""
+        if self.summary_loss is not None:
+            return self.summary_stage1_loss(batch, logs)
         if self.cfg.session_contrast_weight <= 0:
             loss = self.recon_loss(batch)
             logs["recon"] = loss.detach()
@@ -106,6 +118,24 @@ class PretrainObjective(nn.Module):
         contrast = self.session_contrast(batch, pooled)
         logs.update(recon=recon.detach(), contrast=contrast.detach())
         return recon + self.cfg.session_contrast_weight * contrast
+
+    def summary_stage1_loss(self, batch: Batch, logs: dict) -> torch.Tensor:
+        """Patch reconstruction + ``summary_weight`` x session-summary MSE (one encoder pass)."""
+        cfg = self.cfg
+        with_pooled = cfg.session_contrast_weight > 0
+        out = self.model.reconstruct(batch.tokens, batch.noise, cfg.mask_ratio,
+                                     return_pooled=with_pooled, return_summary=True)
+        pred, masked, valid = out[:3]
+        tokens = batch.tokens.to(pred.device)
+        recon = self.recon(pred, tokens.values, masked.to(pred.device), valid)
+        summary = self.summary_loss(out[-1], tokens)
+        logs.update(recon=recon.detach(), summary=summary.detach())
+        loss = recon + cfg.summary_weight * summary
+        if with_pooled:
+            contrast = self.session_contrast(batch, out[3])
+            logs["contrast"] = contrast.detach()
+            loss = loss + cfg.session_contrast_weight * contrast
+        return loss
 
     def forward(self, batch: Batch, stage: str):
         m, cfg = self.model, self.cfg
@@ -163,6 +193,48 @@ class MaskedCodeLoss(nn.Module):
             count = count.clone()
             dist.all_reduce(count)
         return total / count.clamp_min(1.0) * w
+
+
+class SessionSummaryLoss(nn.Module):
+    """MSE between the summary head's prediction and the session's summary (all its tokens).
+
+    The summary of a session is, for each (region, band) slot, the mean over its tokens of the
+    window-averaged patch (channels x bins) and the standard deviation of that over the
+    session's time patches: (B, regions * bands * 2 * channels * bins), in
+    :func:`clef.model.clef_model.summary_dim` order. Padding channels/bins and slots a session
+    has no token in are left out. ``forward(pred (B, S), tokens) -> scalar``.
+    """
+
+    def __init__(self, model: CLEFModel):
+        super().__init__()
+        from clef.tokenizer import PatchLayout
+
+        lay = PatchLayout.from_config(model.config.tokenizer_config())
+        self.shape = (lay.group_size, lay.windows_per_patch, lay.bins_per_band)
+        self.n_bands = lay.n_bands
+        valid = model.patch_valid.view(-1, *self.shape).any(2)  # (slots, gsize, bins)
+        self.register_buffer("slot_valid", valid.flatten(1), persistent=False)  # (S, F)
+
+    def target(self, tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (summary (B, S * 2 * F), valid (B, S * 2 * F) bool)."""
+        B, N, _ = tokens.values.shape
+        x = tokens.values.float().view(B, N, *self.shape).mean(3).flatten(2)  # (B, N, F)
+        slot = tokens.region_idx * self.n_bands + tokens.band_idx  # (B, N)
+        S = self.slot_valid.shape[0]
+        w = F.one_hot(slot, S).float() * tokens.mask[..., None]  # (B, N, S)
+        count = w.sum(1)  # (B, S)
+        mean = torch.einsum("bns,bnf->bsf", w, x) / count.clamp_min(1.0)[..., None]
+        sq = torch.einsum("bns,bnf->bsf", w, x * x) / count.clamp_min(1.0)[..., None]
+        std = (sq - mean * mean).clamp_min(0.0).add(1e-6).sqrt()  # (B, S, F)
+        valid = self.slot_valid[None] & (count > 0)[..., None]  # (B, S, F)
+        summary = torch.stack([mean, std], 2).flatten(1)  # (B, S * 2 * F)
+        return summary, torch.stack([valid, valid], 2).flatten(1)
+
+    def forward(self, pred: torch.Tensor, tokens) -> torch.Tensor:
+        with torch.no_grad():
+            target, valid = self.target(tokens)
+        err = (pred.float() - target) ** 2 * valid
+        return err.sum() / valid.sum().clamp_min(1)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

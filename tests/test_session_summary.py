@@ -1,0 +1,122 @@
+"""Stage-1 session summary: the target by hand, a CLI-config run that learns and resumes, the
+recon-only embedding it gives, init_from carrying pool and projection, validation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_model import random_tokens, tiny_config
+from test_session_contrast import _batch
+from test_train import _cfg, _log, fake  # noqa: F401  (fixture)
+
+from clef.model import CLEFModel
+from clef.model.clef_model import summary_dim
+from clef.train import TrainConfig, pretrain
+from clef.train.objective import PretrainObjective, SessionSummaryLoss, set_trainable
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _summary_model():
+    mc = tiny_config()
+    mc.summary_head = True
+    return CLEFModel(mc).eval()
+
+
+def test_summary_target_is_each_slots_mean_and_std_over_time():
+    model = _summary_model()
+    tok = random_tokens([4, 2], model.config, 0)
+    loss = SessionSummaryLoss(model)
+    target, valid = loss.target(tok)
+    gs, wpp, bpb = loss.shape
+    nb = model.config.encoder.n_bands
+    S = model.config.encoder.n_regions * nb
+    F_ = gs * bpb
+    assert target.shape == valid.shape == (2, summary_dim(model.config)) == (2, S * 2 * F_)
+    for b in range(2):
+        for s in range(S):
+            sel = (tok.mask[b] & (tok.region_idx[b] * nb + tok.band_idx[b] == s))
+            rows = tok.values[b][sel].view(-1, gs, wpp, bpb).mean(2).flatten(1)  # (T, F)
+            got = target[b].view(S, 2, F_)[s]
+            ok = valid[b].view(S, 2, F_)[s]
+            if not sel.any():
+                assert not ok.any()
+                continue
+            want_std = rows.var(0, unbiased=False).add(1e-6).sqrt()
+            assert torch.allclose(got[0][ok[0]], rows.mean(0)[ok[0]], atol=1e-5)
+            assert torch.allclose(got[1][ok[1]], want_std[ok[1]], atol=1e-4)
+    # the second session is shorter: a slot it lacks would be invalid, never a zero target
+    assert valid.any()
+
+
+def test_summary_loss_is_the_masked_mse_and_stage1_adds_it():
+    torch.manual_seed(0)
+    model = _summary_model()
+    cfg = TrainConfig(cohort="c", out="o", summary_weight=0.5)
+    obj = PretrainObjective(model, cfg)
+    tok = random_tokens([4, 3, 5], model.config, 1)
+    noise = torch.rand(tok.mask.shape, generator=torch.Generator().manual_seed(1))
+    logs: dict = {}
+    with torch.no_grad():
+        total = obj.stage1_loss(_batch(tok, noise), logs)
+        pred = model.reconstruct(tok, noise, cfg.mask_ratio, return_summary=True)[-1]
+        target, valid = obj.summary_loss.target(tok)
+        want = ((pred - target)[valid] ** 2).mean()
+    assert logs["summary"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert total.item() == pytest.approx(logs["recon"].item() + 0.5 * want.item(), rel=1e-5)
+
+
+def test_summary_trains_pool_and_projection_in_stage_1_only():
+    model = _summary_model()
+    cfg = TrainConfig(cohort="c", out="o", stage="recon", summary_weight=1.0)
+    on = set_trainable(model, "recon", cfg)
+    assert any(n.startswith("eeg.pool.") for n in on) and any(n.startswith("eeg_proj.") for n in on)
+    assert any(n.startswith("summary_head.") for n in on)
+    off = set_trainable(model, "recon", TrainConfig(cohort="c", out="o", stage="recon"))
+    assert not any(n.startswith(("eeg.pool.", "eeg_proj.", "summary_head.")) for n in off)
+    align = set_trainable(model, "align", TrainConfig(cohort="c", out="o", stage="align"))
+    assert not any(n.startswith("summary_head.") for n in align)
+
+
+def test_stage1_with_summary_learns_resumes_and_starts_stage_2(fake, tmp_path):  # noqa: F811
+    kw = {"stage": "recon", "steps": 12, "summary_weight": 1.0, "ckpt_every": 4}
+    a = pretrain(_cfg(fake, tmp_path / "a", **kw))
+    log = _log(tmp_path / "a" / "train_log.jsonl")
+    summary = [x["summary"] for x in log]
+    assert len(summary) == 12 and np.mean(summary[-3:]) < np.mean(summary[:3])
+    card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
+    assert "region/band mean spectra and their variability (weight 1.0" in card
+    meta = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert meta["eeg_output"] == "shared" and meta["summary_head"] is True  # learned embedding
+    # resume after step 4 gives the same losses as the uninterrupted run
+    cfg_b = _cfg(fake, tmp_path / "b", **kw)
+    pretrain(cfg_b)
+    import shutil
+
+    for p in (tmp_path / "b" / "checkpoints").glob("ckpt-*"):
+        if int(p.name.split("-")[1]) > 4:
+            shutil.rmtree(p)
+    (tmp_path / "b" / "model.safetensors").unlink()
+    b = pretrain(cfg_b, resume=True)
+    assert a["steps"] == b["steps"] == [12]
+    assert [x["loss"] for x in log] == [x["loss"] for x in _log(tmp_path / "b" / "train_log.jsonl")]
+    # stage 2 from it: the pool and projection start where stage 1 left them
+    from clef.train.checkpoint import init_from_checkpoint
+
+    src = CLEFModel.from_pretrained(tmp_path / "a")
+    dst = CLEFModel(src.config.__class__.from_dict({**src.config.to_dict(), "summary_head": False}))
+    info = init_from_checkpoint(dst, tmp_path / "a")
+    assert info["tensors"] > 0
+    for name, t in dst.state_dict().items():
+        if name.startswith(("eeg.pool.", "eeg_proj.", "eeg.stack.")):
+            assert torch.equal(t, src.state_dict()[name]), name
+    assert not hasattr(dst, "summary_head")
+
+
+def test_summary_validation():
+    with pytest.raises(ValueError, match="summary_weight"):
+        TrainConfig(cohort="c", out="o", summary_weight=-1).validate()
+    with pytest.raises(ValueError, match="recon_target='patches'"):
+        TrainConfig(cohort="c", out="o", summary_weight=1, recon_target="codes").validate()
