@@ -11,6 +11,8 @@ W=${1:-.cache/sample-build}
 mkdir -p "$W"
 SEED=2026
 
+# Each training step is skipped when its output exists (rerun after an interruption; delete an
+# output folder to retrain it).
 # 1. synthetic cohort: 2,000 ten-minute sessions, tables only (signals regenerate from the seed)
 [ -f "$W/cohort/cohort.json" ] || $CLEF synth --n-sessions 2000 --out "$W/cohort" --seed $SEED \
   --minutes 10 --signals none
@@ -21,14 +23,16 @@ SEED=2026
 #    the EHR, in the locked text backbone's space (the defaults: --text-target findings,
 #    --freeze-text): the CLEF checkpoint. Then the short-window baseline. One torch thread each
 #    (faster on 2 shared cores).
-$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage recon --out "$W/clef-tiny-recon" \
-  --work-dir "$W/work-recon" --cache-dir "$W/cache" --workers 2 --threads 1 --steps 300 \
-  --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
-$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --stage align \
-  --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 --align-recon-weight 0 \
+[ -f "$W/clef-tiny-recon/config.json" ] || $CLEF pretrain --cohort "$W/cohort" --config clef-tiny \
+  --stage recon --out "$W/clef-tiny-recon" --work-dir "$W/work-recon" --cache-dir "$W/cache" \
+  --workers 2 --threads 1 --steps 300 --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
+[ -f "$W/clef-tiny/config.json" ] || $CLEF pretrain --cohort "$W/cohort" --config clef-tiny \
+  --stage align --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
+  --align-recon-weight 0 \
   --out "$W/clef-tiny" --work-dir "$W/work" --cache-dir "$W/cache" --threads 1 --steps 1500 \
   --batch-size 128 --lr 1e-3 --ckpt-every 500 --eval-sessions 256 --seed 0
-$CLEF pretrain --cohort "$W/cohort" --config clef-tiny --arch short-window --stage recon \
+[ -f "$W/clef-tiny-sw/config.json" ] || $CLEF pretrain --cohort "$W/cohort" --config clef-tiny \
+  --arch short-window --stage recon \
   --out "$W/clef-tiny-sw" --work-dir "$W/work-sw" --cache-dir "$W/cache-sw" --workers 1 \
   --threads 1 --steps 150 --batch-size 32 --max-sessions 800 --ckpt-every 50 --eval-sessions 0 \
   --seed 0
@@ -51,8 +55,9 @@ echo '{"created_by": "scripts/build_data_samples.sh", "parts": {"checkpoint": "c
 # 4. clinical-semantics ablation on the same split: whole-report alignment vs findings-level
 #    (printed in the probe summary of step 5)
 for T in report findings; do
-  $CLEF pretrain --cohort "$W/cohort" --config data_samples/clef-tiny/config.json --stage align \
-    --text-target $T --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
+  [ -f "$W/abl-$T/config.json" ] || $CLEF pretrain --cohort "$W/cohort" \
+    --config data_samples/clef-tiny/config.json --stage align --text-target $T \
+    --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
     --align-recon-weight 0 --out "$W/abl-$T" --work-dir "$W/work-abl-$T" --cache-dir "$W/cache" \
     --threads 1 --steps 1500 --batch-size 128 --lr 1e-3 --ckpt-every 250 --eval-sessions 256 --seed 0
 done
