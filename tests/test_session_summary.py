@@ -120,3 +120,23 @@ def test_summary_validation():
         TrainConfig(cohort="c", out="o", summary_weight=-1).validate()
     with pytest.raises(ValueError, match="recon_target='patches'"):
         TrainConfig(cohort="c", out="o", summary_weight=1, recon_target="codes").validate()
+
+
+def test_cli_summary_weight_reaches_the_run(fake, tmp_path):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from clef.cli import app
+
+    cohort, cfg_path, cache = fake
+    out = tmp_path / "cli"
+    res = CliRunner().invoke(app, [
+        "pretrain", "--cohort", str(cohort), "--config", str(cfg_path), "--stage", "recon",
+        "--steps", "2", "--batch-size", "8", "--out", str(out), "--cache-dir", str(cache),
+        "--eval-sessions", "0", "--summary-weight", "0.5", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["summary_head"] is True
+    assert "summary" in _log(out / "train_log.jsonl")[-1]
+    bad = CliRunner().invoke(app, [
+        "pretrain", "--cohort", str(cohort), "--config", str(cfg_path), "--stage", "recon",
+        "--steps", "2", "--out", str(tmp_path / "bad"), "--summary-weight", "-1", "--quiet"])
+    assert bad.exit_code != 0 and "summary_weight" in bad.output
