@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,30 @@ from clef.train.data import Batch
 from clef.train.objective import PretrainObjective
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def run_stage1_term(fake_cohort, out: Path, weight: str, logged: str, card_says: str):
+    """A 12-step stage-1 run with the term ``weight`` at 1.0: the term (logged as ``logged``)
+    falls and the model card names it. -> (run kwargs, result, train log)."""
+    kw = {"stage": "recon", "steps": 12, weight: 1.0, "ckpt_every": 4}
+    result = pretrain(_cfg(fake_cohort, out, **kw))
+    log = _log(out / "train_log.jsonl")
+    term = [x[logged] for x in log]
+    assert len(term) == 12 and np.mean(term[-3:]) < np.mean(term[:3])
+    assert card_says in (out / "MODEL_CARD.md").read_text()
+    return kw, result, log
+
+
+def rerun_resumed_after(cfg: TrainConfig, step: int) -> tuple[dict, list[dict]]:
+    """Run ``cfg`` to the end, delete its checkpoints after ``step`` and its saved model, then
+    resume it: -> (the resumed run's result, its train log)."""
+    pretrain(cfg)
+    out = Path(cfg.out)
+    for p in (out / "checkpoints").glob("ckpt-*"):
+        if int(p.name.split("-")[1]) > step:
+            shutil.rmtree(p)
+    (out / "model.safetensors").unlink()
+    return pretrain(cfg, resume=True), _log(out / "train_log.jsonl")
 
 
 def _batch(tok, noise) -> Batch:
@@ -80,26 +106,12 @@ def test_zero_weight_is_plain_reconstruction():
 
 
 def test_stage1_with_session_contrast_learns_and_resumes_exactly(fake, tmp_path):  # noqa: F811
-    kw = {"stage": "recon", "steps": 12, "session_contrast_weight": 1.0, "ckpt_every": 4}
-    a = pretrain(_cfg(fake, tmp_path / "a", **kw))
-    log = _log(tmp_path / "a" / "train_log.jsonl")
-    contrast = [x["contrast"] for x in log]
-    assert len(contrast) == 12 and np.mean(contrast[-3:]) < np.mean(contrast[:3])
-    card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
-    assert "session contrast between two disjoint masked views (weight 1.0" in card
+    kw, a, log = run_stage1_term(fake, tmp_path / "a", "session_contrast_weight", "contrast",
+                                 "session contrast between two disjoint masked views (weight 1.0")
     # resume after step 4 gives the same weights and losses as the uninterrupted run
-    cfg_b = _cfg(fake, tmp_path / "b", **kw)
-    pretrain(cfg_b)
-    for p in (tmp_path / "b" / "checkpoints").glob("ckpt-*"):
-        if int(p.name.split("-")[1]) > 4:
-            import shutil
-
-            shutil.rmtree(p)
-    (tmp_path / "b" / "model.safetensors").unlink()
-    b = pretrain(cfg_b, resume=True)
+    b, log_b = rerun_resumed_after(_cfg(fake, tmp_path / "b", **kw), 4)
     assert a["steps"] == b["steps"] == [12]
-    la, lb = log, _log(tmp_path / "b" / "train_log.jsonl")
-    assert [x["loss"] for x in la] == [x["loss"] for x in lb]
+    assert [x["loss"] for x in log] == [x["loss"] for x in log_b]
     meta = json.loads((tmp_path / "a" / "config.json").read_text())
     assert meta["eeg_output"] == "mean"  # a stage-1 model: the probe's reconstruction-only row
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from test_model import random_tokens, tiny_config
-from test_session_contrast import _batch
+from test_session_contrast import _batch, rerun_resumed_after, run_stage1_term
 from test_train import _cfg, _log, fake  # noqa: F401  (fixture)
 
 from clef.model import CLEFModel
 from clef.model.clef_model import summary_dim
-from clef.train import TrainConfig, pretrain
+from clef.train import TrainConfig
 from clef.train.objective import PretrainObjective, SessionSummaryLoss, set_trainable
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -81,27 +80,14 @@ def test_summary_trains_pool_and_projection_in_stage_1_only():
 
 
 def test_stage1_with_summary_learns_resumes_and_starts_stage_2(fake, tmp_path):  # noqa: F811
-    kw = {"stage": "recon", "steps": 12, "summary_weight": 1.0, "ckpt_every": 4}
-    a = pretrain(_cfg(fake, tmp_path / "a", **kw))
-    log = _log(tmp_path / "a" / "train_log.jsonl")
-    summary = [x["summary"] for x in log]
-    assert len(summary) == 12 and np.mean(summary[-3:]) < np.mean(summary[:3])
-    card = (tmp_path / "a" / "MODEL_CARD.md").read_text()
-    assert "region/band mean spectra and their variability (weight 1.0" in card
+    kw, a, log = run_stage1_term(fake, tmp_path / "a", "summary_weight", "summary",
+                                 "region/band mean spectra and their variability (weight 1.0")
     meta = json.loads((tmp_path / "a" / "config.json").read_text())
     assert meta["eeg_output"] == "shared" and meta["summary_head"] is True  # learned embedding
     # resume after step 4 gives the same losses as the uninterrupted run
-    cfg_b = _cfg(fake, tmp_path / "b", **kw)
-    pretrain(cfg_b)
-    import shutil
-
-    for p in (tmp_path / "b" / "checkpoints").glob("ckpt-*"):
-        if int(p.name.split("-")[1]) > 4:
-            shutil.rmtree(p)
-    (tmp_path / "b" / "model.safetensors").unlink()
-    b = pretrain(cfg_b, resume=True)
+    b, log_b = rerun_resumed_after(_cfg(fake, tmp_path / "b", **kw), 4)
     assert a["steps"] == b["steps"] == [12]
-    assert [x["loss"] for x in log] == [x["loss"] for x in _log(tmp_path / "b" / "train_log.jsonl")]
+    assert [x["loss"] for x in log] == [x["loss"] for x in log_b]
     # stage 2 from it: the pool and projection start where stage 1 left them
     from clef.train.checkpoint import init_from_checkpoint
 
