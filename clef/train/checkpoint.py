@@ -96,8 +96,7 @@ def restore_rng(tensors: dict) -> None:
 
 
 def init_from_checkpoint(model, path) -> dict:
-    """Copy the encoder and decoder weights of a saved checkpoint into ``model`` (and its pool and
-    projection when its stage 1 trained them: ``summary_head``).
+    """Copy the encoder and decoder weights of a saved checkpoint into ``model``.
 
     Parameters
     ----------
@@ -119,26 +118,21 @@ def init_from_checkpoint(model, path) -> dict:
     from clef.errors import CheckpointMismatch
     from clef.model import CLEFModel
     from clef.model.hub import resolve_checkpoint
-    from clef.train.objective import RECON_PARAMS, SUMMARY_PARAMS
+    from clef.train.objective import RECON_PARAMS
 
     folder = resolve_checkpoint(path)
     src = CLEFModel.from_pretrained(folder)
     a, b = src.config, model.config
-    # a stage 1 with the session summary also trained the pool and projection: they start too
-    copied = RECON_PARAMS + (SUMMARY_PARAMS[:2] if a.summary_head else ())
-    pairs = [("tokenizer", a.tokenizer, b.tokenizer), ("arch", a.arch, b.arch),
-             ("encoder", a.encoder, b.encoder), ("decoder", a.decoder, b.decoder)]
-    if a.summary_head:
-        pairs += [("eeg_pool", a.eeg_pool, b.eeg_pool), ("embed_dim", a.embed_dim, b.embed_dim),
-                  ("eeg_proj_hidden", a.eeg_proj_hidden, b.eeg_proj_hidden)]
-    diffs = [k for k, x, y in pairs if x != y]
+    diffs = [k for k, x, y in (("tokenizer", a.tokenizer, b.tokenizer), ("arch", a.arch, b.arch),
+                               ("encoder", a.encoder, b.encoder), ("decoder", a.decoder, b.decoder))
+             if x != y]
     if diffs:
         raise CheckpointMismatch(f"{folder}: cannot start from this checkpoint, its "
                                  f"{', '.join(diffs)} differ from config {b.name!r}. Fix: pass "
                                  "the --config it was trained with.")
-    state = {k: v for k, v in src.state_dict().items() if k.startswith(copied)}
+    state = {k: v for k, v in src.state_dict().items() if k.startswith(RECON_PARAMS)}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k.startswith(copied)]
+    missing = [k for k in missing if k.startswith(RECON_PARAMS)]
     if unexpected or missing:
         raise CheckpointMismatch(f"{folder}: tensors do not match the model (unexpected "
                                  f"{unexpected[:3]}, missing {missing[:3]}). Fix: pass the "

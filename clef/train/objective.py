@@ -25,8 +25,9 @@ from clef.train.data import Batch
 
 # Parameters trained in each stage (prefixes of CLEFModel parameter names).
 RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")  # stage 1 (also what init_from copies)
-# Also trained in stage 1 by the session-summary term (pool and projection: also copied by
-# init_from from a checkpoint that has a summary head); the head is used in stage 1 only.
+# Also trained in stage 1 by the session-summary term; the head is used in stage 1 only. Stage 2
+# (init_from) starts pool and projection afresh: carrying them over measured worse
+# (benchmarks/results/stage1_summary.md, (a) vs (b)).
 SUMMARY_PARAMS = ("eeg.pool.", "eeg_proj.", "summary_head.")
 ALIGN_FROZEN_WITHOUT_RECON = ("decoder.",)
 NEVER_TRAINED = ("eeg.embed.vq.",)  # the frozen VQ tokenizer inside a VQ model
