@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,19 @@ from clef.model.ehr import EHRTower
 from clef.model.encoder import ReconDecoder, SessionEncoder, select_visible
 from clef.model.text import TextTower
 from clef.tokens import Tokens
+
+
+class _Visible(NamedTuple):
+    """What a masked pass's encoder saw: states (B, K, d) of the kept tokens at keep_idx (B, K)
+    (keep_mask (B, K) False at padding), masked (B, N) the hidden tokens, pooled (B, d) the mean
+    kept state, tokens the kept tokens (B, K)."""
+
+    states: torch.Tensor
+    keep_idx: torch.Tensor
+    keep_mask: torch.Tensor
+    masked: torch.Tensor
+    pooled: torch.Tensor
+    tokens: Tokens
 
 
 class CLEFModel(nn.Module):
@@ -55,7 +69,7 @@ class CLEFModel(nn.Module):
             self.eeg_proj = nn.Linear(d, config.embed_dim, bias=False)
             nn.init.trunc_normal_(self.eeg_proj.weight, std=d ** -0.5)
         self.decoder = ReconDecoder(config.decoder, config.encoder, self.eeg.embed.n_codes)
-        if config.summary_head:  # (B, embed_dim) -> (B, summary_dim), see session_summary
+        if config.summary_head:  # (B, embed_dim) -> (B, summary_dim): clef.train.objective.SessionSummaryLoss
             self.summary_head = nn.Linear(config.embed_dim, summary_dim(config))
         self.text = TextTower(config.text, config.embed_dim)
         self.ehr = EHRTower(config.ehr, config.embed_dim)
@@ -181,13 +195,11 @@ class CLEFModel(nn.Module):
         tokens = tokens.to(self.device)
         if self.config.token_input == "vq" and tokens.codes is None:  # quantize once, not per part
             tokens = self.with_codes(tokens)
-        vis = self._encode_visible(tokens, noise, mask_ratio)
-        vstates, keep_idx, keep_mask, masked, pooled, visible = vis
-        pred = self.decoder(tokens, vstates, keep_idx, keep_mask, self.eeg.groups(tokens), False)
+        pred, vis = self._masked_pass(tokens, noise, mask_ratio, codes=False)
         valid = self.patch_valid[tokens.region_idx, tokens.band_idx]  # (B, N, patch_dim)
-        out = (pred, masked, valid) + ((pooled,) if return_pooled else ())
+        out = (pred, vis.masked, valid) + ((vis.pooled,) if return_pooled else ())
         if return_summary:
-            z = self.pool_project(vstates, visible, keep_mask)  # (B, embed_dim)
+            z = self.pool_project(vis.states, vis.tokens, vis.keep_mask)  # (B, embed_dim)
             out += (self.summary_head(z),)
         return out
 
@@ -197,16 +209,16 @@ class CLEFModel(nn.Module):
         predict each token's VQ code. Returns (logits (B, N, n_codes), target codes (B, N) int64,
         masked (B, N) bool) [, pooled visible states (B, d_model)]. Needs ``config.vq_tokenizer``."""
         tokens = self.with_codes(tokens.to(self.device))
-        logits, masked, pooled = self._masked_pass(tokens, noise, mask_ratio, codes=True)
-        return (logits, tokens.codes, masked, pooled) if return_pooled else (
-            logits, tokens.codes, masked)
+        logits, vis = self._masked_pass(tokens, noise, mask_ratio, codes=True)
+        return (logits, tokens.codes, vis.masked, vis.pooled) if return_pooled else (
+            logits, tokens.codes, vis.masked)
 
     def visible_mean(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float) -> torch.Tensor:
         """Encoder only: the mean state (B, d_model) of the tokens a masked pass would keep."""
         tokens = tokens.to(self.device)
         if self.config.token_input == "vq" and tokens.codes is None:
             tokens = self.with_codes(tokens)
-        return self._encode_visible(tokens, noise, mask_ratio)[4]
+        return self._encode_visible(tokens, noise, mask_ratio).pooled
 
     def with_codes(self, tokens: Tokens) -> Tokens:
         """``tokens`` with ``codes`` from the model's VQ tokenizer (0 at padding)."""
@@ -217,9 +229,8 @@ class CLEFModel(nn.Module):
         return Tokens(tokens.values, tokens.time_idx, tokens.region_idx, tokens.band_idx,
                       tokens.mask, tokens.time_patch_s, codes)
 
-    def _encode_visible(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float):
-        """-> (vstates (B, K, d), keep_idx (B, K), keep_mask (B, K), masked (B, N), pooled (B, d),
-        visible Tokens (B, K))."""
+    def _encode_visible(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float) -> _Visible:
+        """Encode the tokens a masked pass keeps (see :class:`_Visible`)."""
         visible, keep_idx, keep_mask, masked = select_visible(tokens, noise.to(self.device),
                                                               mask_ratio)
         enc = self.eeg
@@ -228,14 +239,14 @@ class CLEFModel(nn.Module):
         vstates = enc.contextualize(x, visible, enc.groups(visible))  # (B, K, d)
         m = keep_mask[..., None].to(vstates.dtype)  # (B, K, 1)
         pooled = (vstates * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, d)
-        return vstates, keep_idx, keep_mask, masked, pooled, visible
+        return _Visible(vstates, keep_idx, keep_mask, masked, pooled, visible)
 
     def _masked_pass(self, tokens: Tokens, noise: torch.Tensor, mask_ratio: float, codes: bool):
-        """Encode the visible tokens, decode all: (patch values or code logits, masked, pooled)."""
-        vstates, keep_idx, keep_mask, masked, pooled, _ = self._encode_visible(tokens, noise,
-                                                                              mask_ratio)
-        out = self.decoder(tokens, vstates, keep_idx, keep_mask, self.eeg.groups(tokens), codes)
-        return out, masked, pooled
+        """Encode the visible tokens, decode all: (patch values or code logits, the _Visible)."""
+        vis = self._encode_visible(tokens, noise, mask_ratio)
+        out = self.decoder(tokens, vis.states, vis.keep_idx, vis.keep_mask,
+                           self.eeg.groups(tokens), codes)
+        return out, vis
 
     # ------------------------------------------------------------------ sizes
     @property

@@ -82,16 +82,22 @@ class PretrainObjective(nn.Module):
     def recon_loss(self, batch: Batch, return_pooled: bool = False):
         """Stage-1 loss on the hidden tokens: patch MSE, or code cross-entropy [, pooled
         visible states (B, d_model) of the pass]."""
+        loss, pooled, _ = self._stage1_pass(batch, summary=False)
+        return (loss, pooled) if return_pooled else loss
+
+    def _stage1_pass(self, batch: Batch, summary: bool):
+        """One masked pass -> (reconstruction loss, pooled visible states (B, d_model), summary
+        head prediction (B, summary_dim) or None)."""
         if self.cfg.recon_target == "codes":
             logits, codes, masked, pooled = self.model.predict_codes(
                 batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True)
-            loss = self.code_loss(logits, codes, masked)
-        else:
-            pred, masked, valid, pooled = self.model.reconstruct(
-                batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True)
-            target = batch.tokens.values.to(pred.device)
-            loss = self.recon(pred, target, masked.to(pred.device), valid)
-        return (loss, pooled) if return_pooled else loss
+            return self.code_loss(logits, codes, masked), pooled, None
+        pred, masked, valid, pooled, *head = self.model.reconstruct(
+            batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True,
+            return_summary=summary)
+        target = batch.tokens.values.to(pred.device)
+        loss = self.recon(pred, target, masked.to(pred.device), valid)
+        return loss, pooled, (head[0] if summary else None)
 
     def session_contrast(self, batch: Batch, pooled: torch.Tensor) -> torch.Tensor:
         """InfoNCE between a masked view's pooled states and the complementary view's.
@@ -107,33 +113,17 @@ class PretrainObjective(nn.Module):
         return self.clip(a, b, scale)
 
     def stage1_loss(self, batch: Batch, logs: dict) -> torch.Tensor:
-        """Reconstruction (+ session contrast, + session summary when their weights are > 0);
-        fills ``logs``."""
-        if self.summary_loss is not None:
-            return self.summary_stage1_loss(batch, logs)
-        if self.cfg.session_contrast_weight <= 0:
-            loss = self.recon_loss(batch)
-            logs["recon"] = loss.detach()
-            return loss
-        recon, pooled = self.recon_loss(batch, return_pooled=True)
-        contrast = self.session_contrast(batch, pooled)
-        logs.update(recon=recon.detach(), contrast=contrast.detach())
-        return recon + self.cfg.session_contrast_weight * contrast
-
-    def summary_stage1_loss(self, batch: Batch, logs: dict) -> torch.Tensor:
-        """Patch reconstruction + ``summary_weight`` x session-summary MSE (one encoder pass)."""
+        """Reconstruction (+ session summary, + session contrast when their weights are > 0),
+        from one masked pass; fills ``logs``."""
         cfg = self.cfg
-        with_pooled = cfg.session_contrast_weight > 0
-        out = self.model.reconstruct(batch.tokens, batch.noise, cfg.mask_ratio,
-                                     return_pooled=with_pooled, return_summary=True)
-        pred, masked, valid = out[:3]
-        tokens = batch.tokens.to(pred.device)
-        recon = self.recon(pred, tokens.values, masked.to(pred.device), valid)
-        summary = self.summary_loss(out[-1], tokens)
-        logs.update(recon=recon.detach(), summary=summary.detach())
-        loss = recon + cfg.summary_weight * summary
-        if with_pooled:
-            contrast = self.session_contrast(batch, out[3])
+        loss, pooled, head = self._stage1_pass(batch, summary=self.summary_loss is not None)
+        logs["recon"] = loss.detach()
+        if head is not None:
+            summary = self.summary_loss(head, batch.tokens.to(head.device))
+            logs["summary"] = summary.detach()
+            loss = loss + cfg.summary_weight * summary
+        if cfg.session_contrast_weight > 0:
+            contrast = self.session_contrast(batch, pooled)
             logs["contrast"] = contrast.detach()
             loss = loss + cfg.session_contrast_weight * contrast
         return loss
