@@ -17,7 +17,8 @@ SEED=2026
 [ -f "$W/cohort/cohort.json" ] || $CLEF synth --n-sessions 2000 --out "$W/cohort" --seed $SEED \
   --minutes 10 --signals none
 
-# 2. Stage 1 (masked reconstruction) once: it is also the reconstruction-only baseline. Stage 2
+# 2. Stage 1 (masked reconstruction plus the session-summary term, 1,000 steps: the length chosen
+#    in benchmarks/results/stage1_summary.md) once: it is also the reconstruction-only baseline. Stage 2
 #    aligns a locked copy of that encoder (attention pool, EEG projection, EHR tower) to each
 #    report's affirmed statements and findings summary (multi-positive InfoNCE, clef.text) and to
 #    the EHR, in the locked text backbone's space (the defaults: --text-target findings,
@@ -25,7 +26,8 @@ SEED=2026
 #    (faster on 2 shared cores).
 [ -f "$W/clef-tiny-recon/config.json" ] || $CLEF pretrain --cohort "$W/cohort" --config clef-tiny \
   --stage recon --out "$W/clef-tiny-recon" --work-dir "$W/work-recon" --cache-dir "$W/cache" \
-  --workers 2 --threads 1 --steps 300 --batch-size 32 --ckpt-every 50 --eval-sessions 0 --seed 0
+  --workers 2 --threads 1 --steps 1000 --batch-size 32 --ckpt-every 250 --eval-sessions 0 --seed 0 \
+  --summary-weight 1.0
 [ -f "$W/clef-tiny/config.json" ] || $CLEF pretrain --cohort "$W/cohort" --config clef-tiny \
   --stage align --init-from "$W/clef-tiny-recon" --freeze-encoder --pool-token-drop 0.3 \
   --align-recon-weight 0 \

@@ -330,7 +330,12 @@ def test_locked_encoder_stage2_from_a_recon_checkpoint(fake, tmp_path):
     assert np.mean(loss[-5:]) < 0.8 * np.mean(loss[:5]), loss
     assert summary["init_from"]["tensors"] == len(enc) + sum(k.startswith("decoder.")
                                                              for k in recon)
-    assert "Stage 2 kept the encoder locked" in (tmp_path / "align" / "MODEL_CARD.md").read_text()
+    card = (tmp_path / "align" / "MODEL_CARD.md").read_text()
+    assert "Stage 2 kept the encoder locked" in card
+    stage1_s = json.loads((tmp_path / "recon" / "metrics.json").read_text())["wall_s"]
+    assert summary["init_from"]["wall_s"] == stage1_s  # the card counts both stages' time
+    total_h = (summary["wall_s"] + stage1_s) / 3600
+    assert f"| training wall time, all stages (h) | {total_h:.2f} on CPU" in card, card
 
     # cached states reproduce the token path exactly (no drop: eval mode)
     from clef.cohort import Cohort

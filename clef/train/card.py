@@ -51,6 +51,12 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
         metrics[f"test/{k}"] = v
     metrics["steps per stage"] = ", ".join(str(s) for s in summary["steps"])
     metrics["wall time (s)"] = summary["wall_s"]
+    init = summary.get("init_from") or {}
+    if "wall_s" in init:  # the stage-1 run this one started from
+        metrics["stage-1 wall time (s)"] = init["wall_s"]
+    total_h = (summary["wall_s"] + init.get("wall_s", 0.0)) / 3600
+    threads = f"{cfg.threads} torch thread(s)" if cfg.threads else "torch's default threads"
+    metrics["training wall time, all stages (h)"] = f"{total_h:.2f} on CPU, {threads}"
     notes = (f"arch={cfg.arch}, stage={cfg.stage}, batch {cfg.batch_size}, lr {cfg.lr}, "
              f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
              " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "
@@ -61,7 +67,6 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
     if cfg.session_contrast_weight > 0 and "recon" in cfg.stages():
         notes += (" Stage 1 added a session contrast between two disjoint masked views (weight "
                   f"{cfg.session_contrast_weight}, temperature {cfg.contrast_temperature}).")
-    init = summary.get("init_from")
     if init:
         notes += (f" Stage 1 weights from {init['path']} (weights sha256 "
                   f"{init['weights_sha256'][:12]}).")

@@ -138,5 +138,11 @@ def init_from_checkpoint(model, path) -> dict:
                                  f"{unexpected[:3]}, missing {missing[:3]}). Fix: pass the "
                                  "checkpoint of a clef pretrain run with the same --config.")
     raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    return {"path": str(folder), "weights_sha256": raw.get("weights_sha256", ""),
+    info = {"path": str(folder), "weights_sha256": raw.get("weights_sha256", ""),
             "tensors": len(state)}
+    metrics = folder / "metrics.json"  # written by clef pretrain: the source run's own wall time
+    if metrics.is_file():
+        wall = json.loads(metrics.read_text(encoding="utf-8")).get("wall_s")
+        if wall is not None:
+            info["wall_s"] = float(wall)
+    return info
