@@ -17,9 +17,9 @@ SEED=2026
 [ -f "$W/cohort/cohort.json" ] || $CLEF synth --n-sessions 2000 --out "$W/cohort" --seed $SEED \
   --minutes 10 --signals none
 
-# 2. Stage 1 (masked reconstruction plus the session-summary term, 1,000 steps: the length chosen
-#    in benchmarks/results/stage1_summary.md) once: it is also the reconstruction-only baseline. Stage 2
-#    aligns a locked copy of that encoder (attention pool, EEG projection, EHR tower) to each
+# 2. Stage 1 (masked reconstruction plus the session-summary term, 1,000 steps: the length
+#    chosen in benchmarks/results/stage1_summary.md) once: it is also the reconstruction-only
+#    baseline. Stage 2 aligns a locked copy of that encoder (attention pool, EEG projection, EHR tower) to each
 #    report's affirmed statements and findings summary (multi-positive InfoNCE, clef.text) and to
 #    the EHR, in the locked text backbone's space (the defaults: --text-target findings,
 #    --freeze-text): the CLEF checkpoint. Then the short-window baseline. One torch thread each

@@ -56,7 +56,8 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
         metrics["stage-1 wall time (s)"] = init["wall_s"]
     total_h = (summary["wall_s"] + init.get("wall_s", 0.0)) / 3600
     threads = f"{cfg.threads} torch thread(s)" if cfg.threads else "torch's default threads"
-    metrics["training wall time, all stages (h)"] = f"{total_h:.2f} on CPU, {threads}"
+    metrics["training wall time, all stages (h)"] = (
+        f"{total_h:.2f} on {summary.get('device', 'cpu').upper()}, {threads}")
     notes = (f"arch={cfg.arch}, stage={cfg.stage}, batch {cfg.batch_size}, lr {cfg.lr}, "
              f"mask ratio {cfg.mask_ratio}, seed {cfg.seed}, world size {summary['world_size']}."
              " Test metrics are on the cohort's held-out (split 'test') patients; retrieval is "

@@ -414,6 +414,7 @@ def _finish(run: _Run, p: _Plan, last_logs: dict[str, dict], t_start: float) -> 
     summary = {"stages": p.stages, "steps": p.totals, "train_sessions": len(p.data),
                "init_from": p.init_info,
                "skipped_sessions": len(p.skipped), "world_size": di.world,
+               "device": run.device.type,
                "wall_s": round(time.time() - t_start, 1),
                "final": {s: {k: v for k, v in d.items() if k not in ("stage",)}
                          for s, d in last_logs.items()}}
