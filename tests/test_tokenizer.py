@@ -10,7 +10,7 @@ from clef.channels import STANDARD_CHANNELS
 from clef.errors import BadSignal, InvalidRecording, TooFewChannels, TooShort
 from clef.session import Session
 from clef.tokenizer import MultitaperTokenizer, TokenizerConfig
-from clef.tokenizer import multitaper as mt
+from clef.tokenizer import tokenizer as mt
 from clef.tokenizer.patching import PatchLayout, patch, unpatch
 
 RTOL = 1e-5

@@ -6,13 +6,13 @@
 >>> power = tok.spectrogram(x)                             # (batch, channels, windows, freqs)
 >>> vq = make_tokenizer(TokenizerConfig(..., kind="vq", vq_path=folder))  # learned codes (vq.py)
 
-Details (normalization, lengths, what happens above a model's context) in ``tokenizer.py``.
+Details (the DPSS kernel, normalization, lengths, what happens above a model's context) in
+``tokenizer.py``.
 """
 from clef.tokenizer.cache import TokenCache
 from clef.tokenizer.config import TOKENIZER_VERSION, TokenizerConfig
-from clef.tokenizer.multitaper import dpss_tapers, multitaper_power
 from clef.tokenizer.patching import PatchLayout, collate_tokens
-from clef.tokenizer.tokenizer import MultitaperTokenizer
+from clef.tokenizer.tokenizer import MultitaperTokenizer, dpss_tapers, multitaper_power
 from clef.tokenizer.vq_tokenizer import VQTokenizer, make_tokenizer
 
 __all__ = [
