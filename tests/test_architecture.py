@@ -1,9 +1,11 @@
 """Architecture rules (issue 13, docs/ARCHITECTURE.md): layers and sizes, checked on every run.
 
 - the import-linter contracts in ``pyproject.toml`` (``[tool.importlinter]``), one test each, run
-  through the real ``lint-imports`` command; a test that breaks a contract on a copy of ``clef/``
-  shows the check can fail;
-- the dashboard (a folder of scripts, not a package) imports only ``clef``'s public modules;
+  through the real ``lint-imports`` command; tests that break contracts on a copy of the tree
+  show the check can fail;
+- the dashboard (a folder of scripts, not a package) imports only ``clef``'s public modules: the
+  contract ``dashboard-public-clef-only`` forbids ``clef.<package>.<submodule>``; an AST scan here
+  checks what an import graph cannot see (private names, names that are not modules);
 - no module in ``clef/`` over 500 lines; no function over 100 lines without a ``# long: <why>``
   comment on the line above its ``def`` (above its decorators) or on its signature.
 
@@ -97,20 +99,32 @@ def test_contracts_named_in_issue_exist():
                            ("clef.io", "clef.probe"), ("clef.io", "clef.store"),
                            ("clef.io", "clef.synth"), ("clef.probe", "clef.synth"),
                            ("clef.text", "clef.model"), ("clef.text", "clef.train"),
-                           ("clef.text", "clef.synth")]:
+                           ("clef.text", "clef.synth"), ("dashboard", "clef.*.*")]:
         assert any(source in s and m == target for s, m in forbidden), (source, target)
+    dashboard = next(c for c in _contracts() if c["id"] == "dashboard-public-clef-only")
+    assert dashboard["source_modules"] == ["dashboard"], dashboard
+
+
+def _lint_imports_on_copy(tmp_path: Path, plant: dict[str, str]):
+    """``lint-imports`` on a copy of clef/, dashboard/ and pyproject.toml in ``tmp_path``, with
+    each text of ``plant`` appended to the file at its repository-relative path."""
+    for folder in (LIBRARY, DASHBOARD):
+        shutil.copytree(folder, tmp_path / folder.name,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    for rel, text in plant.items():
+        victim = tmp_path / rel
+        victim.write_text(victim.read_text() + text)
+    env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(tmp_path),
+           "HOME": str(tmp_path)}
+    return _lint_imports(tmp_path, env=env)
 
 
 def test_broken_contract_fails_lint_imports(tmp_path):
     """On a copy of clef/ whose tokenizer imports streamlit and the model, lint-imports fails
     and names both contracts (the check is live, not a formality)."""
-    shutil.copytree(LIBRARY, tmp_path / "clef", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    victim = tmp_path / "clef" / "tokenizer" / "patching.py"
-    victim.write_text(victim.read_text() + "\nimport streamlit  # noqa\nimport clef.model  # noqa\n")
-    env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(tmp_path),
-           "HOME": str(tmp_path)}
-    result = _lint_imports(tmp_path, env=env)
+    result = _lint_imports_on_copy(tmp_path, {
+        "clef/tokenizer/patching.py": "\nimport streamlit  # noqa\nimport clef.model  # noqa\n"})
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
     assert "clef.tokenizer.patching -> streamlit" in out, out
@@ -118,7 +132,45 @@ def test_broken_contract_fails_lint_imports(tmp_path):
     assert "The library never imports Streamlit (only dashboard/ does) BROKEN" in out, out
 
 
-# ---- the dashboard imports only clef's public modules -------------------------------------------
+def _contract_name(contract_id: str) -> str:
+    return next(c["name"] for c in _contracts() if c["id"] == contract_id)
+
+
+def test_broken_dashboard_contract_fails_lint_imports(tmp_path):
+    """On a copy of the tree whose dashboard imports clef.<package>.<submodule> (in a page of
+    views/ and inside a function of state.py), lint-imports fails, names the dashboard contract
+    and both imports, and still keeps the other contracts."""
+    result = _lint_imports_on_copy(tmp_path, {
+        "dashboard/views/model.py": "\nfrom clef.explore.viewer import trace_figure  # noqa\n",
+        "dashboard/state.py": "\n\ndef _late():\n    import clef.io.read  # noqa\n"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert f"{_contract_name('dashboard-public-clef-only')} BROKEN" in out, out
+    assert "dashboard.views.model -> clef.explore.viewer" in out, out
+    assert "dashboard.state -> clef.io.read" in out, out
+    assert f"Contracts: {len(_contracts()) - 1} kept, 1 broken." in out, out
+
+
+def test_import_graph_holds_every_dashboard_script(monkeypatch):
+    """dashboard/ has no __init__.py: grimp reads it as a namespace package, which takes in the
+    scripts of views/ too (an __init__.py in dashboard/ alone would leave views/ out). Every
+    script must be a module of the graph `lint-imports` checks, with its clef imports."""
+    try:
+        import grimp  # comes with import-linter
+    except ModuleNotFoundError:
+        pytest.fail("grimp is missing: import-linter is a dev extra (`pip install -e '.[dev]'`)")
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    monkeypatch.syspath_prepend(str(REPO))  # as lint-imports puts its working directory first
+    graph = grimp.build_graph(*config["root_packages"], cache_dir=None,
+                              include_external_packages=config["include_external_packages"])
+    scripts = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+               for p in DASHBOARD.rglob("*.py") if "__pycache__" not in p.parts}
+    assert any(s.startswith("dashboard.views.") for s in scripts), scripts
+    assert scripts - graph.modules == set()
+    assert "clef.explore" in graph.find_modules_directly_imported_by("dashboard.views.model")
+
+
+# ---- the dashboard imports no private clef names -----------------------------------------------
 
 def _public_modules() -> set[str]:
     """``clef.<name>`` for each public top-level module or package of the library."""
@@ -139,13 +191,23 @@ def _clef_imports(path: Path):
             yield node.lineno, node.module, [a.name for a in node.names]
 
 
-def dashboard_import_problems(paths) -> list[str]:
-    """Imports in ``paths`` that reach past clef's public modules.
+def _private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
-    Public: ``clef`` and ``clef.<module>`` (a top-level module, or a package's ``__init__``)
-    whose name has no leading underscore, importing names without one. A submodule of a package
-    (``clef.explore.viewer``) is the package's own business: the dashboard goes through the
-    package (``from clef import explore``).
+
+def dashboard_import_problems(paths) -> list[str]:
+    """Imports in ``paths`` of clef names that are not public, as far as an import graph is blind.
+
+    The contract ``dashboard-public-clef-only`` (``lint-imports``) rejects ``clef.<package>.
+    <submodule>``: the dashboard goes through the package (``from clef import explore``). An
+    import graph holds modules only, so this scan checks the rest of "public":
+
+    - no private module (``import clef._cache``): import-linter's wildcards replace whole names,
+      so no contract can say ``clef._*``;
+    - no private name (``from clef.index import _helper``: in the graph, an import of
+      ``clef.index``);
+    - ``from clef import x`` names a public module (or ``__version__``), not an object that
+      ``clef/__init__.py`` happens to hold (in the graph, an import of ``clef``).
 
     Parameters
     ----------
@@ -162,17 +224,17 @@ def dashboard_import_problems(paths) -> list[str]:
     for path in paths:
         for line, module, names in _clef_imports(path):
             where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:{line}"
-            if module != "clef" and module not in public:
-                problems.append(f"{where}: imports {module} (not a public clef module)")
+            if any(_private(part) for part in module.split(".")):
+                problems.append(f"{where}: imports private module {module}")
             for name in names:
-                if name.startswith("_"):
+                if _private(name):
                     problems.append(f"{where}: imports private name {module}.{name}")
                 elif module == "clef" and f"clef.{name}" not in public and name != "__version__":
                     problems.append(f"{where}: imports clef.{name} (not a public clef module)")
     return problems
 
 
-def test_dashboard_imports_only_public_clef_modules():
+def test_dashboard_imports_no_private_clef_names():
     files = sorted(DASHBOARD.rglob("*.py"))
     assert len(files) >= 5, files
     assert dashboard_import_problems(files) == []
@@ -180,10 +242,15 @@ def test_dashboard_imports_only_public_clef_modules():
 
 def test_dashboard_import_check_can_fail(tmp_path):
     bad = tmp_path / "page.py"
-    bad.write_text("from clef.explore.viewer import trace_figure\nfrom clef import _private\n"
-                   "from clef.index import _helper\nimport clef.train.loop\n")
+    bad.write_text("from clef import _private\nfrom clef.index import _helper\n"
+                   "import clef._cache\nfrom clef import Bundle\n"
+                   # public, or the contract's business (clef.<package>.<submodule>):
+                   "from clef import explore, __version__\nfrom clef.bundle import Bundle\n"
+                   "from clef.explore.viewer import trace_figure\n")
     problems = dashboard_import_problems([bad])
-    assert len(problems) == 4, problems
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "imports private name clef._private", "imports private name clef.index._helper",
+        "imports private module clef._cache", "imports clef.Bundle (not a public clef module)"]
 
 
 # ---- sizes ---------------------------------------------------------------------------------------
