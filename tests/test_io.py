@@ -323,7 +323,7 @@ def test_filter_is_scipy_sosfiltfilt_bit_for_bit(n_samples, n_channels):
 
     from scipy.signal import butter, iirnotch, sosfiltfilt, tf2sos
 
-    pre = import_module("clef.io.preprocess")
+    pre = import_module("clef.io.read")
     x = (np.random.default_rng(n_channels).standard_normal((n_channels, n_samples)) * 2e-5
          + 3e-5).astype(np.float32)  # (channels, samples) volts with a DC offset
     for sos_list in ([butter(4, 0.5, btype="highpass", fs=200.0, output="sos")],

@@ -14,7 +14,7 @@ from clef import explore
 from clef.channels import STANDARD_CHANNELS
 from clef.errors import ImplausibleAmplitude, InvalidRecording, SamplingRateTooLow
 from clef.io import Session, preprocess, read_session
-from clef.io.preprocess import MIN_SFREQ_HZ
+from clef.io.checks import MIN_SFREQ_HZ
 from clef.tokenizer import TokenizerConfig
 
 

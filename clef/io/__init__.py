@@ -8,11 +8,12 @@ channels, checks signal quality, re-references, filters and resamples (polyphase
 """
 from __future__ import annotations
 
+from clef.io.config import PreprocessConfig, interpolation_matrix
 from clef.io.formats import FORMATS, detect_format, open_raw, read_edf_header
 from clef.io.harmonize import Harmonization, harmonize_names, normalize_name, standard_name
 from clef.io.montage import BIPOLAR_NAMES, MONTAGES, apply_montage
-from clef.io.preprocess import PreprocessConfig, interpolation_matrix, preprocess
-from clef.io.read import read_session, summarize
+from clef.io.read import preprocess, read_session
+from clef.io.summary import summarize
 from clef.session import Session
 
 __all__ = [

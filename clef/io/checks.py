@@ -2,8 +2,8 @@
 
 A recording is refused (an ``InvalidRecording`` subclass, with a fix) when it is too short, sampled
 too slowly for the tokenizer's band, its typical amplitude says the header's unit is wrong, or a
-kept channel is NaN/Inf, flat or saturated. :func:`clef.io.preprocess.run_pipeline` and
-:func:`clef.io.read_session` call these.
+kept channel is NaN/Inf, flat or saturated. :func:`clef.io.read.run_pipeline` and
+:mod:`clef.io.config` call these.
 """
 from __future__ import annotations
 
