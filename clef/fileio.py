@@ -245,3 +245,8 @@ def verify_files(folder, manifest: dict, *, checksums: bool = True, fix: str) ->
                 raise InvalidStore(f"{folder / name}: sha256 {got} does not match the manifest "
                                    f"({want}): checksum mismatch, the file changed after it was "
                                    f"written. Fix: {fix}")
+
+
+def relative_path(path, base) -> str:
+    """``path`` relative to the folder ``base`` (both resolved), for manifests that travel."""
+    return os.path.relpath(Path(path).resolve(), Path(base).resolve())

@@ -15,25 +15,16 @@ In this process, reading and tokenizing (numpy, scipy and torch: they release th
 few threads ahead of the encoder (``EmbedConfig.read_threads``); forked workers run the plain
 path (read, tokenize, encode in turn). The tokens and embeddings are the same either way.
 
-Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit; ``parts/`` on disk
-and the final consolidation), :mod:`clef.embed.worker` (``embed_chunk``: the per-process model
-cache and the read-ahead pipeline).
+Modules: :mod:`clef.embed.job` (``embed_cohort``: resume, schedule, commit; ``embed_chunk``: the
+work of a shard; ``parts/`` on disk and the final consolidation), :mod:`clef.embed.config`
+(``EmbedConfig``, the scheduler, shards, the Dask client), :mod:`clef.embed.worker` (what each
+process keeps: the model and cohort caches, the read-ahead and forked-process pools).
 """
 from __future__ import annotations
 
-from clef.embed.job import (
-    EmbedConfig,
-    embed_cohort,
-    relative_path,
-    resolve_scheduler,
-)
-from clef.embed.worker import (
-    MODEL_LOADS,
-    embed_chunk,
-    embed_chunks_here,
-    load_model,
-    resolve_checkpoint,
-)
+from clef.embed.config import EmbedConfig, resolve_scheduler
+from clef.embed.job import embed_chunk, embed_chunks_here, embed_cohort
+from clef.embed.worker import MODEL_LOADS, load_model, resolve_checkpoint
 from clef.embedding import (  # re-exported for clef.embed users
     embed_recording,
     embed_sessions,
@@ -49,7 +40,6 @@ __all__ = [
     "embed_recording",
     "embed_sessions",
     "load_model",
-    "relative_path",
     "resolve_checkpoint",
     "resolve_scheduler",
     "tokenizer_sfreq",

@@ -1,6 +1,13 @@
-"""``embed_cohort``, the ``clef embed`` batch job: resume what ``OUT`` holds, run the pending
-shards in forked worker processes, in this process or on Dask, commit each one as it finishes,
-then consolidate the store.
+"""``embed_cohort``, the ``clef embed`` batch job, and the work of each shard.
+
+The job (first part): resume what ``OUT`` holds, run the pending shards in forked worker
+processes, in this process or on Dask, commit each one as it finishes, then consolidate the store.
+The work of a shard (:func:`embed_chunk`, middle): read each session once
+(:func:`clef.io.read_session`), tokenize it and encode the shard with
+:func:`clef.embedding.embed_sessions`; in this process, reading and tokenizing run on a few
+threads ahead of the encoder (:func:`clef.embed.worker.prepared`), in forked workers in turn.
+A session that cannot be read, tokenized or encoded becomes a failure record (session id, path,
+error type and message); the rest of its shard is kept.
 
 Shards on disk and the final store (the end of this module): ``OUT/parts/`` of a run
 (:class:`Parts`), and :func:`consolidate`, which merges a previous store and the committed shards
@@ -11,68 +18,42 @@ shards.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 import os
 import shutil
-import sys
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clef.embed.worker import (
-    embed_chunk,
-    embed_chunks_here,
-    fingerprint_task,
-    load_model,
-    resolve_checkpoint,
+from clef.embed.config import (
+    EmbedConfig,
+    close_client,
+    make_client,
+    n_workers,
+    resolve_scheduler,
+    shards,
 )
+from clef.embed.worker import (
+    MODEL_LOADS,
+    fingerprint_task,
+    in_forked_processes,
+    load_model,
+    prepared,
+    read_threads,
+    resolve_checkpoint,
+    setup,
+)
+from clef.embedding import embed_sessions, model_input, tokenizer_sfreq
 from clef.errors import CheckpointMismatch, ClefError, InvalidStore
-from clef.fileio import atomic_save_npy, atomic_write_json, atomic_write_parquet
+from clef.fileio import atomic_save_npy, atomic_write_json, atomic_write_parquet, relative_path
 from clef.store import FAILURE_COLUMNS, EmbeddingStore, model_fingerprint
-
-
-@dataclass
-class EmbedConfig:
-    """How ``clef embed`` runs."""
-
-    scheduler: str = "auto"  # "auto" (resolve_scheduler), "none" = this process, "processes" =
-    # worker processes forked from this one (Linux), "local" = Dask LocalCluster, else a
-    # Dask scheduler address
-    n_workers: int | None = None  # worker processes / LocalCluster workers; None = one per core
-    threads_per_worker: int = 1  # torch threads in each worker (workers x threads <= cores);
-    # "processes" needs 1 (OpenMP cannot start threads in a process forked after it ran)
-    batch_size: int = 8  # sessions per forward pass (sorted by length to limit padding)
-    shard_size: int = 32  # sessions per committed shard: a killed run redoes at most this many
-    states: bool = False  # also store per-time-patch embeddings (float16) for concept timelines
-    device: str = "cpu"  # torch device of the model in each worker
-    progress: bool = True  # tqdm bar over sessions
-    token_cache: str | None = None  # a clef.tokenizer.TokenCache root (e.g. pretraining's) to reuse
-    # threads that read + tokenize ahead of the encoder in each process; None = one per core in
-    # this process (scheduler "none"), threads_per_worker on a Dask worker; 0 = read, tokenize and
-    # encode in turn (the plain path; same embeddings)
-    read_threads: int | None = None
-
-
-def resolve_scheduler(scheduler: str | None, cores: int | None = None,
-                      can_fork: bool | None = None, threads_per_worker: int = 1) -> str:
-    """``"auto"`` -> ``"processes"`` with 2 or more cores on Linux (where forking is safe) when
-    workers run one torch thread, else ``"none"`` (this process); other choices unchanged.
-
-    Forked workers inherit the loaded model and imports: no start-up per worker, no GIL shared
-    with the encoder. On 2 cores they embedded 200 ten-minute sessions 1.3x faster than
-    read-ahead threads in one process, and a Dask LocalCluster ran at 0.5x one process (a model
-    load per worker; ``benchmarks/results/ingest.md``).
-    """
-    if scheduler != "auto":
-        return scheduler or "none"
-    cores = (os.cpu_count() or 1) if cores is None else cores
-    if can_fork is None:  # macOS offers fork but its system libraries are not fork-safe
-        can_fork = sys.platform.startswith("linux")
-    return "processes" if cores >= 2 and can_fork and threads_per_worker == 1 else "none"
 
 
 def _cohort_key(cohort) -> str:
@@ -134,7 +115,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                          "multi-threaded workers.")
     own_client = None
     if client is None and cfg.scheduler not in ("none", "processes", "", None):
-        client = own_client = _make_client(cfg)
+        client = own_client = make_client(cfg)
     try:
         if client is not None:
             fp = client.submit(fingerprint_task, ckpt, cfg.device, pure=False).result()
@@ -146,7 +127,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
         pending = [s for s in all_ids if s not in done]
         next_num = (max(committed) + 1) if committed else 0
         chunks = shards(pending, cfg.shard_size,
-                        _n_workers(cfg) if cfg.scheduler == "processes" else 1)
+                        n_workers(cfg) if cfg.scheduler == "processes" else 1)
         if not chunks and not committed and previous is not None:
             shutil.rmtree(parts.dir, ignore_errors=True)
             return previous  # up to date: nothing new in the cohort
@@ -155,7 +136,7 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                             n_total=len(all_ids), n_done=len(all_ids) - len(pending))
     finally:
         if own_client is not None:
-            _close_client(own_client)
+            close_client(own_client)
 
     if stats["chunk_errors"]:
         first = stats["chunk_errors"][0]
@@ -172,18 +153,6 @@ def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
                 else "client"}
     return consolidate(cohort, out, parts, fp, ckpt, previous, run_info,
                         created_by or "clef.embed.embed_cohort")
-
-
-def _n_workers(cfg: EmbedConfig) -> int:
-    """Worker processes here: ``n_workers``, else one per ``threads_per_worker`` cores."""
-    return cfg.n_workers or max(1, (os.cpu_count() or 1) // max(cfg.threads_per_worker, 1))
-
-
-def shards(ids: list[str], size: int, workers: int = 1) -> list[list[str]]:
-    """``ids`` cut into shards of at most ``size``, and small enough that each of ``workers``
-    gets one when there are fewer than ``workers * size`` (a small cohort uses every core)."""
-    size = max(1, min(size, -(-len(ids) // max(workers, 1))))
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: EmbedConfig):
@@ -224,29 +193,6 @@ def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: Emb
     return previous, done, committed
 
 
-def _make_client(cfg: EmbedConfig):
-    import logging
-
-    from dask.distributed import Client, LocalCluster
-
-    if cfg.scheduler == "local":
-        cluster = LocalCluster(n_workers=_n_workers(cfg), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        return Client(cluster)
-    try:
-        return Client(cfg.scheduler, timeout="20s")
-    except OSError as e:
-        raise ClefError(f"cannot reach the Dask scheduler at {cfg.scheduler!r} ({e}). Fix: start "
-                        "it (`dask scheduler`) or use --scheduler local / none.") from e
-
-
-def _close_client(client) -> None:
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
-
-
 def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_total, n_done):
     from tqdm.auto import tqdm
 
@@ -266,8 +212,9 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
                 bar.set_postfix(failed=sum(1 for _ in result["failures"]), refresh=False)
 
         if cfg.scheduler == "processes":
-            for num, result in _in_processes(cohort_dir, ckpt, chunks, next_num, options,
-                                             _n_workers(cfg), stats):
+            for num, result in in_forked_processes(embed_chunk, cohort_dir, ckpt, chunks,
+                                                   next_num, options,
+                                             n_workers(cfg), stats):
                 commit(num, result)
         elif client is None:  # one read-ahead pipeline over all shards (threads stop on exit)
             with closing(embed_chunks_here(cohort_dir, ckpt, chunks, options)) as results:
@@ -293,26 +240,6 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
     return stats
 
 
-def _in_processes(cohort_dir, ckpt, chunks, next_num, options: dict, workers: int, stats: dict):
-    """``(shard number, embed_chunk result)`` as each shard finishes in a worker process forked
-    from this one (model and imports inherited); a worker that dies leaves its shards pending."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    load_model(ckpt, options.get("device", "cpu"))  # loaded before the fork: inherited
-    # the plain path in each worker unless asked: a second thread would share its GIL
-    opts = {**options, "read_threads": options.get("read_threads") or 0}
-    with ProcessPoolExecutor(max(1, min(workers, len(chunks))),
-                             mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {pool.submit(embed_chunk, cohort_dir, ckpt, chunk, opts): next_num + i
-                   for i, chunk in enumerate(chunks)}
-        for fut in as_completed(futures):
-            try:
-                yield futures[fut], fut.result()
-            except Exception as e:  # noqa: BLE001 - worker died: its sessions stay pending
-                stats["chunk_errors"].append(f"shard {futures[fut]}: {type(e).__name__}: {e}")
-
-
 def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
     if not (out / "manifest.json").is_file():
         return None
@@ -326,6 +253,104 @@ def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
             f"{store.manifest.get('model_sha256')}); the checkpoint has sha256 "
             f"{fp['model_sha256']}. Fix: use a new --out folder, or pass --overwrite.")
     return store
+
+
+# ---- the work of a shard ---------------------------------------------------------------------
+
+def _failure(session_id, path, exc) -> dict:
+    return {"session_id": str(session_id), "path": path if isinstance(path, str) else None,
+            "error_type": type(exc).__name__, "message": str(exc)}
+
+
+def _prepare(model, cohort, cache, sfreq: float, tokenize: bool, sid: str):
+    """One session ready for the encoder, or the exception that stopped it (a bad recording).
+
+    Its tokens (a batch of one), or with ``tokenize`` off its Session (the plain path tokenizes
+    a batch at a time); with a token cache, its cached Tokens (tokenized once per config).
+    """
+    import torch
+
+    try:
+        with torch.no_grad():
+            if cache is not None:
+                return cache.get_or_compute(sid, lambda: _read(cohort, sid, sfreq))
+            session = _read(cohort, sid, sfreq)
+            if not tokenize:
+                return session
+            # a list of one, as embed_sessions tokenizes it (same tokens, same error messages)
+            return model.tokenizer.tokenize([model_input(model, session)])
+    except Exception as e:  # noqa: BLE001 - a bad recording: its error is the result
+        return e
+
+
+def _read(cohort, sid: str, sfreq: float):
+    """A session's recording, decoded once by :func:`clef.io.read_session`; a synthetic
+    cohort's session without a file is regenerated from its seed (``Cohort.session``)."""
+    import clef.io
+
+    path = cohort.recording_path(sid)
+    if path is None:
+        return cohort.session(sid, sfreq=sfreq)
+    return clef.io.read_session(path, sfreq=sfreq)
+
+
+def _encode_shard(model, cohort, items: Iterable[tuple], options: dict) -> dict:
+    """Encode one shard's prepared sessions; failures (prepare or encode) become records."""
+    ids, ready, failures = [], [], []
+    for sid, item in items:
+        if isinstance(item, Exception):
+            failures.append(_failure(sid, cohort.row(sid)["path"], item))
+        else:
+            ids.append(sid)
+            ready.append(item)
+    vectors, window, errors = embed_sessions(model, ready,
+                                             batch_size=int(options.get("batch_size", 8)),
+                                             states=bool(options.get("states")))
+    keep = [i for i in range(len(ids)) if i not in errors]
+    for i, e in errors.items():
+        failures.append(_failure(ids[i], cohort.row(ids[i])["path"], e))
+    return {
+        "ok_ids": [ids[i] for i in keep],
+        "vectors": vectors[keep] if len(keep) else np.zeros((0, vectors.shape[1]), np.float32),
+        "states": ([window[i].astype(np.float16) for i in keep] if window is not None else None),
+        "failures": failures,
+        "pid": os.getpid(),
+        "model_loads": MODEL_LOADS["count"],
+    }
+
+
+def _stream(cohort_dir: str, checkpoint: str, ids: list[str], options: dict, here: bool):
+    """The model, the cohort and ``(session id, prepared session or its error)`` in order."""
+    model, cohort, cache = setup(cohort_dir, checkpoint, options)
+    threads = read_threads(options, here)
+    fn = partial(_prepare, model, cohort, cache, tokenizer_sfreq(model), threads > 0)
+    if threads == 0:  # the plain path: read, then tokenize and encode in batches, in turn
+        return model, cohort, ((sid, fn(sid)) for sid in ids)
+    ahead = 2 * threads + int(options.get("batch_size", 8))
+    torch_threads = int(options.get("threads_per_worker") or 0)
+    return model, cohort, prepared(fn, ids, threads, ahead, torch_threads)
+
+
+def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], options: dict) -> dict:
+    """Read, tokenize and embed some sessions of a cohort (a Dask task, or called locally).
+
+    Returns a dict: ``ok_ids`` (list), ``vectors`` (n_ok, D) float32, ``states`` (list of
+    (W, D) float16 or None), ``failures`` (list of dicts), ``pid``, ``model_loads``.
+    """
+    model, cohort, stream = _stream(cohort_dir, checkpoint, list(session_ids), options, False)
+    with closing(stream):
+        return _encode_shard(model, cohort, stream, options)
+
+
+def embed_chunks_here(cohort_dir: str, checkpoint: str, chunks: list[list[str]],
+                      options: dict) -> Iterator[dict]:
+    """:func:`embed_chunk` of each chunk in turn, in this process, with one read-ahead pipeline
+    over all of them (the next shard is read while this one is encoded and committed)."""
+    ids = [sid for chunk in chunks for sid in chunk]
+    model, cohort, stream = _stream(cohort_dir, checkpoint, ids, options, True)
+    with closing(stream):
+        for chunk in chunks:
+            yield _encode_shard(model, cohort, itertools.islice(stream, len(chunk)), options)
 
 
 # ---- shards on disk and the final store -------------------------------------------------------
@@ -390,11 +415,6 @@ class Parts:
                     continue
                 if num not in done:
                     p.unlink(missing_ok=True)
-
-
-def relative_path(path, base) -> str:
-    """``path`` relative to the folder ``base`` (both resolved), for manifests that travel."""
-    return os.path.relpath(Path(path).resolve(), Path(base).resolve())
 
 
 def _file_sha(ckpt: str) -> str | None:

@@ -1,16 +1,9 @@
-"""The work of one ``clef embed`` process: read, tokenize and encode sessions of a cohort.
+"""What each ``clef embed`` process keeps: the model and the cohort, loaded once per process
+(caches keyed by checkpoint path and device, and by cohort folder), the token cache, and the
+read-ahead pool that runs a function on a few threads ahead of its consumer (:func:`prepared`).
 
-The model and the cohort are loaded once per process (caches keyed by checkpoint path and device,
-and by cohort folder). Reading and tokenizing a session (numpy, scipy and torch, which release the
-GIL) run on ``read_threads`` threads, in order and a bounded number of sessions ahead of the
-encoder (:func:`prepared`); the calling thread encodes each shard's single-session tokens with
-:func:`clef.embedding.embed_sessions`. That is the plain path's result: the tokens of a list are
-the collated tokens of its items, and a shard is batched the same way (sorted by length).
-``read_threads=0`` is the plain path itself: read every session of a shard, then tokenize and
-encode them in batches, in this thread.
-
-A session that cannot be read or tokenized, and one whose batch cannot be encoded, becomes a
-failure record (session id, path, error type and message); the rest of its shard is kept.
+The per-session work itself (read, tokenize, encode) is in :mod:`clef.embed.job`; nothing here
+touches a recording.
 """
 from __future__ import annotations
 
@@ -18,13 +11,9 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-
-from clef.embedding import embed_sessions, model_input, tokenizer_sfreq
 from clef.errors import CheckpointMismatch
 from clef.store import model_fingerprint
 
@@ -71,11 +60,6 @@ def _load_cohort(cohort_dir: str):
     return cohort
 
 
-def _failure(session_id, path, exc) -> dict:
-    return {"session_id": str(session_id), "path": path if isinstance(path, str) else None,
-            "error_type": type(exc).__name__, "message": str(exc)}
-
-
 def read_threads(options: dict, here: bool) -> int:
     """Threads that read and tokenize ahead of the encoder (0: the plain path, in turn).
 
@@ -96,41 +80,16 @@ def read_threads(options: dict, here: bool) -> int:
     return max(0, int(n))
 
 
-def _prepare(model, cohort, cache, sfreq: float, tokenize: bool, sid: str):
-    """One session ready for the encoder: its tokens (a batch of one), or with ``tokenize`` off
-    its Session (the plain path tokenizes a batch at a time). With a token cache: its Tokens."""
-    import torch
-
-    with torch.no_grad():
-        if cache is not None:  # tokens from (or into) the cache: tokenized once per config
-            return cache.get_or_compute(sid, lambda: cohort.session(sid, sfreq=sfreq))
-        session = cohort.session(sid, sfreq=sfreq)
-        if not tokenize:
-            return session
-        # a list of one, as embed_sessions tokenizes it (same tokens, same error messages)
-        return model.tokenizer.tokenize([model_input(model, session)])
-
-
-def _attempt(fn: Callable, sid: str):
-    try:
-        return fn(sid)
-    except Exception as e:  # noqa: BLE001 - a bad recording: its error is the result
-        return e
-
-
 def prepared(fn: Callable, ids: Iterable[str], threads: int, ahead: int,
              torch_threads: int = 0) -> Iterator[tuple]:
     """``(session_id, fn(session_id) or the exception it raised)`` for each id, in order.
 
-    ``fn`` runs on ``threads`` threads, at most ``ahead`` sessions ahead of the consumer (memory
-    stays bounded); with ``threads=0`` it runs in the consumer's thread when asked. Each thread
-    uses ``torch_threads`` torch threads (0: torch's setting). Closing the generator cancels what
-    has not started and waits for what has.
+    ``fn`` runs on ``threads`` (>= 1) threads, at most ``ahead`` sessions ahead of the consumer
+    (memory stays bounded). Each thread uses ``torch_threads`` torch threads (0: torch's
+    setting). Closing the generator cancels what has not started and waits for what has.
     """
-    if threads <= 0:
-        for sid in ids:
-            yield sid, _attempt(fn, sid)
-        return
+    if threads < 1:
+        raise ValueError(f"prepared() runs fn on at least 1 thread, not {threads}")
     from concurrent.futures import ThreadPoolExecutor
 
     init = None
@@ -143,17 +102,20 @@ def prepared(fn: Callable, ids: Iterable[str], threads: int, ahead: int,
     queue: deque = deque()
     try:
         for sid in itertools.islice(todo, max(ahead, 1)):
-            queue.append((sid, pool.submit(_attempt, fn, sid)))
+            queue.append((sid, pool.submit(fn, sid)))
         while queue:
             sid, fut = queue.popleft()
             for nxt in itertools.islice(todo, 1):
-                queue.append((nxt, pool.submit(_attempt, fn, nxt)))
-            yield sid, fut.result()
+                queue.append((nxt, pool.submit(fn, nxt)))
+            error = fut.exception()
+            if error is not None and not isinstance(error, Exception):
+                raise error  # KeyboardInterrupt and the like stop the run
+            yield sid, (fut.result() if error is None else error)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _setup(cohort_dir: str, checkpoint: str, options: dict):
+def setup(cohort_dir: str, checkpoint: str, options: dict):
     """Torch threads, the cached model and cohort, and the token cache of this process."""
     import torch
 
@@ -170,58 +132,23 @@ def _setup(cohort_dir: str, checkpoint: str, options: dict):
     return model, cohort, cache
 
 
-def _encode_shard(model, cohort, items: Iterable[tuple], options: dict) -> dict:
-    """Encode one shard's prepared sessions; failures (prepare or encode) become records."""
-    ids, ready, failures = [], [], []
-    for sid, item in items:
-        if isinstance(item, Exception):
-            failures.append(_failure(sid, cohort.row(sid)["path"], item))
-        else:
-            ids.append(sid)
-            ready.append(item)
-    vectors, window, errors = embed_sessions(model, ready,
-                                             batch_size=int(options.get("batch_size", 8)),
-                                             states=bool(options.get("states")))
-    keep = [i for i in range(len(ids)) if i not in errors]
-    for i, e in errors.items():
-        failures.append(_failure(ids[i], cohort.row(ids[i])["path"], e))
-    return {
-        "ok_ids": [ids[i] for i in keep],
-        "vectors": vectors[keep] if len(keep) else np.zeros((0, vectors.shape[1]), np.float32),
-        "states": ([window[i].astype(np.float16) for i in keep] if window is not None else None),
-        "failures": failures,
-        "pid": os.getpid(),
-        "model_loads": MODEL_LOADS["count"],
-    }
+def in_forked_processes(task: Callable, cohort_dir, ckpt, chunks, next_num, options: dict,
+                        workers: int, stats: dict):
+    """``(shard number, task(cohort_dir, ckpt, chunk, options))`` as each shard finishes in a
+    worker process forked from this one (model and imports inherited); a worker that dies leaves
+    its shards pending (its error in ``stats["chunk_errors"]``)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-
-def _stream(cohort_dir: str, checkpoint: str, ids: list[str], options: dict, here: bool):
-    model, cohort, cache = _setup(cohort_dir, checkpoint, options)
-    threads = read_threads(options, here)
-    fn = partial(_prepare, model, cohort, cache, tokenizer_sfreq(model), threads > 0)
-    ahead = 2 * threads + int(options.get("batch_size", 8))
-    torch_threads = int(options.get("threads_per_worker") or 0)
-    return model, cohort, prepared(fn, ids, threads, ahead, torch_threads)
-
-
-def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], options: dict) -> dict:
-    """Read, tokenize and embed some sessions of a cohort (a Dask task, or called locally).
-
-    Returns a dict: ``ok_ids`` (list), ``vectors`` (n_ok, D) float32, ``states`` (list of
-    (W, D) float16 or None), ``failures`` (list of dicts), ``pid``, ``model_loads``.
-    """
-    model, cohort, stream = _stream(cohort_dir, checkpoint, list(session_ids), options, False)
-    with closing(stream):
-        return _encode_shard(model, cohort, stream, options)
-
-
-def embed_chunks_here(cohort_dir: str, checkpoint: str, chunks: list[list[str]],
-                      options: dict) -> Iterator[dict]:
-    """:func:`embed_chunk` of each chunk in turn, in this process, with one read-ahead pipeline
-    over all of them (the next shard is read while this one is encoded and committed)."""
-    ids = [sid for chunk in chunks for sid in chunk]
-    model, cohort, stream = _stream(cohort_dir, checkpoint, ids, options, True)
-    with closing(stream):
-        for chunk in chunks:
-            yield _encode_shard(model, cohort, itertools.islice(stream, len(chunk)), options)
-
+    load_model(ckpt, options.get("device", "cpu"))  # loaded before the fork: inherited
+    # the plain path in each worker unless asked: a second thread would share its GIL
+    opts = {**options, "read_threads": options.get("read_threads") or 0}
+    with ProcessPoolExecutor(max(1, min(workers, len(chunks))),
+                             mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {pool.submit(task, cohort_dir, ckpt, chunk, opts): next_num + i
+                   for i, chunk in enumerate(chunks)}
+        for fut in as_completed(futures):
+            try:
+                yield futures[fut], fut.result()
+            except Exception as e:  # noqa: BLE001 - worker died: its sessions stay pending
+                stats["chunk_errors"].append(f"shard {futures[fut]}: {type(e).__name__}: {e}")
