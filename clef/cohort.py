@@ -1,4 +1,4 @@
-"""Cohort folders: read, validate and write the contract every clef module shares.
+"""Cohort folders: the contract every clef module shares (schema, validation) and its reader.
 
 A cohort is a folder::
 
@@ -10,6 +10,7 @@ A cohort is a folder::
     recordings/        recording files; sessions.parquet `path` is relative to the cohort folder
 
 Synthetic sessions without a recording file are regenerated on demand from the cohort's seed.
+Cohort folders are written by :func:`clef.cohort_build.write_cohort`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidCohort
-from clef.fileio import atomic_write, atomic_write_text
 from clef.session import Session
 
 SCHEMA_VERSION = 1
@@ -251,47 +251,6 @@ def _fill_optional(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     return df
 
 
-def write_cohort(out, sessions_df: pd.DataFrame, tasks_df: pd.DataFrame, meta: dict,
-                 oracle_df: pd.DataFrame | None = None) -> Path:
-    """Validate and write a cohort folder (each file atomically, ``cohort.json`` last).
-
-    Parameters
-    ----------
-    out : str or Path
-        Cohort folder; created if needed. Existing ``recordings/`` are left alone.
-    sessions_df, tasks_df : pandas.DataFrame
-        See ``SESSION_COLUMNS`` and ``TASK_COLUMNS``.
-    meta : dict
-        cohort.json content: ``kind`` ("synthetic"/"real"), ``seed``, ``generator_version``,
-        ``created_by``.
-    oracle_df : pandas.DataFrame, optional
-        Synthetic ground truth (true latent findings with intervals).
-
-    Returns
-    -------
-    Path
-        The cohort folder.
-
-    Raises
-    ------
-    InvalidCohort
-        Nothing is written when a table or the metadata is invalid.
-    """
-    out = Path(out)
-    validate_sessions(sessions_df)
-    validate_tasks(tasks_df, sessions_df)
-    meta = validate_meta(meta)
-    out.mkdir(parents=True, exist_ok=True)
-    sessions = sessions_df.reset_index(drop=True)
-    tasks = tasks_df.reset_index(drop=True).astype({"label": "int8", "held_out": bool})
-    atomic_write(out / "tasks.parquet", lambda p: tasks.to_parquet(p, index=False))
-    if oracle_df is not None:
-        atomic_write(out / "oracle.parquet", lambda p: oracle_df.to_parquet(p, index=False))
-    atomic_write(out / "sessions.parquet", lambda p: sessions.to_parquet(p, index=False))
-    atomic_write_text(out / "cohort.json", json.dumps(meta, indent=2, sort_keys=True))
-    return out
-
-
 class Cohort:
     """A cohort folder loaded into memory (tables only; recordings are read on demand).
 
@@ -338,17 +297,17 @@ class Cohort:
         root = Path(root)
         if not root.is_dir():
             raise InvalidCohort(f"{root}: cohort folder does not exist. Fix: check the path, or "
-                                "create one with `clef synth` / clef.cohort.write_cohort")
+                                "create one with `clef synth` / clef.cohort_build.write_cohort")
         for name in ("cohort.json", "sessions.parquet", "tasks.parquet"):
             if not (root / name).is_file():
                 raise InvalidCohort(f"{root}: missing {name}. Fix: a cohort folder needs "
                                     "cohort.json, sessions.parquet and tasks.parquet (write them "
-                                    "with clef.cohort.write_cohort)")
+                                    "with clef.cohort_build.write_cohort)")
         try:
             meta = json.loads((root / "cohort.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise InvalidCohort(f"{root / 'cohort.json'}: not valid JSON ({e}). Fix: rewrite it "
-                                "with clef.cohort.write_cohort") from e
+                                "with clef.cohort_build.write_cohort") from e
         tables = {}
         for name in ("sessions", "tasks", "oracle"):
             p = root / f"{name}.parquet"
@@ -359,7 +318,7 @@ class Cohort:
                 tables[name] = pd.read_parquet(p)
             except Exception as e:  # pyarrow raises several types for corrupt files
                 raise InvalidCohort(f"{p}: cannot read parquet ({type(e).__name__}: {e}). Fix: "
-                                    "rewrite it with clef.cohort.write_cohort") from e
+                                    "rewrite it with clef.cohort_build.write_cohort") from e
         meta = validate_meta(meta)
         sessions = _fill_optional(validate_sessions(tables["sessions"]), SESSION_COLUMNS)
         tasks = validate_tasks(tables["tasks"], sessions)

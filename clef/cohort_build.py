@@ -1,38 +1,53 @@
-"""Assemble a cohort folder from a user's own recordings (``clef cohort build``).
+"""Writing cohort folders: :func:`write_cohort` (every builder's way in, the synthetic
+generator's included) and :func:`build_cohort` (``clef cohort build``: a cohort from a folder of
+a user's own recordings).
 
-Finds recordings (EDF/BDF/FIF/BrainVision/EEGLAB) in a directory tree, a TUH-style tree
-(``name.edf`` + ``name.txt`` report, or the session report ``patient_sNNN.txt`` next to
-``patient_sNNN_tNNN.edf``) or a BIDS dataset (``sub-*/[ses-*/]eeg/*_eeg.*`` plus
-``participants.tsv``); joins optional report files/CSV and an EHR CSV keyed by session id, file
-name, relative path or patient id; checks every header (:func:`clef.io.summarize`; the signal
-is decoded later, once, by ``clef embed``) and writes the cohort (:func:`clef.cohort.write_cohort`).
-Recordings that cannot be used are left out and listed in ``failures.parquet`` (never fatal).
+``build_cohort`` finds the recordings and reads what the folder says about their sessions besides
+the signals (reports, an EHR table, ``participants.tsv``: :mod:`clef.cohort_sources`); checks
+every header (:func:`clef.io.summarize`; the signal is decoded later, once, by ``clef embed``)
+and writes the cohort with :func:`write_cohort`. Recordings that cannot be used are left out and
+listed in ``failures.parquet`` (never fatal). The contract the folder keeps, and its reader, are
+:mod:`clef.cohort`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clef import deid
+from clef.cohort import (
+    SESSION_COLUMNS,
+    TASK_COLUMNS,
+    validate_meta,
+    validate_sessions,
+    validate_tasks,
+)
+from clef.cohort_sources import (
+    KEY_COLUMNS,
+    RECORDING_EXTS,
+    Known,
+    Recording,
+    find_recordings,
+    norm_age,
+    norm_setting,
+    norm_sex,
+    parse_list,
+    read_known,
+    recording_ext,
+)
 from clef.errors import InvalidCohort
+from clef.fileio import atomic_write, atomic_write_text
 from clef.store import atomic_write_parquet
 
-RECORDING_EXTS = (".edf", ".rec", ".bdf", ".fif", ".fif.gz", ".vhdr", ".set")
-SKIP_DIRS = {"derivatives", "sourcedata", "code", "recordings_failed"}
 # companions that travel with a recording when it is copied
 COMPANIONS = {".vhdr": (".vmrk", ".eeg"), ".set": (".fdt",)}
-TUH_NAME = re.compile(r"^(?P<patient>[A-Za-z0-9]+)_(?P<session>s\d+)_(?P<token>t\d+)$")
-KEY_COLUMNS = ("session_id", "file", "filename", "path", "recording")
-LIST_COLUMNS = ("diagnoses", "medications")
 FAILURE_COLUMNS = ["session_id", "path", "error_type", "message"]
-_SEX = {"f": "F", "female": "F", "w": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
 
 
 @dataclass
@@ -51,18 +66,6 @@ class BuildConfig:
 
 
 @dataclass
-class Recording:
-    """One recording found on disk."""
-
-    path: Path  # absolute
-    rel: str  # relative to the recordings root, '/' separators
-    session_id: str
-    patient_id: str
-    report_file: Path | None = None
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
 class BuildResult:
     """What :func:`build_cohort` wrote."""
 
@@ -78,228 +81,52 @@ class BuildResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# discovery
+# writing a cohort folder
 
 
-def _ext(path: Path) -> str:
-    name = path.name.lower()
-    return ".fif.gz" if name.endswith(".fif.gz") else path.suffix.lower()
+def write_cohort(out, sessions_df: pd.DataFrame, tasks_df: pd.DataFrame, meta: dict,
+                 oracle_df: pd.DataFrame | None = None) -> Path:
+    """Validate and write a cohort folder (each file atomically, ``cohort.json`` last).
 
+    Parameters
+    ----------
+    out : str or Path
+        Cohort folder; created if needed. Existing ``recordings/`` are left alone.
+    sessions_df, tasks_df : pandas.DataFrame
+        See ``SESSION_COLUMNS`` and ``TASK_COLUMNS``.
+    meta : dict
+        cohort.json content: ``kind`` ("synthetic"/"real"), ``seed``, ``generator_version``,
+        ``created_by``.
+    oracle_df : pandas.DataFrame, optional
+        Synthetic ground truth (true latent findings with intervals).
 
-def _stem(path: Path) -> str:
-    name = path.name
-    return name[: -len(_ext(path))] if _ext(path) else path.stem
+    Returns
+    -------
+    Path
+        The cohort folder.
 
-
-def is_bids(root) -> bool:
-    """True when ``root`` is a BIDS dataset (has ``dataset_description.json``)."""
-    return (Path(root) / "dataset_description.json").is_file()
-
-
-def find_recordings(root) -> list[Recording]:
-    """Every recording under ``root`` with a unique session id and a patient id.
-
-    Session ids: the file name without extension (BIDS: without the ``_eeg`` suffix); when two
-    files share a name, their relative paths with ``/`` replaced by ``__``. Patient ids: the BIDS
-    subject, the TUH patient (``patient_sNNN_tNNN``), else the parent folder (or the session).
+    Raises
+    ------
+    InvalidCohort
+        Nothing is written when a table or the metadata is invalid.
     """
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise InvalidCohort(f"{root}: recordings folder does not exist. Fix: check --recordings.")
-    bids = is_bids(root)
-    files = []
-    for p in sorted(root.rglob("*")):
-        rel_parts = p.relative_to(root).parts
-        if any(part.startswith(".") or part in SKIP_DIRS for part in rel_parts[:-1]):
-            continue
-        if p.name.startswith(".") or not p.is_file() or _ext(p) not in RECORDING_EXTS:
-            continue
-        if _ext(p) == ".fif" and re.search(r"-\d+\.fif$", p.name):  # split FIF continuation
-            continue
-        if bids and not (p.parent.name == "eeg" and _stem(p).endswith("_eeg")):
-            continue
-        files.append(p)
-    stems = [_bids_stem(p) if bids else _stem(p) for p in files]
-    dup = {s for s in stems if stems.count(s) > 1}
-    out = []
-    for p, stem in zip(files, stems):
-        rel = p.relative_to(root).as_posix()
-        sid = rel[: -len(_ext(p))].replace("/", "__") if stem in dup else stem
-        out.append(Recording(path=p, rel=rel, session_id=sid,
-                             patient_id=_patient_of(p, root, stem, bids),
-                             report_file=_report_beside(p, stem)))
+    out = Path(out)
+    validate_sessions(sessions_df)
+    validate_tasks(tasks_df, sessions_df)
+    meta = validate_meta(meta)
+    out.mkdir(parents=True, exist_ok=True)
+    sessions = sessions_df.reset_index(drop=True)
+    tasks = tasks_df.reset_index(drop=True).astype({"label": "int8", "held_out": bool})
+    atomic_write(out / "tasks.parquet", lambda p: tasks.to_parquet(p, index=False))
+    if oracle_df is not None:
+        atomic_write(out / "oracle.parquet", lambda p: oracle_df.to_parquet(p, index=False))
+    atomic_write(out / "sessions.parquet", lambda p: sessions.to_parquet(p, index=False))
+    atomic_write_text(out / "cohort.json", json.dumps(meta, indent=2, sort_keys=True))
     return out
-
-
-def _bids_stem(p: Path) -> str:
-    stem = _stem(p)
-    return stem.removesuffix("_eeg")
-
-
-def _patient_of(p: Path, root: Path, stem: str, bids: bool) -> str:
-    for part in p.relative_to(root).parts:
-        if part.startswith("sub-"):
-            return part
-    m = TUH_NAME.match(stem)
-    if m:
-        return m.group("patient")
-    if p.parent != root:
-        return p.parent.name
-    return stem
-
-
-def _report_beside(p: Path, stem: str) -> Path | None:
-    """TUH pairs: ``name.txt`` beside ``name.edf``, or the session report ``patient_sNNN.txt``."""
-    cands = [p.with_name(_stem(p) + ".txt")]
-    m = TUH_NAME.match(stem)
-    if m:
-        cands.append(p.with_name(f"{m.group('patient')}_{m.group('session')}.txt"))
-    return next((c for c in cands if c.is_file()), None)
 
 
 # ----------------------------------------------------------------------------------------------
-# tables
-
-
-def parse_list(value, lower: bool = False, upper: bool = False) -> list[str] | None:
-    """'G40.3; I63', 'G40.3|I63', '["G40.3", "I63"]' or a list -> ['G40.3', 'I63'] (None: unknown)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except ValueError:
-                items = re.split(r"[;|,]", text.strip("[]"))
-        else:
-            items = re.split(r"[;|,]", text)
-    else:
-        items = list(value)
-    items = [str(i).strip().strip("'\"") for i in items]
-    items = [i.lower() if lower else i.upper() if upper else i for i in items if i]
-    return list(dict.fromkeys(items))
-
-
-def _read_table(path, what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidCohort(f"{path}: {what} table not found. Fix: check the path.")
-    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-    except Exception as e:  # pandas raises several parser errors
-        raise InvalidCohort(f"{path}: cannot read the {what} CSV ({type(e).__name__}: {e}). "
-                            "Fix: save it as a comma-separated file with a header row.") from e
-
-
-def _key_column(df: pd.DataFrame, path, what: str, allow_patient: bool) -> str:
-    keys = KEY_COLUMNS + (("patient_id", "participant_id") if allow_patient else ())
-    for k in keys:
-        if k in df.columns:
-            return k
-    raise InvalidCohort(f"{path}: the {what} table needs a key column, one of {list(keys)}; it "
-                        f"has {list(df.columns)}. Fix: add a column naming the session or file.")
-
-
-def _match(rec: Recording, key: str) -> bool:
-    key = str(key).strip().replace("\\", "/")
-    if not key:
-        return False
-    name = rec.path.name
-    return key in (rec.session_id, rec.rel, name, _stem(rec.path)) or rec.rel.endswith("/" + key)
-
-
-def _rows_for(df: pd.DataFrame, key: str, recs: list[Recording]) -> dict[str, dict]:
-    """session_id -> the table row (dict) that names it."""
-    out: dict[str, dict] = {}
-    by_key: dict[str, list[Recording]] = {}
-    for r in recs:
-        for k in {r.session_id, r.rel, r.path.name, _stem(r.path)}:
-            by_key.setdefault(k, []).append(r)
-        if key in ("patient_id", "participant_id"):
-            by_key.setdefault(r.patient_id, []).append(r)
-            by_key.setdefault(r.patient_id.removeprefix("sub-"), []).append(r)
-    for row in df.to_dict("records"):
-        k = str(row.get(key) or "").strip().replace("\\", "/")
-        matches = by_key.get(k) or [r for r in recs if _match(r, k)]
-        for r in matches:
-            out.setdefault(r.session_id, row)
-    return out
-
-
-def _reports(reports, recs: list[Recording]) -> dict[str, str]:
-    """session_id -> report text from a folder of .txt files or a CSV."""
-    out = {}
-    for r in recs:
-        if r.report_file is not None:
-            out[r.session_id] = _read_text(r.report_file)
-    if reports is None:
-        return out
-    reports = Path(reports)
-    if reports.is_dir():
-        files = {}
-        for p in sorted(reports.rglob("*.txt")):
-            files.setdefault(p.stem, p)
-        for r in recs:
-            m = TUH_NAME.match(_stem(r.path))
-            for cand in (r.session_id, _stem(r.path),
-                         f"{m.group('patient')}_{m.group('session')}" if m else None):
-                if cand in files:
-                    out[r.session_id] = _read_text(files[cand])
-                    break
-        return out
-    df = _read_table(reports, "reports")
-    key = _key_column(df, reports, "reports", allow_patient=False)
-    text_col = next((c for c in ("report", "text", "report_text") if c in df.columns), None)
-    if text_col is None:
-        raise InvalidCohort(f"{reports}: the reports table needs a 'report' (or 'text') column; "
-                            f"it has {list(df.columns)}.")
-    for sid, row in _rows_for(df, key, recs).items():
-        if isinstance(row.get(text_col), str):
-            out[sid] = row[text_col]
-    return out
-
-
-def _read_text(p: Path) -> str:
-    data = p.read_bytes()
-    for enc in ("utf-8", "latin-1"):
-        try:
-            return data.decode(enc).strip()
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace").strip()  # pragma: no cover
-
-
-def _norm_sex(v):
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    return _SEX.get(str(v).strip().lower())
-
-
-def _norm_setting(v):
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return None
-    v = str(v).strip().lower()
-    return {"outpatient": "outpatient", "routine": "outpatient", "emu": "emu",
-            "epilepsy monitoring unit": "emu", "icu": "icu", "intensive care": "icu"}.get(v)
-
-
-def _norm_age(v):
-    try:
-        a = float(v)
-    except (TypeError, ValueError):
-        return np.nan
-    return a if 0 <= a <= 130 else np.nan
-
-
-def _split_of(patient_id: str, test_fraction: float) -> str:
-    h = int.from_bytes(hashlib.sha256(patient_id.encode()).digest()[:8], "little") / 2 ** 64
-    return "test" if h < test_fraction else "train"
-
-
-# ----------------------------------------------------------------------------------------------
-# the build
+# a cohort from a folder of recordings
 
 
 def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig | None = None,
@@ -327,8 +154,6 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
         Sessions and tasks written, and the recordings that failed (also in
         ``out/failures.parquet``).
     """
-    from clef.cohort import write_cohort
-
     cfg = config or BuildConfig()
     root = Path(recordings).resolve()
     out = Path(out).resolve()
@@ -336,16 +161,8 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
     if not recs:
         raise InvalidCohort(f"{root}: no recordings found ({', '.join(RECORDING_EXTS)}). Fix: "
                             "point --recordings at the folder that holds them.")
-    report_text = _reports(reports, recs)
-    if not cfg.keep_phi:
-        report_text = {k: deid.deidentify(v) for k, v in report_text.items()}
-    ehr_rows: dict[str, dict] = {}
-    if ehr is not None:
-        df = _read_table(ehr, "EHR")
-        df = df if cfg.keep_phi else deid.deidentify_table(df)
-        ehr_rows = _rows_for(df, _key_column(df, ehr, "EHR", allow_patient=True), recs)
-    known = _Known(site=cfg.site or root.name, reports=report_text, ehr=ehr_rows,
-                   participants=_participants(root))
+    known = read_known(root, recs, reports=reports, ehr=ehr, site=cfg.site or root.name,
+                       keep_phi=cfg.keep_phi)
     rows, failures = _check_recordings(recs, known, cfg)
     sessions = _normalise(rows, cfg)
     _place_recordings(rows, sessions, out, cfg)
@@ -363,26 +180,7 @@ def build_cohort(recordings, out, *, reports=None, ehr=None, config: BuildConfig
     return BuildResult(out, sessions, tasks, failures_df)
 
 
-@dataclass
-class _Known:
-    """What is known about the sessions besides their recordings."""
-
-    site: str
-    reports: dict[str, str]  # session id -> report text
-    ehr: dict[str, dict]  # session id -> EHR row
-    participants: dict[str, dict]  # patient id -> BIDS participants.tsv row
-
-
-def _participants(root: Path) -> dict[str, dict]:
-    """A BIDS dataset's ``participants.tsv`` rows by participant id (empty elsewhere)."""
-    if is_bids(root) and (root / "participants.tsv").is_file():
-        pdf = _read_table(root / "participants.tsv", "participants")
-        if "participant_id" in pdf.columns:
-            return {str(r["participant_id"]): r for r in pdf.to_dict("records")}
-    return {}
-
-
-def _check_recordings(recs: list[Recording], known: _Known, cfg: BuildConfig):
+def _check_recordings(recs: list[Recording], known: Known, cfg: BuildConfig):
     """Check each recording (``clef.io.summarize``): (recording, session row) pairs for the
     usable ones, failure rows for the others."""
     from tqdm.auto import tqdm
@@ -408,7 +206,7 @@ def _check_recordings(recs: list[Recording], known: _Known, cfg: BuildConfig):
     return rows, failures
 
 
-def _session_row(rec: Recording, info: dict, known: _Known) -> dict:
+def _session_row(rec: Recording, info: dict, known: Known) -> dict:
     """One ``sessions.parquet`` row before normalisation: the recording's summary, then
     participants.tsv, then the EHR row (which wins)."""
     row = {"session_id": rec.session_id, "patient_id": rec.patient_id, "site": known.site,
@@ -423,10 +221,10 @@ def _session_row(rec: Recording, info: dict, known: _Known) -> dict:
         row["sex"] = header["sex"]
     part = known.participants.get(rec.patient_id)
     if part:
-        if not np.isnan(_norm_age(part.get("age"))):
-            row["age"] = _norm_age(part.get("age"))
-        if _norm_sex(part.get("sex")) is not None:
-            row["sex"] = _norm_sex(part.get("sex"))
+        if not np.isnan(norm_age(part.get("age"))):
+            row["age"] = norm_age(part.get("age"))
+        if norm_sex(part.get("sex")) is not None:
+            row["sex"] = norm_sex(part.get("sex"))
     for col, value in known.ehr.get(rec.session_id, {}).items():
         if col in KEY_COLUMNS or value is None or (isinstance(value, float) and np.isnan(value)):
             continue
@@ -436,8 +234,6 @@ def _session_row(rec: Recording, info: dict, known: _Known) -> dict:
 
 def _tasks(sessions: pd.DataFrame, cfg: BuildConfig) -> pd.DataFrame:
     """The task table derived from the sessions' metadata (empty, typed, when not derived)."""
-    from clef.cohort import SESSION_COLUMNS, TASK_COLUMNS
-
     tasks = pd.DataFrame({c: pd.Series(dtype=d) for c, d in
                           (("session_id", object), ("task", object), ("category", object),
                            ("held_out", bool), ("concept", object), ("label", "int8"))})
@@ -464,9 +260,9 @@ def _normalise(rows, cfg: BuildConfig) -> pd.DataFrame:
     df["patient_id"] = [str(p).strip() or sid for p, sid in zip(df["patient_id"], df["session_id"])]
     df["site"] = [str(s).strip() if isinstance(s, str) and s.strip() else (cfg.site or "local")
                   for s in df["site"]]
-    df["age"] = pd.to_numeric(pd.Series([_norm_age(a) for a in df["age"]]), errors="coerce")
-    df["sex"] = [_norm_sex(s) for s in df["sex"]]
-    df["setting"] = [_norm_setting(s) for s in df["setting"]]
+    df["age"] = pd.to_numeric(pd.Series([norm_age(a) for a in df["age"]]), errors="coerce")
+    df["sex"] = [norm_sex(s) for s in df["sex"]]
+    df["setting"] = [norm_setting(s) for s in df["setting"]]
     df["diagnoses"] = [parse_list(v, upper=True) for v in df["diagnoses"]]
     df["medications"] = [parse_list(v, lower=True) for v in df["medications"]]
     df["report"] = [v if isinstance(v, str) else None for v in df["report"]]
@@ -475,6 +271,11 @@ def _normalise(rows, cfg: BuildConfig) -> pd.DataFrame:
     for col in ("duration_s", "sfreq"):
         df[col] = df[col].astype(float)
     return df.reset_index(drop=True)
+
+
+def _split_of(patient_id: str, test_fraction: float) -> str:
+    h = int.from_bytes(hashlib.sha256(patient_id.encode()).digest()[:8], "little") / 2 ** 64
+    return "test" if h < test_fraction else "train"
 
 
 def _place_recordings(rows, sessions: pd.DataFrame, out: Path, cfg: BuildConfig) -> None:
@@ -487,10 +288,10 @@ def _place_recordings(rows, sessions: pd.DataFrame, out: Path, cfg: BuildConfig)
             dest = out / "recordings" / rec.rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(rec.path, dest)
-            if not cfg.keep_phi and _ext(rec.path) in (".edf", ".bdf"):
+            if not cfg.keep_phi and recording_ext(rec.path) in (".edf", ".bdf"):
                 os.chmod(dest, 0o644)  # the copy is ours; the original may be read-only
                 deid.anonymize_edf_header(dest)  # no name, birth date or hospital code
-            for ext in COMPANIONS.get(_ext(rec.path), ()):
+            for ext in COMPANIONS.get(recording_ext(rec.path), ()):
                 companion = rec.path.with_suffix(ext)
                 if companion.is_file():
                     shutil.copy2(companion, dest.with_suffix(ext))

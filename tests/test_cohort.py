@@ -12,7 +12,8 @@ import pytest
 from mne.export import export_raw
 
 from clef.channels import OLD_NAMES, STANDARD_CHANNELS
-from clef.cohort import Cohort, validate_sessions, validate_tasks, write_cohort
+from clef.cohort import Cohort, validate_sessions, validate_tasks
+from clef.cohort_build import write_cohort
 from clef.errors import InvalidCohort
 from clef.session import Session
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from clef.cohort import Cohort
-from clef.cohort_build import BuildConfig, build_cohort, find_recordings, parse_list
+from clef.cohort_build import BuildConfig, build_cohort
+from clef.cohort_sources import find_recordings, parse_list
 
 STANDARD = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5",
             "P3", "Pz", "P4", "T6", "O1", "O2"]

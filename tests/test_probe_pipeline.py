@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from clef.channels import STANDARD_CHANNELS
 from clef.cli import app
-from clef.cohort import Cohort, write_cohort
+from clef.cohort import Cohort
+from clef.cohort_build import write_cohort
 from clef.errors import TooShort
 from clef.session import Session
 

@@ -18,7 +18,7 @@ from test_model import TINY
 from typer.testing import CliRunner
 
 from clef.cli import app
-from clef.cohort import write_cohort
+from clef.cohort_build import write_cohort
 from clef.embedding import embed
 from clef.errors import CheckpointMismatch
 from clef.model import CLEFModel, ModelConfig

@@ -232,7 +232,7 @@ def generate_cohort(out, n_sessions: int, seed: int = 0, sites=("A", "B"), minut
     Path
         The cohort folder.
     """
-    from clef.cohort import write_cohort
+    from clef.cohort_build import write_cohort
 
     if signals not in SIGNALS:
         raise ValueError(f"signals={signals!r}; choose one of {SIGNALS}")
