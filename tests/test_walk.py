@@ -25,7 +25,7 @@ cores) so the tracer sees the workers' code; on Dask the same functions run in w
 The tests check that (1) each recording is decoded exactly once end to end, by ``clef embed``
 (``clef cohort build`` checks headers only, ``clef index`` opens no recording); (2) ``docs/ARCHITECTURE.md``'s walk names exactly the measured files;
 (3) the walk does not grow (``KNOWN_WALK_FILES``) and (4) has at most ``MAX_WALK_FILES`` files
-(issue 13; ``xfail(strict=True)`` until it does, then the marker must go).
+(issue 13).
 
 Run ``python tests/test_walk.py`` to print the measurement.
 """
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
 WALK_HEADING = "## One recording, from EDF path to map point"
 MAX_WALK_FILES = 12  # issue 13
-KNOWN_WALK_FILES = 16  # measured 2026-12-02; may only go down (lower it when it does)
+KNOWN_WALK_FILES = 12  # measured 2026-12-03; may only go down (lower it when it does)
 MILESTONES = {"cohort": {"write"},  # header checks only: the signal is decoded by `clef embed`
               "embed": {"decode", "signal", "spectrum", "encode", "write"},
               "index": {"faiss", "umap", "write"}}
@@ -244,8 +244,6 @@ def test_walk_does_not_grow(walk):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=f"{KNOWN_WALK_FILES} files today; the cut left is named "
-                                       "in docs/ARCHITECTURE.md (tokenizer; others pass 500 lines)")
 def test_walk_at_most_12_files(walk):
     assert len(walk["files"]) <= MAX_WALK_FILES, sorted(walk["files"])
 
