@@ -52,7 +52,8 @@ def map_dir(index) -> Path:
     Parameters
     ----------
     index : path
-        Index folder (``clef index --out``).
+        Index folder (``clef index --out``); ``clef index --map`` and ``clef map`` fit the map
+        into it.
 
     Returns
     -------

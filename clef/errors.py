@@ -89,10 +89,13 @@ def error_message(exc: BaseException) -> str:
     Parameters
     ----------
     exc : BaseException
+        The exception to report.
 
     Returns
     -------
     str
+        ``str(exc)`` for a :class:`ClefError` (its text already says what to do), else
+        ``"TypeName: text"``.
     """
     if isinstance(exc, ClefError):
         return str(exc)

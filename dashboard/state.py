@@ -140,32 +140,31 @@ def store():
     return _store(str(bundle().store))
 
 
+def _optional(path) -> str | None:
+    """A bundle part's folder as a cache key: its path as text, None when the bundle has none."""
+    return str(path) if path else None
+
+
 @st.cache_resource(show_spinner="Loading the cohort map…")
 def _cohort_map(path: str | None):
-    if path is None:
-        return None
     from clef.maps import CohortMap
 
-    return CohortMap.load(path)
+    return None if path is None else CohortMap.load(path)
 
 
 def cohort_map():
-    b = bundle()
-    return _cohort_map(str(b.map) if b.map else None)
+    return _cohort_map(_optional(bundle().map))
 
 
 @st.cache_resource(show_spinner=False)
 def _cohort(path: str | None):
-    if path is None:
-        return None
     from clef.cohort import Cohort
 
-    return Cohort.load(path)
+    return None if path is None else Cohort.load(path)
 
 
 def cohort():
-    b = bundle()
-    return _cohort(str(b.cohort) if b.cohort else None)
+    return _cohort(_optional(bundle().cohort))
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -183,7 +182,7 @@ def _sessions(index_path: str, map_path: str | None) -> pd.DataFrame:
 def _table_key() -> tuple[str, str | None]:
     """The session table's cache key: the index folder and the map folder (None without a map)."""
     b = bundle()
-    return str(b.index), str(b.map) if b.map else None
+    return str(b.index), _optional(b.map)
 
 
 def sessions() -> pd.DataFrame:
@@ -214,8 +213,7 @@ def _task_info(cohort_path: str | None) -> pd.DataFrame:
 
 
 def task_info() -> pd.DataFrame:
-    b = bundle()
-    return _task_info(str(b.cohort) if b.cohort else None)
+    return _task_info(_optional(bundle().cohort))
 
 
 @st.cache_resource(show_spinner=False)

@@ -13,9 +13,10 @@ from clef.errors import ClefError
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        build: Annotated[Path | None, typer.Option(
-            help="Build a synthetic demo bundle (random-init model) in this folder and open it "
-                 "instead of data_samples/.")] = None,
+        build: Annotated[Path | None, typer.Option(help="Build a synthetic demo bundle "
+                                                        "(random-init model) in this folder and "
+                                                        "open it instead of data_samples/.")
+                         ] = None,
         sessions: Annotated[int, typer.Option(help="Sessions in a --build bundle.")] = 48,
         seed: Annotated[int, typer.Option(help="Seed of a --build bundle.")] = 0,
         checkpoint: Annotated[Path | None, typer.Option(

@@ -1,6 +1,7 @@
 """Options that several sub-commands take, defined once (``Annotated`` aliases; each command keeps
 its own default): the cohort-map options of ``clef index`` and ``clef map``, the dashboard port of
-``clef dashboard`` and ``clef demo``."""
+``clef dashboard`` and ``clef demo``, the task-derivation threshold of ``clef cohort build`` and
+``clef tasks``."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -14,3 +15,7 @@ MapSeed = Annotated[int, typer.Option(help="UMAP random seed (reproducible layou
 
 # The Streamlit explorer's port.
 Port = Annotated[int, typer.Option(help="Port to serve on.")]
+
+# Task derivation (clef.probe.derive), run by `clef cohort build` (--tasks) and `clef tasks`.
+MinPositives = Annotated[int, typer.Option(
+    help="Derived tasks need this many positive and negative sessions.")]

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from clef.commands.options import MapMinDist, MapNeighbors, MapSeed
+from clef.commands.options import MapMinDist, MapNeighbors, MapSeed, MinPositives
 
 cohort_app = typer.Typer(help="Cohort folders: assemble one from your own recordings.",
                          no_args_is_help=True)
@@ -29,9 +29,9 @@ def build(
     out: Annotated[Path, typer.Option(help="Cohort folder to write.")],
     reports: Annotated[Path | None, typer.Option(
         help="Folder of <session>.txt reports, or a CSV with a key column and 'report'.")] = None,
-    ehr: Annotated[Path | None, typer.Option(
-        help="CSV keyed by session_id/file/path/patient_id with age, sex, setting, site, "
-             "diagnoses, medications (lists as 'a; b').")] = None,
+    ehr: Annotated[Path | None, typer.Option(help="CSV keyed by session_id/file/path/patient_id "
+                                                  "with age, sex, setting, site, diagnoses, "
+                                                  "medications (lists as 'a; b').")] = None,
     site: Annotated[str | None, typer.Option(
         help="Site of sessions the tables give none for (default: the folder name).")] = None,
     copy: Annotated[bool, typer.Option(
@@ -45,8 +45,7 @@ def build(
     tasks: Annotated[bool, typer.Option(
         "--tasks/--no-tasks", help="Derive the task table from diagnoses, medications, "
                                    "demographics and reports.")] = True,
-    min_positives: Annotated[int, typer.Option(
-        help="Derived tasks need this many positive and negative sessions.")] = 10,
+    min_positives: MinPositives = 10,
     keep_phi: Annotated[bool, typer.Option(
         "--keep-phi", help="Keep reports and EHR identifier columns verbatim (default: reports "
                            "are de-identified with clef.deid, name/MRN/birth-date columns dropped, "

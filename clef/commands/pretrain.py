@@ -58,8 +58,8 @@ def pretrain(
         help="A `clef tokenizer train` folder: tokens enter the model as its codes (see "
              "--token-input) and --recon-target codes predicts them.")] = None,
     token_input: Annotated[str | None, typer.Option(
-        help="patch (linear patch projection) or vq (code embedding; default with "
-             "--vq-tokenizer).")] = None,
+        help="patch (linear patch projection) or vq (code embedding; default with --vq-tokenizer).")
+                           ] = None,
     align_recon_weight: Annotated[float, typer.Option(
         help="Reconstruction term kept in stage 2 (0 = off).")] = 0.25,
     freeze_encoder: Annotated[bool, typer.Option(

@@ -6,13 +6,14 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import MinPositives
+
 
 def tasks(
     cohort: Annotated[Path, typer.Option(help="Cohort folder with sessions.parquet.")],
     out: Annotated[Path | None, typer.Option(
         help="Where to write the long task table (default: COHORT/tasks.parquet).")] = None,
-    min_positives: Annotated[int, typer.Option(
-        help="Drop tasks with fewer positive (or negative) sessions.")] = 10,
+    min_positives: MinPositives = 10,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing table.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No summary output.")] = False,
 ) -> None:

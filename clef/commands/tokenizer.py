@@ -11,6 +11,11 @@ import typer
 tokenizer_app = typer.Typer(help="The learned (VQ) spectrogram tokenizer: train and inspect.",
                             no_args_is_help=True)
 
+# Both subcommands read the linear tokens of a cohort's sessions from a token cache (_sessions picks
+# the sessions: one split, at most --limit of them).
+CacheDir = Annotated[Path, typer.Option(help="Token cache root holding the linear tokens.")]
+Limit = Annotated[int | None, typer.Option(help="At most this many sessions.")]
+
 
 def _sessions(cohort: Path, split: str, limit: int | None) -> list[str]:
     from clef.cohort import Cohort
@@ -25,7 +30,7 @@ def _sessions(cohort: Path, split: str, limit: int | None) -> list[str]:
 @tokenizer_app.command("train")
 def train(
     cohort: Annotated[Path, typer.Option(help="Cohort folder (its sessions are read from the cache).")],
-    cache_dir: Annotated[Path, typer.Option(help="Token cache root holding the linear tokens.")],
+    cache_dir: CacheDir,
     out: Annotated[Path, typer.Option(help="Output folder (safetensors + JSON config).")],
     config: Annotated[str, typer.Option(help="Multitaper preset the cache was filled with.")] = "tiny",
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2000,
@@ -34,7 +39,7 @@ def train(
     code_dim: Annotated[int, typer.Option(help="Latent size per token.")] = 32,
     per_session: Annotated[int, typer.Option(help="Patches sampled per session.")] = 48,
     split: Annotated[str, typer.Option(help="Sessions used: train, test or all.")] = "train",
-    limit: Annotated[int | None, typer.Option(help="At most this many sessions.")] = None,
+    limit: Limit = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 1,
@@ -75,9 +80,9 @@ def train(
 def inspect(
     tokenizer: Annotated[Path, typer.Option(help="Folder written by `clef tokenizer train`.")],
     cohort: Annotated[Path, typer.Option(help="Cohort folder (labels for the code table).")],
-    cache_dir: Annotated[Path, typer.Option(help="Token cache root with the linear tokens.")],
+    cache_dir: CacheDir,
     split: Annotated[str, typer.Option(help="Sessions: train, test or all.")] = "test",
-    limit: Annotated[int | None, typer.Option(help="At most this many sessions.")] = None,
+    limit: Limit = None,
     top: Annotated[int, typer.Option(help="Codes listed per finding.")] = 3,
 ) -> None:
     """Codebook usage/perplexity, reconstruction error, and the codes frequent in each finding."""

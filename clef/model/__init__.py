@@ -15,8 +15,21 @@ from clef.model.losses import ClipLoss, MaskedReconLoss
 from clef.model.text import TextFeatureCache, TextTower, preprocess_report
 
 __all__ = [
-    "CLEFModel", "ClipLoss", "DecoderConfig", "EHRConfig", "EHRTower", "EncoderConfig",
-    "MaskedReconLoss", "ModelConfig", "SessionEncoder", "ShortWindowConfig", "TextConfig",
-    "TextFeatureCache", "TextTower", "available_configs", "build_ehr_vocab", "preprocess_report",
+    "CLEFModel",
+    "ClipLoss",
+    "DecoderConfig",
+    "EHRConfig",
+    "EHRTower",
+    "EncoderConfig",
+    "MaskedReconLoss",
+    "ModelConfig",
+    "SessionEncoder",
+    "ShortWindowConfig",
+    "TextConfig",
+    "TextFeatureCache",
+    "TextTower",
+    "available_configs",
+    "build_ehr_vocab",
+    "preprocess_report",
     "token_times",
 ]

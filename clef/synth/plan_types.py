@@ -6,6 +6,7 @@ mutable state the planning steps of :mod:`clef.synth.plan` pass along (one per s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -62,15 +63,10 @@ class SessionPlan:
     events: list[Event]
     signal: dict  # background parameters (PDR Hz/amp, slowing levels, exponent, ...)
 
-    @property
-    def sfreq(self) -> float:
-        """Sampling rate (Hz) of the session: its site's."""
-        return self.site.sfreq
-
-    @property
-    def setting(self) -> str:
-        """Recording setting ("outpatient", "emu" or "icu"): the patient's."""
-        return self.patient.setting
+    # read through to the site and the patient (not fields: a plan cannot disagree with them)
+    sfreq = property(attrgetter("site.sfreq"), doc="Sampling rate (Hz) of the session: its site's.")
+    setting = property(attrgetter("patient.setting"),
+                       doc='Recording setting ("outpatient", "emu" or "icu"): the patient\'s.')
 
 
 def noisy_or(leak: float, *causes: tuple[bool, float]) -> float:

@@ -85,9 +85,19 @@ def mmss(t: float) -> str:
     return f"{int(t // 60):02d}:{int(t % 60):02d}"
 
 
+def _reported_hz(p: dict) -> float:
+    """A rhythm's frequency as a reader reports it: to the nearest 0.5 Hz."""
+    return round(p["frequency_hz"] * 2) / 2
+
+
+def _course(p: dict) -> str:
+    """How slowing runs in time: "continuous" or "intermittent"."""
+    return "continuous" if p.get("continuous") else "intermittent"
+
+
 # -- one sentence writer per finding: (voice, name, params, plan, hedge prefix) -> sentence -------
 def _s_normal_pdr(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
-    f_rep = round(p["frequency_hz"] * 2) / 2
+    f_rep = _reported_hz(p)
     return v.pick([
         (f"The background is well organized with a {f_rep:g} Hz {v.syn(name)} that attenuates "
          "with eye opening."),
@@ -98,26 +108,22 @@ def _s_normal_pdr(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> st
 
 
 def _s_pdr_slowing(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
-    f_rep = round(p["frequency_hz"] * 2) / 2
-    return v.pick([
-        f"There is {v.syn(name)}, at {f_rep:g} Hz, with partial reactivity.",
-        f"The background shows {v.syn(name)} to {f_rep:g} Hz.",
-        f"{cap(v.syn(name))} is noted ({f_rep:g} Hz).",
-    ], "pdrslow")
+    f_rep = _reported_hz(p)
+    return v.pick([f"There is {v.syn(name)}, at {f_rep:g} Hz, with partial reactivity.",
+                   f"The background shows {v.syn(name)} to {f_rep:g} Hz.",
+                   f"{cap(v.syn(name))} is noted ({f_rep:g} Hz)."], "pdrslow")
 
 
 def _s_generalized_slowing(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
-    q = "continuous" if p.get("continuous") else "intermittent"
+    q = _course(p)
     sev = "marked" if p["severity"] > 0.7 else "moderate" if p["severity"] > 0.45 else "mild"
-    return v.pick([
-        f"There is {q} {sev} {v.syn(name)}.",
-        f"{cap(q)} {v.syn(name)} is present, {sev} in degree.",
-        f"The record shows {sev} {q} {v.syn(name)}.",
-    ], "gs")
+    return v.pick([f"There is {q} {sev} {v.syn(name)}.",
+                   f"{cap(q)} {v.syn(name)} is present, {sev} in degree.",
+                   f"The record shows {sev} {q} {v.syn(name)}."], "gs")
 
 
 def _s_focal_slowing(v: Voice, name: str, p: dict, plan: SessionPlan, h: str) -> str:
-    q = "continuous" if p.get("continuous") else "intermittent"
+    q = _course(p)
     return v.pick([f"There is {q} {h}{v.syn(name)}.",
                    f"{cap(h + v.syn(name))} is seen, {q}."] if h else
                   [f"There is {q} {v.syn(name)}.", f"{cap(q)} {v.syn(name)} is seen."], "fs")

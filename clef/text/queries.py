@@ -110,6 +110,7 @@ def expand(text: str) -> str:
     Parameters
     ----------
     text : str
+        A query or a report sentence, abbreviations as clinicians write them.
 
     Returns
     -------
@@ -147,10 +148,12 @@ def parse_query(text: str) -> Query:
     Parameters
     ----------
     text : str
+        What the user typed (at most ``MAX_QUERY_CHARS`` characters).
 
     Returns
     -------
     Query
+        The typed text, its core concept and whether it was negated.
 
     Raises
     ------

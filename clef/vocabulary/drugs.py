@@ -10,39 +10,38 @@ from __future__ import annotations
 
 from clef.vocabulary.concepts import Concept
 
+# Pharmacological class -> (generic name, known EEG effect) of each drug the generator prescribes;
+# MEDICATIONS lists them in this order.
+_PRESCRIBED: dict[str, tuple[tuple[str, str], ...]] = {
+    "antiseizure": (
+        ("levetiracetam", "little visible effect"), ("lamotrigine", "little visible effect"),
+        ("valproate", "can reduce generalized discharges"),
+        ("phenytoin", "mild background slowing"), ("carbamazepine", "mild background slowing"),
+        ("lacosamide", "none known"), ("ethosuximide", "reduces 3 Hz spike-and-wave"),
+        ("topiramate", "none known")),
+    "barbiturate": (("phenobarbital", "excess beta"),),
+    "benzodiazepine": (
+        ("lorazepam", "excess frontal beta; slowing at high dose"),
+        ("clonazepam", "excess frontal beta"),
+        ("midazolam", "beta; burst suppression at anesthetic doses")),
+    "anesthetic": (
+        ("propofol", "beta at sedation; burst suppression at high dose"),
+        ("dexmedetomidine", "spindle-like activity; none distinctive here")),
+    "opioid": (("fentanyl", "slowing at high dose"), ("oxycodone", "slowing at high dose")),
+    "antipsychotic": (
+        ("haloperidol", "mild slowing"), ("quetiapine", "mild slowing"),
+        ("clozapine", "slowing; sometimes epileptiform discharges")),
+    "mood_stabilizer": (("lithium", "slowing; triphasic waves at toxicity"),),
+    "antidepressant": (("amitriptyline", "slowing and beta"), ("sertraline", "none known")),
+    "antibiotic": (("cefepime", "triphasic waves / GPDs in renal failure"),),
+    "muscle_relaxant": (("baclofen", "GPDs at toxicity"),),
+    "cholinesterase_inhibitor": (("donepezil", "none known"),),
+    "triptan": (("sumatriptan", "none known"),),
+}
 
-def _m(name, drug_class, signature="none known"):
-    return Concept(name, "medication", name, (), signature, drug_class=drug_class)
-
-
-MEDICATIONS: tuple[Concept, ...] = (
-    _m("levetiracetam", "antiseizure", "little visible effect"),
-    _m("lamotrigine", "antiseizure", "little visible effect"),
-    _m("valproate", "antiseizure", "can reduce generalized discharges"),
-    _m("phenytoin", "antiseizure", "mild background slowing"),
-    _m("carbamazepine", "antiseizure", "mild background slowing"),
-    _m("lacosamide", "antiseizure", "none known"),
-    _m("ethosuximide", "antiseizure", "reduces 3 Hz spike-and-wave"),
-    _m("topiramate", "antiseizure", "none known"),
-    _m("phenobarbital", "barbiturate", "excess beta"),
-    _m("lorazepam", "benzodiazepine", "excess frontal beta; slowing at high dose"),
-    _m("clonazepam", "benzodiazepine", "excess frontal beta"),
-    _m("midazolam", "benzodiazepine", "beta; burst suppression at anesthetic doses"),
-    _m("propofol", "anesthetic", "beta at sedation; burst suppression at high dose"),
-    _m("dexmedetomidine", "anesthetic", "spindle-like activity; none distinctive here"),
-    _m("fentanyl", "opioid", "slowing at high dose"),
-    _m("oxycodone", "opioid", "slowing at high dose"),
-    _m("haloperidol", "antipsychotic", "mild slowing"),
-    _m("quetiapine", "antipsychotic", "mild slowing"),
-    _m("clozapine", "antipsychotic", "slowing; sometimes epileptiform discharges"),
-    _m("lithium", "mood_stabilizer", "slowing; triphasic waves at toxicity"),
-    _m("amitriptyline", "antidepressant", "slowing and beta"),
-    _m("sertraline", "antidepressant", "none known"),
-    _m("cefepime", "antibiotic", "triphasic waves / GPDs in renal failure"),
-    _m("baclofen", "muscle_relaxant", "GPDs at toxicity"),
-    _m("donepezil", "cholinesterase_inhibitor", "none known"),
-    _m("sumatriptan", "triptan", "none known"),
-)
+MEDICATIONS: tuple[Concept, ...] = tuple(
+    Concept(name, "medication", name, (), signature, drug_class=drug_class)
+    for drug_class, drugs in _PRESCRIBED.items() for name, signature in drugs)
 
 MEDICATION_NAMES: tuple[str, ...] = tuple(c.name for c in MEDICATIONS)
 
