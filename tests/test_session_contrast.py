@@ -72,7 +72,7 @@ def test_session_contrast_equals_a_hand_computed_infonce():
     batch = _batch(tok, noise)
     with torch.no_grad():
         recon, pooled = obj.recon_loss(batch, return_pooled=True)
-        got = obj.session_contrast(batch, pooled)
+        got = obj.session_contrast(batch, batch.noise, pooled)
         logs: dict = {}
         total = obj.stage1_loss(batch, logs)
         # by hand: mean states of the kept tokens of each view

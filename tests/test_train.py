@@ -408,3 +408,33 @@ def test_pretrain_on_a_synthetic_cohort(fake, tmp_path):
         from_cache = model.encode_eeg(cache.get(sid)).numpy()
     from_signal = embed(model, [cohort.session(sid)])
     np.testing.assert_allclose(from_signal, from_cache, atol=1e-5)
+
+
+@pytest.mark.parametrize("unit,key", [("time", lambda t: t.time_idx),
+                                      ("region", lambda t: t.time_idx * 100 + t.region_idx)])
+def test_mask_unit_hides_whole_units(unit, key):
+    """--mask-unit time/region: every token of a unit gets its unit's noise, so select_visible
+    hides units whole (all but the one unit split at the cut); "token" leaves the noise alone."""
+    from test_model import random_tokens, tiny_config
+
+    from clef.model.encoder import select_visible
+    from clef.train.data import mask_noise, unit_noise
+
+    tok = random_tokens([7, 4, 6], tiny_config(), seed=3)
+    noise = mask_noise(tok, [0, 1, 2], seed=0, stage=0, step=0)
+    assert unit_noise(noise, tok, "token") is noise
+    shared = unit_noise(noise, tok, unit)
+    assert torch.equal(shared[~tok.mask], noise[~tok.mask])  # padding keeps its 1.0
+    _, _, _, masked = select_visible(tok, shared, 0.6)
+    for b in range(3):
+        real = tok.mask[b]
+        keys, noises, hidden = key(tok)[b][real], shared[b][real], masked[b][real]
+        split = 0
+        for k in keys.unique():
+            in_unit = keys == k
+            assert noises[in_unit].unique().numel() == 1  # one value per unit
+            split += int(0 < hidden[in_unit].sum() < in_unit.sum())
+        assert split <= 1
+        assert len(set(noises.tolist())) == keys.unique().numel()  # units differ
+    with pytest.raises(ValueError, match="mask_unit"):
+        TrainConfig(cohort="c", out="o", mask_unit="band").validate()

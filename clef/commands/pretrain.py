@@ -42,6 +42,9 @@ def pretrain(
     batch_size: Annotated[int, typer.Option(help="Global batch size.")] = 32,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 5e-4,
     mask_ratio: Annotated[float, typer.Option(help="Masked share of tokens (stage 1).")] = 0.6,
+    mask_unit: Annotated[str, typer.Option(
+        help="What stage 1 hides together: token, time (all regions and bands of a time patch) "
+             "or region (one region's bands at one time patch).")] = "token",
     recon_target: Annotated[str, typer.Option(
         help="Stage-1 target of the masked tokens: patches (MSE on the spectrogram patch) or "
              "codes (cross-entropy over the VQ codebook; needs --vq-tokenizer).")] = "patches",
@@ -123,7 +126,7 @@ def pretrain(
 
     cfg = TrainConfig(
         cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
-        epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio,
+        epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio, mask_unit=mask_unit,
         recon_target=recon_target, session_contrast_weight=session_contrast,
         summary_weight=summary_weight,
         contrast_temperature=contrast_temperature, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,

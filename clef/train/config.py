@@ -8,6 +8,7 @@ from clef.model.config import EEG_POOLS
 STAGES = ("recon", "align", "both")
 TEXT_TARGETS = ("findings", "report")
 RECON_TARGETS = ("patches", "codes")
+MASK_UNITS = ("token", "time", "region")
 
 
 @dataclass
@@ -35,6 +36,10 @@ class TrainConfig:
     min_lr_frac: float = 0.1  # cosine decays to min_lr_frac * lr
     grad_clip: float = 1.0  # max global grad norm (0 = off)
     mask_ratio: float = 0.6  # share of each session's tokens hidden from the encoder in stage 1
+    # What stage 1 hides together: "token" (each token on its own), "time" (every token of a time
+    # patch: all regions and bands), "region" (a region's bands at one time patch, so a hidden
+    # region is predicted from the others at that moment).
+    mask_unit: str = "token"
     # Stage-1 target of the hidden tokens: "patches" (MSE on the patch values) or "codes"
     # (cross-entropy over the VQ codebook; needs a VQ tokenizer, vq_tokenizer or the config's).
     recon_target: str = "patches"
@@ -98,6 +103,8 @@ class TrainConfig:
             raise ValueError(f"batch_size={self.batch_size}; contrastive training needs >= 2")
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"mask_ratio={self.mask_ratio}; must be in (0, 1)")
+        if self.mask_unit not in MASK_UNITS:
+            raise ValueError(f"mask_unit={self.mask_unit!r}; allowed: {MASK_UNITS}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps={self.steps}; must be >= 1")
         if self.steps is None and not self.epochs > 0:
@@ -146,7 +153,7 @@ class TrainConfig:
                    "init_from", "seed", "sites", "max_sessions", "text_target",
                    "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
                    "recon_target", "vq_tokenizer", "token_input", "session_contrast_weight",
-                   "contrast_temperature", "describe_findings", "summary_weight")
+                   "contrast_temperature", "describe_findings", "summary_weight", "mask_unit")
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -201,6 +201,40 @@ def mask_noise(tokens: Tokens, index, seed: int, stage: int, step: int) -> torch
     return out
 
 
+def unit_noise(noise: torch.Tensor, tokens: Tokens, unit: str) -> torch.Tensor:
+    """``noise`` shared within each masking unit, so stage 1 hides whole units together.
+
+    Parameters
+    ----------
+    noise : torch.Tensor
+        (B, N) from :func:`mask_noise`: iid uniform over each row's real tokens (first), 1 after.
+    tokens : Tokens
+        The batch the noise belongs to.
+    unit : str
+        "token" (``noise`` unchanged), "time" (one value per time patch: all its regions and
+        bands) or "region" (one value per time patch and region: all its bands).
+
+    Returns
+    -------
+    torch.Tensor
+        (B, N). A unit's value is one of the row's own draws (the k-th unit takes the k-th), so it
+        is as random, and as reproducible, as ``noise``.
+    """
+    if unit == "token":
+        return noise
+    key = tokens.time_idx.long()
+    if unit == "region":
+        key = key * (int(tokens.region_idx.max()) + 1) + tokens.region_idx.long()
+    elif unit != "time":
+        raise ValueError(f"mask unit {unit!r}; allowed: 'token', 'time', 'region'")
+    out = noise.clone()
+    for b in range(noise.shape[0]):
+        real = tokens.mask[b]
+        _, inverse = torch.unique(key[b][real], return_inverse=True)  # unit of each real token
+        out[b][real] = noise[b][real][inverse]
+    return out
+
+
 def _mix(*xs: int) -> int:
     h = hashlib.blake2b(json.dumps(xs).encode(), digest_size=8).digest()
     return int.from_bytes(h, "little") & ((1 << 62) - 1)
@@ -287,6 +321,7 @@ __all__ = [
     "default_device",
     "fill_token_cache",
     "mask_noise",
+    "unit_noise",
     "select_sessions",
     "text_features",
 ]

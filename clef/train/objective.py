@@ -21,7 +21,7 @@ from clef.model.losses import (
     similarity_keep_loss,
 )
 from clef.train.config import TrainConfig
-from clef.train.data import Batch
+from clef.train.data import Batch, unit_noise
 
 # Parameters trained in each stage (prefixes of CLEFModel parameter names).
 RECON_PARAMS = ("eeg.embed.", "eeg.stack.", "decoder.")  # stage 1 (also what init_from copies)
@@ -82,31 +82,36 @@ class PretrainObjective(nn.Module):
     def recon_loss(self, batch: Batch, return_pooled: bool = False):
         """Stage-1 loss on the hidden tokens: patch MSE, or code cross-entropy [, pooled
         visible states (B, d_model) of the pass]."""
-        loss, pooled, _ = self._stage1_pass(batch, summary=False)
+        loss, pooled, _ = self._stage1_pass(batch, self._noise(batch), summary=False)
         return (loss, pooled) if return_pooled else loss
 
-    def _stage1_pass(self, batch: Batch, summary: bool):
+    def _noise(self, batch: Batch) -> torch.Tensor:
+        """The batch's masking noise, shared within each ``mask_unit``. -> (B, N)"""
+        return unit_noise(batch.noise, batch.tokens, self.cfg.mask_unit)
+
+    def _stage1_pass(self, batch: Batch, noise: torch.Tensor, summary: bool):
         """One masked pass -> (reconstruction loss, pooled visible states (B, d_model), summary
         head prediction (B, summary_dim) or None)."""
         if self.cfg.recon_target == "codes":
             logits, codes, masked, pooled = self.model.predict_codes(
-                batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True)
+                batch.tokens, noise, self.cfg.mask_ratio, return_pooled=True)
             return self.code_loss(logits, codes, masked), pooled, None
         pred, masked, valid, pooled, *head = self.model.reconstruct(
-            batch.tokens, batch.noise, self.cfg.mask_ratio, return_pooled=True,
+            batch.tokens, noise, self.cfg.mask_ratio, return_pooled=True,
             return_summary=summary)
         target = batch.tokens.values.to(pred.device)
         loss = self.recon(pred, target, masked.to(pred.device), valid)
         return loss, pooled, (head[0] if summary else None)
 
-    def session_contrast(self, batch: Batch, pooled: torch.Tensor) -> torch.Tensor:
+    def session_contrast(self, batch: Batch, noise: torch.Tensor,
+                         pooled: torch.Tensor) -> torch.Tensor:
         """InfoNCE between a masked view's pooled states and the complementary view's.
 
         The second view keeps the highest-noise tokens (``1 - noise``): with ``mask_ratio``
         >= 0.5 the two views share no token, so matching them needs what is stable across the
         session, which is what a mean-pooled session embedding should carry.
         """
-        other = self.model.visible_mean(batch.tokens, 1.0 - batch.noise, self.cfg.mask_ratio)
+        other = self.model.visible_mean(batch.tokens, 1.0 - noise, self.cfg.mask_ratio)
         a = F.normalize(pooled.float(), dim=-1)  # (B, d)
         b = F.normalize(other.float(), dim=-1)  # (B, d)
         scale = torch.tensor(1.0 / self.cfg.contrast_temperature, device=a.device)
@@ -116,14 +121,15 @@ class PretrainObjective(nn.Module):
         """Reconstruction (+ session summary, + session contrast when their weights are > 0),
         from one masked pass; fills ``logs``."""
         cfg = self.cfg
-        loss, pooled, head = self._stage1_pass(batch, summary=self.summary_loss is not None)
+        noise = self._noise(batch)
+        loss, pooled, head = self._stage1_pass(batch, noise, summary=self.summary_loss is not None)
         logs["recon"] = loss.detach()
         if head is not None:
             summary = self.summary_loss(head, batch.tokens.to(head.device))
             logs["summary"] = summary.detach()
             loss = loss + cfg.summary_weight * summary
         if cfg.session_contrast_weight > 0:
-            contrast = self.session_contrast(batch, pooled)
+            contrast = self.session_contrast(batch, noise, pooled)
             logs["contrast"] = contrast.detach()
             loss = loss + cfg.session_contrast_weight * contrast
         return loss
