@@ -152,7 +152,11 @@ def _lasso(page, shift: float) -> None:
     page.mouse.up()
 
 
-def run_size(bundle: Path, repeats: int, log: Path) -> dict[str, list[float]]:
+BLOCKS = ("map_colour", "map_lasso", "map_to_similar", "search_query", "similar_pick", "viewer")
+
+
+def run_size(bundle: Path, repeats: int, log: Path,
+             only: tuple[str, ...] = BLOCKS) -> dict[str, list[float]]:
     """Every interaction ``repeats + 1`` times (the first is a warm-up) on a fresh server."""
     import pandas as pd
     from playwright.sync_api import sync_playwright
@@ -272,6 +276,8 @@ def run_size(bundle: Path, repeats: int, log: Path) -> dict[str, list[float]]:
 
             for block in (map_colour, map_lasso, map_to_similar, search_query, similar_pick,
                           viewer):
+                if block.__name__ not in only:
+                    continue
                 try:
                     block()
                 except Exception as exc:  # noqa: BLE001 - report it, measure the others
@@ -308,6 +314,8 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path, default=DEFAULT_ROOT, help="sample bundle to scale")
     ap.add_argument("--out", type=Path, default=None, help="markdown table (default: print)")
     ap.add_argument("--label", default="", help="heading of the table (e.g. 'after')")
+    ap.add_argument("--only", nargs="*", choices=BLOCKS, default=list(BLOCKS),
+                    help="measure only these groups of interactions")
     args = ap.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} not found")
@@ -319,13 +327,15 @@ def main() -> None:
         for n in args.sizes:
             print(f"{n} sessions: building the bundle ...", flush=True)
             b = scaled_bundle(base, n, work / f"n{n}")
-            results[n] = run_size(b, args.repeats, work / f"streamlit-{n}.log")
+            results[n] = run_size(b, args.repeats, work / f"streamlit-{n}.log", tuple(args.only))
             shutil.rmtree(b, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = [f"### Click-to-paint in Chromium{' — ' + args.label if args.label else ''}", "",
              (f"Command: `python benchmarks/dashboard_browser.py --sizes "
-              f"{' '.join(map(str, args.sizes))} --repeats {args.repeats}`; "
+              f"{' '.join(map(str, args.sizes))} --repeats {args.repeats}"
+              + ("" if set(args.only) == set(BLOCKS) else f" --only {' '.join(args.only)}")
+              + "`; "
               f"{platform.platform()}, {os.cpu_count()} CPU cores, load average at start "
               f"{load:.1f}, end {os.getloadavg()[0]:.1f}. Median of {args.repeats} after one "
               "warm-up, milliseconds from the input event to the first frame after the updated "

@@ -33,10 +33,13 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
     b1, b2, b3 = st.columns(3)
     if b1.button(f"Open {sid} in the session viewer", key="search_to_viewer", type="primary"):
         open_viewer(sid)
-    b2.button("Mark as concept example", key="search_mark_pos",
-              on_click=mark, args=(sid, keys.CONCEPT_POSITIVES))
-    b3.button("Mark as counter-example", key="search_mark_neg",
-              on_click=mark, args=(sid, keys.CONCEPT_NEGATIVES))
+    for box, label, key, marks in ((b2, "Mark as concept example", "search_mark_pos",
+                                    keys.CONCEPT_POSITIVES),
+                                   (b3, "Mark as counter-example", "search_mark_neg",
+                                    keys.CONCEPT_NEGATIVES)):
+        if box.button(label, key=key):
+            mark(sid, marks)
+            st.rerun()  # the whole page: the "Concept from examples" tab shows the mark
     if query is None:
         return
     left, right = st.columns([3, 2])
@@ -67,7 +70,9 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
 SEARCH_URL = [explore.UrlBinding("q", "search_query", str, "")]  # the typed query lives in the URL
 
 
+@st.fragment
 def search_tab(sessions, labels) -> None:
+    """The search tab, as a fragment: a new query reruns this tab only, not the other two."""
     widgets.url_restore("search", SEARCH_URL)
     pick = st.pills("Workshop examples", explore.example_queries(), key="search_example")
     if pick and st.session_state.get("_search_last_pick") != pick:
@@ -188,7 +193,9 @@ def scores_panel(query, scores, sessions, labels) -> None:
             widgets.show_error(exc)
 
 
+@st.fragment
 def discordance_tab(sessions, labels) -> None:
+    """Report-EEG discordance, as a fragment: its widgets rerun this tab only."""
     mentions = state.report_mentions()
     choices = explore.finding_choices(state.task_info(), mentions.columns)
     if not choices:

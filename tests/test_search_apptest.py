@@ -182,3 +182,20 @@ def test_typed_query_lives_in_the_url(page, bundle_root, monkeypatch):
     at.run()
     _ok(at)
     assert at.text_input(key="search_query").value == "left temporal sharp waves"
+
+
+def test_marked_result_reaches_the_concept_tab(page):
+    """The search tab is a fragment (a query reruns it alone); marking a result reruns the page,
+    so "Concept from examples" lists the mark at once."""
+    import keys  # dashboard/, on sys.path while the app runs
+
+    _query(page, "burst suppression")
+    ids = _results(page)["session_id"].tolist()
+    page.button(key="search_mark_pos").click().run()
+    _ok(page)
+    assert page.session_state[keys.CONCEPT_POSITIVES] == [ids[0]]
+    assert page.multiselect(key=keys.CONCEPT_POSITIVES).value == [ids[0]]
+    page.selectbox(key="search_evidence").set_value(ids[1]).run()
+    page.button(key="search_mark_neg").click().run()
+    _ok(page)
+    assert page.multiselect(key=keys.CONCEPT_NEGATIVES).value == [ids[1]]
