@@ -8,7 +8,8 @@ code can avoid:
 - **a trivial Streamlit rerun**: a two-line app (a button and a heading); from the click's
   ``event.timeStamp`` to the first animation frame after the heading shows the new count;
 - **Plotly alone** (no Streamlit), on a page with ``plotly.min.js`` from the installed plotly
-  package: a scatter of N points (``scattergl``, as the cohort map draws, and SVG ``scatter``),
+  package: a scatter of N points (``scattergl``, as the cohort map draws, and SVG ``scatter``;
+  and a 100-point SVG one, the size of the dashboard's small charts),
   timed from the call to the second animation frame after it resolves, for
   ``Plotly.newPlot`` (a new chart: what a Streamlit chart whose figure changed costs),
   ``Plotly.restyle`` of the marker colours and ``Plotly.react`` with new colours (what a chart
@@ -154,12 +155,11 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
         rows.append(("Streamlit: trivial rerun (button -> heading), click-to-paint",
                      trivial_rerun(browser, Path(tmp), args.repeats)))
-        for kind in ("scattergl", "scatter"):
-            res = plotly_alone(browser, Path(tmp), args.points, kind, args.repeats)
+        for kind, n in (("scattergl", args.points), ("scatter", args.points), ("scatter", 100)):
+            res = plotly_alone(browser, Path(tmp), n, kind, args.repeats)
             for name, what in (("newPlot", "new chart"), ("restyle", "new colours in place"),
                                ("react", "new figure in place")):
-                rows.append((f"Plotly alone, {args.points:,} points {kind}: {name} ({what})",
-                             res[name]))
+                rows.append((f"Plotly alone, {n:,} points {kind}: {name} ({what})", res[name]))
         browser.close()
     lines = ["### Floor of click-to-paint in this Chromium", "",
              (f"Command: `python benchmarks/browser_floor.py --points {args.points} --repeats "
