@@ -1,6 +1,6 @@
-"""The session viewer's panels: click-to-jump, the events list, left/right spectrograms with the
-topomap and asymmetry trend, report and EHR, the concept timeline (laid out by
-views/session_viewer.py)."""
+"""The session viewer's panels: click-to-jump, the traces with everything that follows the time
+cursor (a fragment), the events list, left/right spectrograms and the asymmetry trend, report and
+EHR, the concept timeline (laid out by views/session_viewer.py)."""
 from __future__ import annotations
 
 import state
@@ -34,10 +34,15 @@ def apply_clicks(events, duration_s: float, window: float) -> None:
 
 
 @st.fragment
-def traces_panel(sess, gains, page: str, url) -> None:
-    """Montage, gain and display filters over the traces, as a fragment: changing one of them
-    reruns this panel only (the rest of the page, its spectrograms and tables, stays as drawn).
-    Moving in time or changing the window reruns the page (cursors, topomap follow)."""
+def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
+    """The traces and everything that follows the time cursor, as a fragment: montage, gain,
+    display filters, ◀ ▶, the start slider, the window and the topomap's band rerun this panel
+    only; the page's spectrograms and tables stay as drawn. (So the whole-session spectrogram
+    draws no cursor: the start slider, which spans the session, shows where the traces are; a
+    cursor there made every step redraw it.)"""
+    window = st.session_state["viewer_window"]
+    max_t = max(0.0, float(sess.duration_s) - window)
+    st.session_state[START] = min(float(st.session_state.get(START, 0.0)), max_t)
     c1, c2 = st.columns([3, 2])
     montage = c1.radio("Montage", list(explore.MONTAGE_LABELS), horizontal=True,
                        format_func=explore.MONTAGE_LABELS.get, key="viewer_montage")
@@ -51,11 +56,25 @@ def traces_panel(sess, gains, page: str, url) -> None:
                          format_func=lambda v: f"{v:g}" if v else "off")
     try:
         st.plotly_chart(explore.trace_figure(
-            sess, montage=montage, start_s=float(st.session_state.get(START, 0.0)),
-            window_s=st.session_state["viewer_window"], gain_uv=gain, marks=sess.annotations,
-            low_hz=lff, high_hz=hff, notch_hz=notch), width="stretch", key="viewer_traces")
+            sess, montage=montage, start_s=float(st.session_state[START]), window_s=window,
+            gain_uv=gain, marks=sess.annotations, low_hz=lff, high_hz=hff, notch_hz=notch),
+            width="stretch", key="viewer_traces")
     except ValueError as exc:  # e.g. a low cut above the high cut
         widgets.show_error(exc)
+    nav1, nav2, nav3, nav4 = st.columns([1, 7, 1, 3])
+    nav1.button("◀", key="viewer_prev", on_click=explore.step_state,
+                args=(st.session_state, START, -window, max_t))
+    start = nav2.slider("Start (s)", 0.0, max(max_t, 0.1), step=1.0, key=START,
+                        label_visibility="collapsed")
+    nav3.button("▶", key="viewer_next", on_click=explore.step_state,
+                args=(st.session_state, START, window, max_t))
+    nav4.select_slider("Window (s)", windows, key="viewer_window", label_visibility="collapsed",
+                       format_func=lambda v: f"{v} s window")
+    t1, t2 = st.columns([1, 4])
+    band = t2.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band",
+                    horizontal=True)
+    t1.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
+             caption="band power at the cursor", width="stretch")
     widgets.url_publish(page, url)
 
 
@@ -71,24 +90,20 @@ def events_panel(events) -> None:
                      "s", format="%.1f")})
 
 
-def hemispheres_panel(sid: str, spectra, times, freqs, start: float, window: float) -> None:
-    """Left and right spectrograms, the band-power topomap at the cursor, the asymmetry trend.
+def hemispheres_panel(spectra, times, freqs) -> None:
+    """Left and right spectrograms and the asymmetry trend over the whole session.
 
-    The two spectrograms and the trend draw no cursor line: the whole-session spectrogram above
-    them (same time axis) does, and a cursor in these three figures made every step in time
-    redraw them (~1 s of the ~2 s a step took in Chromium at 10k sessions,
-    benchmarks/results/dashboard_browser.md). The topomap follows the cursor."""
+    None of them draws a cursor line: a cursor made every step in time redraw them (~1 s of the
+    ~2 s a step took in Chromium at 10k sessions, benchmarks/results/dashboard_browser.md). The
+    topomap at the cursor is in :func:`time_panel`."""
     st.subheader("Left and right hemispheres")
-    q1, q2, q3 = st.columns([2, 2, 1])
+    q1, q2 = st.columns(2)
     for col, side_name, chans in ((q1, "Left", explore.LEFT_CHANNELS),
                                   (q2, "Right", explore.RIGHT_CHANNELS)):
         col.plotly_chart(explore.spectrogram_figure(
             times, freqs, explore.region_spectrogram(spectra, chans), height=220,
             title=f"{side_name}: {', '.join(chans)}"), width="stretch",
             key=f"viewer_spec_{side_name.lower()}")
-    band = q3.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band")
-    q3.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
-             caption="band power at the cursor", width="stretch")
     st.plotly_chart(explore.asymmetry_figure(explore.asymmetry_trend(spectra)),
                     width="stretch", key="viewer_asymmetry")
 

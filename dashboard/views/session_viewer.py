@@ -58,7 +58,6 @@ viewer_panels.apply_clicks(events, sess.duration_s, window)
 
 main, side = st.columns([4, 1])
 main.plotly_chart(explore.spectrogram_figure(times, freqs, power,
-                                             cursor_s=st.session_state.get(START, 0.0),
                                              title="Whole session: click a time to jump there",
                                              marks=sess.annotations),
                   key="viewer_spec", on_select="rerun", selection_mode=("points", "box"),
@@ -66,20 +65,9 @@ main.plotly_chart(explore.spectrogram_figure(times, freqs, power,
 with side:
     viewer_panels.events_panel(events)
 
-max_t = max(0.0, float(sess.duration_s) - window)
-st.session_state[START] = min(float(st.session_state.get(START, 0.0)), max_t)
-# montage, gain, filters and the traces: a fragment, so changing one redraws only the traces
-viewer_panels.traces_panel(sess, GAINS, PAGE, URL)
-nav1, nav2, nav3, nav4 = st.columns([1, 7, 1, 3])
-nav1.button("◀", key="viewer_prev", on_click=explore.step_state,
-            args=(st.session_state, START, -window, max_t))
-start = nav2.slider("Start (s)", 0.0, max(max_t, 0.1), step=1.0, key=START,
-                    label_visibility="collapsed")
-nav3.button("▶", key="viewer_next", on_click=explore.step_state,
-            args=(st.session_state, START, window, max_t))
-nav4.select_slider("Window (s)", WINDOWS, key="viewer_window", label_visibility="collapsed",
-                   format_func=lambda v: f"{v} s window")
-
-viewer_panels.hemispheres_panel(sid, spectra, times, freqs, start, window)
+# traces, their controls, ◀ ▶, start, window and the topomap: a fragment, so moving in time or
+# changing the montage redraws only them
+viewer_panels.time_panel(sess, spectra, sid, GAINS, WINDOWS, PAGE, URL)
+viewer_panels.hemispheres_panel(spectra, times, freqs)
 viewer_panels.report_panel(row)
 viewer_panels.timeline_panel(sid)
