@@ -168,9 +168,9 @@ def main() -> None:
               f"{args.repeats} after one warm-up, milliseconds."), "",
              "| what | ms |", "|---|---|", *[f"| {name} | {_cell(v)} |" for name, v in rows], ""]
     text = "\n".join(lines)
-    print(text)
     if args.out:
         args.out.write_text(text)
+    print(text if args.out is None else f"{text}\n(written to {args.out})")
 
 
 if __name__ == "__main__":
