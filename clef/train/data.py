@@ -321,7 +321,7 @@ __all__ = [
     "default_device",
     "fill_token_cache",
     "mask_noise",
-    "unit_noise",
     "select_sessions",
     "text_features",
+    "unit_noise",
 ]
