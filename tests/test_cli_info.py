@@ -103,3 +103,21 @@ def test_info_too_few_channels(tmp_path):
     info = json.loads(res.output)
     assert info["found"] == ["Fp1", "Cz", "O2"] and len(info["missing"]) == 16
     assert info["problems"][0]["error"] == "TooFewChannels"
+
+
+def test_exits_on_reports_expected_errors_and_lets_others_through(capsys):
+    """A command's expected errors print `error: Type: message` and exit 1; others propagate."""
+    import typer
+
+    from clef.commands.options import exits_on
+    from clef.errors import ClefError
+
+    with pytest.raises(typer.Exit) as info, exits_on(ClefError, ValueError):
+        raise ValueError("bad --k. Fix: pass a positive number")
+    assert info.value.exit_code == 1
+    assert capsys.readouterr().err == "error: ValueError: bad --k. Fix: pass a positive number\n"
+    with pytest.raises(KeyError), exits_on(ClefError):
+        raise KeyError("not expected")
+    with exits_on(ClefError):
+        done = True
+    assert done and capsys.readouterr().err == ""

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from clef.commands.options import MapMinDist, MapNeighbors, MapSeed
+from clef.commands.options import MapMinDist, MapNeighbors, MapSeed, exits_on
 
 
 def map_(
@@ -26,13 +26,10 @@ def map_(
     from clef.maps import MapConfig, fit_index_map
 
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    try:
+    with exits_on(ClefError):
         cmap = fit_index_map(index, store, config=MapConfig(n_neighbors=n_neighbors,
                                                             min_dist=min_dist, seed=seed),
                              created_by=command)
-    except ClefError as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     if not quiet:
         typer.echo(f"{cmap} -> {cmap.path} ({cmap.params['fit_seconds']:.1f} s)")
 

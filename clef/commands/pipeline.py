@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from clef.commands.options import MapMinDist, MapNeighbors, MapSeed, MinPositives
+from clef.commands.options import MapMinDist, MapNeighbors, MapSeed, MinPositives, exits_on
 
 cohort_app = typer.Typer(help="Cohort folders: assemble one from your own recordings.",
                          no_args_is_help=True)
@@ -59,12 +59,9 @@ def build(
     cfg = BuildConfig(check=check, copy=copy, site=site, derive_tasks=tasks,
                       min_positives=min_positives, progress=not quiet, keep_phi=keep_phi)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    try:
+    with exits_on(ClefError):
         res = build_cohort(recordings, out, reports=reports, ehr=ehr, config=cfg,
                            created_by=command)
-    except ClefError as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     n_tasks = res.tasks["task"].nunique() if len(res.tasks) else 0
     typer.echo(f"wrote {res.cohort_dir}: {len(res.sessions)} sessions, "
                f"{res.sessions['patient_id'].nunique()} patients, {n_tasks} tasks, "
@@ -133,13 +130,10 @@ def embed(
                       token_cache=str(token_cache) if token_cache else None,
                       read_threads=read_threads)
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    try:
+    with exits_on(ClefError, ValueError):
         checkpoint = checkpoint_or_default(checkpoint)
         store = embed_cohort(cohort, checkpoint, out, cfg, created_by=command,
                              overwrite=overwrite)
-    except (ClefError, ValueError) as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     if not quiet:
         run = store.manifest.get("run", {})
         typer.echo(f"{store}")
@@ -193,7 +187,7 @@ def index(
     store = cohort_store_dir(cohort) if store is None else store
     out = store_index_dir(store) if out is None else out
     command = "clef " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    try:
+    with exits_on(ClefError):
         st = EmbeddingStore.open(store, verify=True)
         idx = SessionIndex.build(st, kind=kind, config=IndexConfig(target_recall=target_recall),
                                  progress=not quiet)
@@ -206,9 +200,6 @@ def index(
                                  created_by=command)
             if not quiet:
                 typer.echo(f"{cmap} -> {cmap.path} ({cmap.params['fit_seconds']:.1f} s)")
-    except ClefError as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     if not quiet:
         where = (f"--cohort {cohort}" if cohort is not None and store == cohort_store_dir(cohort)
                  and out == store_index_dir(store) else f"--store {store} --index {out}")

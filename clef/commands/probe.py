@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import exits_on
+
 
 def _parse_pairs(items: list[str], option: str) -> dict[str, str]:
     out = {}
@@ -83,11 +85,8 @@ def probe(
         raise typer.BadParameter("give --checkpoint or --baselines-only, not both",
                                  param_hint="--baselines-only")
     if not baselines_only:
-        try:
+        with exits_on(ClefError):
             checkpoint = Path(checkpoint_or_default(checkpoint))
-        except ClefError as e:
-            typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-            raise typer.Exit(code=1) from None
     pairs = _parse_pairs(baseline_checkpoints or [], "--baseline-checkpoints")
     stores = _parse_pairs(embeddings or [], "--embeddings")
     parts = ["clef", "probe", "--cohort", str(cohort), "--out", str(out)]
@@ -107,13 +106,10 @@ def probe(
     if append:
         parts += ["--append", str(append)]
     command = " ".join(shlex.quote(a) for a in parts)
-    try:
+    with exits_on(ClefError, FileNotFoundError, ValueError):
         res = run_probe(cohort, checkpoint, out, baseline_checkpoints=pairs, embeddings=stores,
                         config=cfg, cache_dir=cache,
                         progress=not quiet, command=command)
-    except (ClefError, FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     if not quiet:
         typer.echo(res["summary"].table.to_string(float_format=lambda v: f"{v:.3f}"))
         for t in res["targets"].itertuples():

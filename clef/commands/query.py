@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from clef.commands.options import exits_on
+
 DEFAULT_COLUMNS = ("site", "age", "sex", "setting", "diagnoses", "medications", "report")
 
 
@@ -77,7 +79,7 @@ def query(
     if age_min is not None or age_max is not None:
         filters["age"] = (age_min, age_max)
     filters = {k_: v for k_, v in filters.items() if v is not None}
-    try:
+    with exits_on(ClefError):
         model = None
         if text is not None or recording is not None or steer:  # these embed with the model
             checkpoint = checkpoint_or_default(checkpoint, built_from=index)
@@ -98,9 +100,6 @@ def query(
             if steer:
                 vec = steer_vector(vec, steer, steer_weight, model=model)
             res = idx.by_vector(vec, k, exclude=exclude, **filters)
-    except ClefError as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(code=1) from None
     cols = ["rank", "session_id", "score"] + [c for c in DEFAULT_COLUMNS if c in res.columns]
     res = res[cols]
     if as_csv:
