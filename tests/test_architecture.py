@@ -95,7 +95,8 @@ def test_contracts_named_in_issue_exist():
     """The contracts issue 13 asks for are configured (a deleted contract fails here)."""
     forbidden = {(tuple(c["source_modules"]), m) for c in _contracts() if c["type"] == "forbidden"
                  for m in c["forbidden_modules"]}
-    for source, target in [("clef", "streamlit"), ("clef.tokenizer", "clef.model"),
+    for source, target in [("clef", "streamlit"), ("clef", "dashboard"),
+                           ("clef.io", "dashboard"), ("clef.tokenizer", "clef.model"),
                            ("clef.io", "clef.probe"), ("clef.io", "clef.store"),
                            ("clef.io", "clef.synth"), ("clef.probe", "clef.synth"),
                            ("clef.text", "clef.model"), ("clef.text", "clef.train"),
@@ -130,6 +131,20 @@ def test_broken_contract_fails_lint_imports(tmp_path):
     assert "clef.tokenizer.patching -> streamlit" in out, out
     assert "clef.tokenizer.patching -> clef.model" in out, out
     assert "The library never imports Streamlit (only dashboard/ does) BROKEN" in out, out
+
+
+def test_library_importing_the_dashboard_fails_lint_imports(tmp_path):
+    """On a copy whose clef.io imports a dashboard script, lint-imports fails and names the
+    rules written for it: the library never imports the dashboard, clef.io never imports UI
+    code."""
+    result = _lint_imports_on_copy(tmp_path, {
+        "clef/io/read.py": "\n\ndef _late():\n    from dashboard import state  # noqa\n"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "clef.io.read -> dashboard.state" in out, out
+    for cid in ("library-without-dashboard", "io-is-the-bottom"):
+        assert f"{_contract_name(cid)} BROKEN" in out, out
+    # (the chain through dashboard.state reaches streamlit and clef.explore: those break too)
 
 
 def _contract_name(contract_id: str) -> str:
