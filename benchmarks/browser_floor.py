@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,10 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               "--allow-file-access-from-files"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dashboard_browser import CHROME_ARGS as _DASHBOARD_ARGS  # the same browser settings
+from dashboard_browser import CHROMIUM, _free_port
+
+CHROME_ARGS = [*_DASHBOARD_ARGS, "--allow-file-access-from-files"]  # Plotly's page is a file
 APP = """import streamlit as st
 if st.button("Go"):
     st.session_state.n = st.session_state.get("n", 0) + 1
@@ -60,12 +60,6 @@ ARM_JS = """(want) => { window.__t = null; window.__ms = null;
 TIME_JS = """async (expr) => { const t0 = performance.now(); await eval(expr);
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
   return performance.now() - t0; }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def trivial_rerun(browser, work: Path, repeats: int) -> list[float]:

@@ -213,8 +213,7 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
 
         if cfg.scheduler == "processes":
             for num, result in in_forked_processes(embed_chunk, cohort_dir, ckpt, chunks,
-                                                   next_num, options,
-                                             n_workers(cfg), stats):
+                                                   next_num, options, n_workers(cfg), stats):
                 commit(num, result)
         elif client is None:  # one read-ahead pipeline over all shards (threads stop on exit)
             with closing(embed_chunks_here(cohort_dir, ckpt, chunks, options)) as results:
