@@ -8,7 +8,8 @@ runs), in a subprocess that watches them:
 The walk is the set of ``clef/`` source files on the Python call stack (every thread) at each
 moment something happens to the recording or to what is made from it:
 
-- ``decode``: MNE decodes its samples (``BaseRaw.get_data`` on the recording's file);
+- ``decode``: MNE or clef's EDF reader decodes its samples (``BaseRaw.get_data`` or
+  ``clef.io.read.decode_edf`` on the recording's file);
 - ``signal``: clef calls ``scipy.signal`` (filters, resampling, DPSS tapers);
 - ``spectrum``: the tokenizer's ``torch.fft.rfft``;
 - ``encode``: a clef ``torch.nn.Module`` is called from clef code (the encoder's forward);
@@ -118,8 +119,9 @@ def measure_walk(work: Path) -> dict:
             return
         code = frame.f_code
         where = code.co_filename.replace(os.sep, "/")
-        if code.co_name == "get_data" and where.endswith("mne/io/base.py"):
-            raw = frame.f_locals.get("self")
+        mne_decode = code.co_name == "get_data" and where.endswith("mne/io/base.py")
+        if mne_decode or (code.co_name == "decode_edf" and where.endswith("clef/io/read.py")):
+            raw = frame.f_locals.get("self" if mne_decode else "raw")
             files = {os.path.realpath(f) for f in getattr(raw, "filenames", ()) if f}
             for f in files & recordings:
                 decoded[(state["command"], f)].add(id(raw))

@@ -1,21 +1,18 @@
-"""Recording formats: detection by extension and content, header checks, and lazy MNE readers.
+"""Recording formats: detection by extension and content, header checks, and lazy readers.
 
 Every failure to parse becomes :class:`clef.errors.UnreadableRecording` (or
 :class:`clef.errors.UnsupportedFormat`): no MNE/NumPy exception escapes :func:`open_raw`.
 """
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from clef.errors import InvalidRecording, UnreadableRecording, UnsupportedFormat
+from clef.io.edf import BDF_MAGIC, EDF_MAGIC, open_edf, read_edf_header
 
-EDF_MAGIC = b"0       "  # EDF/EDF+ version field (8 bytes)
-BDF_MAGIC = b"\xffBIOSEMI"  # BioSemi BDF version field (8 bytes)
 FIF_MAGIC = b"\x00\x00\x00\x64"  # first FIF tag: kind 100 (FIFF_FILE_ID), big-endian
 GZIP_MAGIC = b"\x1f\x8b"
 MAT5_MAGIC = b"MATLAB 5.0"  # EEGLAB .set saved as a MATLAB v5 file
@@ -29,22 +26,6 @@ _EXTENSIONS = {
 }
 _SUPPORTED_HINT = ("EDF/EDF+ (.edf), BDF (.bdf), FIF (.fif), BrainVision (.vhdr), EEGLAB (.set) "
                    "or BIDS")
-# Upper bounds that keep a corrupt header from asking for absurd allocations.
-_MAX_SIGNALS = 4096
-_MAX_SAMPLES_PER_RECORD = 10_000_000
-
-
-@dataclass
-class EDFHeader:
-    """The fields of an EDF/BDF header that clef checks before handing the file to MNE."""
-
-    kind: str  # "edf" or "bdf"
-    n_signals: int
-    n_records: int  # -1 means "unknown" in the file; resolved from the file size here
-    record_duration_s: float
-    labels: list[str] = field(default_factory=list)
-    samples_per_record: list[int] = field(default_factory=list)
-    header_bytes: int = 0
 
 
 def _ext(path: Path) -> str:
@@ -130,104 +111,6 @@ def detect_format(path) -> str:
     return "bids" if _bids_root_of(path) else by_ext
 
 
-def _field(raw: bytes, what: str, path: Path, cast):
-    text = raw.decode("latin-1").strip()
-    try:
-        return cast(text)
-    except (ValueError, OverflowError):
-        raise UnreadableRecording(path, f"EDF/BDF header field {what} is {text!r}, not a number",
-                                  "the header is corrupt; re-export the recording") from None
-
-
-def read_edf_header(path) -> EDFHeader:
-    """Parse and check an EDF/BDF header against the file's size.
-
-    Parameters
-    ----------
-    path : str or Path
-        An EDF, EDF+ or BDF file.
-
-    Returns
-    -------
-    EDFHeader
-
-    Raises
-    ------
-    UnreadableRecording
-        Corrupt header fields, or a header that claims more data than the file holds (truncated).
-    """
-    path = Path(path)
-    fix = "the file is corrupt or was cut short; copy or export it again"
-    size = path.stat().st_size
-    head = _head(path, 256)
-    if len(head) < 256:
-        raise UnreadableRecording(
-            path, f"file has {size} bytes, shorter than the 256-byte EDF header", fix)
-    kind = "bdf" if head.startswith(BDF_MAGIC) else "edf"
-    if not head.startswith((EDF_MAGIC, BDF_MAGIC)):
-        raise UnreadableRecording(path, f"not an EDF/BDF header (starts with {head[:8]!r})", fix)
-    header_bytes = _field(head[184:192], "'header bytes'", path, int)
-    n_records = _field(head[236:244], "'number of data records'", path, int)
-    duration = _field(head[244:252], "'duration of a data record'", path, float)
-    ns = _field(head[252:256], "'number of signals'", path, int)
-    if not 1 <= ns <= _MAX_SIGNALS:
-        raise UnreadableRecording(path, f"header declares {ns} signals", fix)
-    if header_bytes != 256 * (ns + 1):
-        raise UnreadableRecording(path, f"header size field is {header_bytes} bytes but {ns} "
-                                        f"signals need {256 * (ns + 1)}", fix)
-    if not (math.isfinite(duration) and 0 < duration <= 1e6):
-        raise UnreadableRecording(path, f"data-record duration is {duration} s", fix)
-    if n_records < -1 or n_records == 0:
-        raise UnreadableRecording(path, f"header declares {n_records} data records", fix)
-    with open(path, "rb") as f:
-        f.seek(256)
-        sig = f.read(256 * ns)
-    if len(sig) < 256 * ns:
-        raise UnreadableRecording(path, f"file ends inside the signal headers ({size} bytes)", fix)
-    labels = [sig[i * 16:(i + 1) * 16].decode("latin-1").strip() for i in range(ns)]
-    off = ns * (16 + 80 + 8)  # labels, transducer, physical dimension
-    phys_min = [_field(sig[off + i * 8: off + (i + 1) * 8], "'physical minimum'", path, float)
-                for i in range(ns)]
-    off += ns * 8
-    phys_max = [_field(sig[off + i * 8: off + (i + 1) * 8], "'physical maximum'", path, float)
-                for i in range(ns)]
-    off += ns * 8
-    dig_min = [_field(sig[off + i * 8: off + (i + 1) * 8], "'digital minimum'", path, int)
-               for i in range(ns)]
-    off += ns * 8
-    dig_max = [_field(sig[off + i * 8: off + (i + 1) * 8], "'digital maximum'", path, int)
-               for i in range(ns)]
-    off += ns * 8 + ns * 80  # prefiltering
-    n_samp = [_field(sig[off + i * 8: off + (i + 1) * 8], "'samples per record'", path, int)
-              for i in range(ns)]
-    for i, label in enumerate(labels):
-        if not 1 <= n_samp[i] <= _MAX_SAMPLES_PER_RECORD:
-            raise UnreadableRecording(
-                path, f"signal {label!r} declares {n_samp[i]} samples per record", fix)
-        if dig_max[i] <= dig_min[i]:
-            raise UnreadableRecording(path, f"signal {label!r} has digital range "
-                                            f"[{dig_min[i]}, {dig_max[i]}]", fix)
-        if phys_max[i] == phys_min[i] or not all(math.isfinite(v)
-                                                for v in (phys_min[i], phys_max[i])):
-            raise UnreadableRecording(path, f"signal {label!r} has physical range "
-                                            f"[{phys_min[i]}, {phys_max[i]}]", fix)
-    bytes_per_sample = 3 if kind == "bdf" else 2
-    record_bytes = sum(n_samp) * bytes_per_sample
-    data_bytes = size - header_bytes
-    if n_records == -1:  # allowed while recording: derive the count from the size
-        n_records = data_bytes // record_bytes
-        if n_records < 1:
-            raise UnreadableRecording(path, "file holds no complete data record", fix)
-    elif data_bytes < n_records * record_bytes:
-        held = data_bytes // record_bytes
-        raise UnreadableRecording(
-            path, f"header claims {n_records} data records ({n_records * record_bytes} bytes) but "
-                  f"the file holds {data_bytes} bytes of data ({held} complete records): truncated "
-                  "file or wrong header", fix)
-    return EDFHeader(kind=kind, n_signals=ns, n_records=n_records, record_duration_s=duration,
-                     labels=labels, samples_per_record=n_samp, header_bytes=header_bytes)
-
-
 _MAT_PROBE = "import sys, scipy.io; scipy.io.loadmat(sys.argv[1], squeeze_me=True)"
 
 
@@ -307,8 +190,9 @@ def open_raw(path, fmt: str | None = None, *, include=None):
 
     Returns
     -------
-    raw : mne.io.BaseRaw
-        Not preloaded where the format allows it.
+    raw : mne.io.BaseRaw or clef.io.edf.EDFFile
+        Not preloaded where the format allows it; plain EDF/BDF files (one rate, EDF+C) are
+        opened by :func:`clef.io.edf.open_edf`, without MNE.
     fmt : str
         The format used.
     warnings : list of str
@@ -323,7 +207,11 @@ def open_raw(path, fmt: str | None = None, *, include=None):
     data_file = _bids_file(path) if fmt == "bids" else Path(path)
     if data_file is not None and data_file.is_file() and (
             fmt in ("edf", "bdf") or _ext(data_file) in (".edf", ".bdf", ".rec")):
-        read_edf_header(data_file)  # catches truncation before MNE pads or misreads
+        header = read_edf_header(data_file)  # catches truncation before MNE pads or misreads
+        plain = open_edf(data_file, header) if fmt in ("edf", "bdf") and include is None else None
+        if plain is not None:  # no MNE needed: same names, rate, events and samples
+            return plain, fmt, ([] if plain.info["meas_date"] else
+                                ["Invalid measurement date encountered in the header."])
     alias = None
     if fmt in ("edf", "bdf") and _ext(Path(path)) != f".{fmt}":
         # content sniffed as EDF/BDF under another name: MNE insists on the extension, so read
