@@ -298,7 +298,11 @@ def test_shards_give_every_worker_work():
     ids = [f"s{i}" for i in range(7)]
     assert shards(ids, 32) == [ids]  # one process: the shard size rules
     assert shards(ids, 32, workers=2) == [ids[:4], ids[4:]]  # a small cohort: both cores
-    assert shards(ids, 2, workers=2) == [ids[0:2], ids[2:4], ids[4:6], ids[6:]]
+    assert shards(ids, 2, workers=2) == [ids[0:2], ids[2:3]] + [[s] for s in ids[3:]]  # the tail
+    many = [f"s{i}" for i in range(200)]
+    cut = shards(many, 32, workers=2)  # 136 sessions in shards of <= 32, the last 64 in 8s
+    assert [len(c) for c in cut] == [32, 32, 32, 32, 8] + [8] * 8
+    assert sum(cut, []) == many
     assert shards(ids, 3, workers=16) == [[s] for s in ids]
     assert shards([], 32, workers=2) == []
 

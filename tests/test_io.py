@@ -303,6 +303,20 @@ def test_resample_matches_mne_polyphase():
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("n, up, down", [(153_600, 25, 32), (5_000, 4, 5), (3_001, 2, 1),
+                                          (2_400, 200, 250), (700, 5, 3), (30, 25, 32)])
+def test_resample_channels_is_scipy_resample_poly_bit_for_bit(n, up, down):
+    from scipy.signal import resample_poly
+
+    from clef.io.resample import resample_channels
+
+    rows = list((np.random.default_rng(n).standard_normal((3, n)) * 1e-5).astype(np.float32))
+    ref = [resample_poly(r, up, down, window=("kaiser", 5.0), padtype="reflect") for r in rows]
+    out = np.full((4, len(ref[0])), np.nan, np.float32)
+    resample_channels(rows, up, down, out, out_rows=[3, 0, 1])  # rows land where they are told
+    assert np.array_equal(out[[3, 0, 1]], np.stack(ref)) and np.isnan(out[2]).all()
+
+
 def test_notch_and_bandpass():
     sess = _tone_session([10.0, 60.0, 45.0], offset=50e-6)
     out = preprocess(sess, montage="none", notch=60.0, l_freq=0.5, h_freq=40.0)

@@ -57,10 +57,18 @@ def n_workers(cfg: EmbedConfig) -> int:
 
 
 def shards(ids: list[str], size: int, workers: int = 1) -> list[list[str]]:
-    """``ids`` cut into shards of at most ``size``, and small enough that each of ``workers``
-    gets one when there are fewer than ``workers * size`` (a small cohort uses every core)."""
+    """``ids`` cut into shards of at most ``size``, small enough that each of ``workers`` gets one
+    when there are fewer than ``workers * size`` (a small cohort uses every core). With several
+    workers and more sessions than that, the last ``workers * size`` sessions go in quarter-size
+    shards, so the workers finish within a small shard of each other instead of one idling
+    while the other works through a full one."""
     size = max(1, min(size, -(-len(ids) // max(workers, 1))))
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+    head = len(ids) - workers * size if workers > 1 else 0  # sessions before the tail
+    if head <= 0:
+        return [ids[i:i + size] for i in range(0, len(ids), size)]
+    small = max(1, size // 4)
+    return ([ids[i:i + min(size, head - i)] for i in range(0, head, size)]
+            + [ids[i:i + small] for i in range(head, len(ids), small)])
 
 
 def make_client(cfg: EmbedConfig):

@@ -10,8 +10,9 @@ synthetic session go through identical steps:
    :mod:`clef.io.checks`): a rate high enough for the tokenizer's band (``SamplingRateTooLow``),
    a typical amplitude in the physiological range (``ImplausibleAmplitude``, with the likely unit
    factor), then NaN/Inf, flat, saturated, too short;
-3. polyphase resampling channel by channel (``scipy.signal.resample_poly``, Kaiser window, the
-   same filter as MNE's ``method="polyphase"``) into a float32 buffer at the target rate;
+3. polyphase resampling of all channels in one pass (:mod:`clef.io.resample`: bit for bit
+   ``scipy.signal.resample_poly``, Kaiser window, the same filter as MNE's
+   ``method="polyphase"``) into a float32 buffer at the target rate;
 4. spherical-spline interpolation of up to ``max_missing`` missing channels (MNE's weights);
 5. optional notch (line frequency and harmonics) and band-pass, zero-phase IIR, in place;
 6. reference/montage (:mod:`clef.io.montage`).
@@ -45,6 +46,7 @@ from clef.io.edf import EDFFile, record_columns
 from clef.io.formats import file_size, is_bids_path, open_raw
 from clef.io.harmonize import Harmonization, harmonize_names
 from clef.io.montage import BIPOLAR_NAMES, _average_inplace
+from clef.io.resample import resample_channels
 from clef.session import Session
 
 _READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
@@ -122,8 +124,8 @@ def read_session(path, *, sfreq: float | None = 200.0, montage: str = "average",
     -----
     Peak memory is about two float32 copies of the needed channels: only the standard (and, for
     linked ears, ear) channels are read, in blocks of 10 minutes, into one float32 buffer at the
-    recorded rate; they are resampled channel by channel into a second float32 buffer at the
-    target rate, and the first is freed. For a 24-hour 19-channel 256 Hz file that is
+    recorded rate; they are resampled, all channels together in short blocks of time, into a
+    second float32 buffer at the target rate, and the first is freed. For a 24-hour 19-channel 256 Hz file that is
     1.68 GB + 1.31 GB (see ``benchmarks/results/io.md`` for measurements).
     """
     cfg = PreprocessConfig(sfreq=sfreq, montage=montage, max_missing=max_missing, notch=notch,
@@ -322,9 +324,12 @@ def _gather(rows, kept, harm: Harmonization, rate: Rate, owned) -> np.ndarray:
             and not harm.missing and owned.shape[0] == n_rows):
         return owned  # rows already in output order
     data = np.empty((n_rows, rate.n_out), dtype=np.float32)
-    for orig, std in kept:
-        src = rows(orig)
-        data[_OUT_INDEX[std]] = src if rate.same_rate else resample_row(src, rate.up, rate.down)
+    if rate.same_rate:
+        for orig, std in kept:
+            data[_OUT_INDEX[std]] = rows(orig)
+    else:  # every channel in one pass (clef.io.resample: scipy's resample_poly, bit for bit)
+        srcs = [np.asarray(rows(orig), dtype=np.float32) for orig, _ in kept]
+        resample_channels(srcs, rate.up, rate.down, data, [_OUT_INDEX[std] for _, std in kept])
     return data
 
 
@@ -371,13 +376,6 @@ def _rereference(data: np.ndarray, montage: str, n_out: int):
             np.subtract(data[_OUT_INDEX[a]], data[_OUT_INDEX[b]], out=bip[k])
         return bip, list(BIPOLAR_NAMES)
     return data, list(STANDARD_CHANNELS)
-
-
-def resample_row(row: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Polyphase resampling of one channel (MNE's ``method="polyphase"`` filter), float32 out."""
-    from scipy.signal import resample_poly
-
-    return resample_poly(row, up, down, window=("kaiser", 5.0), padtype="reflect")
 
 
 def _iir_sos(cfg: PreprocessConfig, sfreq: float):
