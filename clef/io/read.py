@@ -158,8 +158,12 @@ def decode_edf(raw: EDFFile, picks: list[int], start: int, stop: int) -> np.ndar
     h = raw.header
     spr = h.samples_per_record[raw.signals[0]]
     r0, r1 = start // spr, -(-stop // spr)  # the data records holding the span
-    records = np.memmap(raw.path, np.uint8, "r", offset=h.header_bytes + r0 * h.record_bytes,
-                        shape=(r1 - r0, h.record_bytes))
+    with open(raw.path, "rb") as f:
+        f.seek(h.header_bytes + r0 * h.record_bytes)
+        records = np.fromfile(f, np.uint8, (r1 - r0) * h.record_bytes)
+    if records.size != (r1 - r0) * h.record_bytes:
+        raise ValueError(f"the file ends inside data record {r0 + records.size // h.record_bytes}")
+    records = records.reshape(r1 - r0, h.record_bytes)  # (records, bytes)
     out = np.empty((len(picks), stop - start))
     for j, p in enumerate(picks):
         cols = records[:, record_columns(h, raw.signals[p])]  # (records, bytes of the signal)

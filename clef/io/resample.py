@@ -78,38 +78,37 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, out: np.ndarra
         return
     taps, per_phase, first, n_out = _design(up, down, n_in)
     kernel = _compiled()
+    targets = np.asarray(out_rows, dtype=np.int64)
     for a in range(0, n_out, _BLOCK_OUT):
         b = min(n_out, a + _BLOCK_OUT)
         lo = (first + a) * down // up - per_phase + 1  # first input sample the block needs
         hi = (first + b - 1) * down // up + 1
-        idx = np.arange(lo, hi)
-        if lo < 0 or hi > n_in:
-            idx = _reflect(idx, n_in)
-        else:
-            idx = slice(lo, hi)
+        idx = _reflect(np.arange(lo, hi), n_in) if lo < 0 or hi > n_in else slice(lo, hi)
         block = np.empty((hi - lo, len(rows)), np.float32)  # (inputs, channels)
         for r, row in enumerate(rows):
             block[:, r] = row[idx]
-        res = np.empty((b - a, len(rows)), np.float32)  # (outputs, channels)
-        kernel(block, lo, taps, per_phase, up, down, first + a, res)
-        out[out_rows, a:b] = res.T
+        kernel(block, lo, taps, per_phase, up, down, first + a, out, targets, a, b - a)
 
 
-def _polyphase(block, lo, taps, per_phase, up, down, y0, res) -> None:
-    """``res[j] = sum_k x[i - per_phase + 1 + k] * taps[t * per_phase + k]`` for output
-    ``y0 + j`` (``i, t = divmod((y0 + j) * down, up)``), in float32, ``k`` ascending: SciPy's
-    ``upfirdn`` order. ``block`` holds inputs ``lo ...`` as (inputs, channels)."""
-    n, c = res.shape
+def _polyphase(block, lo, taps, per_phase, up, down, y0, out, targets, col0, n) -> None:
+    """``out[targets[c], col0 + j] = sum_k x_c[i - per_phase + 1 + k] * taps[t * per_phase + k]``
+    for output ``y0 + j`` (``i, t = divmod((y0 + j) * down, up)``), in float32, ``k`` ascending:
+    SciPy's ``upfirdn`` order. ``block`` holds inputs ``lo ...`` as (inputs, channels): the
+    channels' sums advance together (one per channel in flight at once)."""
+    c = block.shape[1]
+    acc = np.empty(c, np.float32)
     for j in range(n):
         i, t = divmod((y0 + j) * down, up)
         base = i - per_phase + 1 - lo
         h0 = t * per_phase
         for ch in range(c):
-            res[j, ch] = 0.0
+            acc[ch] = 0.0
         for k in range(per_phase):
             hk = taps[h0 + k]
             for ch in range(c):
-                res[j, ch] = res[j, ch] + block[base + k, ch] * hk
+                acc[ch] = acc[ch] + block[base + k, ch] * hk
+        for ch in range(c):
+            out[targets[ch], col0 + j] = acc[ch]
 
 
 @lru_cache(maxsize=1)

@@ -48,7 +48,8 @@ def test_result_opens_in_viewer(page, server):
     _idle(page)
     _no_exception(page)
     assert f"session={sid}" in page.url
-    page.get_by_text("Double banana", exact=False).first.wait_for()  # the traces are drawn
+    page.locator('iframe[src*="live_plotly"]').first.content_frame.get_by_text(
+        "Double banana", exact=False).first.wait_for()  # the traces are drawn (live chart)
     assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == sid
 
 
