@@ -28,7 +28,8 @@ Also, in this process:
   processes that ``--scheduler auto`` picks on this machine.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/ingest.py`` (writes ``benchmarks/results/ingest.md``;
-``--n-sessions``, ``--schedulers none,processes,local``, ``--out``).
+``--n-sessions``, ``--schedulers none,processes,local``, ``--out``; ``--sizes 200,1000`` adds the
+defaults end to end on folders of that many sessions, to separate start-up from per-session cost).
 """
 from __future__ import annotations
 
@@ -89,6 +90,52 @@ def end_to_end(rec: Path, work: Path, scheduler: str, check: bool) -> dict:
     return {"scheduler": scheduler, "check": check, "build_s": build, "embed_s": embed,
             "total_s": build + embed, "build_cpu_s": build_cpu, "embed_cpu_s": embed_cpu,
             "embedded": run.get("sessions_embedded"), "embed_work_s": run.get("seconds")}
+
+
+def linked_folder(rec: Path, work: Path, n: int) -> Path:
+    """A folder of ``n`` recordings: ``rec``'s files hard-linked in turn under new names."""
+    files = sorted(rec.glob("*.edf"))
+    out = work / f"recordings-{n}"
+    out.mkdir()
+    for i in range(n):
+        os.link(files[i % len(files)], out / f"rec_{i:05d}.edf")
+    return out
+
+
+def scaling(rec: Path, work: Path, sizes: list[int], repeats: int) -> list[dict]:
+    """End to end with the defaults (``--scheduler auto``, no ``--check``) on folders of each
+    size, ``repeats`` times, sizes alternating (the host's speed drifts)."""
+    folders = {n: linked_folder(rec, work, n) for n in sizes}
+    runs = []
+    for i in range(repeats):
+        for n in sizes:
+            r = end_to_end(folders[n], work / f"scale-{n}-{i}", "auto", False)
+            r["n"] = n
+            print(r, f"{n / r['total_s']:.2f} sessions/s", flush=True)
+            runs.append(r)
+    return runs
+
+
+def scaling_lines(runs: list[dict]) -> list[str]:
+    """The scaling table, and the fixed and per-session wall cost of a least-squares line."""
+    import numpy as np
+
+    lines = ["", "## End to end by folder size (defaults: `--scheduler auto`, no `--check`)", "",
+             ("| sessions | build s | embed s | total s | CPU s (build + embed) | sessions/s | "
+             "target |"), "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        rate = r["n"] / r["total_s"]
+        lines.append(f"| {r['n']} | {r['build_s']:.1f} | {r['embed_s']:.1f} | "
+                     f"{r['total_s']:.1f} | {r['build_cpu_s']:.1f} + {r['embed_cpu_s']:.1f} | "
+                     f"{rate:.2f} | {'PASS' if rate >= TARGET else 'MISS'} (>= {TARGET:g}) |")
+    n = np.array([r["n"] for r in runs], float)
+    t = np.array([r["total_s"] for r in runs])
+    if len(set(n)) > 1:
+        per, fixed = np.polyfit(n, t, 1)
+        lines += ["", (f"Least-squares line through these runs: {fixed:.1f} s fixed (start-up of "
+                      f"the two commands) + {per * 1000:.1f} ms wall per session, i.e. "
+                      f"{1 / per:.1f} sessions/s once the start-up is paid.")]
+    return lines
 
 
 def stage_costs(rec: Path, k: int = 10) -> dict:
@@ -193,7 +240,7 @@ def report(args, costs: dict, start: float, paths: dict, runs: list[dict], load:
         (f"Two idle cores at this cost give at most {2 / per:.1f} sessions/s (with `--check`) or "
          f"{2 / (per - costs['check (summarize, --check only)']):.1f} sessions/s (the default), before "
          f"process start-up: {start:.1f} s of wall time for one fresh process to import "
-         "clef, torch, scipy.signal and MNE and load the model (paid by `clef embed`; "
+         "clef, torch and scipy.signal and load the model (paid by `clef embed`; "
          "`clef cohort build` pays most of it too)."), "",
         f"## Embed step in this process (model loaded, {n} sessions)", "",
         "| path | wall s | CPU s | CPU s / session | sessions/s (wall) |", "|---|---|---|---|---|",
@@ -228,6 +275,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--recordings", type=Path, default=None,
                     help="an existing folder of EDFs made as below (skips the setup)")
+    ap.add_argument("--sizes", default="",
+                    help="also end to end with the defaults on folders of these many sessions "
+                         "(comma-separated; the recordings hard-linked in turn), e.g. 200,1000")
+    ap.add_argument("--repeats", type=int, default=2, help="runs per size of --sizes")
     ap.add_argument("--append", action="store_true",
                     help="add this run's report below what --out holds instead of replacing it")
     args = ap.parse_args()
@@ -251,7 +302,10 @@ def main() -> None:
                 r = end_to_end(rec, work, sched, check)
                 print(r, f"{args.n_sessions / r['total_s']:.2f} sessions/s", flush=True)
                 runs.append(r)
+        sized = scaling(rec, work, [int(x) for x in args.sizes.split(",") if x], args.repeats)
     text = report(args, costs, start, paths, runs, load, args.n_sessions)
+    if sized:
+        text += "\n".join(scaling_lines(sized)) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.append and args.out.is_file():
         text = args.out.read_text().rstrip("\n") + "\n\n---\n\n" + text

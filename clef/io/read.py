@@ -333,7 +333,8 @@ def _gather(rows, kept, harm: Harmonization, rate: Rate, owned) -> np.ndarray:
             data[_OUT_INDEX[std]] = rows(orig)
     else:  # every channel in one pass (clef.io.resample: scipy's resample_poly, bit for bit)
         srcs = [np.asarray(rows(orig), dtype=np.float32) for orig, _ in kept]
-        resample_channels(srcs, rate.up, rate.down, data, [_OUT_INDEX[std] for _, std in kept])
+        resample_channels(srcs, rate.up, rate.down, polyphase_taps(rate.up, rate.down), data,
+                          [_OUT_INDEX[std] for _, std in kept])
     return data
 
 
@@ -380,6 +381,18 @@ def _rereference(data: np.ndarray, montage: str, n_out: int):
             np.subtract(data[_OUT_INDEX[a]], data[_OUT_INDEX[b]], out=bip[k])
         return bip, list(BIPOLAR_NAMES)
     return data, list(STANDARD_CHANNELS)
+
+
+@lru_cache(maxsize=16)
+def polyphase_taps(up: int, down: int) -> np.ndarray:
+    """The low-pass filter of ``scipy.signal.resample_poly(x, up, down, window=("kaiser", 5.0))``
+    (MNE's ``method="polyphase"``), float64; ``up`` and ``down`` reduced."""
+    from scipy.signal import firwin
+
+    max_rate = max(up, down)
+    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+    taps.setflags(write=False)
+    return taps
 
 
 def _iir_sos(cfg: PreprocessConfig, sfreq: float):

@@ -1,4 +1,5 @@
-"""Polyphase resampling of many channels at once.
+"""Polyphase resampling of many channels at once (the filter is designed by the caller,
+:func:`clef.io.read.polyphase_taps`).
 
 :func:`resample_channels` gives, for each channel, exactly what
 ``scipy.signal.resample_poly(row, up, down, window=("kaiser", 5.0), padtype="reflect")`` gives
@@ -17,14 +18,11 @@ import numpy as np
 _BLOCK_OUT = 1 << 14  # output samples per block: (block inputs, channels) float32 temporaries
 
 
-@lru_cache(maxsize=16)
-def _design(up: int, down: int, n_in: int) -> tuple[np.ndarray, int, int, int]:
-    """(flipped polyphase taps float32, taps per phase, first kept output, outputs kept)."""
-    from scipy.signal import firwin
-
-    max_rate = max(up, down)
-    half_len = 10 * max_rate
-    h = firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)).astype(np.float32)
+def _design(taps: np.ndarray, up: int, down: int, n_in: int) -> tuple[np.ndarray, int, int, int]:
+    """(flipped polyphase taps float32, taps per phase, first kept output, outputs kept), from
+    the low-pass ``taps`` (2 * 10 * max(up, down) + 1 of them), as ``resample_poly`` pads them."""
+    half_len = (len(taps) - 1) // 2
+    h = np.asarray(taps).astype(np.float32)
     h *= up
     n_out = -(-n_in * up // down)
     pre = down - half_len % down
@@ -53,8 +51,8 @@ def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(j < n, j, period - j)
 
 
-def resample_channels(rows: list[np.ndarray], up: int, down: int, out: np.ndarray,
-                      out_rows: list[int] | None = None) -> None:
+def resample_channels(rows: list[np.ndarray], up: int, down: int, taps: np.ndarray,
+                      out: np.ndarray, out_rows: list[int] | None = None) -> None:
     """Resample each row by ``up / down`` into rows of ``out``.
 
     Parameters
@@ -62,21 +60,25 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, out: np.ndarra
     rows : list of np.ndarray
         (samples,) float32 each, all the same length.
     up, down : int
-        Rate factors (reduced by their greatest common divisor here).
+        Rate factors, reduced by their greatest common divisor.
+    taps : np.ndarray
+        The low-pass filter ``resample_poly`` designs for them:
+        ``firwin(20 * max(up, down) + 1, 1 / max(up, down), window=("kaiser", 5.0))``
+        (:func:`clef.io.read.polyphase_taps`).
     out : np.ndarray
         (rows, ceil(samples * up / down)) float32, written in place.
     out_rows : list of int, optional
         The row of ``out`` for each input row (default: the same order from row 0).
     """
     out_rows = list(range(len(rows))) if out_rows is None else list(out_rows)
-    g = math.gcd(up, down)
-    up, down = up // g, down // g
+    if math.gcd(up, down) != 1:
+        raise ValueError(f"up={up} and down={down} must be reduced by their common divisor")
     n_in = len(rows[0])
     if up == down == 1:
         for r, row in zip(out_rows, rows, strict=True):
             out[r] = row
         return
-    taps, per_phase, first, n_out = _design(up, down, n_in)
+    taps, per_phase, first, n_out = _design(taps, up, down, n_in)
     kernel = _compiled()
     targets = np.asarray(out_rows, dtype=np.int64)
     for a in range(0, n_out, _BLOCK_OUT):
