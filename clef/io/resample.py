@@ -86,9 +86,8 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, taps: np.ndarr
         lo = (first + a) * down // up - per_phase + 1  # first input sample the block needs
         hi = (first + b - 1) * down // up + 1
         idx = _reflect(np.arange(lo, hi), n_in) if lo < 0 or hi > n_in else slice(lo, hi)
-        block = np.empty((hi - lo, len(rows)), np.float32)  # (inputs, channels)
-        for r, row in enumerate(rows):
-            block[:, r] = row[idx]
+        # (inputs, channels): rows stacked, then one transposed copy (faster than column writes)
+        block = np.ascontiguousarray(np.stack([row[idx] for row in rows]).T)
         kernel(block, lo, taps, per_phase, up, down, first + a, out, targets, a, b - a)
 
 
