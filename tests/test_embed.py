@@ -302,7 +302,7 @@ def test_shards_give_every_worker_work():
     many = [f"s{i}" for i in range(200)]
     cut = shards(many, 32, workers=2)  # 136 sessions in shards of <= 32, the last 64 in 8s
     assert [len(c) for c in cut] == [32, 32, 32, 32, 8] + [8] * 8
-    assert sum(cut, []) == many
+    assert [s for c in cut for s in c] == many
     assert shards(ids, 3, workers=16) == [[s] for s in ids]
     assert shards([], 32, workers=2) == []
 
@@ -397,3 +397,53 @@ def test_cli_read_threads_plain_path_matches_default(ckpt, tmp_path):
     a, b = (EmbeddingStore.open(tmp_path / n) for n in ("plain", "ahead"))
     assert np.array_equal(a.session_ids, b.session_ids)
     assert np.allclose(a.embeddings, b.embeddings, atol=1e-6)
+
+
+def test_signal_designs_from_the_child_are_the_ones_made_here():
+    """The designs `clef embed` has a child make (while it imports torch) equal those each
+    worker would make: seeding them changes no number."""
+    from clef.embed import worker
+    from clef.io import read
+
+    worker.start_signal_designs()
+    mine = {k: v for k, v in read.SIGNAL_DESIGNS.items()}
+    read.SIGNAL_DESIGNS.clear()
+    try:
+        assert worker.take_signal_designs() > 0
+        from_child = dict(read.SIGNAL_DESIGNS)
+        read.SIGNAL_DESIGNS.clear()
+        here = worker.default_signal_designs()
+    finally:
+        read.SIGNAL_DESIGNS.update(mine)
+    assert from_child.keys() == here.keys()
+    for key, value in here.items():
+        got = from_child[key]
+        for a, b in zip(value if isinstance(value, tuple) else (value,),
+                        got if isinstance(got, tuple) else (got,), strict=True):
+            assert np.array_equal(a, b), key
+
+
+_NO_SCIPY_SIGNAL = """
+import sys
+from clef.embed import worker
+worker.start_signal_designs()
+from clef.embed import load_model
+model = load_model("clef-tiny")
+worker.take_signal_designs()
+from clef.io import read_session
+session = read_session(sys.argv[1])
+model.tokenizer.tokenize([session])
+print("scipy.signal" in sys.modules)
+"""
+
+
+def test_workers_read_and_tokenize_without_importing_scipy_signal(eegmmidb_edf):
+    """With the child's designs, reading (160 Hz -> 200 Hz, filter) and tokenizing a recording
+    never imports scipy.signal: each forked worker saves its ~1.3 s import."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _NO_SCIPY_SIGNAL, str(eegmmidb_edf)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1] == "False", res.stdout

@@ -109,9 +109,14 @@ def embed(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Embed every session of a cohort; bad recordings go to the store's failures table."""
+    from clef.embed import EmbedConfig, embed_cohort, resolve_scheduler
+
+    if resolve_scheduler(scheduler, threads_per_worker=threads_per_worker) == "processes":
+        from clef.embed.worker import start_signal_designs
+
+        start_signal_designs()  # on the other core, while this process imports torch
     from clef.bundle import cohort_store_dir
     from clef.commands.defaults import checkpoint_or_default
-    from clef.embed import EmbedConfig, embed_cohort
     from clef.errors import ClefError
 
     in_cohort = out is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -132,6 +133,77 @@ def setup(cohort_dir: str, checkpoint: str, options: dict):
     return model, cohort, cache
 
 
+_DESIGNS_CHILD: dict = {}  # the child of start_signal_designs: {"proc", "recv"}
+COMMON_RATES = (250.0, 256.0, 500.0, 512.0, 1000.0, 1024.0, 128.0, 160.0, 400.0)  # Hz
+
+
+def start_signal_designs() -> None:
+    """Fork a child that makes the ``scipy.signal`` designs of the default read and tokenizer
+    path (filter, resampling from :data:`COMMON_RATES`, DPSS tapers) while this process imports
+    torch and loads the model; :func:`take_signal_designs` adds them here before the workers
+    fork, so they do not import ``scipy.signal`` (~1.3 s each, paid while the other core would
+    wait). Any other design is made where it is needed, as before. Linux only (fork)."""
+    if _DESIGNS_CHILD or not sys.platform.startswith("linux"):
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_send_signal_designs, args=(send,), name="clef-designs",
+                       daemon=True)
+    proc.start()
+    send.close()
+    _DESIGNS_CHILD.update(proc=proc, recv=recv)
+
+
+def default_signal_designs() -> dict:
+    """The designs :func:`start_signal_designs` makes (here, in this process)."""
+    from clef.io import read
+    from clef.io.config import PreprocessConfig, Rate
+
+    cfg = PreprocessConfig()  # what `clef embed` reads with (at the tokenizer's 200 Hz)
+    read.filter_design(cfg, None, cfg.sfreq)
+    for rate in COMMON_RATES:
+        r = Rate.of(rate, cfg, 1)
+        read.polyphase_taps(r.up, r.down)
+    read.dpss_windows(800, 2.0)  # TokenizerConfig's default 4-s windows at 200 Hz, NW = 2
+    return dict(read.SIGNAL_DESIGNS)
+
+
+def _send_signal_designs(send) -> None:
+    from clef.io import read
+
+    try:
+        read.SIGNAL_DESIGNS.clear()  # (this child's copy) only the defaults are sent
+        send.send(default_signal_designs())
+    finally:
+        send.close()
+
+
+def take_signal_designs(timeout_s: float = 60.0) -> int:
+    """Add the designs of :func:`start_signal_designs`'s child to this process (those not made
+    here already); returns how many. 0 when no child runs or it failed: the designs are then
+    made where they are needed."""
+    child = _DESIGNS_CHILD
+    if not child:
+        return 0
+    from clef.io import read
+
+    designs: dict = {}
+    try:
+        if child["recv"].poll(timeout_s):
+            designs = child["recv"].recv()
+    except (EOFError, OSError):
+        designs = {}
+    child["proc"].join(timeout=5)
+    child["recv"].close()
+    _DESIGNS_CHILD.clear()
+    added = [k for k in designs if k not in read.SIGNAL_DESIGNS]
+    for k in added:
+        read.designed(k, lambda k=k: designs[k])
+    return len(added)
+
+
 def in_forked_processes(task: Callable, cohort_dir, ckpt, chunks, next_num, options: dict,
                         workers: int, stats: dict):
     """``(shard number, task(cohort_dir, ckpt, chunk, options))`` as each shard finishes in a
@@ -141,6 +213,7 @@ def in_forked_processes(task: Callable, cohort_dir, ckpt, chunks, next_num, opti
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     load_model(ckpt, options.get("device", "cpu"))  # loaded before the fork: inherited
+    take_signal_designs()  # made by a child while this process imported torch: inherited
     # the plain path in each worker unless asked: a second thread would share its GIL
     opts = {**options, "read_threads": options.get("read_threads") or 0}
     with ProcessPoolExecutor(max(1, min(workers, len(chunks))),

@@ -10,7 +10,7 @@ synthetic session go through identical steps:
    :mod:`clef.io.checks`): a rate high enough for the tokenizer's band (``SamplingRateTooLow``),
    a typical amplitude in the physiological range (``ImplausibleAmplitude``, with the likely unit
    factor), then NaN/Inf, flat, saturated, too short;
-3. polyphase resampling of all channels in one pass (:mod:`clef.io.resample`: bit for bit
+3. polyphase resampling of all channels in one pass (:mod:`clef.io.kernels`: bit for bit
    ``scipy.signal.resample_poly``, Kaiser window, the same filter as MNE's
    ``method="polyphase"``) into a float32 buffer at the target rate;
 4. spherical-spline interpolation of up to ``max_missing`` missing channels (MNE's weights);
@@ -26,7 +26,6 @@ touching samples (channels kept, rate, weights, provenance) are in :mod:`clef.io
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +44,12 @@ from clef.io.config import (
 from clef.io.edf import EDFFile, record_columns
 from clef.io.formats import file_size, is_bids_path, open_raw
 from clef.io.harmonize import Harmonization, harmonize_names
+from clef.io.kernels import filter_channels, resample_channels
 from clef.io.montage import BIPOLAR_NAMES, _average_inplace
-from clef.io.resample import resample_channels
 from clef.session import Session
 
 _READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
 _BLOCK = 1 << 15  # samples per block for block-wise matrix products (bounds temporaries)
-_FILTER_CHANNELS = 4  # channels filtered together: 4 MB of float64 per 10 min (19: 10% faster)
 _OUT_INDEX = {**{c: i for i, c in enumerate(STANDARD_CHANNELS)}, "EAR_L": 19, "EAR_R": 20}
 _STANDARD = frozenset(STANDARD_CHANNELS)
 
@@ -331,7 +329,7 @@ def _gather(rows, kept, harm: Harmonization, rate: Rate, owned) -> np.ndarray:
     if rate.same_rate:
         for orig, std in kept:
             data[_OUT_INDEX[std]] = rows(orig)
-    else:  # every channel in one pass (clef.io.resample: scipy's resample_poly, bit for bit)
+    else:  # every channel in one pass (clef.io.kernels: scipy's resample_poly, bit for bit)
         srcs = [np.asarray(rows(orig), dtype=np.float32) for orig, _ in kept]
         resample_channels(srcs, rate.up, rate.down, polyphase_taps(rate.up, rate.down), data,
                           [_OUT_INDEX[std] for _, std in kept])
@@ -359,8 +357,9 @@ def _filter(data: np.ndarray, cfg: PreprocessConfig, target: float, meta: dict):
     if notch and notch >= target / 2.0:
         meta.setdefault("warnings", []).append(
             f"notch {notch} Hz is above the Nyquist frequency of {target:g} Hz; skipped")
-    band = _iir_sos(cfg, target)
-    _filter_inplace(data, _notch_sos(notch, target) + ([band] if band is not None else []))
+    design = filter_design(cfg, notch, target)
+    if design is not None:
+        filter_channels(data, *design)
     return notch
 
 
@@ -383,16 +382,62 @@ def _rereference(data: np.ndarray, montage: str, n_out: int):
     return data, list(STANDARD_CHANNELS)
 
 
-@lru_cache(maxsize=16)
+SIGNAL_DESIGNS: dict = {}  # scipy.signal designs by their parameters, made once per process;
+# `clef embed` hands in the default ones before forking workers (clef.embed.worker), which then
+# never import scipy.signal
+
+
+def designed(key: tuple, make):
+    """``SIGNAL_DESIGNS[key]``, made by ``make()`` the first time (its arrays made read-only)."""
+    if key not in SIGNAL_DESIGNS:
+        value = make()
+        for a in value if isinstance(value, tuple) else (value,):
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)
+        SIGNAL_DESIGNS[key] = value
+    return SIGNAL_DESIGNS[key]
+
+
 def polyphase_taps(up: int, down: int) -> np.ndarray:
     """The low-pass filter of ``scipy.signal.resample_poly(x, up, down, window=("kaiser", 5.0))``
     (MNE's ``method="polyphase"``), float64; ``up`` and ``down`` reduced."""
-    from scipy.signal import firwin
+    def make():
+        from scipy.signal import firwin
 
-    max_rate = max(up, down)
-    taps = firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
-    taps.setflags(write=False)
-    return taps
+        max_rate = max(up, down)
+        return firwin(2 * 10 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0))
+
+    return designed(("kaiser-lowpass", int(up), int(down)), make)
+
+
+def dpss_windows(n_window: int, nw: float) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.windows.dpss(n_window, nw, 2 nw, sym=False, norm=None,
+    return_ratios=True)``: the tokenizer's tapers before it picks them
+    (:func:`clef.tokenizer.dpss_tapers`)."""
+    def make():
+        from scipy.signal.windows import dpss
+
+        return dpss(n_window, nw, int(2 * nw), sym=False, norm=None, return_ratios=True)
+
+    return designed(("dpss", int(n_window), float(nw)), make)
+
+
+def filter_design(cfg: PreprocessConfig, notch: float | None, sfreq: float):
+    """``(sos, zi)`` of the notch (harmonics too) and band-pass at ``sfreq``: float64 (sections,
+    6) second-order sections and their (sections, 2) steady-state initial conditions, or None
+    when neither filter applies."""
+    def make():
+        from scipy.signal import sosfilt_zi
+
+        band = _iir_sos(cfg, sfreq)
+        sos_list = _notch_sos(notch, sfreq) + ([band] if band is not None else [])
+        if not sos_list:
+            return None
+        sos = np.ascontiguousarray(np.concatenate(sos_list, axis=0), dtype=np.float64)
+        return sos, sosfilt_zi(sos)
+
+    key = ("filter", cfg.l_freq, cfg.h_freq, cfg.filter_order, notch or None, float(sfreq))
+    return designed(key, make)
 
 
 def _iir_sos(cfg: PreprocessConfig, sfreq: float):
@@ -423,59 +468,3 @@ def _notch_sos(notch: float | None, sfreq: float):
         out.append(tf2sos(b, a))
         f += notch
     return out
-
-
-def _filter_inplace(data: np.ndarray, sos_list) -> None:
-    """Zero-phase IIR filtering of each row in place. data: (channels, samples) float32.
-
-    Bit for bit ``scipy.signal.sosfiltfilt(sos, row, padlen=...)`` per row, with the channels
-    advancing together in one compiled loop: 2x faster than scipy's one channel at a time."""
-    from scipy.signal import sosfilt_zi
-
-    if not sos_list:
-        return
-    sos = np.ascontiguousarray(np.concatenate(sos_list, axis=0), dtype=np.float64)  # (sec, 6)
-    pad = min(data.shape[1] - 1, 3 * (2 * len(sos) + 1) * 50)
-    zi = sosfilt_zi(sos)  # (sections, 2) steady-state initial conditions, shared by every block
-    for s in range(0, data.shape[0], _FILTER_CHANNELS):  # bounds the float64 temporaries
-        block = data[s:s + _FILTER_CHANNELS]  # (channels, samples) view
-        n = block.shape[1]
-        cols = np.empty((n + 2 * pad, block.shape[0]))  # (pad + samples + pad, channels) float64
-        cols[pad:pad + n] = block.T  # the ends: scipy's odd extension, in the input's dtype
-        cols[:pad] = (2 * block[:, :1] - block[:, pad:0:-1]).T
-        cols[pad + n:] = (2 * block[:, -1:] - block[:, -2:-(pad + 2):-1]).T
-        _compiled_filtfilt()(sos, zi, cols)
-        block[:] = cols[pad:pad + n].T
-        del cols  # before the next block's is allocated
-
-
-def _filtfilt_columns(sos, zi, y) -> None:
-    """Forward then backward SOS filtering of each column of ``y`` (samples, signals) in place:
-    scipy's ``_sosfilt`` recursion, same operations in the same order; ``zi`` (sections, 2) is
-    ``sosfilt_zi(sos)``, scaled by each pass's first sample. Compiled by numba when called."""
-    n, c = y.shape
-    z = np.empty((sos.shape[0], 2, c))  # (sections, 2, signals) filter state
-    for backward in range(2):
-        first = n - 1 if backward else 0
-        for s in range(sos.shape[0]):
-            for k in range(c):
-                z[s, 0, k] = zi[s, 0] * y[first, k]
-                z[s, 1, k] = zi[s, 1] * y[first, k]
-        for j in range(n):
-            i = n - 1 - j if backward else j
-            for s in range(sos.shape[0]):
-                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-                for k in range(c):
-                    x_cur = y[i, k]
-                    x_new = b0 * x_cur + z[s, 0, k]
-                    z[s, 0, k] = b1 * x_cur - a1 * x_new + z[s, 1, k]
-                    z[s, 1, k] = b2 * x_cur - a2 * x_new
-                    y[i, k] = x_new
-
-
-@lru_cache(maxsize=1)
-def _compiled_filtfilt():
-    """:func:`_filtfilt_columns` compiled by numba (cached on disk after the first process)."""
-    import numba
-
-    return numba.njit(cache=True, nogil=True)(_filtfilt_columns)

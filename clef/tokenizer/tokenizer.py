@@ -69,11 +69,12 @@ def dpss_tapers(n_window: int, nw: float) -> tuple[np.ndarray, np.ndarray]:
     tapers : np.ndarray, float64, (K, n_window)
     eigvals : np.ndarray, float64, (K,)
     """
-    # imported here: scipy.signal takes ~1.5 s to import, and loading a model for text search
-    # (the dashboard's background model load) needs no tapers
-    from scipy.signal.windows import dpss
+    # scipy.signal (~1.5 s to import) only here: loading a model for text search (the
+    # dashboard's background model load) needs no tapers, and `clef embed`'s workers get them
+    # made (clef.io.read.SIGNAL_DESIGNS)
+    from clef.io.read import dpss_windows
 
-    tapers, ratios = dpss(n_window, nw, int(2 * nw), sym=False, norm=None, return_ratios=True)
+    tapers, ratios = dpss_windows(n_window, nw)
     tapers = np.atleast_2d(tapers)
     ratios = np.atleast_1d(ratios)
     keep = ratios > 0.9

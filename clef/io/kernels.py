@@ -1,5 +1,7 @@
-"""Polyphase resampling of many channels at once (the filter is designed by the caller,
-:func:`clef.io.read.polyphase_taps`).
+"""The compiled signal kernels of :mod:`clef.io.read`, each bit for bit its SciPy counterpart
+with the channels advancing together (designs come from the caller: ``clef.io.read``).
+
+:func:`filter_channels`: zero-phase IIR filtering, ``scipy.signal.sosfiltfilt`` per row.
 
 :func:`resample_channels` gives, for each channel, exactly what
 ``scipy.signal.resample_poly(row, up, down, window=("kaiser", 5.0), padtype="reflect")`` gives
@@ -15,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+_FILTER_CHANNELS = 4  # channels filtered together: 4 MB of float64 per 10 min (19: 10% faster)
 _BLOCK_OUT = 1 << 14  # output samples per block: (block inputs, channels) float32 temporaries
 
 
@@ -79,7 +82,7 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, taps: np.ndarr
             out[r] = row
         return
     taps, per_phase, first, n_out = _design(taps, up, down, n_in)
-    kernel = _compiled()
+    kernel = _compiled_polyphase()
     targets = np.asarray(out_rows, dtype=np.int64)
     for a in range(0, n_out, _BLOCK_OUT):
         b = min(n_out, a + _BLOCK_OUT)
@@ -113,8 +116,59 @@ def _polyphase(block, lo, taps, per_phase, up, down, y0, out, targets, col0, n) 
 
 
 @lru_cache(maxsize=1)
-def _compiled():
+def _compiled_polyphase():
     """:func:`_polyphase` compiled by numba (cached on disk after the first process)."""
     import numba
 
     return numba.njit(cache=True, nogil=True)(_polyphase)
+
+
+def filter_channels(data: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> None:
+    """Zero-phase IIR filtering of each row in place. data: (channels, samples) float32; ``sos``
+    (sections, 6) and ``zi`` (sections, 2) from :func:`clef.io.read.filter_design`.
+
+    Bit for bit ``scipy.signal.sosfiltfilt(sos, row, padlen=...)`` per row, with the channels
+    advancing together in one compiled loop: 2x faster than scipy's one channel at a time."""
+    pad = min(data.shape[1] - 1, 3 * (2 * len(sos) + 1) * 50)
+    for s in range(0, data.shape[0], _FILTER_CHANNELS):  # bounds the float64 temporaries
+        block = data[s:s + _FILTER_CHANNELS]  # (channels, samples) view
+        n = block.shape[1]
+        cols = np.empty((n + 2 * pad, block.shape[0]))  # (pad + samples + pad, channels) float64
+        cols[pad:pad + n] = block.T  # the ends: scipy's odd extension, in the input's dtype
+        cols[:pad] = (2 * block[:, :1] - block[:, pad:0:-1]).T
+        cols[pad + n:] = (2 * block[:, -1:] - block[:, -2:-(pad + 2):-1]).T
+        _compiled_filtfilt()(sos, zi, cols)
+        block[:] = cols[pad:pad + n].T
+        del cols  # before the next block's is allocated
+
+
+def _filtfilt_columns(sos, zi, y) -> None:
+    """Forward then backward SOS filtering of each column of ``y`` (samples, signals) in place:
+    scipy's ``_sosfilt`` recursion, same operations in the same order; ``zi`` (sections, 2) is
+    ``sosfilt_zi(sos)``, scaled by each pass's first sample. Compiled by numba when called."""
+    n, c = y.shape
+    z = np.empty((sos.shape[0], 2, c))  # (sections, 2, signals) filter state
+    for backward in range(2):
+        first = n - 1 if backward else 0
+        for s in range(sos.shape[0]):
+            for k in range(c):
+                z[s, 0, k] = zi[s, 0] * y[first, k]
+                z[s, 1, k] = zi[s, 1] * y[first, k]
+        for j in range(n):
+            i = n - 1 - j if backward else j
+            for s in range(sos.shape[0]):
+                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+                for k in range(c):
+                    x_cur = y[i, k]
+                    x_new = b0 * x_cur + z[s, 0, k]
+                    z[s, 0, k] = b1 * x_cur - a1 * x_new + z[s, 1, k]
+                    z[s, 1, k] = b2 * x_cur - a2 * x_new
+                    y[i, k] = x_new
+
+
+@lru_cache(maxsize=1)
+def _compiled_filtfilt():
+    """:func:`_filtfilt_columns` compiled by numba (cached on disk after the first process)."""
+    import numba
+
+    return numba.njit(cache=True, nogil=True)(_filtfilt_columns)
