@@ -28,9 +28,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 START_TIMEOUT_S = 90
 UI_TIMEOUT_MS = 90_000
 STEP_TIMEOUT_MS = 20_000  # one step after the page is up (a Back, a click's URL write)
-# dashboard/live_chart.py's frame: the map and the viewer's traces are drawn in it (one per page)
-LIVE = 'iframe[src*="live_plotly"]'
-LIVE_DOC = "document.querySelector('iframe[src*=\"live_plotly\"]')?.contentDocument"
 
 
 def _free_port() -> int:
@@ -135,18 +132,6 @@ def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def _live(page):
-    """The live chart's frame (a FrameLocator): the map, or the viewer's traces."""
-    return page.locator(LIVE).first.content_frame
-
-
-def _live_plot(page):
-    """The plot inside the live chart's frame, once drawn."""
-    plot = _live(page).locator(".js-plotly-plot").first
-    plot.wait_for()
-    return plot
-
-
 def test_screenshots_stay_out_of_the_work_tree():
     """A plain test run writes its screenshots to a temporary folder, never over the README's
     (tracked) ones; `make screenshots` sets $CLEF_SCREENSHOTS=docs/screenshots on purpose."""
@@ -158,7 +143,7 @@ def test_screenshots_stay_out_of_the_work_tree():
 def test_load_app(page, server):
     page.goto(server)
     page.get_by_role("heading", name="Cohort map").wait_for()
-    _live_plot(page).locator(".nsewdrag").first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
     _idle(page)
     _no_exception(page)
     assert page.get_by_text("sessions", exact=False).first.is_visible()
@@ -195,7 +180,8 @@ def test_concept_search_ranked_results(page, server):
 
 def test_lasso_on_map_shows_selected_cohort(page, server):
     page.goto(server)
-    plot = _live_plot(page)
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
     _idle(page)
     drag = plot.locator(".nsewdrag").first
     bb = drag.bounding_box()
@@ -220,20 +206,20 @@ def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     page.goto(f"{server}/viewer")
     page.get_by_role("heading", name="Session viewer").wait_for()
     page.get_by_text("Whole session: click a time to jump there").wait_for()
-    _live(page).get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
-    page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, left/right, timeline
+    page.get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, traces, timeline
     _idle(page)
     _no_exception(page)
     _shot(page, "session_viewer")
     # a click on the spectrogram moves the traces to that time
-    title = _live(page).get_by_text("Double banana · 100 µV/division ·", exact=False).first
+    title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
     assert " 0.0 s" in title.text_content()
     bb = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
     x, y = bb["x"] + 0.75 * bb["width"], bb["y"] + 0.5 * bb["height"]  # the clickable time row
     page.mouse.move(x - 20, y)
     page.mouse.move(x, y, steps=4)
     page.mouse.click(x, y)
-    page.wait_for_function(f"() => ![...{LIVE_DOC}.querySelectorAll('tspan')].some("
+    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
     _idle(page)
     start = float(title.text_content().split("·")[2].strip().split()[0])
@@ -265,7 +251,8 @@ def _ids(bundle_root, n: int = 3) -> list[str]:
 
 
 def _lasso(page, lo: float = 0.3, hi: float = 0.7) -> None:
-    plot = _live_plot(page)
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
     _idle(page)
     bb = plot.locator(".nsewdrag").first.bounding_box()
     x0, y0, w, h = bb["x"], bb["y"], bb["width"], bb["height"]
@@ -312,7 +299,7 @@ def test_session_link_opens_that_session(page, server, bundle_root):
     sid = _ids(bundle_root, 3)[2]
     page.goto(f"{server}/viewer?session={sid}&t=120")
     page.get_by_role("heading", name="Session viewer").wait_for()
-    title = _live(page).get_by_text("Double banana · 100 µV/division ·", exact=False).first
+    title = page.get_by_text("Double banana · 100 µV/division ·", exact=False).first
     title.wait_for()
     _idle(page)
     _no_exception(page)
@@ -323,15 +310,14 @@ def test_session_link_opens_that_session(page, server, bundle_root):
     # the montage reruns only the traces (a fragment) and still reaches the URL
     page.locator('[data-testid="stRadio"]').first.get_by_text("Average reference").click()
     page.wait_for_function("() => location.search.includes('montage=average')")
-    _live(page).get_by_text("Average reference · 100 µV/division · 120.0 s",
-                            exact=False).first.wait_for()
+    page.get_by_text("Average reference · 100 µV/division · 120.0 s", exact=False).first.wait_for()
     _idle(page)
     _no_exception(page)
 
 
 def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     page.goto(f"{server}/viewer?session={_ids(bundle_root, 1)[0]}&window=5")
-    title = _live(page).get_by_text("Double banana ·", exact=False).first
+    title = page.get_by_text("Double banana ·", exact=False).first
     title.wait_for()
     page.get_by_text("Events (", exact=False).wait_for()
     _idle(page)
@@ -339,7 +325,7 @@ def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     grid = page.locator('[data-testid="stDataFrame"]').first
     bb = grid.bounding_box()
     page.mouse.click(bb["x"] + 12, bb["y"] + 35 * 4 + 17)  # the 4th event's row marker
-    page.wait_for_function(f"() => ![...{LIVE_DOC}.querySelectorAll('tspan')].some("
+    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
     _idle(page)
     moved = title.text_content()
@@ -347,7 +333,7 @@ def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     assert "t=" in page.url
     page.get_by_label("Notch (Hz)").click()  # a display filter changes the trace
     page.get_by_role("option", name="50").click()
-    _live(page).get_by_text("notch 50 Hz", exact=False).first.wait_for()
+    page.get_by_text("notch 50 Hz", exact=False).first.wait_for()
     _idle(page)
     _no_exception(page)
     # the URL is written after the traces are drawn, in the same (fragment) run
@@ -428,7 +414,7 @@ def test_map_selection_kept_through_relasso_recolour_and_back_past_reload(page, 
     colouring keeps the selection (it cleared it), and after a reload Back walks back through
     both selections to the empty map."""
     page.goto(server)
-    _live_plot(page)
+    page.locator(".js-plotly-plot").first.wait_for()
     _idle(page)
     steps = []
     for lo, hi in ((0.3, 0.7), (0.2, 0.6)):
@@ -465,86 +451,3 @@ def test_map_selection_kept_through_relasso_recolour_and_back_past_reload(page, 
         timeout=STEP_TIMEOUT_MS)
     assert _selected(page) is None
 
-
-
-# ---- the live chart (dashboard/live_chart.py): new figures drawn in place, not remounted --------
-
-MARK_JS = "f => { f.dataset.clefMark = 'kept'; f.contentWindow.__clefMark = 'kept'; }"
-KEPT_JS = ("f => f.dataset.clefMark === 'kept' && f.contentWindow.__clefMark === 'kept' && "
-           "f.contentWindow.document.querySelector('.js-plotly-plot canvas, .js-plotly-plot svg')"
-           " !== null")
-REACTS_JS = "f => f.contentWindow.__clefLive.reacts"
-
-
-def _legend(page) -> list[str]:
-    return [t.strip() for t in _live(page).locator(".legendtext").all_text_contents()]
-
-
-def test_live_map_recolours_in_place_then_lasso_and_box_select(page, server):
-    """A new colouring reaches the map's legend through Plotly.react in the same frame (the frame
-    element and its window are the ones marked before); a lasso and then a box selection drawn
-    in that frame still give the selected cohort's table, and the URL holds each shape."""
-    page.goto(server)
-    _live_plot(page).locator(".legendtext").first.wait_for()
-    _idle(page)
-    frame = page.locator(LIVE).first
-    frame.evaluate(MARK_JS)
-    before, reacts = _legend(page), frame.evaluate(REACTS_JS)
-    page.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="sex", exact=True).click()
-    page.wait_for_function(f"() => [...{LIVE_DOC}.querySelectorAll('.legendtext')]"
-                           ".some(e => e.textContent.trim() === 'F')", timeout=STEP_TIMEOUT_MS)
-    _idle(page)
-    after = _legend(page)
-    assert after != before and {"F", "M"} <= set(after), (before, after)
-    assert frame.evaluate(KEPT_JS), "the map's frame was recreated"
-    assert frame.evaluate(REACTS_JS) > reacts
-    assert page.locator(LIVE).count() == 1
-
-    _lasso(page)
-    heading = page.get_by_text("Selected cohort:", exact=False).first
-    heading.wait_for(timeout=STEP_TIMEOUT_MS)
-    page.wait_for_function("() => location.search.includes('sel=lasso')", timeout=STEP_TIMEOUT_MS)
-    _idle(page)
-    _no_exception(page)
-    lassoed = heading.text_content()
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
-    assert frame.evaluate(KEPT_JS), "the lasso recreated the map's frame"
-
-    plot = _live_plot(page)
-    plot.hover()
-    _live(page).locator('.modebar-btn[data-title="Box Select"]').click()
-    bb = plot.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(bb["x"] + 0.1 * bb["width"], bb["y"] + 0.1 * bb["height"])
-    page.mouse.down()
-    page.mouse.move(bb["x"] + 0.9 * bb["width"], bb["y"] + 0.9 * bb["height"], steps=8)
-    page.mouse.up()
-    page.wait_for_function("() => location.search.includes('sel=box')", timeout=STEP_TIMEOUT_MS)
-    page.wait_for_function("(h) => [...document.querySelectorAll('h3')].some(e => "
-                           "e.textContent.startsWith('Selected cohort') && e.textContent !== h)",
-                           arg=lassoed, timeout=STEP_TIMEOUT_MS)
-    _idle(page)
-    _no_exception(page)
-    page.get_by_text("Profile against the rest").wait_for()
-    assert frame.evaluate(KEPT_JS)
-
-
-def test_live_traces_step_in_time_in_place(page, server, bundle_root):
-    """▶ moves the traces by one window: their title shows the new time, drawn by Plotly.react
-    in the frame that was there before (not a new chart)."""
-    page.goto(f"{server}/viewer?session={_ids(bundle_root, 1)[0]}&window=10")
-    title = _live(page).get_by_text("Double banana · 100 µV/division · 0.0 s", exact=False).first
-    title.wait_for()
-    _idle(page)
-    frame = page.locator(LIVE).first
-    frame.evaluate(MARK_JS)
-    reacts = frame.evaluate(REACTS_JS)
-    for t in ("10.0", "20.0"):
-        page.get_by_role("button", name="▶").click()
-        _live(page).get_by_text(f"µV/division · {t} s", exact=False).first.wait_for(
-            timeout=STEP_TIMEOUT_MS)
-        _idle(page)
-    _no_exception(page)
-    assert frame.evaluate(KEPT_JS), "the traces' frame was recreated"
-    assert frame.evaluate(REACTS_JS) >= reacts + 2
-    assert "t=20" in page.url

@@ -126,8 +126,7 @@ def test_own_cohort_readme_commands_to_map_in_chromium(tmp_path):
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.goto(url)
             page.get_by_role("heading", name="Cohort map").wait_for()
-            page.locator('iframe[src*="live_plotly"]').first.content_frame.locator(
-                ".js-plotly-plot .nsewdrag").first.wait_for()  # the map's plot area (live chart)
+            page.locator(".js-plotly-plot .nsewdrag").first.wait_for()  # the map's plot area
             page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
             body = page.locator('[data-testid="stApp"]').inner_text()
             n_exceptions = page.locator('[data-testid="stException"]').count()

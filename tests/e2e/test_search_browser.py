@@ -48,8 +48,7 @@ def test_result_opens_in_viewer(page, server):
     _idle(page)
     _no_exception(page)
     assert f"session={sid}" in page.url
-    page.locator('iframe[src*="live_plotly"]').first.content_frame.get_by_text(
-        "Double banana", exact=False).first.wait_for()  # the traces are drawn (live chart)
+    page.get_by_text("Double banana", exact=False).first.wait_for()  # the traces are drawn
     assert page.locator('[data-testid="stSelectbox"] input').first.input_value() == sid
 
 
