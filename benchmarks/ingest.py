@@ -224,7 +224,9 @@ def report(args, costs: dict, start: float, paths: dict, runs: list[dict], load:
     lines = [
         "# Ingest benchmark: `clef cohort build` + `clef embed`, ten-minute EDF recordings", "",
         (f"Command: `.venv/bin/python benchmarks/ingest.py --n-sessions {n} "
-         f"--schedulers {args.schedulers}{' --append' if args.append else ''}`  "),
+         f"--schedulers {args.schedulers}"
+         f"{f' --sizes {args.sizes} --repeats {args.repeats}' if args.sizes else ''}"
+         f"{' --recordings R' if args.recordings else ''}{' --append' if args.append else ''}`  "),
         (f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores, python "
          f"{platform.python_version()}  "),
         (f"Load average at start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared "

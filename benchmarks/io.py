@@ -127,7 +127,7 @@ def main() -> None:
                 f"{per_hour * 24 / 1e6:.0f} |")
             say()
             say("Peak = the float32 buffer at the recorded rate + the float32 output at 200 Hz + "
-                "per-block temporaries (60-s MNE reads, four channels of float64 filter work), so it scales "
+                "per-block temporaries (60-s reads of the file, four channels of float64 filter work), so it scales "
                 "linearly with duration; scaling the measured peak by 24/hours over-estimates the "
                 "constant part.")
     if not args.no_save:
