@@ -180,7 +180,7 @@ def _send_signal_designs(send) -> None:
         send.close()
 
 
-def take_signal_designs(timeout_s: float = 60.0) -> int:
+def take_signal_designs(timeout_s: float = 30.0) -> int:
     """Add the designs of :func:`start_signal_designs`'s child to this process (those not made
     here already); returns how many. 0 when no child runs or it failed: the designs are then
     made where they are needed."""
