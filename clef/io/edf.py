@@ -49,6 +49,7 @@ class EDFHeader:
     units: list[str] = field(default_factory=list)  # physical dimension, as MNE strips it
     reserved: str = ""  # "EDF+C", "EDF+D" or blank
     data_bytes: int = 0  # bytes after the header in the file
+    start: datetime | None = None  # MNE's meas_date (UTC): :func:`start_time`
 
     @property
     def record_bytes(self) -> int:
@@ -142,7 +143,7 @@ def read_edf_header(path) -> EDFHeader:
                        physical_min=phys_min, physical_max=phys_max, digital_min=dig_min,
                        digital_max=dig_max, units=units,
                        reserved=head[192:236].decode("latin-1").strip(),
-                       data_bytes=size - header_bytes)
+                       data_bytes=size - header_bytes, start=start_time(head))
     if n_records == -1:  # allowed while recording: derive the count from the size
         header.n_records = header.data_bytes // header.record_bytes
         if header.n_records < 1:
@@ -212,8 +213,6 @@ def open_edf(path, header: EDFHeader) -> EDFFile | None:
             or any(n.lower() in ("status", "trigger") for n in names)
             or header.data_bytes != header.n_records * header.record_bytes):
         return None
-    with open(path, "rb") as f:
-        head = f.read(184)
     sfreq = spr.pop() * 1.0 / header.record_duration_s
     n_times = int(header.n_records * header.samples_per_record[signals[0]])
     pick = np.asarray(signals)
@@ -229,7 +228,7 @@ def open_edf(path, header: EDFHeader) -> EDFFile | None:
         events = _events(path, header, tals, names, end) if tals else []
     except UnicodeDecodeError:
         return None  # MNE's reader reports it
-    return EDFFile(path, header, names, signals, {"sfreq": sfreq, "meas_date": start_time(head),
+    return EDFFile(path, header, names, signals, {"sfreq": sfreq, "meas_date": header.start,
                                                   "line_freq": None},
                    n_times, events, cal, phys_min - dig_min * cal, gain)
 

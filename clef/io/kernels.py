@@ -13,7 +13,7 @@ one compiled loop over the output samples (numba), in blocks of time, instead of
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, taps: np.ndarr
     rows : list of np.ndarray
         (samples,) float32 each, all the same length.
     up, down : int
-        Rate factors, reduced by their greatest common divisor.
+        Rate factors, different and reduced by their greatest common divisor.
     taps : np.ndarray
         The low-pass filter ``resample_poly`` designs for them:
         ``firwin(20 * max(up, down) + 1, 1 / max(up, down), window=("kaiser", 5.0))``
@@ -73,16 +73,13 @@ def resample_channels(rows: list[np.ndarray], up: int, down: int, taps: np.ndarr
     out_rows : list of int, optional
         The row of ``out`` for each input row (default: the same order from row 0).
     """
+    if up == down or math.gcd(up, down) != 1:
+        raise ValueError(f"up={up} and down={down} must differ and be reduced by their common "
+                         "divisor")
     out_rows = list(range(len(rows))) if out_rows is None else list(out_rows)
-    if math.gcd(up, down) != 1:
-        raise ValueError(f"up={up} and down={down} must be reduced by their common divisor")
     n_in = len(rows[0])
-    if up == down == 1:
-        for r, row in zip(out_rows, rows, strict=True):
-            out[r] = row
-        return
     taps, per_phase, first, n_out = _design(taps, up, down, n_in)
-    kernel = _compiled_polyphase()
+    kernel = _compiled(_polyphase)
     targets = np.asarray(out_rows, dtype=np.int64)
     for a in range(0, n_out, _BLOCK_OUT):
         b = min(n_out, a + _BLOCK_OUT)
@@ -115,14 +112,6 @@ def _polyphase(block, lo, taps, per_phase, up, down, y0, out, targets, col0, n) 
             out[targets[ch], col0 + j] = acc[ch]
 
 
-@lru_cache(maxsize=1)
-def _compiled_polyphase():
-    """:func:`_polyphase` compiled by numba (cached on disk after the first process)."""
-    import numba
-
-    return numba.njit(cache=True, nogil=True)(_polyphase)
-
-
 def filter_channels(data: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> None:
     """Zero-phase IIR filtering of each row in place. data: (channels, samples) float32; ``sos``
     (sections, 6) and ``zi`` (sections, 2) from :func:`clef.io.read.filter_design`.
@@ -137,7 +126,7 @@ def filter_channels(data: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> None:
         cols[pad:pad + n] = block.T  # the ends: scipy's odd extension, in the input's dtype
         cols[:pad] = (2 * block[:, :1] - block[:, pad:0:-1]).T
         cols[pad + n:] = (2 * block[:, -1:] - block[:, -2:-(pad + 2):-1]).T
-        _compiled_filtfilt()(sos, zi, cols)
+        _compiled(_filtfilt_columns)(sos, zi, cols)
         block[:] = cols[pad:pad + n].T
         del cols  # before the next block's is allocated
 
@@ -166,9 +155,9 @@ def _filtfilt_columns(sos, zi, y) -> None:
                     y[i, k] = x_new
 
 
-@lru_cache(maxsize=1)
-def _compiled_filtfilt():
-    """:func:`_filtfilt_columns` compiled by numba (cached on disk after the first process)."""
+@cache
+def _compiled(kernel):
+    """``kernel`` compiled by numba on first use (cached on disk after the first process)."""
     import numba
 
-    return numba.njit(cache=True, nogil=True)(_filtfilt_columns)
+    return numba.njit(cache=True, nogil=True)(kernel)

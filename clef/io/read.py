@@ -48,7 +48,7 @@ from clef.io.kernels import filter_channels, resample_channels
 from clef.io.montage import BIPOLAR_NAMES, _average_inplace
 from clef.session import Session
 
-_READ_BLOCK_S = 60.0  # seconds read from disk per block (bounds MNE's float64 temporaries)
+_READ_BLOCK_S = 60.0  # seconds decoded per block (bounds the float64 temporaries)
 _BLOCK = 1 << 15  # samples per block for block-wise matrix products (bounds temporaries)
 _OUT_INDEX = {**{c: i for i, c in enumerate(STANDARD_CHANNELS)}, "EAR_L": 19, "EAR_R": 20}
 _STANDARD = frozenset(STANDARD_CHANNELS)
@@ -205,7 +205,7 @@ def _process_raw(raw, fmt, notes, where, cfg: PreprocessConfig):
         warnings.simplefilter("ignore")
         for s in range(0, n, block):
             e = min(n, s + block)
-            # (needed, block) float64 in volts from MNE, cast into the float32 buffer
+            # (needed, block) float64 in volts (clef's EDF decoder or MNE), cast to float32
             buf[:, s:e] = (decode_edf(raw, picks, s, e) if isinstance(raw, EDFFile) else
                            raw.get_data(picks=picks, start=s, stop=e, verbose="error"))
     del raw
