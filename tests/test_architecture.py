@@ -147,6 +147,20 @@ def test_library_importing_the_dashboard_fails_lint_imports(tmp_path):
     # (the chain through dashboard.state reaches streamlit and clef.explore: those break too)
 
 
+def test_shared_leaf_importing_a_layer_fails_lint_imports(tmp_path):
+    """The shared leaves (errors, session, channels, tokens, fileio) are the bottom of the
+    layers: on a copy whose clef.tokens imports clef.io (no lower layer imports clef.tokens, so
+    no chain from a lower layer shows it) and whose clef.errors imports clef.fileio,
+    lint-imports fails on the layers contract and names both imports."""
+    result = _lint_imports_on_copy(tmp_path, {
+        "clef/tokens.py": "\n\ndef _late():\n    import clef.io  # noqa\n",
+        "clef/errors.py": "\n\ndef _late():\n    import clef.fileio  # noqa\n"})
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert f"{_contract_name('layers')} BROKEN" in out, out
+    assert "clef.tokens -> clef.io" in out and "clef.errors -> clef.fileio" in out, out
+
+
 def _contract_name(contract_id: str) -> str:
     return next(c["name"] for c in _contracts() if c["id"] == contract_id)
 
