@@ -121,30 +121,39 @@ def _lint_imports_on_copy(tmp_path: Path, plant: dict[str, str]):
     return _lint_imports(tmp_path, env=env)
 
 
+def _planted_breaks(tmp_path: Path, plant: dict[str, str], contracts: list[str],
+                    imports: list[str]) -> str:
+    """``lint-imports`` on a copy with ``plant`` (see :func:`_lint_imports_on_copy`): it fails,
+    names each contract of ``contracts`` (ids) BROKEN and each import of ``imports``
+    ("a.b -> c.d"); returns its output."""
+    result = _lint_imports_on_copy(tmp_path, plant)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    for cid in contracts:
+        assert f"{_contract_name(cid)} BROKEN" in out, out
+    for imp in imports:
+        assert imp in out, out
+    return out
+
+
 def test_broken_contract_fails_lint_imports(tmp_path):
     """On a copy of clef/ whose tokenizer imports streamlit and the model, lint-imports fails
     and names both contracts (the check is live, not a formality)."""
-    result = _lint_imports_on_copy(tmp_path, {
-        "clef/tokenizer/patching.py": "\nimport streamlit  # noqa\nimport clef.model  # noqa\n"})
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "clef.tokenizer.patching -> streamlit" in out, out
-    assert "clef.tokenizer.patching -> clef.model" in out, out
-    assert "The library never imports Streamlit (only dashboard/ does) BROKEN" in out, out
+    plant = {"clef/tokenizer/patching.py":
+             "\nimport streamlit  # noqa\nimport clef.model  # noqa\n"}
+    _planted_breaks(tmp_path, plant, ["no-streamlit"],
+                    ["clef.tokenizer.patching -> streamlit",
+                     "clef.tokenizer.patching -> clef.model"])
 
 
 def test_library_importing_the_dashboard_fails_lint_imports(tmp_path):
     """On a copy whose clef.io imports a dashboard script, lint-imports fails and names the
     rules written for it: the library never imports the dashboard, clef.io never imports UI
-    code."""
-    result = _lint_imports_on_copy(tmp_path, {
-        "clef/io/read.py": "\n\ndef _late():\n    from dashboard import state  # noqa\n"})
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert "clef.io.read -> dashboard.state" in out, out
-    for cid in ("library-without-dashboard", "io-is-the-bottom"):
-        assert f"{_contract_name(cid)} BROKEN" in out, out
-    # (the chain through dashboard.state reaches streamlit and clef.explore: those break too)
+    code. (The chain through dashboard.state reaches streamlit and clef.explore: those break
+    too.)"""
+    plant = {"clef/io/read.py": "\n\ndef _late():\n    from dashboard import state  # noqa\n"}
+    _planted_breaks(tmp_path, plant, ["library-without-dashboard", "io-is-the-bottom"],
+                    ["clef.io.read -> dashboard.state"])
 
 
 def test_shared_leaf_importing_a_layer_fails_lint_imports(tmp_path):
@@ -152,13 +161,10 @@ def test_shared_leaf_importing_a_layer_fails_lint_imports(tmp_path):
     layers: on a copy whose clef.tokens imports clef.io (no lower layer imports clef.tokens, so
     no chain from a lower layer shows it) and whose clef.errors imports clef.fileio,
     lint-imports fails on the layers contract and names both imports."""
-    result = _lint_imports_on_copy(tmp_path, {
-        "clef/tokens.py": "\n\ndef _late():\n    import clef.io  # noqa\n",
-        "clef/errors.py": "\n\ndef _late():\n    import clef.fileio  # noqa\n"})
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert f"{_contract_name('layers')} BROKEN" in out, out
-    assert "clef.tokens -> clef.io" in out and "clef.errors -> clef.fileio" in out, out
+    _planted_breaks(
+        tmp_path, {"clef/tokens.py": "\n\ndef _late():\n    import clef.io  # noqa\n",
+                   "clef/errors.py": "\n\ndef _late():\n    import clef.fileio  # noqa\n"},
+        ["layers"], ["clef.tokens -> clef.io", "clef.errors -> clef.fileio"])
 
 
 def _contract_name(contract_id: str) -> str:
@@ -169,14 +175,12 @@ def test_broken_dashboard_contract_fails_lint_imports(tmp_path):
     """On a copy of the tree whose dashboard imports clef.<package>.<submodule> (in a page of
     views/ and inside a function of state.py), lint-imports fails, names the dashboard contract
     and both imports, and still keeps the other contracts."""
-    result = _lint_imports_on_copy(tmp_path, {
-        "dashboard/views/model.py": "\nfrom clef.explore.viewer import trace_figure  # noqa\n",
-        "dashboard/state.py": "\n\ndef _late():\n    import clef.io.read  # noqa\n"})
-    out = result.stdout + result.stderr
-    assert result.returncode != 0, out
-    assert f"{_contract_name('dashboard-public-clef-only')} BROKEN" in out, out
-    assert "dashboard.views.model -> clef.explore.viewer" in out, out
-    assert "dashboard.state -> clef.io.read" in out, out
+    out = _planted_breaks(
+        tmp_path, {"dashboard/views/model.py":
+                   "\nfrom clef.explore.viewer import trace_figure  # noqa\n",
+                   "dashboard/state.py": "\n\ndef _late():\n    import clef.io.read  # noqa\n"},
+        ["dashboard-public-clef-only"],
+        ["dashboard.views.model -> clef.explore.viewer", "dashboard.state -> clef.io.read"])
     assert f"Contracts: {len(_contracts()) - 1} kept, 1 broken." in out, out
 
 
