@@ -127,3 +127,69 @@ def test_cli_summary_weight_reaches_the_run(fake, tmp_path):  # noqa: F811
         "pretrain", "--cohort", str(cohort), "--config", str(cfg_path), "--stage", "recon",
         "--steps", "2", "--out", str(tmp_path / "bad"), "--summary-weight", "-1", "--quiet"])
     assert bad.exit_code != 0 and "summary_weight" in bad.output
+
+
+class _Rows:
+    """Stand-in for PretrainData: ``len`` and ``tokens(rows)`` over one padded batch."""
+
+    def __init__(self, tokens):
+        self.all = tokens
+
+    def __len__(self):
+        return self.all.batch_size
+
+    def tokens(self, rows):
+        return self.all[list(rows)]
+
+
+def test_standard_summary_scale_gives_each_number_unit_spread():
+    model = _summary_model()
+    tok = random_tokens([4, 3, 5, 4, 6], model.config, 3)
+    tok.values.mul_(torch.linspace(0.2, 3.0, tok.values.shape[-1]))  # spreads differ by number
+    data = _Rows(tok)
+    loss = SessionSummaryLoss(model)
+    raw, valid = loss.target(data.tokens(range(5)))
+    loss.fit_scale(data, batch_size=2)  # fitted over two reads and a partial one
+    z, valid2 = loss.target(data.tokens(range(5)))
+    assert torch.equal(valid, valid2)
+    seen = valid.sum(0) == 5  # numbers every session has
+    assert seen.sum() > 10
+    assert torch.allclose(z[:, seen].mean(0), torch.zeros(int(seen.sum())), atol=1e-4)
+    spread = z[:, seen].std(0, unbiased=False)
+    big = raw[:, seen].std(0, unbiased=False) > 0.1 * raw[:, seen].std(0).mean()
+    assert torch.allclose(spread[big], torch.ones(int(big.sum())), atol=1e-3)
+    # raw spreads differ a lot between numbers; standardized ones do not
+    assert raw[:, seen].std(0).max() / raw[:, seen].std(0).min() > 2
+
+
+def test_summary_scale_validation_and_cli(fake, tmp_path):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from clef.cli import app
+
+    with pytest.raises(ValueError, match="summary_scale"):
+        TrainConfig(cohort="c", out="o", summary_scale="zscore").validate()
+    cohort, cfg_path, cache = fake
+    out = tmp_path / "std"
+    res = CliRunner().invoke(app, [
+        "pretrain", "--cohort", str(cohort), "--config", str(cfg_path), "--stage", "recon",
+        "--steps", "2", "--batch-size", "8", "--out", str(out), "--cache-dir", str(cache),
+        "--eval-sessions", "0", "--summary-weight", "1", "--summary-scale", "standard", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "each number standardized" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_standard_summary_scale_resumes_exactly(fake, tmp_path):  # noqa: F811
+    from clef.train import pretrain
+
+    kw = {"stage": "recon", "steps": 6, "summary_weight": 1.0, "summary_scale": "standard",
+          "ckpt_every": 3}
+    pretrain(_cfg(fake, tmp_path / "a", **kw))
+    log = _log(tmp_path / "a" / "train_log.jsonl")
+    _, log_b = rerun_resumed_after(_cfg(fake, tmp_path / "b", **kw), 3)
+    assert [x["loss"] for x in log] == [x["loss"] for x in log_b]
+    pretrain(_cfg(fake, tmp_path / "raw", **{**kw, "summary_scale": "raw"}))
+    raw = _log(tmp_path / "raw" / "train_log.jsonl")
+    # standardized numbers have unit spread, so the untrained head's error is of order 1; the
+    # raw run (same weights, same first batch) scores other numbers
+    assert 0.5 < log[0]["summary"] < 5 and log[0]["summary"] != raw[0]["summary"]

@@ -55,6 +55,10 @@ def pretrain(
         help="Stage-1 session-summary weight: the pooled embedding of the visible tokens predicts "
              "each region/band's mean spectrum and variability over the session (0 = off).")
                               ] = 0.0,
+    summary_scale: Annotated[str, typer.Option(
+        help="raw (MSE on the summary numbers) or standard (each standardized over the training "
+             "sessions first, so small, rare changes count as much as broad spectral level).")
+                             ] = "raw",
     contrast_temperature: Annotated[float, typer.Option(
         help="Temperature of the stage-1 session contrast.")] = 0.1,
     vq_tokenizer: Annotated[Path | None, typer.Option(
@@ -128,7 +132,7 @@ def pretrain(
         cohort=str(cohort), out=str(out), config=config, arch=arch, eeg_pool=eeg_pool, stage=stage, steps=steps,
         epochs=epochs, batch_size=batch_size, lr=lr, mask_ratio=mask_ratio, mask_unit=mask_unit,
         recon_target=recon_target, session_contrast_weight=session_contrast,
-        summary_weight=summary_weight,
+        summary_weight=summary_weight, summary_scale=summary_scale,
         contrast_temperature=contrast_temperature, vq_tokenizer=str(vq_tokenizer) if vq_tokenizer else None,
         token_input=token_input,
         align_recon_weight=align_recon_weight, freeze_encoder=freeze_encoder,

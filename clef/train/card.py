@@ -64,7 +64,8 @@ def model_card_info(cfg: TrainConfig, cohort, data: PretrainData, summary: dict,
              "among the evaluated sessions.")
     if cfg.summary_weight > 0 and "recon" in cfg.stages():
         notes += (" Stage 1 also trained the pool and projection to predict each session's "
-                  f"region/band mean spectra and their variability (weight {cfg.summary_weight}).")
+                  f"region/band mean spectra and their variability (weight {cfg.summary_weight}"
+                  f"{', each number standardized' if cfg.summary_scale == 'standard' else ''}).")
     if cfg.session_contrast_weight > 0 and "recon" in cfg.stages():
         notes += (" Stage 1 added a session contrast between two disjoint masked views (weight "
                   f"{cfg.session_contrast_weight}, temperature {cfg.contrast_temperature}).")

@@ -53,6 +53,10 @@ class TrainConfig:
     # also trains the pool and projection, and a recon-only model's embedding is that learned
     # one. 0 = off.
     summary_weight: float = 0.0
+    # "raw": MSE on the summary numbers as they are; "standard": each number standardized by its
+    # mean and standard deviation over the training sessions first, so the numbers that vary
+    # little between sessions (rare, local findings) count as much as broad spectral level.
+    summary_scale: str = "raw"
     vq_tokenizer: str | None = None  # `clef tokenizer train` folder put into the model config
     token_input: str | None = None  # "patch" or "vq" (None: "vq" with vq_tokenizer, else config's)
     text_weight: float = 1.0  # EEG<->report InfoNCE weight
@@ -117,6 +121,8 @@ class TrainConfig:
             raise ValueError(f"session_contrast_weight={self.session_contrast_weight}; must be >= 0")
         if self.summary_weight < 0:
             raise ValueError(f"summary_weight={self.summary_weight}; must be >= 0")
+        if self.summary_scale not in ("raw", "standard"):
+            raise ValueError(f"summary_scale={self.summary_scale!r}; must be 'raw' or 'standard'")
         if self.summary_weight > 0 and self.recon_target != "patches":
             raise ValueError("summary_weight > 0 works with recon_target='patches' only. Fix: "
                              "pass --recon-target patches or --summary-weight 0.")
@@ -153,7 +159,8 @@ class TrainConfig:
                    "init_from", "seed", "sites", "max_sessions", "text_target",
                    "statements_per_step", "negated_negatives", "text_keep_weight", "freeze_text",
                    "recon_target", "vq_tokenizer", "token_input", "session_contrast_weight",
-                   "contrast_temperature", "describe_findings", "summary_weight", "mask_unit")
+                   "contrast_temperature", "describe_findings", "summary_weight", "mask_unit",
+                   "summary_scale")
 
     def to_dict(self) -> dict:
         d = asdict(self)

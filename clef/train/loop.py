@@ -211,6 +211,8 @@ def pretrain(cfg: TrainConfig, resume: bool = False) -> dict:
         run.work.mkdir(parents=True, exist_ok=True)
         _truncate_log(run.log_path, p.offsets[p.start_stage] + p.start_step if run.ck_state else 0)
     objective = PretrainObjective(p.model, cfg)
+    if objective.summary_loss is not None and cfg.summary_scale == "standard":
+        objective.summary_loss.fit_scale(p.data)  # same data -> same scale when resuming
     last_logs: dict[str, dict] = {}
     for si, stage in enumerate(p.stages):
         if si < p.start_stage or (si == p.start_stage and p.start_step >= p.totals[si]):

@@ -211,6 +211,41 @@ class SessionSummaryLoss(nn.Module):
         self.n_bands = lay.n_bands
         valid = model.patch_valid.view(-1, *self.shape).any(2)  # (slots, gsize, bins)
         self.register_buffer("slot_valid", valid.flatten(1), persistent=False)  # (S, F)
+        self.register_buffer("center", None, persistent=False)  # (S * 2 * F,) after fit_scale
+        self.register_buffer("scale", None, persistent=False)
+
+    @torch.no_grad()
+    def fit_scale(self, data, batch_size: int = 64, floor: float = 0.01) -> None:
+        """Standardize each summary number by its mean and standard deviation over ``data``.
+
+        Without it the MSE is dominated by the numbers that vary most between sessions (broad
+        spectral level); with it a rare, small change (a frontal delta burst, a photic response)
+        weighs as much. Deterministic in ``data``, so a resumed run refits the same scale.
+
+        Parameters
+        ----------
+        data : clef.train.data.PretrainData
+            The training sessions (every row is read once).
+        batch_size : int
+            Sessions per read.
+        floor : float
+            Smallest scale, as a fraction of the mean scale (near-constant numbers are not blown up).
+        """
+        total = total_sq = count = 0.0
+        for start in range(0, len(data), batch_size):
+            rows = range(start, min(start + batch_size, len(data)))
+            target, valid = self.target(data.tokens(rows).to(self.slot_valid.device))
+            v = valid.double()
+            total = total + (target.double() * v).sum(0)
+            total_sq = total_sq + (target.double() ** 2 * v).sum(0)
+            count = count + v.sum(0)
+        n = count.clamp_min(1.0)
+        center = total / n
+        std = (total_sq / n - center ** 2).clamp_min(0.0).sqrt()
+        seen = count > 1
+        floor_value = floor * (std[seen].mean() if seen.any() else torch.tensor(1.0))
+        self.center = center.float()
+        self.scale = torch.where(seen, std.clamp_min(floor_value), torch.ones_like(std)).float()
 
     def target(self, tokens) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (summary (B, S * 2 * F), valid (B, S * 2 * F) bool)."""
@@ -225,6 +260,8 @@ class SessionSummaryLoss(nn.Module):
         std = (sq - mean * mean).clamp_min(0.0).add(1e-6).sqrt()  # (B, S, F)
         valid = self.slot_valid[None] & (count > 0)[..., None]  # (B, S, F)
         summary = torch.stack([mean, std], 2).flatten(1)  # (B, S * 2 * F)
+        if self.scale is not None:
+            summary = (summary - self.center) / self.scale
         return summary, torch.stack([valid, valid], 2).flatten(1)
 
     def forward(self, pred: torch.Tensor, tokens) -> torch.Tensor:
