@@ -68,15 +68,16 @@ def upload_map(sessions, upload, plain, top: list[str]) -> None:
 
 
 def spectrograms(label, upload, query_id, top: list[str]) -> None:
-    """The query's and the top neighbours' spectrograms side by side."""
+    """The query's and the top neighbours' spectrograms side by side, as thumbnails (images
+    paint in half a heatmap chart's time; the compare view below has the full-size charts)."""
     cols = st.columns(1 + len(top))
     panels = [(label, upload.spectrogram if upload is not None else None, query_id)]
     panels += [(sid, None, sid) for sid in top]
     for col, (title, spec, sid) in zip(cols, panels):
         try:
             t, fr, p = spec if spec is not None else state.session_spectrogram(sid)
-            col.plotly_chart(explore.spectrogram_figure(t, fr, p, title=str(title), height=220),
-                             width="stretch", key=f"similar_spec_{title}")
+            col.image(explore.spectrogram_png(p), width="stretch", output_format="PNG",
+                      caption=f"{title} · 0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz")
         except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
             col.warning(explore.error_message(exc))  # a warning: the other panels still show
 

