@@ -358,6 +358,7 @@ def test_dashboard_command_binds_loopback_headless(bundle_root):
     assert flags["--server.headless"] == "true"
     assert flags["--server.fileWatcherType"] == "none"
     assert flags["--server.maxUploadSize"] == str(MAX_UPLOAD_MB)
+    assert flags["--runner.postScriptGC"] == "false"  # a full GC per rerun cost 0.1-0.2 s a click
     assert cmd[cmd.index("--") + 1:] == ["--bundle", str(Path(bundle_root).resolve())]
     other = dashboard_command(store=Path(bundle_root) / "store", address="0.0.0.0")
     assert other[other.index("--server.address") + 1] == "0.0.0.0"
