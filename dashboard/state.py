@@ -367,16 +367,8 @@ def session_spectrogram(session_id: str):
 @st.cache_data(show_spinner=False, max_entries=64)
 def topomap_png(session_id: str, window: int, band: str) -> bytes:
     """PNG of the band-power topomap at one spectrogram window (cached: matplotlib is slow)."""
-    import io
-
-    import matplotlib.pyplot as plt
-
     sp = session_spectra(session_id)
-    fig = explore.topomap_figure(sp, float(sp.times[window]), band)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return explore.topomap_png(sp, float(sp.times[window]), band)
 
 
 @st.cache_data(show_spinner="Embedding the session…", max_entries=16)

@@ -145,8 +145,11 @@ def test_qeeg_asymmetry_and_topomap():
     right = explore.region_spectrogram(sp, explore.RIGHT_CHANNELS)
     assert left.shape == right.shape and not np.allclose(left, right)
     fig = explore.topomap_figure(sp, 30.0, "alpha")
+    assert "alpha 8-13 Hz" in fig.axes[0].get_title()
+    png = explore.topomap_png(sp, 30.0, "alpha")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     import matplotlib.pyplot as plt
-    plt.close(fig)
+    assert not plt.get_fignums()  # outside pyplot: nothing left open on a server thread
 
 
 def test_ehr_table_shows_report_medications_when_ehr_has_none():

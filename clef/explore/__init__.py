@@ -103,6 +103,7 @@ from clef.explore.qeeg import (
     channel_spectra,
     region_spectrogram,
     topomap_figure,
+    topomap_png,
     window_at,
 )
 from clef.explore.qeeg import LEFT as LEFT_CHANNELS
@@ -275,6 +276,7 @@ __all__ = [
     "timeline_figure",
     "to_csv_bytes",
     "topomap_figure",
+    "topomap_png",
     "trace_figure",
     "trust_message",
     "two_query_figure",

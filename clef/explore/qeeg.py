@@ -6,6 +6,7 @@ session (:func:`channel_spectra`).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -143,28 +144,44 @@ def window_at(spectra: Spectra, t_s: float) -> int:
     return int(np.abs(spectra.times - float(t_s)).argmin()) if len(spectra.times) else 0
 
 
+@functools.lru_cache(maxsize=8)
+def _topomap_info(ch_names: tuple[str, ...]):
+    """MNE Info with standard 10-20 positions for ``ch_names`` (built once per channel set)."""
+    import mne
+
+    info = mne.create_info(list(ch_names), 200.0, ch_types="eeg", verbose="error")
+    info.set_montage("standard_1020", match_case=False, on_missing="ignore", verbose="error")
+    return info
+
+
 def topomap_figure(spectra: Spectra, t_s: float, band: str = "alpha", *, size: float = 2.6):
     """Topographic map of one band's power (dB) at time ``t_s`` (``mne.viz.plot_topomap``).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Draw it with ``st.pyplot``; close it afterwards (``plt.close(fig)``).
+        A figure outside pyplot (safe on a server's threads; nothing to close): save it with
+        ``fig.savefig`` or use :func:`topomap_png`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import mne
+    from matplotlib.figure import Figure
 
     w = window_at(spectra, t_s)
     values = to_db(band_power(spectra, band)[:, w])
-    info = mne.create_info(list(spectra.ch_names), 200.0, ch_types="eeg", verbose="error")
-    info.set_montage("standard_1020", match_case=False, on_missing="ignore", verbose="error")
-    fig, ax = plt.subplots(figsize=(size, size))
-    im, _ = mne.viz.plot_topomap(values, info, axes=ax, show=False, cmap="viridis",
-                                 contours=4, sensors=True)
+    fig = Figure(figsize=(size, size))  # no layout engine: it cost more than the map itself
+    ax = fig.add_subplot()
+    im, _ = mne.viz.plot_topomap(values, _topomap_info(tuple(spectra.ch_names)), axes=ax,
+                                 show=False, cmap="viridis", contours=4, sensors=True)
     fig.colorbar(im, ax=ax, shrink=0.7, label="dB")
     ax.set_title(f"{band} {BANDS[band][0]:g}-{BANDS[band][1]:g} Hz at "
                  f"{spectra.times[w] / 60:.1f} min", fontsize=9)
     return fig
+
+
+def topomap_png(spectra: Spectra, t_s: float, band: str = "alpha", *, dpi: int = 110) -> bytes:
+    """:func:`topomap_figure` as PNG bytes (for ``st.image``)."""
+    import io
+
+    buf = io.BytesIO()
+    topomap_figure(spectra, t_s, band).savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
