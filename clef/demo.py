@@ -132,9 +132,9 @@ def dashboard_command(*, bundle=None, store=None, index=None, checkpoint=None, c
            "--server.address", str(address), "--server.port", str(int(port)),
            "--server.headless", "true", "--server.fileWatcherType", "none",
            "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false",
-           # no full gc.collect() after every rerun: with the model, index and tables in memory
-           # it added 0.1-0.2 s to each click (benchmarks/results/dashboard_browser.md); Python's
-           # own generational collector still runs
+           # no full gc.collect() after every rerun: with the model, index and tables of a 10k-
+           # or 100k-session bundle in memory it added up to 0.2-0.6 s to a click
+           # (benchmarks/results/dashboard_browser.md); Python's own generational collector runs
            "--runner.postScriptGC", "false",
            *(extra or []), "--"]
     for name, value in (("bundle", bundle), ("store", store), ("index", index),
