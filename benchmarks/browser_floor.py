@@ -155,16 +155,23 @@ def main() -> None:
                                ("react", "new figure in place")):
                 rows.append((f"Plotly alone, {n:,} points {kind}: {name} ({what})", res[name]))
         browser.close()
-    lines = ["### Floor of click-to-paint in this Chromium", "",
-             (f"Command: `python benchmarks/browser_floor.py --points {args.points} --repeats "
-              f"{args.repeats}`; {platform.platform()}, {os.cpu_count()} CPU cores, load "
+    report("Floor of click-to-paint in this Chromium",
+           f"python benchmarks/browser_floor.py --points {args.points} --repeats {args.repeats}",
+           args.repeats, load, rows, args.out)
+
+
+def report(title: str, command: str, repeats: int, load: float,
+           rows: list[tuple[str, list[float]]], out: Path | None, note: str = "") -> None:
+    """Print (and with ``out`` write) a markdown table of ``rows`` (name, milliseconds)."""
+    lines = [f"### {title}", "",
+             (f"Command: `{command}`; {platform.platform()}, {os.cpu_count()} CPU cores, load "
               f"average at start {load:.1f}, end {os.getloadavg()[0]:.1f}. Median (min-max) of "
-              f"{args.repeats} after one warm-up, milliseconds."), "",
+              f"{repeats} after one warm-up, milliseconds{note}."), "",
              "| what | ms |", "|---|---|", *[f"| {name} | {_cell(v)} |" for name, v in rows], ""]
     text = "\n".join(lines)
-    if args.out:
-        args.out.write_text(text)
-    print(text if args.out is None else f"{text}\n(written to {args.out})")
+    if out:
+        out.write_text(text)
+    print(text if out is None else f"{text}\n(written to {out})")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ import base64
 import io
 import json
 import os
-import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dashboard_browser as db  # the same browser settings and measuring code
-from browser_floor import CHROME_ARGS, TIME_JS
+from browser_floor import CHROME_ARGS, TIME_JS, report
 
 THUMB_APP = '''import numpy as np, plotly.graph_objects as go, streamlit as st
 from clef.explore import spectrogram_png
@@ -229,18 +227,9 @@ def main() -> None:
             for name, v in viewer_clicks(browser, gc_on, args.repeats).items():
                 rows.append((f"viewer {name}, post-run GC {'on' if gc_on else 'off'}", v))
         browser.close()
-    lines = ["### Parts of a click in this Chromium", "",
-             (f"Command: `python benchmarks/browser_parts.py --repeats {args.repeats}`; "
-              f"{platform.platform()}, {os.cpu_count()} CPU cores, load average at start "
-              f"{load:.1f}, end {os.getloadavg()[0]:.1f}. Median (min-max) of {args.repeats} after "
-              "one warm-up, milliseconds; rows of the same name are alternating runs."), "",
-             "| what | ms |", "|---|---|",
-             *[f"| {name} | {statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f}) |"
-               for name, v in rows], ""]
-    text = "\n".join(lines)
-    if args.out:
-        args.out.write_text(text)
-    print(text if args.out is None else f"{text}\n(written to {args.out})")
+    report("Parts of a click in this Chromium",
+           f"python benchmarks/browser_parts.py --repeats {args.repeats}", args.repeats, load,
+           rows, args.out, note="; rows of the same name are alternating runs")
 
 
 if __name__ == "__main__":
