@@ -151,6 +151,8 @@ def test_standard_summary_scale_gives_each_number_unit_spread():
     raw, valid = loss.target(data.tokens(range(5)))
     loss.fit_scale(data, batch_size=2)  # fitted over two reads and a partial one
     z, valid2 = loss.target(data.tokens(range(5)))
+    loss.fit_scale(data, batch_size=3)  # fitting again starts from the raw numbers
+    assert torch.allclose(loss.target(data.tokens(range(5)))[0], z, atol=1e-5)
     assert torch.equal(valid, valid2)
     seen = valid.sum(0) == 5  # numbers every session has
     assert seen.sum() > 10

@@ -231,6 +231,7 @@ class SessionSummaryLoss(nn.Module):
         floor : float
             Smallest scale, as a fraction of the mean scale (near-constant numbers are not blown up).
         """
+        self.center = self.scale = None  # fit the raw numbers, also when fitting again
         total = total_sq = count = 0.0
         for start in range(0, len(data), batch_size):
             rows = range(start, min(start + batch_size, len(data)))
