@@ -85,7 +85,7 @@ def search_tab(sessions, labels) -> None:
     saved = ["(none)"] + search.list_concepts()
     concept_name = c2.selectbox("…or a saved concept", saved, key="search_saved")
     with st.expander("Filters", expanded=False):
-        f = explore.filter_choices(sessions)
+        f = state.filter_choices()
         f1, f2, f3 = st.columns(3)
         site = f1.multiselect("Site", f["site"], key="search_site")
         sex = f2.multiselect("Sex", f["sex"], key="search_sex")

@@ -249,6 +249,17 @@ def map_clusters() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
+def _filter_choices(index_path: str, map_path: str | None) -> dict:
+    return explore.filter_choices(_sessions(index_path, map_path))
+
+
+def filter_choices() -> dict:
+    """Concept-search filter options (:func:`clef.explore.filter_choices`), once per bundle:
+    listing the medications explodes every session's list (~0.3 s a rerun at 100k sessions)."""
+    return _filter_choices(*_table_key())
+
+
+@st.cache_resource(show_spinner=False)
 def _hover(index_path: str, map_path: str | None) -> np.ndarray:
     return explore.hover_text(_sessions(index_path, map_path))
 

@@ -110,6 +110,23 @@ def test_match_strength_against_null():
     assert stats.tolist() == [1.0, 1.0]  # best 1.0, median 0.0
 
 
+def test_auroc_on_equals_sklearn_with_ties_and_unlabelled():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    for n in (7, 200, 5000):
+        s = rng.integers(0, 12, n).astype(float) / 7  # many ties
+        y = rng.choice([-1, 0, 1], n, p=[0.2, 0.5, 0.3])
+        keep = rng.random(n) < 0.7
+        for k in (None, keep):
+            ok = (y >= 0) if k is None else (y >= 0) & k
+            if len(set(y[ok])) < 2:
+                continue
+            got, n_pos, n_neg = search.auroc_on(s, y, k)
+            assert got == pytest.approx(roc_auc_score(y[ok], s[ok]), abs=1e-12)
+            assert (n_pos, n_neg) == (int((y[ok] == 1).sum()), int((y[ok] == 0).sum()))
+
+
 def test_auroc_on_held_out_only():
     s = np.array([0.9, 0.8, 0.1, 0.2, 0.95, 0.05])
     y = np.array([1, 1, 0, 0, 0, 1])
