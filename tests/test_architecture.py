@@ -167,6 +167,27 @@ def test_shared_leaf_importing_a_layer_fails_lint_imports(tmp_path):
         ["layers"], ["clef.tokens -> clef.io", "clef.errors -> clef.fileio"])
 
 
+def test_every_library_module_is_in_the_layers_contract():
+    """Each top-level module or package of clef/ sits in one layer, so an upward import from it
+    breaks the build (an unplaced module may import anything)."""
+    layers = next(c for c in _contracts() if c["id"] == "layers")["layers"]
+    placed = [m.strip() for layer in layers for m in layer.split("|")]
+    assert len(placed) == len(set(placed)), placed
+    tops = {f"clef.{p.stem}" for p in LIBRARY.glob("*.py") if p.stem != "__init__"}
+    tops |= {f"clef.{p.parent.name}" for p in LIBRARY.glob("*/__init__.py")}
+    assert tops == set(placed), (sorted(tops - set(placed)), sorted(set(placed) - tops))
+
+
+def test_side_stack_importing_upwards_fails_lint_imports(tmp_path):
+    """clef.cohort (read by training, embedding and probing) importing clef.train, and
+    clef.bundle importing clef.explore, break the layers contract (before the side stacks were
+    placed in it, both passed)."""
+    _planted_breaks(
+        tmp_path, {"clef/cohort.py": "\n\ndef _late():\n    import clef.train  # noqa\n",
+                   "clef/bundle.py": "\n\ndef _late():\n    import clef.explore  # noqa\n"},
+        ["layers"], ["clef.cohort -> clef.train", "clef.bundle -> clef.explore"])
+
+
 def _contract_name(contract_id: str) -> str:
     return next(c["name"] for c in _contracts() if c["id"] == contract_id)
 
