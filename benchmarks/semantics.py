@@ -66,7 +66,7 @@ def quick_probe(model, train_rows, rows, labels, args) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    from clef.probe.metrics import auroc
+    from clef.metrics import auroc
 
     Xtr = embed_test(model, train_rows, Path(args.token_cache), Path(args.states_dir))
     Xte = embed_test(model, rows, Path(args.token_cache), Path(args.states_dir))

@@ -17,7 +17,7 @@ _EXPORTS = {
                      "results_long", "summarize"), "battery"),
     **dict.fromkeys(("derive_tasks", "labels_wide", "task_info", "write_tasks"), "derive"),
     **dict.fromkeys(("LinearProbe", "ProbeConfig", "fit_probe"), "linear"),
-    **dict.fromkeys(("auroc", "bootstrap_auroc"), "metrics"),
+    **dict.fromkeys(("auroc", "bootstrap_auroc"), "clef.metrics"),  # shared with clef.search
     **dict.fromkeys(("ProbeRunConfig", "run_probe"), "pipeline"),
     **dict.fromkeys(("check_no_leakage", "patient_split", "site_split"), "splits"),
     **dict.fromkeys(("concept_prompts", "rank_concepts", "summarize_zeroshot", "task_phrases",
@@ -36,7 +36,9 @@ __all__ = [
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'clef.probe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clef.probe.{_EXPORTS[name]}"), name)
+    module = _EXPORTS[name]
+    module = module if module.startswith("clef.") else f"clef.probe.{module}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -8,8 +8,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from clef.errors import InvalidCohort
+from clef.metrics import auroc, bootstrap_auroc
 from clef.probe.linear import ProbeConfig, fit_probe
-from clef.probe.metrics import auroc, bootstrap_auroc
 from clef.probe.splits import check_no_leakage
 
 CATEGORIES = ("phenotype", "medication", "finding", "demographic")

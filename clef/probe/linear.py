@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import ThreadpoolController
 
-from clef.probe.metrics import auroc
+from clef.metrics import auroc
 
 
 @dataclass

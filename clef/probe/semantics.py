@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidQuery
-from clef.probe.metrics import auroc
+from clef.metrics import auroc
 from clef.text.linking import ConceptLinker
 from clef.text.queries import parse_query, query_vector
 

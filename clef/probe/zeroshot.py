@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidQuery
+from clef.metrics import auroc, bootstrap_auroc
 from clef.probe.battery import feature_matrix
-from clef.probe.metrics import auroc, bootstrap_auroc
 from clef.text.linking import CONTEXT_WEIGHT, descriptor, phrase_prompts, with_context
 from clef.text.queries import prompt_vector, templates_for
 from clef.vocabulary import FINDING_NAMES

@@ -1,4 +1,5 @@
-"""AUROC (rank form, ties averaged) and percentile bootstrap intervals."""
+"""AUROC (rank form, ties averaged) and percentile bootstrap intervals: the one definition the
+probes (``clef.probe``) and concept search (``clef.search.auroc_on``) share."""
 from __future__ import annotations
 
 import numpy as np
