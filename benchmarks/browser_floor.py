@@ -29,14 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dashboard_browser import CHROME_ARGS as _DASHBOARD_ARGS  # the same browser settings
-from dashboard_browser import CHROMIUM, _free_port
+from dashboard_browser import CHROMIUM, _free_port, wait_healthy
 
 CHROME_ARGS = [*_DASHBOARD_ARGS, "--allow-file-access-from-files"]  # Plotly's page is a file
 APP = """import streamlit as st
@@ -73,16 +72,7 @@ def trivial_rerun(browser, work: Path, repeats: int) -> list[float]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.3)
-            if time.monotonic() - t0 > 60 or proc.poll() is not None:
-                raise RuntimeError("streamlit did not start")
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{port}")
         page.get_by_text("Count 0").wait_for()

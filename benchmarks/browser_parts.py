@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -76,17 +75,12 @@ WS_LOG = """(() => { const O = window.WebSocket; window.__ws = [];
 def _serve(cmd: list[str], url: str):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    t0 = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-        if time.monotonic() - t0 > 120 or proc.poll() is not None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+    try:
+        db.wait_healthy(url, proc)
+    except RuntimeError:
+        _stop(proc)
+        raise
+    return proc
 
 
 def _stop(proc) -> None:

@@ -131,6 +131,21 @@ def _idle(page) -> None:
     page.wait_for_timeout(300)
 
 
+def wait_healthy(url: str, proc, log: Path | None = None, timeout_s: float = 120.0) -> None:
+    """Wait until the Streamlit server ``proc`` at ``url`` answers its health check."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+        if time.monotonic() - t0 > timeout_s or proc.poll() is not None:
+            tail = log.read_text()[-2000:] if log is not None else ""
+            raise RuntimeError(f"streamlit did not start: {tail}")
+
+
 def measure(page, ev_type: str, sig: str, action) -> float:
     """Milliseconds from the ``ev_type`` event that ``action()`` fires to the painted update."""
     page.evaluate(ARM_JS, [ev_type, sig])
@@ -171,16 +186,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
     out: dict[str, list[float]] = {}
     try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.3)
-            if time.monotonic() - t0 > 120 or proc.poll() is not None:
-                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+        wait_healthy(url, proc, log)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1400})
