@@ -99,15 +99,7 @@ def cold_start(bundle: Path) -> dict:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                        if r.read().strip() == b"ok":
-                            break
-                except OSError:
-                    time.sleep(0.05)
-                if time.perf_counter() - t0 > 120:
-                    raise RuntimeError("streamlit did not start within 120 s")
+            wait_healthy(url, proc, poll_s=0.05)
             out["health_s"] = time.perf_counter() - t0
             if page is not None:
                 page.goto(url)
@@ -123,6 +115,22 @@ def cold_start(bundle: Path) -> dict:
 
 
 # ---- 2. scaled bundles --------------------------------------------------------------------------
+
+def wait_healthy(url: str, proc, log: Path | None = None, timeout_s: float = 120.0,
+                 poll_s: float = 0.3) -> None:
+    """Wait until the Streamlit server ``proc`` at ``url`` answers its health check."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(poll_s)
+        if time.monotonic() - t0 > timeout_s or proc.poll() is not None:
+            tail = log.read_text()[-2000:] if log is not None else ""
+            raise RuntimeError(f"streamlit did not start: {tail}")
+
 
 def scaled_bundle(base: Bundle, n: int, out: Path, seed: int = 0) -> Path:
     """A bundle of ``n`` sessions: base embeddings repeated with jitter, metadata copied."""

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,8 +57,9 @@ def _server_benchmark():
 
 
 _SERVER = _server_benchmark()
-CHROME_ARGS, CHROMIUM, _free_port, scaled_bundle = (_SERVER.CHROME_ARGS, _SERVER.CHROMIUM,
-                                                    _SERVER._free_port, _SERVER.scaled_bundle)
+CHROME_ARGS, CHROMIUM, _free_port, scaled_bundle, wait_healthy = (
+    _SERVER.CHROME_ARGS, _SERVER.CHROMIUM, _SERVER._free_port, _SERVER.scaled_bundle,
+    _SERVER.wait_healthy)
 
 TIMEOUT_MS = 120_000
 EVERYTHING = "box%3A-1000%2C1000%2C-1000%2C1000"  # a map selection holding every session
@@ -129,21 +129,6 @@ def _idle(page) -> None:
                            "?.getAttribute('data-test-script-state') === 'notRunning' && "
                            "!document.querySelector('[data-stale=\"true\"]')", timeout=TIMEOUT_MS)
     page.wait_for_timeout(300)
-
-
-def wait_healthy(url: str, proc, log: Path | None = None, timeout_s: float = 120.0) -> None:
-    """Wait until the Streamlit server ``proc`` at ``url`` answers its health check."""
-    t0 = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-        if time.monotonic() - t0 > timeout_s or proc.poll() is not None:
-            tail = log.read_text()[-2000:] if log is not None else ""
-            raise RuntimeError(f"streamlit did not start: {tail}")
 
 
 def measure(page, ev_type: str, sig: str, action) -> float:
