@@ -76,7 +76,8 @@ def spectrograms(label, upload, query_id, top: list[str]) -> None:
     for col, (title, spec, sid) in zip(cols, panels):
         try:
             t, fr, p = spec if spec is not None else state.session_spectrogram(sid)
-            col.image(explore.spectrogram_png(p), width="stretch", output_format="PNG",
+            png = explore.spectrogram_png(p) if spec is not None else state.spectrogram_png(sid)
+            col.image(png, width="stretch", output_format="PNG",
                       caption=f"{title} · 0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz")
         except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
             col.warning(explore.error_message(exc))  # a warning: the other panels still show
