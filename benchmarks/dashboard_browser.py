@@ -98,7 +98,8 @@ WAIT_JS = """() => new Promise((resolve) => {
     const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
     const stale = document.querySelector('[data-stale="true"]') !== null;
     if (lat.t0 !== null && lat.ran && idle && !stale && sig !== null && sig !== lat.sig0) {
-      requestAnimationFrame(() => resolve({ms: performance.now() - lat.t0, sig}));
+      requestAnimationFrame(() => resolve({ms: performance.now() - lat.t0, sig,
+                                           t0: performance.timeOrigin + lat.t0}));
       return;
     }
     requestAnimationFrame(tick);
@@ -120,8 +121,15 @@ SIG_SIMILAR = ("(() => { const h = [...document.querySelectorAll('h3')].find(e =
                "location.pathname + '|' + h.textContent : null; })()")
 SIG_SEARCH = ("(() => { const e = [...document.querySelectorAll('h3, p')].find(e => "
               "e.textContent.startsWith('Top ')); return e ? e.textContent : null; })()")
-SIG_TRACES = ("[...document.querySelectorAll('.gtitle')].map(e => e.textContent)"
-              ".find(t => t.includes('µV/division')) || null")
+# the viewer's traces: their title (a chart's, or the markdown above the traces' image) and, when
+# the traces are an image (>= 1000 px wide), that image loaded from a new address
+SIG_TRACES = ("(() => { const t = [...document.querySelectorAll('.gtitle, "
+              "[data-testid=\"stMarkdownContainer\"] strong')].map(e => e.textContent)"
+              ".find(t => t.includes('µV/division')); if (!t) return null; "
+              "const im = [...document.images].find(i => i.naturalWidth >= 1000); "
+              "if (!im) return t; if (!im.complete) return null; "
+              "const s0 = (window.__lat && window.__lat.sig0) || ''; "
+              "return s0.endsWith('|' + im.src) ? s0 : t + '|' + im.src; })()")
 
 
 def _idle(page) -> None:
@@ -131,13 +139,30 @@ def _idle(page) -> None:
     page.wait_for_timeout(300)
 
 
-def measure(page, ev_type: str, sig: str, action) -> float:
-    """Milliseconds from the ``ev_type`` event that ``action()`` fires to the painted update."""
+def server_part(run_log: Path | None, t0_ms: float, paint_ms: float) -> float | None:
+    """Milliseconds from the click (Unix ms) to the end of the last script run that started
+    after it and ended before the paint, from ``timed_streamlit.py``'s log (None: no such run)."""
+    if run_log is None or not run_log.exists():
+        return None
+    ends = [float(e) * 1e3 for s, e in (ln.split() for ln in run_log.read_text().splitlines())
+            if float(s) * 1e3 >= t0_ms - 5 and float(e) * 1e3 <= t0_ms + paint_ms]
+    return max(ends) - t0_ms if ends else None
+
+
+def measure_parts(page, ev_type: str, sig: str, action,
+                  run_log: Path | None = None) -> tuple[float, float | None]:
+    """Milliseconds from the ``ev_type`` event that ``action()`` fires to the painted update, and
+    to the end of the server's script run for it (:func:`server_part`)."""
     page.evaluate(ARM_JS, [ev_type, sig])
     action()
     out = page.evaluate(WAIT_JS)
     _idle(page)
-    return float(out["ms"])
+    return float(out["ms"]), server_part(run_log, float(out["t0"]), float(out["ms"]))
+
+
+def measure(page, ev_type: str, sig: str, action) -> float:
+    """Milliseconds from the ``ev_type`` event that ``action()`` fires to the painted update."""
+    return measure_parts(page, ev_type, sig, action)[0]
 
 
 def _lasso(page, shift: float) -> None:
@@ -156,8 +181,10 @@ BLOCKS = ("map_colour", "map_lasso", "map_to_similar", "search_query", "similar_
 
 
 def run_size(bundle: Path, repeats: int, log: Path,
-             only: tuple[str, ...] = BLOCKS) -> dict[str, list[float]]:
-    """Every interaction ``repeats + 1`` times (the first is a warm-up) on a fresh server."""
+             only: tuple[str, ...] = BLOCKS) -> dict[str, list[tuple[float, float | None]]]:
+    """Every interaction ``repeats + 1`` times (the first is a warm-up) on a fresh server.
+
+    Returns, per interaction, (click-to-paint, click to the end of its script run) in ms."""
     import pandas as pd
     from playwright.sync_api import sync_playwright
 
@@ -165,11 +192,18 @@ def run_size(bundle: Path, repeats: int, log: Path,
     originals = [s for s in sessions["session_id"].astype(str) if "~" not in s]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run_log = log.with_suffix(".runs")  # each script run's span (timed_streamlit.py)
+    run_log.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CLEF_RUN_LOG": str(run_log)}
+    cmd = dashboard_command(bundle=bundle, port=port)
+    if cmd[1:3] != ["-m", "streamlit"]:
+        raise RuntimeError(f"expected 'python -m streamlit ...' from dashboard_command: {cmd}")
+    # the same command, with the timed launcher
+    cmd = [cmd[0], str(Path(__file__).with_name("timed_streamlit.py")), *cmd[3:]]
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(dashboard_command(bundle=bundle, port=port), stdout=fh,
+        proc = subprocess.Popen(cmd, stdout=fh,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[tuple[float, float | None]]] = {}
     try:
         wait_healthy(url, proc, log)
         with sync_playwright() as p:
@@ -178,9 +212,14 @@ def run_size(bundle: Path, repeats: int, log: Path,
             page.set_default_timeout(TIMEOUT_MS)
             n = repeats + 1
 
-            def rec(name, ms):
-                out.setdefault(name, []).append(ms)
-                print(f"  {name}: {ms:.0f} ms", flush=True)
+            def timed(ev_type, sig, action):
+                return measure_parts(page, ev_type, sig, action, run_log)
+
+            def rec(name, parts):
+                out.setdefault(name, []).append(parts)
+                ms, server = parts
+                print(f"  {name}: {ms:.0f} ms (server run ends at "
+                      f"{'-' if server is None else f'{server:.0f}'} ms)", flush=True)
 
             # ---- map: colour
             def map_colour():
@@ -199,7 +238,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                     box.click()
                     opt = page.get_by_role("option", name=c, exact=True)
                     rec("map: colour by another field",
-                        measure(page, "click", SIG_MAP, opt.click))
+                        timed("click", SIG_MAP, opt.click))
 
             # ---- map: lasso -> table + profile (each on a freshly opened map: a lasso drawn
             def map_lasso():
@@ -209,7 +248,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                     page.locator(".js-plotly-plot").first.wait_for()
                     _idle(page)
                     rec("map: lasso -> selected table + profile",
-                        measure(page, "mouseup", SIG_SELECTION,
+                        timed("mouseup", SIG_SELECTION,
                                 lambda s=0.03 * (i % 4): _lasso(page, s)))
 
             # ---- map -> similar (button)
@@ -222,7 +261,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                     btn.wait_for()
                     _idle(page)
                     rec("map: open similar sessions (button) -> neighbours",
-                        measure(page, "click", SIG_SIMILAR, btn.click))
+                        timed("click", SIG_SIMILAR, btn.click))
 
             # ---- search: new query
             def search_query():
@@ -236,7 +275,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                 for i in range(n):
                     q.fill(queries[i % len(queries)])
                     rec("search: new concept query -> ranked table",
-                        measure(page, "keydown", SIG_SEARCH, lambda: q.press("Enter")))
+                        timed("keydown", SIG_SEARCH, lambda: q.press("Enter")))
 
             # ---- similar: another session
             def similar_pick():
@@ -247,7 +286,7 @@ def run_size(bundle: Path, repeats: int, log: Path,
                 for i in range(n):
                     box.fill(originals[10 + 7 * i])
                     rec("similar: another session id -> neighbours",
-                        measure(page, "keydown", SIG_SIMILAR, lambda: box.press("Enter")))
+                        timed("keydown", SIG_SIMILAR, lambda: box.press("Enter")))
 
             # ---- viewer: montage, time
             def viewer():
@@ -259,11 +298,11 @@ def run_size(bundle: Path, repeats: int, log: Path,
                     label = page.locator('[data-testid="stRadio"]').first.get_by_text(
                         montages[i % 2], exact=True)
                     rec("viewer: change montage -> traces",
-                        measure(page, "click", SIG_TRACES, label.click))
+                        timed("click", SIG_TRACES, label.click))
                 nxt = page.get_by_role("button", name="▶")
                 for _ in range(n):
                     rec("viewer: move in time (▶) -> traces",
-                        measure(page, "click", SIG_TRACES, nxt.click))
+                        timed("click", SIG_TRACES, nxt.click))
 
             for block in (map_colour, map_lasso, map_to_similar, search_query, similar_pick,
                           viewer):
@@ -283,17 +322,23 @@ def run_size(bundle: Path, repeats: int, log: Path,
     return out
 
 
-def table(results: dict[int, dict[str, list[float]]]) -> list[str]:
+def _cell(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})" if values else "-"
+
+
+def table(results: dict[int, dict[str, list[tuple[float, float | None]]]]) -> list[str]:
+    """Per size: click-to-paint, and the part of it until the server's last message."""
     sizes = sorted(results)
     names = list(dict.fromkeys(k for r in results.values() for k in r))
-    lines = ["| interaction | " + " | ".join(f"{n:,} sessions: median ms (min-max)"
+    lines = ["| interaction | " + " | ".join(f"{n:,}: click-to-paint | {n:,}: server part"
                                                for n in sizes) + " |",
-             "|---|" + "---|" * len(sizes)]
+             "|---|" + "---|---|" * len(sizes)]
     for name in names:
         cells = []
         for n in sizes:
-            v = results[n].get(name, [])[1:]  # the first is the warm-up
-            cells.append(f"{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})" if v else "-")
+            runs = results[n].get(name, [])[1:]  # the first is the warm-up
+            cells.append(_cell([ms for ms, _ in runs]))
+            cells.append(_cell([sv for _, sv in runs if sv is not None]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -330,7 +375,9 @@ def main() -> None:
               f"{platform.platform()}, {os.cpu_count()} CPU cores, load average at start "
               f"{load:.1f}, end {os.getloadavg()[0]:.1f}. Median of {args.repeats} after one "
               "warm-up, milliseconds from the input event to the first frame after the updated "
-              "element is drawn."), "", *table(results), ""]
+              "element is drawn; the server part ends when the script (or fragment) run for it "
+              "ends (`benchmarks/timed_streamlit.py`); the rest is the transfer and the "
+              "browser drawing."), "", *table(results), ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -154,6 +154,7 @@ from clef.explore.url_state import set_published as url_set_published
 from clef.explore.url_state import write as url_write
 from clef.explore.viewer import (
     EVENT_COLOURS,
+    TraceWindow,
     clamp_start,
     clicked_time,
     events_table,
@@ -164,6 +165,8 @@ from clef.explore.viewer import (
     spectrogram_png,
     step_state,
     trace_figure,
+    trace_png,
+    trace_window,
 )
 
 __all__ = [
@@ -197,6 +200,7 @@ __all__ = [
     "QueryEvaluation",
     "SignalsUnavailable",
     "Spectra",
+    "TraceWindow",
     "UploadResult",
     "UrlBinding",
     "add_cluster_labels",
@@ -278,6 +282,8 @@ __all__ = [
     "topomap_figure",
     "topomap_png",
     "trace_figure",
+    "trace_png",
+    "trace_window",
     "trust_message",
     "two_query_figure",
     "upload_points",

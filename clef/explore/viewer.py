@@ -3,6 +3,7 @@ spectrogram."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -122,33 +123,89 @@ def _window_samples(session: Session, start_s: float, window_s: float, filters: 
     return i0, i1, x[:, i0 - p0:i0 - p0 + (i1 - i0)]
 
 
-def _add_event_spans(fig: go.Figure, marks, start_s: float, window_s: float) -> list[str]:
-    """Shade events inside the window in their type's colour; return the long states' labels."""
-    states, seen = [], set()
+def _event_spans(marks, start_s: float, window_s: float
+                 ) -> tuple[list[tuple[float, float, str, str | None]], list[str]]:
+    """Events inside the window as ``(x0, x1, colour, label or None)`` (one label per type keeps
+    the strip readable), and the labels the title names: states, and events longer than the
+    window (a seizure)."""
+    spans, states, seen = [], [], set()
     for onset, dur, label in (marks or []):
         if onset + dur < start_s or onset > start_s + window_s:
             continue
         if event_type(label) == "state":  # states (awake, N2, ...) go in the title
             states.append(str(label).split(":", 1)[-1])
             continue
-        if dur > window_s:  # a long event (a seizure) is named in the title too
+        if dur > window_s:
             states.append(str(label))
         kind = event_type(label)
-        first = kind not in seen  # one label per type keeps the strip readable
+        spans.append((float(onset), float(onset + max(dur, 0.2)), event_colour(label),
+                      None if kind in seen else str(label)[:24]))
         seen.add(kind)
-        fig.add_vrect(x0=onset, x1=onset + max(dur, 0.2), fillcolor=event_colour(label),
-                      opacity=0.18, line_width=0, layer="below",
-                      annotation_text=str(label)[:24] if first else None,
-                      annotation_position="top left",
-                      annotation_font={"color": event_colour(label), "size": 11})
-    return states
+    return spans, states
+
+
+@dataclass(frozen=True)
+class TraceWindow:
+    """One window of display-ready traces, drawn by :func:`trace_figure` or :func:`trace_png`."""
+
+    t: np.ndarray  # (points,) seconds, float32
+    uv: np.ndarray  # (derivations, points) microvolts, float32, offsets not added
+    names: list[str]  # derivation names, top to bottom
+    offsets: np.ndarray  # (derivations,) vertical position of each derivation (µV)
+    spans: list[tuple[float, float, str, str | None]]  # events: (x0, x1, colour, label)
+    start_s: float
+    window_s: float
+    gain_uv: float
+    title: str
+
+
+def trace_window(session: Session, *, montage: str = "bipolar", start_s: float = 0.0,
+                 window_s: float = 10.0, gain_uv: float = 100.0, max_points: int = 4000,
+                 marks: Sequence[tuple[float, float, str]] | None = None,
+                 low_hz: float = 0.0, high_hz: float = 0.0, notch_hz: float = 0.0
+                 ) -> TraceWindow:
+    """Montage, display filters and decimation of one window, with its events and title.
+
+    Parameters are those of :func:`trace_figure`.
+
+    Returns
+    -------
+    TraceWindow
+    """
+    if gain_uv <= 0:
+        raise ValueError(f"gain_uv={gain_uv} must be > 0. Fix: pass microvolts per channel "
+                         "spacing.")
+    if window_s <= 0:
+        raise ValueError(f"window_s={window_s} must be > 0.")
+    sf = float(session.sfreq)
+    start_s = clamp_start(start_s, session.duration_s, window_s)
+    filters = {"low_hz": low_hz, "high_hz": high_hz, "notch_hz": notch_hz}
+    i0, i1, block = _window_samples(session, start_s, window_s, filters)
+    x, names = montage_window(block, session.ch_names, montage, sf)
+    t = np.arange(i0, i1) / sf  # (samples,)
+    t, x = minmax_decimate(t, x * 1e6, max_points)  # microvolts, (derivations, points)
+    n_ch = len(names)
+    spans, states = _event_spans(marks, start_s, window_s)
+    shown = [f"{k} {v:g}" for k, v in (("LFF", low_hz), ("HFF", high_hz), ("notch", notch_hz))
+             if v]
+    title = (f"{MONTAGE_LABELS[montage]} · {gain_uv:g} µV/division · {start_s:.1f} s"
+             + (f" · {', '.join(shown)} Hz" if shown else "")
+             + (f" · {', '.join(dict.fromkeys(states))}" if states else ""))
+    return TraceWindow(t=t.astype(np.float32), uv=x.astype(np.float32), names=list(names),
+                       offsets=(n_ch - 1 - np.arange(n_ch)) * float(gain_uv),
+                       spans=spans, start_s=start_s, window_s=window_s, gain_uv=float(gain_uv),
+                       title=title)
+
+
+def _trace_height(n_ch: int) -> int:
+    return max(320, 24 * n_ch + 80)
 
 
 def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float = 0.0,
                  window_s: float = 10.0, gain_uv: float = 100.0, max_points: int = 4000,
                  marks: Sequence[tuple[float, float, str]] | None = None,
                  low_hz: float = 0.0, high_hz: float = 0.0, notch_hz: float = 0.0) -> go.Figure:
-    """Stacked EEG traces for one time window, like a reading station.
+    """Stacked EEG traces for one time window, like a reading station (an interactive chart).
 
     Parameters
     ----------
@@ -172,46 +229,84 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
     -------
     go.Figure
     """
-    if gain_uv <= 0:
-        raise ValueError(f"gain_uv={gain_uv} must be > 0. Fix: pass microvolts per channel "
-                         "spacing.")
-    if window_s <= 0:
-        raise ValueError(f"window_s={window_s} must be > 0.")
-    sf = float(session.sfreq)
-    start_s = clamp_start(start_s, session.duration_s, window_s)
-    filters = {"low_hz": low_hz, "high_hz": high_hz, "notch_hz": notch_hz}
-    i0, i1, block = _window_samples(session, start_s, window_s, filters)
-    x, names = montage_window(block, session.ch_names, montage, sf)
-    t = np.arange(i0, i1) / sf  # (samples,)
-    t, x = minmax_decimate(t, x * 1e6, max_points)  # microvolts, (derivations, points)
-    # float32 for the browser: half the JSON of float64 (0.8 -> 0.4 MB for 18 derivations x 10 s
-    # at 200 Hz), far finer than a pixel (1e-7 of the value)
-    t, x = t.astype(np.float32), x.astype(np.float32)
+    w = trace_window(session, montage=montage, start_s=start_s, window_s=window_s,
+                     gain_uv=gain_uv, max_points=max_points, marks=marks, low_hz=low_hz,
+                     high_hz=high_hz, notch_hz=notch_hz)
     fig = go.Figure()
-    n_ch = len(names)
-    offsets = (n_ch - 1 - np.arange(n_ch)) * gain_uv  # first derivation on top
-    for k, name in enumerate(names):
+    for k, name in enumerate(w.names):
         # SVG lines (one path per derivation), not WebGL: measured in headless Chromium (software
         # GL) 0.15-0.3 s per draw vs 0.6-4.8 s for Scattergl (benchmarks/results/dashboard.md)
-        fig.add_trace(go.Scatter(x=t, y=x[k] + np.float32(offsets[k]), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=w.t, y=w.uv[k] + np.float32(w.offsets[k]), mode="lines",
+                                 name=name,
                                  line={"width": 1, "color": "#1f3b73" if k % 2 else "#3a3a3a"},
                                  hovertemplate=f"{name}<br>%{{x:.2f}} s<extra></extra>",
                                  showlegend=False))
-    states = _add_event_spans(fig, marks, start_s, window_s)
-    shown = [f"{k} {v:g}" for k, v in (("LFF", low_hz), ("HFF", high_hz), ("notch", notch_hz))
-             if v]
+    for x0, x1, colour, label in w.spans:
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=colour, opacity=0.18, line_width=0, layer="below",
+                      annotation_text=label, annotation_position="top left",
+                      annotation_font={"color": colour, "size": 11})
+    n_ch = len(w.names)
     fig.update_layout(
-        height=max(320, 24 * n_ch + 80), margin={"l": 70, "r": 10, "t": 30, "b": 40},
-        xaxis={"title": "time (s)", "range": [start_s, start_s + window_s]},
-        yaxis={"tickmode": "array", "tickvals": offsets.tolist(), "ticktext": names,
-               "showgrid": False,
-               "zeroline": False, "range": [-gain_uv, n_ch * gain_uv]},
-        title=f"{MONTAGE_LABELS[montage]} · {gain_uv:g} µV/division · {start_s:.1f} s"
-              + (f" · {', '.join(shown)} Hz" if shown else "")
-              + (f" · {', '.join(dict.fromkeys(states))}" if states else ""),
-        dragmode="pan", showlegend=False,
+        height=_trace_height(n_ch), margin={"l": 70, "r": 10, "t": 30, "b": 40},
+        xaxis={"title": "time (s)", "range": [w.start_s, w.start_s + w.window_s]},
+        yaxis={"tickmode": "array", "tickvals": w.offsets.tolist(), "ticktext": w.names,
+               "showgrid": False, "zeroline": False,
+               "range": [-w.gain_uv, n_ch * w.gain_uv]},
+        title=w.title, dragmode="pan", showlegend=False,
     )
     return fig
+
+
+def trace_png(window: TraceWindow, width: int = 1300) -> bytes:
+    """The traces of :func:`trace_window` as a PNG image (no title: show ``window.title`` with it).
+
+    A new image paints in a fraction of a new chart's time in the browser, so the viewer, which
+    redraws its traces on every step, montage and filter, shows them this way; build the window
+    with ``max_points`` about ``2 * width`` (min/max per pixel column).
+
+    Parameters
+    ----------
+    window : TraceWindow
+    width : int
+        Image width in pixels; the height follows the number of derivations.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    w, n_ch = window, len(window.names)
+    height = _trace_height(n_ch) - 30  # the chart's height, less its title
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((70 / width, 40 / height, 1 - 80 / width, 1 - 56 / height))
+    for x0, x1, colour, label in w.spans:
+        ax.axvspan(x0, x1, color=colour, alpha=0.18, lw=0)
+        if label:
+            ax.text(max(x0, w.start_s), n_ch * w.gain_uv, label, color=colour, fontsize=8,
+                    va="bottom", ha="left", clip_on=False)
+    lines = np.stack([np.broadcast_to(w.t, w.uv.shape), w.uv + w.offsets[:, None]], axis=2)
+    ax.add_collection(LineCollection(lines, linewidths=0.8,  # (derivations, points, 2)
+                                     colors=["#1f3b73" if k % 2 else "#3a3a3a"
+                                             for k in range(n_ch)]))
+    ax.set_xlim(w.start_s, w.start_s + w.window_s)
+    ax.set_ylim(-w.gain_uv, n_ch * w.gain_uv)
+    ax.set_yticks(w.offsets, w.names, fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("time (s)", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    canvas.draw()
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def clamp_start(start_s: float, duration_s: float, window_s: float) -> float:
