@@ -61,7 +61,8 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
             gain_uv=gain, max_points=2 * TRACE_PX, marks=sess.annotations, low_hz=lff,
             high_hz=hff, notch_hz=notch)
         st.markdown(f"**{traces.title}**")
-        st.image(explore.trace_png(traces, width=TRACE_PX), width="stretch")
+        st.image(explore.trace_png(traces, width=TRACE_PX), width="stretch",
+                 output_format="PNG")  # (not "auto": that re-encodes it as a JPEG)
     except ValueError as exc:  # e.g. a low cut above the high cut
         widgets.show_error(exc)
     nav1, nav2, nav3, nav4 = st.columns([1, 7, 1, 3])

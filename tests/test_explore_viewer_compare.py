@@ -132,6 +132,36 @@ def test_trace_figure_filter_changes_the_trace_and_events_are_coloured():
     assert len(spec.layout.shapes) == 1  # the seizure outline
 
 
+def test_trace_window_is_what_both_renderers_draw():
+    import io
+
+    from PIL import Image
+
+    s = _session(60.0)
+    w = explore.trace_window(s, montage="bipolar", start_s=5, window_s=10, gain_uv=70,
+                             marks=s.annotations)
+    assert w.uv.shape == (18, 2000) and len(w.names) == 18 and w.uv.dtype == np.float32
+    assert list(w.offsets[:2]) == [17 * 70, 16 * 70] and w.offsets[-1] == 0
+    assert w.t.min() >= 5 - 1e-6 and w.t.max() < 15
+    assert w.title.startswith("Double banana · 70 µV/division · 5.0 s")
+    fig = explore.trace_figure(s, montage="bipolar", start_s=5, window_s=10, gain_uv=70,
+                               marks=s.annotations)
+    assert np.allclose(np.asarray(fig.data[0].y), w.uv[0] + w.offsets[0])
+    assert fig.layout.title.text == w.title
+    assert len(fig.layout.shapes) == len(w.spans)
+    avg = explore.trace_window(s, montage="average", start_s=50, window_s=30, max_points=600)
+    assert avg.uv.shape == (19, 600) and avg.start_s == pytest.approx(30.0)  # decimated, clamped
+    png = explore.trace_png(w, width=800)
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG" and img.size[0] == 800 and img.size[1] > 300
+    assert explore.trace_png(avg, width=800) != png
+    # the traces are drawn: dark pixels in every derivation's row band
+    a = np.asarray(img.convert("L"), dtype=float)
+    assert (a < 100).mean() > 0.005
+    with pytest.raises(ValueError, match="gain_uv"):
+        explore.trace_window(s, gain_uv=-1)
+
+
 def test_qeeg_asymmetry_and_topomap():
     s = _session(60.0)
     sp = explore.channel_spectra(s)

@@ -207,7 +207,7 @@ def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     page.get_by_role("heading", name="Session viewer").wait_for()
     page.get_by_text("Whole session: click a time to jump there").wait_for()
     page.get_by_text("Double banana ·", exact=False).wait_for()  # the traces' title
-    page.locator(".js-plotly-plot").nth(2).wait_for()  # spectrogram, traces, timeline
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # the spectrograms and the timeline
     _idle(page)
     _no_exception(page)
     _shot(page, "session_viewer")
@@ -219,7 +219,7 @@ def test_viewer_traces_and_spectrogram(page, server, bundle_root):
     page.mouse.move(x - 20, y)
     page.mouse.move(x, y, steps=4)
     page.mouse.click(x, y)
-    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
+    page.wait_for_function("() => ![...document.querySelectorAll('strong')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
     _idle(page)
     start = float(title.text_content().split("·")[2].strip().split()[0])
@@ -315,6 +315,11 @@ def test_session_link_opens_that_session(page, server, bundle_root):
     _no_exception(page)
 
 
+def _trace_image_src(page) -> str:
+    """The address of the viewer's traces' image (the only image >= 1000 px wide)."""
+    return page.evaluate("() => [...document.images].find(i => i.naturalWidth >= 1000).src")
+
+
 def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     page.goto(f"{server}/viewer?session={_ids(bundle_root, 1)[0]}&window=5")
     title = page.get_by_text("Double banana ·", exact=False).first
@@ -325,17 +330,19 @@ def test_viewer_event_click_and_display_filter(page, server, bundle_root):
     grid = page.locator('[data-testid="stDataFrame"]').first
     bb = grid.bounding_box()
     page.mouse.click(bb["x"] + 12, bb["y"] + 35 * 4 + 17)  # the 4th event's row marker
-    page.wait_for_function("() => ![...document.querySelectorAll('tspan')].some("
+    page.wait_for_function("() => ![...document.querySelectorAll('strong')].some("
                            "t => t.textContent.includes('µV/division · 0.0 s'))")
     _idle(page)
     moved = title.text_content()
     assert " 0.0 s" not in moved, moved
     assert "t=" in page.url
+    before = _trace_image_src(page)
     page.get_by_label("Notch (Hz)").click()  # a display filter changes the trace
     page.get_by_role("option", name="50").click()
     page.get_by_text("notch 50 Hz", exact=False).first.wait_for()
     _idle(page)
     _no_exception(page)
+    assert _trace_image_src(page) != before  # the traces' image was drawn again
     # the URL is written after the traces are drawn, in the same (fragment) run
     page.wait_for_function("() => location.search.includes('notch=50')", timeout=STEP_TIMEOUT_MS)
     _shot(page, "session_viewer_events")
