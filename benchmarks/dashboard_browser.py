@@ -89,9 +89,14 @@ ARM_JS = """([evType, sigSrc]) => {
   }
 }"""
 
-WAIT_JS = """() => new Promise((resolve) => {
+WAIT_JS = """(limitMs) => new Promise((resolve, reject) => {
   const lat = window.__lat;
+  const start = performance.now();
   const tick = () => {
+    if (performance.now() - start > limitMs) {
+      reject(new Error('no painted update within ' + limitMs + ' ms (signature ' + lat.sig0 + ')'));
+      return;
+    }
     const app = document.querySelector('[data-testid="stApp"]');
     let sig = null;
     try { sig = lat.sigFn(); } catch (e) { sig = null; }
@@ -109,7 +114,7 @@ WAIT_JS = """() => new Promise((resolve) => {
 
 # signatures of what the user waits for
 SIG_MAP = ("[...(document.querySelector('.js-plotly-plot')||document.body)"
-           ".querySelectorAll('.legendtext, .cbtitle text, .gtitle')]"
+           ".querySelectorAll('.legendtitletext, .legendtext, .cbtitle text, .gtitle')]"
            ".map(e => e.textContent).join('|') || null")
 SIG_SELECTION = ("(() => { const h = [...document.querySelectorAll('h3')].find(e => "
                  "e.textContent.startsWith('Selected cohort')); "
@@ -155,7 +160,7 @@ def measure_parts(page, ev_type: str, sig: str, action,
     to the end of the server's script run for it (:func:`server_part`)."""
     page.evaluate(ARM_JS, [ev_type, sig])
     action()
-    out = page.evaluate(WAIT_JS)
+    out = page.evaluate(WAIT_JS, TIMEOUT_MS)
     _idle(page)
     return float(out["ms"]), server_part(run_log, float(out["t0"]), float(out["ms"]))
 

@@ -18,25 +18,39 @@ SHOWN = "_map_shown"  # (figure key, selection drawn into that figure) of the ch
 CLEAR = "map_clear_sel"  # the "Clear selection" button
 
 
-def selectable_map(sessions, fig, fig_key: str, page: str) -> str | None:
+def _fresh_chart(page: str, sel: str | None) -> None:
+    """The next chart is a new one (a new key) showing ``sel``, the URL's selection."""
+    st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
+    st.session_state[LAST_DRAWN] = None
+    explore.url_set_published(st.session_state, page, "sel", sel)
+    st.session_state.pop(SHOWN, None)
+
+
+def selectable_map(sessions, figure, fig_key: str, page: str) -> str | None:
     """Draw the map and keep its selection in the URL (``sel``); return the selection (encoded).
 
-    ``fig_key`` names the figure (colouring, view, highlighted ids). Streamlit gives a chart a new
+    ``figure(rows)`` makes the map with those rows drawn selected (None: no selection);
+    ``fig_key`` names it (colouring, view, highlighted ids). Streamlit gives a chart a new
     identity, with an empty selection, whenever its figure changes; so the selection drawn into
-    the figure (``selectedpoints``) only changes when the figure changes anyway (a new colouring)
-    or when the URL's selection changes from outside (Back, a link: a fresh chart). A lasso drawn
-    by the user leaves the figure alone (redrawing it would drop that lasso and the next one), and
-    an empty selection from a chart that was just replaced is not the user clearing it."""
+    the figure only changes when the figure changes anyway (a new colouring) or when the URL's
+    selection changes from outside (Back, a link: a fresh chart). A lasso drawn by the user
+    leaves a points chart alone (redrawing it would drop that lasso and the next one); an image
+    map, whose image cannot grey the unselected points itself, is replaced at once by a fresh
+    chart showing the selection. An empty selection from a chart that was just replaced is not
+    the user clearing it."""
     url_sel = st.query_params.get("sel")
     if st.session_state.get(CLEAR) and url_sel is not None:  # the button: no selection
         del st.query_params["sel"]
         url_sel = None
     if url_sel != explore.url_published(st.session_state, page, "sel"):
-        st.session_state[GEN] = st.session_state.get(GEN, 0) + 1
-        st.session_state[LAST_DRAWN] = None
-        explore.url_set_published(st.session_state, page, "sel", url_sel)
-        st.session_state.pop(SHOWN, None)
+        _fresh_chart(page, url_sel)
     key = f"map_chart_{st.session_state.get(GEN, 0)}"
+    if figure(None).layout.images:  # an image map: a new lasso is shown by a fresh chart
+        pending = explore.encode_selection((st.session_state.get(key) or {}).get("selection"))
+        if pending is not None and pending != url_sel:
+            st.query_params["sel"] = url_sel = pending
+            _fresh_chart(page, pending)
+            key = f"map_chart_{st.session_state.get(GEN, 0)}"
     shown_key, shown_sel = st.session_state.get(SHOWN, (None, None))
     same_chart = shown_key == fig_key and key in st.session_state  # (widget state: not a new page)
     if not same_chart:
@@ -44,9 +58,9 @@ def selectable_map(sessions, fig, fig_key: str, page: str) -> str | None:
         st.session_state[LAST_DRAWN] = None
     st.session_state[SHOWN] = (fig_key, shown_sel)
     restored = explore.selected_rows(sessions, explore.decode_selection(shown_sel))
-    event = st.plotly_chart(explore.with_selection(fig, restored) if len(restored) else fig,
-                            key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            width="stretch")
+    fig = figure(restored if len(restored) else None)
+    event = st.plotly_chart(fig, key=key, on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), width="stretch")
     drawn = explore.encode_selection(event.selection if event else None)
     if drawn is not None:
         sel = drawn

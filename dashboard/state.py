@@ -292,15 +292,17 @@ def highlight_mask(ids) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _map_figure(index_path: str, map_path: str | None, model_key: str, color_key: str,
-                color_name: str, view: str, highlight_key: str, _color, _highlight):
+                color_name: str, view: str, highlight_key: str, selected_key: str, _color,
+                _highlight, _selected):
     fig = explore.map_figure(_sessions(index_path, map_path), color=_color,
                              color_name=color_name, hover=_hover(index_path, map_path),
-                             highlight=_highlight, mode=view)
+                             highlight=_highlight, mode=view, selected=_selected)
     return explore.add_cluster_labels(fig, _clusters(index_path, map_path))
 
 
-def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids):
-    """The cohort map (:func:`clef.explore.map_figure`), built once per colour, view and highlight.
+def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids, selected=None):
+    """The cohort map (:func:`clef.explore.map_figure`), built once per colour, view, highlight
+    and selection.
 
     Parameters
     ----------
@@ -314,6 +316,8 @@ def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids)
     view : {"auto", "scatter", "density"}
     highlight_ids : list of str
         Sessions drawn with a ring.
+    selected : array of int, optional
+        Row positions drawn selected (the others grey).
 
     Returns
     -------
@@ -323,8 +327,10 @@ def map_figure(color_key: str, color, color_name: str, view: str, highlight_ids)
     b = bundle()
     ids = list(highlight_ids)
     model_key = f"{b.store}|{b.checkpoint}"  # concept colours depend on the model and store
+    rows = None if selected is None else np.asarray(selected, np.int64)
+    selected_key = "" if rows is None else hashlib.sha1(rows.tobytes()).hexdigest()
     return _map_figure(*_table_key(), model_key, color_key, color_name, view,
-                       explore.ids_key(ids), color, highlight_mask(ids))
+                       explore.ids_key(ids), selected_key, color, highlight_mask(ids), rows)
 
 
 # ---- model-derived values --------------------------------------------------------------------

@@ -88,6 +88,11 @@ def _ok(at) -> None:
 
 # ---- cohort map ---------------------------------------------------------------------------------
 
+def _points(plot) -> list[dict]:
+    """A map's point traces (an image map also has an invisible hover grid, a heatmap)."""
+    return [tr for tr in plot["data"] if tr.get("type") != "heatmap"]
+
+
 def test_map_renders_and_colour_changes_figure(app):
     at = app()
     _ok(at)
@@ -102,7 +107,7 @@ def test_map_renders_and_colour_changes_figure(app):
     assert names_before != names_after and names_after & {"F", "M"}
     at.selectbox(key="map_color").set_value("concept score…").run()
     _ok(at)
-    cont = _plots(at)[0]["data"][0]
+    cont = _points(_plots(at)[0])[0]
     assert cont["marker"].get("showscale") is True  # continuous concept-score colouring
 
 
@@ -133,10 +138,10 @@ def test_map_figure_cache_follows_colour_concept_and_highlight(app, bundle_root)
     assert _plots(at)[0] == first  # back to the first colouring: the same figure
 
     at.selectbox(key="map_color").set_value("concept score…").run()
-    a = _arr(_plots(at)[0]["data"][0]["marker"]["color"])
+    a = _arr(_points(_plots(at)[0])[0]["marker"]["color"])
     at.text_input(key="map_concept").set_value("generalized slowing").run()
     _ok(at)
-    b = _arr(_plots(at)[0]["data"][0]["marker"]["color"])
+    b = _arr(_points(_plots(at)[0])[0]["marker"]["color"])
     assert a.shape == b.shape and not np.allclose(a, b)  # keyed by the concept text
 
     def ring(ids):

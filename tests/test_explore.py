@@ -261,9 +261,9 @@ def test_map_figure_scatter_categories_and_customdata():
     assert len(cont.data) == 1 and cont.data[0].marker.showscale
 
 
-def test_map_figure_density_above_threshold():
+def test_map_figure_density_view():
     coords = _coords(3000)
-    fig = explore.map_figure(coords, density_threshold=1000, sample=500)
+    fig = explore.map_figure(coords, mode="density", sample=500)
     kinds = [tr.type for tr in fig.data]
     assert kinds[0] == "heatmap" and kinds[1] == "scatter"  # 500-point subsample: SVG
     z = np.asarray(fig.data[0].z, dtype=float)
@@ -271,11 +271,77 @@ def test_map_figure_density_above_threshold():
     assert len(fig.data[1].x) == 500
     holes = coords.copy()
     holes.loc[:99, "x"] = np.nan  # sessions not on the map are left out, not an error
-    fig2 = explore.map_figure(holes, density_threshold=1000, sample=500)
+    fig2 = explore.map_figure(holes, mode="density", sample=500)
     assert np.nansum(10 ** np.asarray(fig2.data[0].z, dtype=float) - 1) == pytest.approx(2900)
     assert np.asarray(fig2.data[1].customdata).min() >= 100
-    small = explore.map_figure(coords.head(100), density_threshold=1000)
-    assert [tr.type for tr in small.data] == ["scatter"]
+    small = explore.map_figure(coords.head(100), mode="density", sample=50)
+    assert [tr.type for tr in small.data] == ["heatmap", "scatter"]
+    with pytest.raises(ValueError, match="mode="):
+        explore.map_figure(coords, mode="hexbin")
+
+
+def _image(fig):
+    import base64
+    import io
+
+    from PIL import Image
+
+    src = fig.layout.images[0].source
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+                      .convert("RGBA"))
+
+
+def _pixel(fig, img, x, y):
+    """The image pixel under data point (x, y)."""
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    h, w = img.shape[:2]
+    return img[round((y1 - y) / (y1 - y0) * (h - 1)), round((x - x0) / (x1 - x0) * (w - 1))]
+
+
+def test_map_figure_image_draws_every_point_under_a_sample():
+    from plotly.colors import hex_to_rgb
+
+    n = 4000
+    coords = _coords(n, seed=3)
+    coords["x"] = np.where(np.arange(n) < n // 2, coords["x"] * 0.3, coords["x"] * 0.3 + 7)
+    site = pd.Series(np.where(np.arange(n) < n // 2, "A", "B"))
+    site.iloc[5] = "rare"  # one session: its level keeps a legend entry without sampled points
+    hover = np.array([f"session {i}" for i in range(n)], dtype=object)
+    fig = explore.map_figure(coords, color=site, color_name="site", hover=hover)
+    assert len(fig.layout.images) == 1  # "auto" above IMAGE_MIN points
+    points = [tr for tr in fig.data if tr.type != "heatmap"]
+    assert sum(len(tr.x) for tr in points if tr.x[0] is not None) == explore.IMAGE_SAMPLE
+    assert all(tr.type == "scatter" for tr in points)  # the sample is SVG
+    assert {tr.name for tr in points} == {"A", "B", "rare"}
+    # hover: an invisible grid names the topmost session of each spot, every session's spot
+    grid = next(tr for tr in fig.data if tr.type == "heatmap")
+    assert grid.opacity == 0 and grid.hoverongaps is False
+    text, gx, gy = np.asarray(grid.text), np.asarray(grid.x), np.asarray(grid.y)
+    for i in (0, 7, n - 1):
+        cell = text[np.abs(gy - coords["y"][i]).argmin(), np.abs(gx - coords["x"][i]).argmin()]
+        assert cell.startswith("session "), cell
+    filled = text[text != ""]
+    shown = sum(1 + (int(t.split("(+")[1].split()[0]) if "(+" in t else 0) for t in filled)
+    assert shown == n  # each session is on top of its spot or counted under another
+    img = _image(fig)
+    assert img.shape == (520, 1200, 4) and (img[..., 3] > 0).mean() > 0.01
+    colours = {tr.name: tr.marker.color for tr in points}
+    for i in (0, 1, n - 1):  # each point is drawn in its level's colour
+        want = hex_to_rgb(colours[site[i]])
+        assert tuple(_pixel(fig, img, coords["x"][i], coords["y"][i])[:3]) == want
+    # a selection: its points keep their colour, the others turn grey
+    sel = explore.map_figure(coords, color=site, selected=np.arange(n // 2))
+    simg = _image(sel)
+    assert tuple(_pixel(sel, simg, coords["x"][1], coords["y"][1])[:3]) == hex_to_rgb(colours["A"])
+    assert tuple(_pixel(sel, simg, coords["x"][n - 1], coords["y"][n - 1])[:3]) == (200, 200, 200)
+    chosen = [i for tr in sel.data if tr.selectedpoints is not None
+              for i in np.asarray(tr.customdata)[list(tr.selectedpoints)]]
+    assert chosen and max(chosen) < n // 2  # the sample's selected points are the selection's
+    # every point as a point on request; continuous colours: the sample spans the same scale
+    assert not explore.map_figure(coords, mode="scatter").layout.images
+    age = pd.Series(np.linspace(0, 90, n))
+    cont = explore.map_figure(coords, color=age, color_name="age")
+    assert (cont.data[0].marker.cmin, cont.data[0].marker.cmax) == (0.0, 90.0)
 
 
 def test_selected_rows_box_lasso_points():

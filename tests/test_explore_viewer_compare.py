@@ -272,9 +272,9 @@ def test_map_clusters_named_and_colour_options():
     opts = explore.color_options(s)
     assert set(opts) == {"site"}  # no x, y, sfreq (one value), session_index
     fig = explore.map_figure(s, color=s["site"])
-    sel = explore.with_selection(fig, [0, 1, 2])
+    sel = explore.map_figure(s, color=s["site"], selected=[0, 1, 2])
     assert sum(len(tr.selectedpoints) for tr in sel.data) == 3
-    assert fig.data[0].selectedpoints is None  # the cached figure is not modified
+    assert fig.data[0].selectedpoints is None
 
 
 def test_spectrogram_png_thumbnail_orientation_size_and_bad_input():

@@ -34,7 +34,8 @@ from clef.explore.clusters import (
 )
 from clef.explore.cohort_map import (
     CATEGORY_COLOURS,
-    DENSITY_THRESHOLD,
+    IMAGE_MIN,
+    IMAGE_SAMPLE,
     MAX_CATEGORIES,
     WEBGL_MIN,
     as_series,
@@ -42,10 +43,10 @@ from clef.explore.cohort_map import (
     color_values,
     hover_text,
     map_figure,
+    points_image,
     rows_to_mask,
     selected_rows,
     session_table,
-    with_selection,
 )
 from clef.explore.compare import (
     REGIONS,
@@ -172,10 +173,11 @@ from clef.explore.viewer import (
 __all__ = [
     "BANDS",
     "CATEGORY_COLOURS",
-    "DENSITY_THRESHOLD",
     "DISPLAY_COLUMNS",
     "EVENT_COLOURS",
     "HIGH_CUT_CHOICES",
+    "IMAGE_MIN",
+    "IMAGE_SAMPLE",
     "LEFT_CHANNELS",
     "LOW_CUT_CHOICES",
     "MAX_CATEGORIES",
@@ -255,6 +257,7 @@ __all__ = [
     "neighbour_scores",
     "neighbours",
     "one_of",
+    "points_image",
     "probe_figure",
     "probe_results",
     "profile_figure",
@@ -298,5 +301,4 @@ __all__ = [
     "window_at",
     "window_states",
     "with_name",
-    "with_selection",
 ]

@@ -5,7 +5,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-DENSITY_THRESHOLD = 20_000  # points above which the map shows binned density (+ a subsample)
+IMAGE_MIN = 1_500  # "auto" draws more points than this as an image (+ a hover grid, a sample)
+IMAGE_SAMPLE = 200  # points drawn as points on an image map (to click, lasso, name the colours)
+HOVER_CELL_PX = 8  # an image map's hover grid: one cell per this many pixels
+IMAGE_PX = (1200, 520)  # the image's size (width, height); Plotly stretches it over the axes
 UNSELECTED = {"marker": {"color": "#c8c8c8", "opacity": 0.3}}  # points outside a selection: grey
 WEBGL_MIN = 2_000  # WebGL (Scattergl) from this many points; SVG below draws faster (measured)
 MAX_CATEGORIES = 12  # categorical colours beyond this are lumped into "other"
@@ -30,6 +33,10 @@ def hover_text(sessions: pd.DataFrame, max_report: int = 90) -> np.ndarray:
     return txt.to_numpy()
 
 
+def _is_continuous_or_none(values: pd.Series | None) -> bool:
+    return values is None or _is_continuous(values)
+
+
 def _is_continuous(values: pd.Series) -> bool:
     return (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
             and values.nunique(dropna=True) > MAX_CATEGORIES)
@@ -37,23 +44,20 @@ def _is_continuous(values: pd.Series) -> bool:
 
 def _add_category_traces(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
                          color: pd.Series, hv: np.ndarray | None, tip: str,
-                         marker_size: int) -> None:
+                         marker_size: int, legend_all: bool = False) -> None:
     """One scatter trace per colour level (the ``MAX_CATEGORIES`` commonest; the rest "other",
-    grey), in descending frequency, for :func:`map_figure`. ``rows`` are the drawn points."""
-    lab = color.astype("string").fillna("n/a").to_numpy(dtype=object)
-    counts = pd.Series(lab).value_counts()
-    keep = set(counts.index[:MAX_CATEGORIES])
-    lab = np.where(pd.Series(lab).isin(keep).to_numpy(), lab, "other")
-    lab_rows = lab[rows]
-    order = list(counts.index[:MAX_CATEGORIES]) + (["other"] if len(counts) > MAX_CATEGORIES
-                                                   else [])
-    for i, level in enumerate(order):
+    grey), in descending frequency, for :func:`map_figure`. ``rows`` are the drawn points;
+    ``legend_all`` keeps a legend entry for levels none of them has (an image map's sample)."""
+    levels, colours = _category_levels(color)
+    lab_rows = levels[rows]
+    for level, colour in colours.items():
         m = lab_rows == level
         if not m.any():
+            if legend_all:
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{level}",
+                                         marker={"size": marker_size, "color": colour}))
             continue
         r = rows[m]
-        grey = level in ("other", "n/a", "unlabelled")
-        colour = "#b0b0b0" if grey else CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
         fig.add_trace(scatter(
             x=x[r], y=y[r], mode="markers", customdata=r, name=f"{level}",
             text=hv[m] if hv is not None else None,
@@ -62,13 +66,149 @@ def _add_category_traces(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray, 
             unselected=UNSELECTED))
 
 
+def _category_levels(color: pd.Series) -> tuple[np.ndarray, dict[str, str]]:
+    """Each point's colour level (the ``MAX_CATEGORIES`` commonest, the rest "other") and the
+    levels' colours in descending frequency ("other", "n/a", "unlabelled" grey)."""
+    lab = color.astype("string").fillna("n/a").to_numpy(dtype=object)
+    counts = pd.Series(lab).value_counts()
+    keep = set(counts.index[:MAX_CATEGORIES])
+    lab = np.where(pd.Series(lab).isin(keep).to_numpy(), lab, "other")
+    order = list(counts.index[:MAX_CATEGORIES]) + (["other"] if len(counts) > MAX_CATEGORIES
+                                                   else [])
+    return lab, {str(level): "#b0b0b0" if level in ("other", "n/a", "unlabelled")
+                 else CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+                 for i, level in enumerate(order)}
+
+
+GREY_CODE = 255  # palette index of grey points (unselected, no value)
+
+
+def _point_codes(color: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's palette index (0 is the background) and the (256, 3) uint8 palette, so an
+    image map colours every point as :func:`map_figure`'s traces do."""
+    from plotly.colors import hex_to_rgb, sequential
+
+    palette = np.zeros((256, 3), np.uint8)
+    palette[GREY_CODE] = (200, 200, 200)
+    if color is None:
+        palette[1] = hex_to_rgb("#4062bb")
+        return np.ones(n, np.uint8), palette
+    if _is_continuous(color):
+        v = pd.to_numeric(color, errors="coerce").to_numpy(float)
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        stops = np.array([hex_to_rgb(c) for c in sequential.Viridis], float)  # (k, 3)
+        grid, u = np.linspace(0.0, 1.0, len(stops)), np.linspace(0.0, 1.0, 254)
+        palette[1:255] = np.stack([np.interp(u, grid, stops[:, c]) for c in range(3)], 1).round()
+        with np.errstate(invalid="ignore"):
+            codes = 1 + np.round((v - lo) / max(hi - lo, 1e-12) * 253)
+        return np.where(np.isnan(v), GREY_CODE, codes).astype(np.uint8), palette
+    levels, colours = _category_levels(color)
+    index = {k: i + 1 for i, k in enumerate(colours)}
+    for k, i in index.items():
+        palette[i] = hex_to_rgb(colours[k])
+    return pd.Series(levels).map(index).to_numpy(np.uint8), palette
+
+
+def points_image(x: np.ndarray, y: np.ndarray, codes: np.ndarray, palette: np.ndarray,
+                 extent: tuple, *, size: tuple[int, int] = IMAGE_PX, radius: float = 1.6,
+                 alpha: float = 0.8) -> bytes:
+    """Points drawn as small discs into a transparent paletted PNG (later points on top).
+
+    Parameters
+    ----------
+    x, y : np.ndarray
+        (n,) coordinates, finite.
+    codes : np.ndarray
+        (n,) uint8 palette index of each point (not 0: the background).
+    palette : np.ndarray
+        (256, 3) uint8 colours.
+    extent : (x0, x1, y0, y1)
+        The data area the image covers.
+    size : (width, height)
+        Pixels.
+    radius : float
+        Disc radius in pixels.
+    alpha : float
+        Opacity of a point.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    import io
+
+    from PIL import Image
+
+    w, h = size
+    x0, x1, y0, y1 = extent
+    px = np.round((np.asarray(x, float) - x0) / max(x1 - x0, 1e-12) * (w - 1)).astype(np.int64)
+    py = np.round((y1 - np.asarray(y, float)) / max(y1 - y0, 1e-12) * (h - 1)).astype(np.int64)
+    img = np.zeros((h, w), np.uint8)  # (height, width) palette indices; 0 = transparent
+    r = int(np.ceil(radius))
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            if dx * dx + dy * dy > radius * radius:
+                continue
+            qx, qy = px + dx, py + dy
+            ok = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
+            img[qy[ok], qx[ok]] = codes[ok]  # numpy assigns in order: later points win
+    out = Image.fromarray(img, "P")
+    out.putpalette(np.asarray(palette, np.uint8).reshape(-1).tolist())
+    buf = io.BytesIO()
+    out.save(buf, "PNG", compress_level=1, transparency=bytes([0] + [round(255 * alpha)] * 255))
+    return buf.getvalue()
+
+
+def _add_points_image(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
+                      codes: np.ndarray, palette: np.ndarray) -> tuple:
+    """Every placed point (``rows``, in drawing order) as an image under the chart's traces,
+    with the axes fixed to the image's extent (returned: x0, x1, y0, y1)."""
+    import base64
+
+    xs, ys = x[rows].astype(float), y[rows].astype(float)
+    (x0, x1), (y0, y1) = (xs.min(), xs.max()), (ys.min(), ys.max())
+    px, py = 0.03 * max(x1 - x0, 1e-6), 0.03 * max(y1 - y0, 1e-6)
+    extent = (x0 - px, x1 + px, y0 - py, y1 + py)
+    png = points_image(xs, ys, codes[rows], palette, extent)
+    fig.add_layout_image(source="data:image/png;base64," + base64.b64encode(png).decode(),
+                         xref="x", yref="y", x=extent[0], y=extent[3], sizex=extent[1] - extent[0],
+                         sizey=extent[3] - extent[2], sizing="stretch", layer="below")
+    fig.update_layout(xaxis={"range": list(extent[:2])}, yaxis={"range": list(extent[2:])})
+    return extent
+
+
+def _add_hover_grid(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
+                    hover: np.ndarray, extent: tuple) -> None:
+    """An invisible heatmap over an image map: hovering a spot shows its topmost session (the
+    last of ``rows``, in drawing order, in that cell) and how many more lie there."""
+    nx, ny = IMAGE_PX[0] // HOVER_CELL_PX, IMAGE_PX[1] // HOVER_CELL_PX
+    x0, x1, y0, y1 = extent
+    ix = np.clip(((x[rows] - x0) / (x1 - x0) * nx).astype(np.int64), 0, nx - 1)
+    iy = np.clip(((y[rows] - y0) / (y1 - y0) * ny).astype(np.int64), 0, ny - 1)
+    cell = pd.Series(iy * nx + ix)
+    top = cell.drop_duplicates(keep="last")  # the topmost point of each cell
+    count = cell.value_counts()
+    more = count.reindex(top.to_numpy()).to_numpy() - 1
+    text = np.full(nx * ny, "", dtype=object)
+    text[top.to_numpy()] = np.asarray(hover, dtype=object)[rows[top.index.to_numpy()]]
+    text[top.to_numpy()] += np.where(more > 0, [f"<br>(+{m} more here)" for m in more], "")
+    z = np.full(nx * ny, np.nan)
+    z[top.to_numpy()] = 1.0
+    fig.add_trace(go.Heatmap(
+        x=x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx, y=y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny,
+        z=z.reshape(ny, nx), text=text.reshape(ny, nx), hovertemplate="%{text}<extra></extra>",
+        hoverongaps=False, opacity=0, showscale=False, name="hover"))
+
+
 def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_name: str = "",
                hover: np.ndarray | None = None, highlight: np.ndarray | None = None,
-               density_threshold: int = DENSITY_THRESHOLD, mode: str = "auto",
+               mode: str = "auto", selected=None, image_min: int = IMAGE_MIN,
+               image_sample: int = IMAGE_SAMPLE,
                bins: int = 200, sample: int = 5000, seed: int = 0,
                extra_points: pd.DataFrame | None = None,
                highlight_name: str = "highlighted", webgl_min: int = WEBGL_MIN) -> go.Figure:
-    """Cohort map: WebGL scatter, or binned density with a selectable subsample for big cohorts.
+    """Cohort map: points, or (big cohorts) every point in an image under a selectable sample.
 
     Parameters
     ----------
@@ -80,11 +220,17 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         Hover text per point.
     highlight : np.ndarray of bool, optional
         Points drawn on top with a ring (e.g. a search result or selection).
-    density_threshold : int
-        ``mode="auto"`` switches to density above this many points.
-    mode : {"auto", "scatter", "density"}
-    bins, sample, seed :
-        Density grid size, size of the selectable subsample, its RNG seed.
+    mode : {"auto", "image", "scatter", "density"}
+        ``image``: every point drawn in an image, under an invisible grid that shows the
+        topmost session of each spot on hover, and ``image_sample`` points to click (a colour
+        change paints in ~0.6 s in headless Chromium at 10,000 sessions, against ~1.4 s for
+        10,000 WebGL points: benchmarks/results/dashboard.md). ``scatter``: every point as a
+        point (WebGL from ``webgl_min``). ``density``: binned counts with a ``sample``-point
+        subsample. ``auto``: ``image`` above ``image_min`` points, else ``scatter``.
+    selected : array of int, optional
+        Row positions drawn as selected; every other point grey.
+    image_min, image_sample, bins, sample, seed :
+        See ``mode``; density grid size, density subsample size, the samples' RNG seed.
     extra_points : pd.DataFrame, optional
         Columns ``x``, ``y``, ``label``: points added as stars (e.g. an uploaded recording).
     highlight_name : str
@@ -99,22 +245,37 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         selections are resolved over all points with :func:`selected_rows`. Rows without
         coordinates (NaN: not on the map) are left out.
     """
-    if mode not in ("auto", "scatter", "density"):
-        raise ValueError(f"mode={mode!r}: use 'auto', 'scatter' or 'density'.")
+    if mode not in ("auto", "image", "scatter", "density"):
+        raise ValueError(f"mode={mode!r}: use 'auto', 'image', 'scatter' or 'density'.")
     n = len(coords)
     x = coords["x"].to_numpy(np.float32)
     y = coords["y"].to_numpy(np.float32)
     rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))  # sessions placed on the map
-    dense = mode == "density" or (mode == "auto" and len(rows) > density_threshold)
+    if mode == "auto":
+        mode = "image" if len(rows) > image_min else "scatter"
+    chosen = None if selected is None else rows_to_mask(np.asarray(selected, np.int64), n)
     fig = go.Figure()
-    if dense and len(rows):
+    rng = np.random.default_rng(seed)
+    if mode == "density" and len(rows):
         h, xe, ye = np.histogram2d(x[rows], y[rows], bins=bins)
         z = np.where(h.T > 0, np.log10(h.T + 1), np.nan)  # (bins_y, bins_x)
         fig.add_trace(go.Heatmap(x=(xe[:-1] + xe[1:]) / 2, y=(ye[:-1] + ye[1:]) / 2, z=z,
                                  colorscale="Blues", showscale=False, hoverinfo="skip",
                                  name="density"))
-        rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(rows, size=min(sample, len(rows)), replace=False))
+    elif mode == "image" and len(rows):
+        codes, palette = _point_codes(color, n)
+        if chosen is not None:  # unselected grey
+            codes = np.where(chosen, codes, GREY_CODE).astype(np.uint8)
+        if chosen is not None or not _is_continuous_or_none(color):
+            # stacked as the traces are: grey first, the commonest level next, the rarest on top
+            key = np.where(codes[rows] == GREY_CODE, -1, codes[rows].astype(np.int64))
+            rows = rows[np.argsort(key, kind="stable")]
+        extent = _add_points_image(fig, x, y, rows, codes, palette)
+        if hover is not None:
+            _add_hover_grid(fig, x, y, rows, hover, extent)
+        rows = np.sort(rows)
+        rows = np.sort(rng.choice(rows, size=min(image_sample, len(rows)), replace=False))
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
     scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
     hv = hover[rows] if hover is not None else None
@@ -130,12 +291,15 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
             x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
             hovertemplate=tip + "<br>" + color_name + ": %{marker.color:.3g}<extra></extra>",
             marker={"size": marker_size, "color": cv[rows], "colorscale": "Viridis",
-                    "showscale": True, "opacity": 0.8,
-                    "colorbar": {"title": color_name[:20], "thickness": 12}},
+                    "cmin": np.nanmin(cv), "cmax": np.nanmax(cv), "showscale": True,
+                    "opacity": 0.8, "colorbar": {"title": color_name[:20], "thickness": 12}},
             name=color_name, showlegend=False, unselected=UNSELECTED))
     else:
-        _add_category_traces(fig, scatter, x, y, rows, color, hv, tip, marker_size)
+        _add_category_traces(fig, scatter, x, y, rows, color, hv, tip, marker_size,
+                             legend_all=mode == "image")
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
+    if chosen is not None:
+        _mark_selected(fig, chosen)
     if highlight is not None and np.any(highlight):
         hr = np.flatnonzero(highlight)
         fig.add_trace(scatter(x=x[hr], y=y[hr], mode="markers", customdata=hr,
@@ -148,31 +312,25 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                                  marker={"symbol": "star", "size": 18, "color": "gold",
                                          "line": {"width": 1, "color": "black"}},
                                  name="upload", hoverinfo="text"))
+    note = " (density; subsample shown)" if mode == "density" else ""
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
                       xaxis={"showticklabels": False, "title": "", "zeroline": False},
                       yaxis={"showticklabels": False, "title": "", "zeroline": False},
-                      title=f"{n:,} sessions" + (" (density; subsample shown)" if dense else ""),
-                      uirevision="map")
+                      title=f"{n:,} sessions{note}", uirevision="map")
     return fig
 
 
-def with_selection(fig: go.Figure, rows) -> go.Figure:
-    """A copy of a :func:`map_figure` with ``rows`` drawn selected and every other point grey.
-
-    For a selection restored from a link or Back (the chart itself holds none). Only traces
-    whose ``customdata`` are row positions (the session points) are touched.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    out = go.Figure(fig)
-    for tr in out.data:
+def _mark_selected(fig: go.Figure, chosen: np.ndarray) -> None:
+    """Draw the session points in ``chosen`` (a row mask) selected and the others grey, in place.
+    Only traces whose ``customdata`` are row positions (the session points) are touched."""
+    for tr in fig.data:
         cd = getattr(tr, "customdata", None)
         if cd is None or getattr(tr, "name", "") in ("density",):
             continue
         cd = np.asarray(cd).reshape(len(cd), -1)[:, 0].astype(np.int64)
-        tr.selectedpoints = np.flatnonzero(np.isin(cd, rows)).tolist()
+        tr.selectedpoints = np.flatnonzero(chosen[cd]).tolist()
         if getattr(tr, "unselected", None) is not None:
             tr.unselected = UNSELECTED
-    return out
 
 
 def _points_in_polygon(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:

@@ -39,8 +39,10 @@ concept = None
 if color_by == CONCEPT:
     concept = c2.text_input("Concept", key="map_concept")
 view = c3.radio("View", ["auto", "scatter", "density"], horizontal=True, key="map_view",
-                help="auto: density with a selectable subsample above "
-                     f"{explore.DENSITY_THRESHOLD:,} sessions")
+                help=f"auto: above {explore.IMAGE_MIN:,} sessions the map is drawn as an image "
+                     "(quick to draw; hover shows the session on top of each spot, "
+                     f"{explore.IMAGE_SAMPLE:,} of them are points to click); scatter: every "
+                     "session a point (slower to draw); density: how many sessions lie where")
 
 color, color_name, color_key = None, "", "(none)"  # color_key names the colouring (cache key)
 try:
@@ -55,13 +57,17 @@ except Exception as exc:  # noqa: BLE001 - bad query: tell the user, keep the ma
 
 highlight_ids = list(st.session_state.get(keys.MAP_HIGHLIGHT_IDS, []))
 highlight = state.highlight_mask(highlight_ids)
-fig = state.map_figure(color_key, color, color_name, view, highlight_ids)  # cached: built once
+
+def figure(rows):  # cached per colouring, view, highlight and selection
+    return state.map_figure(color_key, color, color_name, view, highlight_ids, rows)
+
+
 missing = int(sessions["x"].isna().sum())
 if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
                "it with `clef map --index INDEX` to place them).")
 fig_key = f"{color_key}|{view}|{explore.ids_key(highlight_ids)}"
-sel = selectable_map(sessions, fig, fig_key, PAGE)  # the selection lives in the URL as its shape
+sel = selectable_map(sessions, figure, fig_key, PAGE)  # the selection lives in the URL as its shape
 widgets.url_publish(PAGE, URL)
 
 rows = explore.selected_rows(sessions, explore.decode_selection(sel))
