@@ -362,21 +362,28 @@ def browser_map_render(bundle: Path) -> dict[str, float]:
 
 NOTES = """## Choices (what was measured, what was kept)
 
-- **Map drawing.** Plotly, WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000 points; SVG
-  `Scatter` below (measured once: a 24-point map drew in ~0.1 s as SVG vs ~0.4-0.5 s as WebGL
-  in headless Chromium, where WebGL is software-rendered). Above `DENSITY_THRESHOLD` = 20,000
-  sessions the map is a log-count `Heatmap` of a 200 x 200 numpy `histogram2d` (datashader-style binning, no extra
-  dependency) under a 5,000-point selectable subsample: see the payload and browser rows above
-  (100k sessions: ~2 MB instead of ~31 MB of JSON per rerun). Lasso/box selections are resolved on
-  the server against every session's coordinates (`explore.selected_rows`), so density mode still
-  selects all sessions under the shape, not only the drawn subsample.
+- **Map drawing.** Above `clef.explore.IMAGE_MIN` = 1,500 sessions ("auto" view) the map is
+  drawn as an image: every session a small disc in a paletted PNG (`explore.points_image`, in the
+  same colours as the legend), under an invisible 8-pixel hover grid (a Plotly `Heatmap` with
+  opacity 0 that names the topmost session of each spot and how many more lie there) and
+  `IMAGE_SAMPLE` = 200 SVG points (clicks, legend, the lasso's events). Measured in Chromium at
+  10k sessions, a colour change took ~1.3-1.5 s with 10,000 WebGL points, ~1.5-1.9 s with the
+  image under 1,500 SVG points, 0.67 s with 400 and 0.57 s with 300 points (each 100 SVG points
+  cost ~0.1 s in the page), and 0.39-0.57 s as kept. A lasso on the image map is shown by a fresh
+  chart with the unselected sessions grey (the image cannot grey them itself). "scatter" draws
+  every session as a point (WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000, SVG below);
+  "density" is a log-count `Heatmap` of a 200 x 200 `histogram2d` under a 5,000-point subsample.
+  Lasso/box selections are resolved on the server against every session's coordinates
+  (`explore.selected_rows`), so every view selects all sessions under the shape, not only the
+  drawn points.
 - **embedding-atlas** was not adopted: `pip install --dry-run embedding-atlas` pulls litellm,
   openai, boto3, duckdb, fastapi and accelerate (network/LLM clients in an offline clinical tool),
   and its WebGPU front end cannot be measured in headless Chromium here. The Plotly density view
   above meets the need, so it was not installed.
 - **plotly-resampler** was not needed: the viewer shows at most 60 s (12,000 samples per channel at
-  200 Hz), min/max-decimated to 4,000 points per channel (`explore.minmax_decimate`, spikes kept);
-  the viewer's reruns above include building the traces.
+  200 Hz), min/max-decimated to two points per pixel column (`explore.minmax_decimate`, spikes
+  kept) and drawn as a PNG (`explore.trace_png`: a new image paints in ~0.1 s where a new
+  18-trace chart took ~0.7-1 s in the page); the compare page keeps the interactive chart.
 - **Caching.** The model, index, store, map and the (large, read-only) session and label tables
   are `st.cache_resource`: the `st.cache_data` pickle round trip of the session table (rows above)
   would cost more than the whole target per call. Small tables (task list) and per-query results
