@@ -26,11 +26,12 @@ def _fresh_chart(page: str, sel: str | None) -> None:
     st.session_state.pop(SHOWN, None)
 
 
-def selectable_map(sessions, figure, fig_key: str, page: str) -> str | None:
+def selectable_map(sessions, figure, fig_key: str, page: str, image: bool) -> str | None:
     """Draw the map and keep its selection in the URL (``sel``); return the selection (encoded).
 
     ``figure(rows)`` makes the map with those rows drawn selected (None: no selection);
-    ``fig_key`` names it (colouring, view, highlighted ids). Streamlit gives a chart a new
+    ``fig_key`` names it (colouring, view, highlighted ids); ``image``: it is an image map
+    (:func:`clef.explore.map_view`). Streamlit gives a chart a new
     identity, with an empty selection, whenever its figure changes; so the selection drawn into
     the figure only changes when the figure changes anyway (a new colouring) or when the URL's
     selection changes from outside (Back, a link: a fresh chart). A lasso drawn by the user
@@ -45,7 +46,7 @@ def selectable_map(sessions, figure, fig_key: str, page: str) -> str | None:
     if url_sel != explore.url_published(st.session_state, page, "sel"):
         _fresh_chart(page, url_sel)
     key = f"map_chart_{st.session_state.get(GEN, 0)}"
-    if figure(None).layout.images:  # an image map: a new lasso is shown by a fresh chart
+    if image:  # an image map: a new lasso is shown by a fresh chart
         pending = explore.encode_selection((st.session_state.get(key) or {}).get("selection"))
         if pending is not None and pending != url_sel:
             st.query_params["sel"] = url_sel = pending

@@ -337,6 +337,9 @@ def test_map_figure_image_draws_every_point_under_a_sample():
     chosen = [i for tr in sel.data if tr.selectedpoints is not None
               for i in np.asarray(tr.customdata)[list(tr.selectedpoints)]]
     assert chosen and max(chosen) < n // 2  # the sample's selected points are the selection's
+    assert [explore.map_view(k) for k in (explore.IMAGE_MIN, explore.IMAGE_MIN + 1)] == [
+        "scatter", "image"]
+    assert explore.map_view(10**6, "density") == "density"
     # every point as a point on request; continuous colours: the sample spans the same scale
     assert not explore.map_figure(coords, mode="scatter").layout.images
     age = pd.Series(np.linspace(0, 90, n))

@@ -155,6 +155,7 @@ def test_trace_window_is_what_both_renderers_draw():
     img = Image.open(io.BytesIO(png))
     assert img.format == "PNG" and img.size[0] == 800 and img.size[1] > 300
     assert explore.trace_png(avg, width=800) != png
+    assert explore.trace_png(w, width=800) == png  # the reused figure keeps nothing of the last
     # the traces are drawn: dark pixels in every derivation's row band
     a = np.asarray(img.convert("L"), dtype=float)
     assert (a < 100).mean() > 0.005

@@ -201,6 +201,16 @@ def _add_hover_grid(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarr
         hoverongaps=False, opacity=0, showscale=False, name="hover"))
 
 
+def map_view(n_points: int, mode: str = "auto", image_min: int = IMAGE_MIN) -> str:
+    """The view :func:`map_figure` draws for ``n_points`` placed sessions: ``"auto"`` resolved to
+    ``"image"`` above ``image_min`` points, else ``"scatter"``; other modes as given."""
+    if mode not in ("auto", "image", "scatter", "density"):
+        raise ValueError(f"mode={mode!r}: use 'auto', 'image', 'scatter' or 'density'.")
+    if mode != "auto":
+        return mode
+    return "image" if n_points > image_min else "scatter"
+
+
 def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_name: str = "",
                hover: np.ndarray | None = None, highlight: np.ndarray | None = None,
                mode: str = "auto", selected=None, image_min: int = IMAGE_MIN,
@@ -245,14 +255,11 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         selections are resolved over all points with :func:`selected_rows`. Rows without
         coordinates (NaN: not on the map) are left out.
     """
-    if mode not in ("auto", "image", "scatter", "density"):
-        raise ValueError(f"mode={mode!r}: use 'auto', 'image', 'scatter' or 'density'.")
     n = len(coords)
     x = coords["x"].to_numpy(np.float32)
     y = coords["y"].to_numpy(np.float32)
     rows = np.flatnonzero(np.isfinite(x) & np.isfinite(y))  # sessions placed on the map
-    if mode == "auto":
-        mode = "image" if len(rows) > image_min else "scatter"
+    mode = map_view(len(rows), mode, image_min)
     chosen = None if selected is None else rows_to_mask(np.asarray(selected, np.int64), n)
     fig = go.Figure()
     rng = np.random.default_rng(seed)

@@ -67,7 +67,8 @@ if missing:
     st.caption(f"{missing:,} sessions are not on the map (embedded after it was fitted; refit "
                "it with `clef map --index INDEX` to place them).")
 fig_key = f"{color_key}|{view}|{explore.ids_key(highlight_ids)}"
-sel = selectable_map(sessions, figure, fig_key, PAGE)  # the selection lives in the URL as its shape
+image = explore.map_view(int(sessions["x"].notna().sum()), view) == "image"
+sel = selectable_map(sessions, figure, fig_key, PAGE, image)  # the selection lives in the URL as its shape
 widgets.url_publish(PAGE, URL)
 
 rows = explore.selected_rows(sessions, explore.decode_selection(sel))
