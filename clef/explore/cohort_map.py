@@ -271,17 +271,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                                  name="density"))
         rows = np.sort(rng.choice(rows, size=min(sample, len(rows)), replace=False))
     elif mode == "image" and len(rows):
-        codes, palette = _point_codes(color, n)
-        if chosen is not None:  # unselected grey
-            codes = np.where(chosen, codes, GREY_CODE).astype(np.uint8)
-        if chosen is not None or not _is_continuous_or_none(color):
-            # stacked as the traces are: grey first, the commonest level next, the rarest on top
-            key = np.where(codes[rows] == GREY_CODE, -1, codes[rows].astype(np.int64))
-            rows = rows[np.argsort(key, kind="stable")]
-        extent = _add_points_image(fig, x, y, rows, codes, palette)
-        if hover is not None:
-            _add_hover_grid(fig, x, y, rows, hover, extent)
-        rows = np.sort(rows)
+        _add_image_layers(fig, x, y, rows, color, hover, chosen)
         rows = np.sort(rng.choice(rows, size=min(image_sample, len(rows)), replace=False))
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
     scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
@@ -307,6 +297,19 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
     if chosen is not None:
         _mark_selected(fig, chosen)
+    _add_marks(fig, scatter, x, y, highlight, highlight_name, extra_points, marker_size)
+    note = " (density; subsample shown)" if mode == "density" else ""
+    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
+                      xaxis={"showticklabels": False, "title": "", "zeroline": False},
+                      yaxis={"showticklabels": False, "title": "", "zeroline": False},
+                      title=f"{n:,} sessions{note}", uirevision="map")
+    return fig
+
+
+def _add_marks(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray,
+               highlight: np.ndarray | None, highlight_name: str,
+               extra_points: pd.DataFrame | None, marker_size: int) -> None:
+    """Rings around the highlighted sessions and stars for the extra points (uploads)."""
     if highlight is not None and np.any(highlight):
         hr = np.flatnonzero(highlight)
         fig.add_trace(scatter(x=x[hr], y=y[hr], mode="markers", customdata=hr,
@@ -319,12 +322,23 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                                  marker={"symbol": "star", "size": 18, "color": "gold",
                                          "line": {"width": 1, "color": "black"}},
                                  name="upload", hoverinfo="text"))
-    note = " (density; subsample shown)" if mode == "density" else ""
-    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10}, dragmode="lasso",
-                      xaxis={"showticklabels": False, "title": "", "zeroline": False},
-                      yaxis={"showticklabels": False, "title": "", "zeroline": False},
-                      title=f"{n:,} sessions{note}", uirevision="map")
-    return fig
+
+
+def _add_image_layers(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
+                      color: pd.Series | None, hover: np.ndarray | None,
+                      chosen: np.ndarray | None) -> None:
+    """An image map's image of every placed point (``rows``) and its hover grid; ``chosen``
+    (a row mask) keeps its colours, every other point grey."""
+    codes, palette = _point_codes(color, len(x))
+    if chosen is not None:  # unselected grey
+        codes = np.where(chosen, codes, GREY_CODE).astype(np.uint8)
+    if chosen is not None or not _is_continuous_or_none(color):
+        # stacked as the traces are: grey first, the commonest level next, the rarest on top
+        key = np.where(codes[rows] == GREY_CODE, -1, codes[rows].astype(np.int64))
+        rows = rows[np.argsort(key, kind="stable")]
+    extent = _add_points_image(fig, x, y, rows, codes, palette)
+    if hover is not None:
+        _add_hover_grid(fig, x, y, rows, hover, extent)
 
 
 def _mark_selected(fig: go.Figure, chosen: np.ndarray) -> None:
