@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from clef.explore.colours import viridis_lut
+
 IMAGE_MIN = 1_500  # "auto" draws more points than this as an image (+ a hover grid, a sample)
 IMAGE_SAMPLE = 200  # points drawn as points on an image map (to click, lasso, name the colours)
 HOVER_CELL_PX = 8  # an image map's hover grid: one cell per this many pixels
@@ -86,7 +88,7 @@ GREY_CODE = 255  # palette index of grey points (unselected, no value)
 def _point_codes(color: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Each point's palette index (0 is the background) and the (256, 3) uint8 palette, so an
     image map colours every point as :func:`map_figure`'s traces do."""
-    from plotly.colors import hex_to_rgb, sequential
+    from plotly.colors import hex_to_rgb
 
     palette = np.zeros((256, 3), np.uint8)
     palette[GREY_CODE] = (200, 200, 200)
@@ -96,9 +98,7 @@ def _point_codes(color: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarra
     if _is_continuous(color):
         v = pd.to_numeric(color, errors="coerce").to_numpy(float)
         lo, hi = np.nanmin(v), np.nanmax(v)
-        stops = np.array([hex_to_rgb(c) for c in sequential.Viridis], float)  # (k, 3)
-        grid, u = np.linspace(0.0, 1.0, len(stops)), np.linspace(0.0, 1.0, 254)
-        palette[1:255] = np.stack([np.interp(u, grid, stops[:, c]) for c in range(3)], 1).round()
+        palette[1:255] = viridis_lut(254)
         with np.errstate(invalid="ignore"):
             codes = 1 + np.round((v - lo) / max(hi - lo, 1e-12) * 253)
         return np.where(np.isnan(v), GREY_CODE, codes).astype(np.uint8), palette

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from clef.explore.colours import viridis_lut
 from clef.explore.montages import MONTAGE_LABELS, apply_display_montage, display_filter
 from clef.explore.qeeg import channel_spectra, region_spectrogram
 from clef.session import Session
@@ -420,17 +421,13 @@ def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -
     import io
 
     from PIL import Image
-    from plotly.colors import hex_to_rgb, sequential
 
     z = np.asarray(power_db, dtype=float)
     if z.ndim != 2 or not z.size or not np.isfinite(z).any():
         raise ValueError(f"spectrogram of shape {z.shape} has no finite values to draw")
     lo, hi = np.nanpercentile(z, [2, 98])
     u = np.nan_to_num(np.clip((z - lo) / max(hi - lo, 1e-12), 0.0, 1.0))
-    stops = np.array([hex_to_rgb(c) for c in sequential.Viridis], float)  # (k, 3)
-    grid = np.linspace(0.0, 1.0, len(stops))
-    lut = np.stack([np.interp(np.linspace(0, 1, 256), grid, stops[:, c]) for c in range(3)], 1)
-    rgb = lut.astype(np.uint8)[(u[::-1] * 255).round().astype(np.uint8)]  # (n_freqs, n_times, 3)
+    rgb = viridis_lut(256)[(u[::-1] * 255).round().astype(np.uint8)]  # (n_freqs, n_times, 3)
     buf = io.BytesIO()
     Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, "PNG")
     return buf.getvalue()
