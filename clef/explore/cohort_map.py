@@ -35,22 +35,19 @@ def hover_text(sessions: pd.DataFrame, max_report: int = 90) -> np.ndarray:
     return txt.to_numpy()
 
 
-def _is_continuous_or_none(values: pd.Series | None) -> bool:
-    return values is None or _is_continuous(values)
-
-
 def _is_continuous(values: pd.Series) -> bool:
     return (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
             and values.nunique(dropna=True) > MAX_CATEGORIES)
 
 
 def _add_category_traces(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
-                         color: pd.Series, hv: np.ndarray | None, tip: str,
-                         marker_size: int, legend_all: bool = False) -> None:
+                         cats: tuple[np.ndarray, dict[str, str]], hv: np.ndarray | None,
+                         tip: str, marker_size: int, legend_all: bool = False) -> None:
     """One scatter trace per colour level (the ``MAX_CATEGORIES`` commonest; the rest "other",
     grey), in descending frequency, for :func:`map_figure`. ``rows`` are the drawn points;
-    ``legend_all`` keeps a legend entry for levels none of them has (an image map's sample)."""
-    levels, colours = _category_levels(color)
+    ``cats`` is :func:`_category_levels`' answer; ``legend_all`` keeps a legend entry for levels
+    none of them has (an image map's sample)."""
+    levels, colours = cats
     lab_rows = levels[rows]
     for level, colour in colours.items():
         m = lab_rows == level
@@ -85,9 +82,11 @@ def _category_levels(color: pd.Series) -> tuple[np.ndarray, dict[str, str]]:
 GREY_CODE = 255  # palette index of grey points (unselected, no value)
 
 
-def _point_codes(color: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _point_codes(color: pd.Series | None, n: int, cats: tuple | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Each point's palette index (0 is the background) and the (256, 3) uint8 palette, so an
-    image map colours every point as :func:`map_figure`'s traces do."""
+    image map colours every point as :func:`map_figure`'s traces do; ``cats``: the categories
+    (:func:`_category_levels`), None for a continuous colouring."""
     from plotly.colors import hex_to_rgb
 
     palette = np.zeros((256, 3), np.uint8)
@@ -95,14 +94,14 @@ def _point_codes(color: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarra
     if color is None:
         palette[1] = hex_to_rgb("#4062bb")
         return np.ones(n, np.uint8), palette
-    if _is_continuous(color):
+    if cats is None:
         v = pd.to_numeric(color, errors="coerce").to_numpy(float)
         lo, hi = np.nanmin(v), np.nanmax(v)
         palette[1:255] = viridis_lut(254)
         with np.errstate(invalid="ignore"):
             codes = 1 + np.round((v - lo) / max(hi - lo, 1e-12) * 253)
         return np.where(np.isnan(v), GREY_CODE, codes).astype(np.uint8), palette
-    levels, colours = _category_levels(color)
+    levels, colours = cats
     index = {k: i + 1 for i, k in enumerate(colours)}
     for k, i in index.items():
         palette[i] = hex_to_rgb(colours[k])
@@ -263,6 +262,8 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
     chosen = None if selected is None else rows_to_mask(np.asarray(selected, np.int64), n)
     fig = go.Figure()
     rng = np.random.default_rng(seed)
+    # the categories once (a colour change at 100k sessions would otherwise count them twice)
+    cats = None if color is None or _is_continuous(color) else _category_levels(color)
     if mode == "density" and len(rows):
         h, xe, ye = np.histogram2d(x[rows], y[rows], bins=bins)
         z = np.where(h.T > 0, np.log10(h.T + 1), np.nan)  # (bins_y, bins_x)
@@ -271,7 +272,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                                  name="density"))
         rows = np.sort(rng.choice(rows, size=min(sample, len(rows)), replace=False))
     elif mode == "image" and len(rows):
-        _add_image_layers(fig, x, y, rows, color, hover, chosen)
+        _add_image_layers(fig, x, y, rows, color, cats, hover, chosen)
         rows = np.sort(rng.choice(rows, size=min(image_sample, len(rows)), replace=False))
     marker_size = 6 if n < 2000 else (4 if n < 20000 else 3)
     scatter = go.Scattergl if len(rows) >= webgl_min else go.Scatter
@@ -282,7 +283,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                               hovertemplate=tip + "<extra></extra>", name="sessions",
                               marker={"size": marker_size, "color": "#4062bb", "opacity": 0.7},
                               showlegend=False, unselected=UNSELECTED))
-    elif _is_continuous(color):
+    elif cats is None:  # continuous
         cv = pd.to_numeric(color, errors="coerce").to_numpy(float)
         fig.add_trace(scatter(
             x=x[rows], y=y[rows], mode="markers", customdata=rows, text=hv,
@@ -292,7 +293,7 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
                     "opacity": 0.8, "colorbar": {"title": color_name[:20], "thickness": 12}},
             name=color_name, showlegend=False, unselected=UNSELECTED))
     else:
-        _add_category_traces(fig, scatter, x, y, rows, color, hv, tip, marker_size,
+        _add_category_traces(fig, scatter, x, y, rows, cats, hv, tip, marker_size,
                              legend_all=mode == "image")
         fig.update_layout(legend={"title": color_name, "itemsizing": "constant"})
     if chosen is not None:
@@ -325,14 +326,14 @@ def _add_marks(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray,
 
 
 def _add_image_layers(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
-                      color: pd.Series | None, hover: np.ndarray | None,
+                      color: pd.Series | None, cats: tuple | None, hover: np.ndarray | None,
                       chosen: np.ndarray | None) -> None:
     """An image map's image of every placed point (``rows``) and its hover grid; ``chosen``
     (a row mask) keeps its colours, every other point grey."""
-    codes, palette = _point_codes(color, len(x))
+    codes, palette = _point_codes(color, len(x), cats)
     if chosen is not None:  # unselected grey
         codes = np.where(chosen, codes, GREY_CODE).astype(np.uint8)
-    if chosen is not None or not _is_continuous_or_none(color):
+    if chosen is not None or cats is not None:
         # stacked as the traces are: grey first, the commonest level next, the rarest on top
         key = np.where(codes[rows] == GREY_CODE, -1, codes[rows].astype(np.int64))
         rows = rows[np.argsort(key, kind="stable")]
