@@ -7,6 +7,8 @@ Layout of a store folder::
     labels.parquet     optional wide task labels: session_id + one Int8 column per task (NA allowed)
     states.npy         optional, (total_windows, D) float16 per-time-patch token states
     state_offsets.npy  optional, (N + 1,) int64: rows of session i are offsets[i]:offsets[i+1]
+    thumbnails.npy     optional, (N, F, T) uint8 spectrogram thumbnails (clef.thumbnails)
+    thumbnail_info.npy optional, (N, 3) float32: span_s, db_lo, db_hi (span NaN: none stored)
     failures.parquet   session_id, path, error_type, message (sessions that could not be embedded)
     manifest.json      model hash/name, tokenizer hash, dim, count, checksums, created_by, version
 
@@ -44,6 +46,7 @@ from clef.fileio import (  # noqa: F401 (atomic writers re-exported for older im
     verify_files,
     write_manifest,
 )
+from clef.thumbnails import Thumbnail
 
 STORE_FORMAT = "clef-store"
 _REEMBED = "re-run `clef embed` into a fresh --out folder."
@@ -197,7 +200,7 @@ class EmbeddingStore:
     """
 
     FILES = ("embeddings.npy", "sessions.parquet", "labels.parquet", "states.npy",
-             "state_offsets.npy", "failures.parquet")
+             "state_offsets.npy", "thumbnails.npy", "thumbnail_info.npy", "failures.parquet")
 
     def __init__(self, path, embeddings, sessions, manifest, failures=None, labels=None):
         self.path = Path(path)
@@ -207,6 +210,7 @@ class EmbeddingStore:
         self.failures = failures if failures is not None else pd.DataFrame(columns=FAILURE_COLUMNS)
         self.labels = labels
         self._row = None
+        self._thumbs = None  # (images, info), read on first use
 
     # -- reading ------------------------------------------------------------------------------
     @classmethod
@@ -301,6 +305,20 @@ class EmbeddingStore:
         i = self.row_of(session_id)
         return np.asarray(states[offsets[i]:offsets[i + 1]], dtype=np.float32)
 
+    def thumbnail(self, session_id: str) -> Thumbnail | None:
+        """The session's spectrogram thumbnail (:mod:`clef.thumbnails`), or None if not stored."""
+        freqs = self.manifest.get("thumbnail_freqs")
+        if not freqs or not (self.path / "thumbnails.npy").is_file():
+            return None
+        if self._thumbs is None:
+            self._thumbs = (np.load(self.path / "thumbnails.npy", mmap_mode="r", allow_pickle=False),
+                            np.load(self.path / "thumbnail_info.npy", allow_pickle=False))
+        i = self.row_of(session_id)
+        span, lo, hi = (float(v) for v in self._thumbs[1][i])
+        if not np.isfinite(span):
+            return None
+        return Thumbnail(np.array(self._thumbs[0][i]), np.asarray(freqs, np.float32), span, lo, hi)
+
     def check_model(self, model) -> None:
         """Raise ``CheckpointMismatch`` unless ``model`` made these embeddings."""
         check_model(self.manifest, model, f"store {self.path}",
@@ -315,7 +333,7 @@ class EmbeddingStore:
     def write(cls, path, embeddings: np.ndarray, sessions: pd.DataFrame, *, model_info: dict,
               failures: pd.DataFrame | None = None, labels: pd.DataFrame | None = None,
               states: np.ndarray | None = None, state_offsets: np.ndarray | None = None,
-              created_by: str = "clef.store.EmbeddingStore.write", extra: dict | None = None,
+              thumbnails: list[Thumbnail | None] | None = None, created_by: str = "clef.store.EmbeddingStore.write", extra: dict | None = None,
               normalize: bool = True) -> EmbeddingStore:
         """Write a complete store atomically (manifest last) and return it opened.
 
@@ -332,6 +350,8 @@ class EmbeddingStore:
         failures, labels : pd.DataFrame, optional
         states, state_offsets : np.ndarray, optional
             (total_windows, D) states and (N + 1,) offsets.
+        thumbnails : list of Thumbnail or None, optional
+            One per session (None: none for that one), all of one shape and frequency rows.
         created_by : str
             The command that made it.
         extra : dict, optional
@@ -389,6 +409,11 @@ class EmbeddingStore:
             (path / "states.npy").unlink(missing_ok=True)
             (path / "state_offsets.npy").unlink(missing_ok=True)
 
+        thumb_freqs = _write_thumbnails(path, thumbnails, len(emb))
+        if thumb_freqs is not None:
+            names += ["thumbnails.npy", "thumbnail_info.npy"]
+            extra = {**(extra or {}), "thumbnail_freqs": thumb_freqs}
+
         manifest = {
             "format": STORE_FORMAT,
             "format_version": STORE_FORMAT_VERSION,
@@ -406,3 +431,28 @@ class EmbeddingStore:
         }
         write_manifest(path, manifest, names)
         return cls.open(path)
+
+
+def _write_thumbnails(path: Path, thumbnails: list[Thumbnail | None] | None,
+                      n: int) -> list[float] | None:
+    """Write thumbnails.npy and thumbnail_info.npy (or remove them when there are none); return
+    the rows' frequencies for the manifest."""
+    given = [t for t in (thumbnails or []) if t is not None]
+    if not given:
+        (path / "thumbnails.npy").unlink(missing_ok=True)
+        (path / "thumbnail_info.npy").unlink(missing_ok=True)
+        return None
+    if len(thumbnails) != n:
+        raise ValueError(f"{len(thumbnails)} thumbnails for {n} sessions")
+    shape, freqs = given[0].image.shape, given[0].freqs
+    if any(t.image.shape != shape or not np.array_equal(t.freqs, freqs) for t in given):
+        raise ValueError("thumbnails differ in shape or frequency rows; make them with one "
+                         "tokenizer and clef.thumbnails defaults")
+    images = np.zeros((n, *shape), np.uint8)  # (N, F, T)
+    info = np.full((n, 3), np.nan, np.float32)  # (N, 3): span_s, db_lo, db_hi
+    for i, t in enumerate(thumbnails):
+        if t is not None:
+            images[i], info[i] = t.image, (t.span_s, t.db_lo, t.db_hi)
+    atomic_save_npy(path / "thumbnails.npy", images)
+    atomic_save_npy(path / "thumbnail_info.npy", info)
+    return [round(float(f), 4) for f in freqs]

@@ -21,6 +21,7 @@ from clef.embedding import embed
 from clef.errors import CheckpointMismatch
 from clef.model import CLEFModel, ModelConfig
 from clef.store import EmbeddingStore, model_fingerprint
+from clef.thumbnails import THUMB_TIMES, tokens_thumbnail
 
 REPO = Path(__file__).resolve().parents[1]
 STANDARD = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5",
@@ -122,6 +123,12 @@ def test_store_contents_and_failures(store, cohort, ckpt):
     ref_vec = embed(model, sess, batch_size=3)
     np.testing.assert_allclose(store.embeddings, ref_vec, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(store.embeddings, axis=1), 1.0, atol=1e-5)
+    # each session's spectrogram thumbnail, as made from its recording directly
+    for sid, session in zip(store.session_ids, sess):
+        got = store.thumbnail(sid)
+        want = tokens_thumbnail(model.tokenizer, model.tokenizer.tokenize([session]))
+        np.testing.assert_array_equal(got.image, want.image)
+        assert got.span_s == want.span_s and got.image.shape == (len(got.freqs), THUMB_TIMES)
 
 
 def test_verify_detects_changed_file(store, tmp_path):
@@ -219,11 +226,15 @@ def test_new_sessions_are_added_without_redoing_old_ones(ckpt, tmp_path):
     cfg = EmbedConfig(scheduler="none", progress=False)
     first = embed_cohort(tmp_path / "small", ckpt, tmp_path / "st", cfg)
     old = np.array(first.embeddings)
+    old_thumbs = {s: first.thumbnail(s).image for s in first.session_ids}
     assert len(first) == 4
     both = embed_cohort(root, ckpt, tmp_path / "st", cfg)
     assert both.session_ids.tolist() == [f"s{i:03d}" for i in range(6)]
     assert both.manifest["run"]["sessions_embedded"] == 2
     np.testing.assert_array_equal(both.embeddings[:4], old)
+    for sid, image in old_thumbs.items():  # the old sessions' thumbnails are carried over
+        np.testing.assert_array_equal(both.thumbnail(sid).image, image)
+    assert all(both.thumbnail(s) is not None for s in both.session_ids)  # the new ones made
 
 
 def test_synthetic_cohort_regenerated_on_demand(ckpt, tmp_path):
@@ -255,6 +266,8 @@ def test_token_cache_reused_and_equal(ckpt, store, tmp_path):
     st2 = embed_cohort(cohort, ckpt, tmp_path / "s2", cfg)
     np.testing.assert_allclose(st2.embeddings, store.embeddings, atol=1e-5)
     assert len(st2.failures) == 1
+    for sid in store.session_ids:  # thumbnails from cached tokens equal those from the signals
+        np.testing.assert_array_equal(st2.thumbnail(sid).image, store.thumbnail(sid).image)
 
 
 def test_each_recording_is_read_once_per_run(cohort, ckpt, tmp_path, monkeypatch):
@@ -342,6 +355,7 @@ def test_read_ahead_pipeline_equals_plain_path(cohort, ckpt, store, tmp_path):
     np.testing.assert_allclose(store.embeddings, plain.embeddings, atol=1e-6)
     for sid in plain.session_ids:
         np.testing.assert_array_equal(fast.states(sid), plain.states(sid))
+        np.testing.assert_array_equal(fast.thumbnail(sid).image, plain.thumbnail(sid).image)
 
 
 def test_read_ahead_is_bounded_ordered_and_keeps_errors():

@@ -9,15 +9,10 @@ threads ahead of the encoder (:func:`clef.embed.worker.prepared`), in forked wor
 A session that cannot be read, tokenized or encoded becomes a failure record (session id, path,
 error type and message); the rest of its shard is kept.
 
-Shards on disk and the final store (the end of this module): ``OUT/parts/`` of a run
-(:class:`Parts`), and :func:`consolidate`, which merges a previous store and the committed shards
-into the store. A shard is ``part-XXXXX.npy`` (+ ``.states.npy``) then ``part-XXXXX.parquet``,
-each written atomically; the parquet file is the commit mark, so a killed run leaves only whole
-shards.
+Shards on disk and the final store are :mod:`clef.embed.parts`.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import json
 import os
@@ -40,6 +35,7 @@ from clef.embed.config import (
     resolve_scheduler,
     shards,
 )
+from clef.embed.parts import Parts, consolidate
 from clef.embed.worker import (
     MODEL_LOADS,
     fingerprint_task,
@@ -52,8 +48,8 @@ from clef.embed.worker import (
 )
 from clef.embedding import embed_sessions, model_input, tokenizer_sfreq
 from clef.errors import CheckpointMismatch, ClefError, InvalidStore
-from clef.fileio import atomic_save_npy, atomic_write_json, atomic_write_parquet, relative_path
-from clef.store import FAILURE_COLUMNS, EmbeddingStore, model_fingerprint
+from clef.fileio import atomic_write_json
+from clef.store import EmbeddingStore, model_fingerprint
 
 
 def _cohort_key(cohort) -> str:
@@ -293,15 +289,33 @@ def _read(cohort, sid: str, sfreq: float):
     return clef.io.read_session(path, sfreq=sfreq)
 
 
+def _tokens_and_thumbnail(model, item):
+    """A prepared session's tokens (a Session is tokenized here) and spectrogram thumbnail."""
+    import torch
+
+    from clef.thumbnails import tokens_thumbnail
+    from clef.tokens import Tokens
+
+    if not isinstance(item, Tokens):
+        with torch.no_grad():
+            item = model.tokenizer.tokenize([model_input(model, item)])
+    return item, tokens_thumbnail(model.tokenizer, item)
+
+
 def _encode_shard(model, cohort, items: Iterable[tuple], options: dict) -> dict:
     """Encode one shard's prepared sessions; failures (prepare or encode) become records."""
-    ids, ready, failures = [], [], []
+    ids, ready, thumbs, failures = [], [], [], []
     for sid, item in items:
-        if isinstance(item, Exception):
-            failures.append(_failure(sid, cohort.row(sid)["path"], item))
-        else:
-            ids.append(sid)
-            ready.append(item)
+        try:
+            if isinstance(item, Exception):
+                raise item
+            tokens, thumb = _tokens_and_thumbnail(model, item)
+        except Exception as e:  # noqa: BLE001 - a bad recording: its error is the result
+            failures.append(_failure(sid, cohort.row(sid)["path"], e))
+            continue
+        ids.append(sid)
+        ready.append(tokens)
+        thumbs.append(thumb)
     vectors, window, errors = embed_sessions(model, ready,
                                              batch_size=int(options.get("batch_size", 8)),
                                              states=bool(options.get("states")))
@@ -312,6 +326,7 @@ def _encode_shard(model, cohort, items: Iterable[tuple], options: dict) -> dict:
         "ok_ids": [ids[i] for i in keep],
         "vectors": vectors[keep] if len(keep) else np.zeros((0, vectors.shape[1]), np.float32),
         "states": ([window[i].astype(np.float16) for i in keep] if window is not None else None),
+        "thumbnails": [thumbs[i] for i in keep],
         "failures": failures,
         "pid": os.getpid(),
         "model_loads": MODEL_LOADS["count"],
@@ -333,8 +348,9 @@ def _stream(cohort_dir: str, checkpoint: str, ids: list[str], options: dict, her
 def embed_chunk(cohort_dir: str, checkpoint: str, session_ids: list[str], options: dict) -> dict:
     """Read, tokenize and embed some sessions of a cohort (a Dask task, or called locally).
 
-    Returns a dict: ``ok_ids`` (list), ``vectors`` (n_ok, D) float32, ``states`` (list of
-    (W, D) float16 or None), ``failures`` (list of dicts), ``pid``, ``model_loads``.
+    Returns a dict: ``ok_ids`` (list), ``vectors`` (n_ok, D) float32, ``thumbnails`` (a
+    Thumbnail or None per ok id), ``states`` (list of (W, D) float16 or None), ``failures``
+    (list of dicts), ``pid``, ``model_loads``.
     """
     model, cohort, stream = _stream(cohort_dir, checkpoint, list(session_ids), options, False)
     with closing(stream):
@@ -350,142 +366,3 @@ def embed_chunks_here(cohort_dir: str, checkpoint: str, chunks: list[list[str]],
     with closing(stream):
         for chunk in chunks:
             yield _encode_shard(model, cohort, itertools.islice(stream, len(chunk)), options)
-
-
-# ---- shards on disk and the final store -------------------------------------------------------
-
-class Parts:
-    """The ``OUT/parts/`` folder of a run: committed shards and the run description."""
-
-    def __init__(self, out: Path):
-        self.dir = out / "parts"
-
-    def committed(self) -> list[int]:
-        if not self.dir.is_dir():
-            return []
-        nums = []
-        for p in self.dir.glob("part-*.parquet"):
-            try:
-                nums.append(int(p.stem.split("-")[1]))
-            except (IndexError, ValueError):
-                continue
-        return sorted(n for n in nums if (self.dir / f"part-{n:05d}.npy").is_file())
-
-    def read(self, num: int):
-        table = pd.read_parquet(self.dir / f"part-{num:05d}.parquet")
-        vectors = np.load(self.dir / f"part-{num:05d}.npy", allow_pickle=False)
-        spath = self.dir / f"part-{num:05d}.states.npy"
-        states = np.load(spath, allow_pickle=False) if spath.is_file() else None
-        return table, vectors, states
-
-    def write(self, num: int, result: dict) -> None:
-        """Commit one shard: arrays first, then the parquet table (the commit mark)."""
-        ok, fail = result["ok_ids"], result["failures"]
-        vectors = np.asarray(result["vectors"], np.float32)  # (n_ok, D)
-        n_states = [0] * len(ok)
-        if result.get("states") is not None:
-            n_states = [len(s) for s in result["states"]]
-            stacked = (np.concatenate(result["states"]) if ok else
-                       np.zeros((0, vectors.shape[1]), np.float16))  # (sum W, D)
-            atomic_save_npy(self.dir / f"part-{num:05d}.states.npy", stacked)
-        atomic_save_npy(self.dir / f"part-{num:05d}.npy", vectors)
-        table = pd.DataFrame({
-            "session_id": list(ok) + [f["session_id"] for f in fail],
-            "ok": [True] * len(ok) + [False] * len(fail),
-            "n_states": n_states + [0] * len(fail),
-            "path": [None] * len(ok) + [f["path"] for f in fail],
-            "error_type": [None] * len(ok) + [f["error_type"] for f in fail],
-            "message": [None] * len(ok) + [f["message"] for f in fail],
-        })
-        atomic_write_parquet(self.dir / f"part-{num:05d}.parquet", table)
-
-    def clean_uncommitted(self) -> None:
-        """Remove arrays of shards whose commit mark never landed, and stray temporary files."""
-        if not self.dir.is_dir():
-            return
-        done = set(self.committed())
-        for p in self.dir.iterdir():
-            if p.name.startswith("."):
-                p.unlink(missing_ok=True)  # temporary file of an interrupted atomic write
-            elif p.name.startswith("part-") and p.suffix == ".npy":
-                try:
-                    num = int(p.name.split("-")[1].split(".")[0])
-                except (IndexError, ValueError):
-                    continue
-                if num not in done:
-                    p.unlink(missing_ok=True)
-
-
-def _file_sha(ckpt: str) -> str | None:
-    """The weights-file sha256 recorded in the checkpoint's config.json (provenance only)."""
-    try:
-        return json.loads((Path(ckpt) / "config.json").read_text()).get("weights_sha256")
-    except (OSError, ValueError):
-        return None
-
-
-def consolidate(cohort, out: Path, parts: Parts, fp, ckpt, previous, run_info, created_by):
-    """Merge the previous store and committed shards into the final store (cohort order)."""
-    vec: dict[str, np.ndarray] = {}
-    states: dict[str, np.ndarray] = {}
-    failures: dict[str, dict] = {}
-    has_states = False
-    if previous is not None:
-        emb = np.asarray(previous.embeddings)
-        prev_states = None
-        if (previous.path / "states.npy").is_file():
-            prev_states = np.load(previous.path / "states.npy", allow_pickle=False)
-            prev_off = np.load(previous.path / "state_offsets.npy", allow_pickle=False)
-            has_states = True
-        for i, sid in enumerate(previous.session_ids):
-            vec[sid] = emb[i]
-            if prev_states is not None:
-                states[sid] = prev_states[prev_off[i]:prev_off[i + 1]]
-        for rec in previous.failures.to_dict("records"):
-            failures[str(rec["session_id"])] = rec
-    for num in parts.committed():
-        table, vectors, st = parts.read(num)
-        offsets = np.concatenate([[0], np.cumsum(table.loc[table["ok"], "n_states"])])
-        for j, sid in enumerate(table.loc[table["ok"], "session_id"].astype(str)):
-            vec.setdefault(sid, vectors[j])  # first commit wins: never a duplicate row
-            if st is not None:
-                states.setdefault(sid, st[offsets[j]:offsets[j + 1]])
-                has_states = True
-        for rec in table.loc[~table["ok"], FAILURE_COLUMNS].to_dict("records"):
-            failures.setdefault(str(rec["session_id"]), rec)
-
-    sessions = cohort.sessions.copy()
-    sessions["session_id"] = sessions["session_id"].astype(str)
-    ok_mask = sessions["session_id"].isin(vec.keys()).to_numpy()
-    meta = sessions[ok_mask].reset_index(drop=True)
-    ids = meta["session_id"].tolist()
-    failed = [failures[s] for s in sessions["session_id"] if s in failures and s not in vec]
-    if not ids:
-        first = failed[0] if failed else {"error_type": "?", "message": "no sessions"}
-        raise ClefError(f"no session of {cohort.root} could be embedded ({len(failed)} failed; "
-                        f"first: {first['error_type']}: {first['message']}). Fix: check the "
-                        "recordings with `clef info PATH`, and the checkpoint.")
-    embeddings = np.stack([vec[s] for s in ids])  # (N, D)
-    labels = None
-    if len(cohort.tasks):
-        labels = cohort.labels().reindex(ids).reset_index()
-        labels["session_id"] = labels["session_id"].astype(str)
-    st_arr = st_off = None
-    if has_states:
-        lens = [len(states.get(s, ())) for s in ids]
-        st_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)  # (N + 1,)
-        st_arr = (np.concatenate([states[s] for s in ids if s in states])
-                  if st_off[-1] else np.zeros((0, embeddings.shape[1]), np.float16))
-    # paths relative to the store folder, so a copied or cloned bundle points at its own parts
-    extra = {"checkpoint": relative_path(ckpt, out), "checkpoint_sha256": _file_sha(ckpt),
-             "cohort": relative_path(cohort.root, out),
-             "cohort_kind": cohort.meta.get("kind"), "run": run_info,
-             "states": bool(has_states),
-             "updated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    store = EmbeddingStore.write(out, embeddings, meta, model_info=fp,
-                                 failures=pd.DataFrame(failed, columns=FAILURE_COLUMNS),
-                                 labels=labels, states=st_arr, state_offsets=st_off,
-                                 created_by=created_by, extra=extra,
-                                 normalize=False)  # unit rows from clef.embedding: checked, kept
-    shutil.rmtree(parts.dir, ignore_errors=True)  # everything is in the store now
-    return store
