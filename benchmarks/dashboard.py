@@ -158,7 +158,9 @@ def scaled_bundle(base: Bundle, n: int, out: Path, seed: int = 0) -> Path:
     m = store.manifest
     info = {k: m.get(k) for k in ("model_name", "model_sha256", "tokenizer_sha256")}
     info["dim"] = int(vec.shape[1])
+    thumbs = [store.thumbnail(s) for s in store.session_ids]  # a copy shows its original's
     st = EmbeddingStore.write(out / "store", vec, sessions, model_info=info, labels=labels,
+                              thumbnails=[thumbs[r] for r in rep] if any(thumbs) else None,
                               created_by="benchmarks/dashboard.py", normalize=False)
     idx = SessionIndex.build(st, progress=False)
     idx.save(out / "index", created_by="benchmarks/dashboard.py")

@@ -69,16 +69,20 @@ def upload_map(sessions, upload, plain, top: list[str]) -> None:
 
 def spectrograms(label, upload, query_id, top: list[str]) -> None:
     """The query's and the top neighbours' spectrograms side by side, as thumbnails (images
-    paint in half a heatmap chart's time; the compare view below has the full-size charts)."""
+    paint in half a heatmap chart's time; the compare view below has the full-size charts),
+    stored by ``clef embed`` so no signals are read."""
     cols = st.columns(1 + len(top))
     panels = [(label, upload.spectrogram if upload is not None else None, query_id)]
     panels += [(sid, None, sid) for sid in top]
     for col, (title, spec, sid) in zip(cols, panels):
         try:
-            t, fr, p = spec if spec is not None else state.session_spectrogram(sid)
-            png = explore.spectrogram_png(p) if spec is not None else state.spectrogram_png(sid)
-            col.image(png, width="stretch", output_format="PNG",
-                      caption=f"{title} · 0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz")
+            if spec is not None:  # an upload's
+                t, fr, p = spec
+                png, span = (explore.spectrogram_png(p),
+                             f"0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz")
+            else:
+                png, span = state.spectrogram_thumbnail(sid)
+            col.image(png, width="stretch", output_format="PNG", caption=f"{title} · {span}")
         except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
             col.warning(explore.error_message(exc))  # a warning: the other panels still show
 

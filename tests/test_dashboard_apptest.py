@@ -237,6 +237,30 @@ def test_similar_by_id_changes_with_session_and_steering(app):
     assert other in captions and all(s in captions for s in steered["session_id"].head(3))
 
 
+def test_similar_thumbnails_come_from_the_store_without_signals(app, bundle_root, monkeypatch):
+    """The neighbours' spectrogram thumbnails are the ones ``clef embed`` stored: the page shows
+    them when no session's signals can be read (issue 18: 0.2-0.5 s per thumbnail otherwise)."""
+    from clef.cohort import Cohort
+    from clef.explore import thumbnail_png
+    from clef.store import EmbeddingStore
+
+    store = EmbeddingStore.open(Bundle.locate(bundle_root).store)
+
+    def no_signals(self, session_id, **kwargs):
+        raise AssertionError(f"signals of {session_id} read for a thumbnail")
+
+    monkeypatch.setattr(Cohort, "session", no_signals)
+    at = app("similar_sessions")
+    _ok(at)
+    top = _frame(at, "rank", "score")["session_id"].head(3).tolist()
+    imgs = [img for el in at.get("image") for img in el.proto.imgs]
+    assert len(imgs) == 4 and not at.warning
+    for sid, img in zip([at.selectbox(key="similar_id").value, *top], imgs):
+        th = store.thumbnail(sid)
+        assert th is not None and img.caption.startswith(f"{sid} · 0-{th.span_s / 60:.0f} min")
+    assert thumbnail_png(store.thumbnail(top[0])) != thumbnail_png(store.thumbnail(top[1]))
+
+
 def test_similar_upload_real_and_bad_file(app, eegmmidb_edf):
     at = app("similar_sessions")
     at.radio(key="similar_source").set_value("Upload a recording").run()

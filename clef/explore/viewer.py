@@ -418,16 +418,40 @@ def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -
     bytes
         The PNG file.
     """
-    import io
-
-    from PIL import Image
-
     z = np.asarray(power_db, dtype=float)
     if z.ndim != 2 or not z.size or not np.isfinite(z).any():
         raise ValueError(f"spectrogram of shape {z.shape} has no finite values to draw")
     lo, hi = np.nanpercentile(z, [2, 98])
     u = np.nan_to_num(np.clip((z - lo) / max(hi - lo, 1e-12), 0.0, 1.0))
-    rgb = viridis_lut(256)[(u[::-1] * 255).round().astype(np.uint8)]  # (n_freqs, n_times, 3)
+    return _viridis_png((u * 255).round().astype(np.uint8), width, height)
+
+
+def thumbnail_png(thumb, width: int = 320, height: int = 160) -> bytes:
+    """PNG of a stored spectrogram thumbnail (:class:`clef.thumbnails.Thumbnail`, from the
+    embedding store: no signals read), drawn as :func:`spectrogram_png` draws a spectrogram.
+
+    Parameters
+    ----------
+    thumb : clef.thumbnails.Thumbnail
+    width, height : int
+        Size of the image in pixels.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    return _viridis_png(np.asarray(thumb.image, dtype=np.uint8), width, height)
+
+
+def _viridis_png(u8: np.ndarray, width: int, height: int) -> bytes:
+    """(n_freqs, n_times) uint8, rows ascending in frequency -> Viridis PNG, low rows at the
+    bottom, resized bilinearly."""
+    import io
+
+    from PIL import Image
+
+    rgb = viridis_lut(256)[u8[::-1]]  # (n_freqs, n_times, 3)
     buf = io.BytesIO()
     Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, "PNG")
     return buf.getvalue()
