@@ -84,3 +84,18 @@ def test_store_refuses_thumbnails_that_do_not_fit(tmp_path):
         _store(tmp_path, [a, b, a])
     with pytest.raises(ValueError, match="2 thumbnails for 3 sessions"):
         _store(tmp_path, [a, a])
+
+
+def test_thumbnail_png_draws_low_frequencies_at_the_bottom():
+    import io
+
+    from PIL import Image
+
+    from clef.explore import thumbnail_png
+
+    image = np.zeros((30, THUMB_TIMES), np.uint8)
+    image[-5:] = 255  # the highest frequencies bright
+    png = thumbnail_png(Thumbnail(image, np.arange(1.0, 31.0), 60.0, 0.0, 10.0), 120, 60)
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+    assert rgb.shape == (60, 120, 3)
+    assert rgb[2].sum() > rgb[-2].sum() + 200 * 120  # Viridis: bright yellow on top, dark below
