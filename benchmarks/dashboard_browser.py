@@ -16,7 +16,7 @@ The first repetition of each interaction is a warm-up and not counted; the table
 
 - map: colour by another field (a colouring not drawn before in this run)
 - map: lasso -> the selected cohort's table and profile (a different shape each time)
-- map: "Find sessions similar to the first selected" -> similar page with its neighbours
+- map: the link "Find sessions similar to the first selected" -> similar page with its neighbours
 - search: a new concept query (Enter) -> ranked table
 - similar: another session id (Enter) -> neighbours table
 - viewer: change montage -> traces redrawn (their title names the montage)
@@ -256,16 +256,16 @@ def run_size(bundle: Path, repeats: int, log: Path,
                         timed("mouseup", SIG_SELECTION,
                                 lambda s=0.03 * (i % 4): _lasso(page, s)))
 
-            # ---- map -> similar (button)
+            # ---- map -> similar (link)
             def map_to_similar():
                 sel_url = page.url if "sel=" in page.url else f"{url}/?sel={EVERYTHING}"
                 for _ in range(n):
                     page.goto(sel_url)
-                    btn = page.get_by_role("button", name="Find sessions similar to the first "
-                                                            "selected")
+                    btn = page.get_by_role("link", name="Find sessions similar to the first "
+                                                          "selected")
                     btn.wait_for()
                     _idle(page)
-                    rec("map: open similar sessions (button) -> neighbours",
+                    rec("map: open similar sessions (link) -> neighbours",
                         timed("click", SIG_SIMILAR, btn.click))
 
             # ---- search: new query

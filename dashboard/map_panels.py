@@ -103,7 +103,5 @@ def selection_panel(sessions, rows) -> None:
                        key="map_profile_fig")
     st.dataframe(explore.profile_table(profile, names=names), hide_index=True, width="stretch",
                  height=320, key="map_profile_table")
-    widgets.open_button("Find sessions similar to the first selected", "map_to_similar",
-                        page=keys.PAGE_SIMILAR,
-                        query_params={keys.VIEWER_PARAM_SESSION:
-                                      str(selected["session_id"].iloc[0])})
+    widgets.open_link("Find sessions similar to the first selected", page=keys.PAGE_SIMILAR,
+                      query_params={keys.VIEWER_PARAM_SESSION: str(selected["session_id"].iloc[0])})

@@ -95,5 +95,5 @@ def compare_panel(query_id: str, choices: list[str], page: str, url) -> None:
     c1, c2 = st.columns([3, 1])
     other = c1.selectbox(f"Compare {query_id} with", choices, key="similar_compare")
     widgets.url_publish(page, url)
-    widgets.open_button("Open side by side", "similar_to_compare", page=keys.PAGE_COMPARE,
-                        query_params={"a": query_id, "b": other}, container=c2)
+    widgets.open_link("Open side by side", page=keys.PAGE_COMPARE,
+                      query_params={"a": query_id, "b": other}, container=c2)

@@ -93,8 +93,8 @@ else:
 
 top = (steered if steered is not None else plain)["session_id"].head(3).tolist()
 if top:
-    widgets.open_button(f"Open {top[0]} in the session viewer", "similar_to_viewer",
-                        page=keys.PAGE_VIEWER, query_params={keys.VIEWER_PARAM_SESSION: top[0]})
+    widgets.open_link(f"Open {top[0]} in the session viewer", page=keys.PAGE_VIEWER,
+                      query_params={keys.VIEWER_PARAM_SESSION: top[0]})
 if upload is not None and upload.xy is not None:
     upload_map(sessions, upload, plain, top)
 if st.toggle("Spectrograms side by side", value=True, key="similar_specs"):

@@ -200,6 +200,13 @@ def test_lasso_on_map_shows_selected_cohort(page, server):
     page.get_by_text("Profile against the rest").wait_for()
     page.get_by_text("Download selection (CSV)").wait_for()
     _shot(page, "map_selection")
+    # the link opens the similar page on the first selected session, in the URL
+    page.get_by_role("link", name="Find sessions similar to the first selected").click()
+    page.wait_for_function("() => location.pathname.endsWith('/similar') && "
+                           "location.search.includes('session=')")
+    page.get_by_text("Nearest neighbours of", exact=False).first.wait_for()
+    _idle(page)
+    _no_exception(page)
 
 
 def test_viewer_traces_and_spectrogram(page, server, bundle_root):
