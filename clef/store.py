@@ -47,6 +47,7 @@ from clef.fileio import (  # noqa: F401 (atomic writers re-exported for older im
     write_manifest,
 )
 from clef.thumbnails import Thumbnail
+from clef.thumbnails import pack as pack_thumbnails
 
 STORE_FORMAT = "clef-store"
 _REEMBED = "re-run `clef embed` into a fresh --out folder."
@@ -398,16 +399,8 @@ class EmbeddingStore:
             names.append("labels.parquet")
         else:
             (path / "labels.parquet").unlink(missing_ok=True)
-        if states is not None:
-            offsets = np.asarray(state_offsets, dtype=np.int64)
-            if offsets.shape != (len(emb) + 1,) or offsets[-1] != len(states):
-                raise ValueError("state_offsets must be (N + 1,) ending at len(states)")
-            atomic_save_npy(path / "states.npy", np.asarray(states, dtype=np.float16))
-            atomic_save_npy(path / "state_offsets.npy", offsets)
+        if _write_states(path, states, state_offsets, len(emb)):
             names += ["states.npy", "state_offsets.npy"]
-        else:
-            (path / "states.npy").unlink(missing_ok=True)
-            (path / "state_offsets.npy").unlink(missing_ok=True)
 
         thumb_freqs = _write_thumbnails(path, thumbnails, len(emb))
         if thumb_freqs is not None:
@@ -433,26 +426,33 @@ class EmbeddingStore:
         return cls.open(path)
 
 
+def _write_states(path: Path, states: np.ndarray | None, state_offsets: np.ndarray | None,
+                  n: int) -> bool:
+    """Write states.npy and state_offsets.npy (or remove them when there are none)."""
+    if states is None:
+        (path / "states.npy").unlink(missing_ok=True)
+        (path / "state_offsets.npy").unlink(missing_ok=True)
+        return False
+    offsets = np.asarray(state_offsets, dtype=np.int64)
+    if offsets.shape != (n + 1,) or offsets[-1] != len(states):
+        raise ValueError("state_offsets must be (N + 1,) ending at len(states)")
+    atomic_save_npy(path / "states.npy", np.asarray(states, dtype=np.float16))
+    atomic_save_npy(path / "state_offsets.npy", offsets)
+    return True
+
+
 def _write_thumbnails(path: Path, thumbnails: list[Thumbnail | None] | None,
                       n: int) -> list[float] | None:
     """Write thumbnails.npy and thumbnail_info.npy (or remove them when there are none); return
     the rows' frequencies for the manifest."""
-    given = [t for t in (thumbnails or []) if t is not None]
-    if not given:
+    packed = pack_thumbnails(thumbnails or [])
+    if packed is None:
         (path / "thumbnails.npy").unlink(missing_ok=True)
         (path / "thumbnail_info.npy").unlink(missing_ok=True)
         return None
     if len(thumbnails) != n:
         raise ValueError(f"{len(thumbnails)} thumbnails for {n} sessions")
-    shape, freqs = given[0].image.shape, given[0].freqs
-    if any(t.image.shape != shape or not np.array_equal(t.freqs, freqs) for t in given):
-        raise ValueError("thumbnails differ in shape or frequency rows; make them with one "
-                         "tokenizer and clef.thumbnails defaults")
-    images = np.zeros((n, *shape), np.uint8)  # (N, F, T)
-    info = np.full((n, 3), np.nan, np.float32)  # (N, 3): span_s, db_lo, db_hi
-    for i, t in enumerate(thumbnails):
-        if t is not None:
-            images[i], info[i] = t.image, (t.span_s, t.db_lo, t.db_hi)
+    images, info, freqs = packed
     atomic_save_npy(path / "thumbnails.npy", images)
     atomic_save_npy(path / "thumbnail_info.npy", info)
     return [round(float(f), 4) for f in freqs]

@@ -112,3 +112,29 @@ def tokens_thumbnail(tokenizer, tokens, session_index: int = 0, **kwargs) -> Thu
     sfreq = float(tokenizer.config.sfreq)
     density = (tokenizer.to_power(vol[:, :n]) / sfreq).double().numpy()  # V^2/Hz
     return thumbnail(density, tokenizer.volume_freqs, float(tokenizer.times(n)[-1]), **kwargs)
+
+
+def pack(thumbnails: list[Thumbnail | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Thumbnails as arrays to store: ``images`` (N, F, T) uint8, ``info`` (N, 3) float32
+    (span_s, db_lo, db_hi; NaN where a session has none) and ``freqs`` (F,); None when all are
+    None. They must share one shape and frequency rows (one tokenizer, the same defaults)."""
+    given = [t for t in thumbnails if t is not None]
+    if not given:
+        return None
+    shape, freqs = given[0].image.shape, given[0].freqs
+    if any(t.image.shape != shape or not np.array_equal(t.freqs, freqs) for t in given):
+        raise ValueError("thumbnails differ in shape or frequency rows; make them with one "
+                         "tokenizer and clef.thumbnails defaults")
+    images = np.zeros((len(thumbnails), *shape), np.uint8)  # (N, F, T)
+    info = np.full((len(thumbnails), 3), np.nan, np.float32)  # (N, 3)
+    for i, t in enumerate(thumbnails):
+        if t is not None:
+            images[i], info[i] = t.image, (t.span_s, t.db_lo, t.db_hi)
+    return images, info, np.asarray(freqs, np.float32)
+
+
+def unpack(images: np.ndarray, info: np.ndarray, freqs: np.ndarray) -> list[Thumbnail | None]:
+    """The inverse of :func:`pack`."""
+    return [Thumbnail(np.asarray(images[i]), np.asarray(freqs, np.float32),
+                      *(float(v) for v in info[i])) if np.isfinite(info[i, 0]) else None
+            for i in range(len(info))]

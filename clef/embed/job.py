@@ -9,10 +9,16 @@ threads ahead of the encoder (:func:`clef.embed.worker.prepared`), in forked wor
 A session that cannot be read, tokenized or encoded becomes a failure record (session id, path,
 error type and message); the rest of its shard is kept.
 
-Shards on disk and the final store are :mod:`clef.embed.parts`.
+Shards on disk and the final store (the end of this module): ``OUT/parts/`` of a run
+(:class:`Parts`), and :func:`consolidate`, which merges a previous store and the committed shards
+into the store. A shard is ``part-XXXXX.npy`` (+ ``.states.npy``, ``.thumbs.npz``) then
+``part-XXXXX.parquet``, each written atomically; the parquet file is the commit mark, so a killed
+run leaves only whole shards.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import io
 import itertools
 import json
 import os
@@ -35,7 +41,13 @@ from clef.embed.config import (
     resolve_scheduler,
     shards,
 )
-from clef.embed.parts import Parts, consolidate
+from clef.embed.resume import (
+    checkpoint_file_sha,
+    clean_uncommitted,
+    cohort_key,
+    committed_shards,
+    previous_store,
+)
 from clef.embed.worker import (
     MODEL_LOADS,
     fingerprint_task,
@@ -47,13 +59,17 @@ from clef.embed.worker import (
     setup,
 )
 from clef.embedding import embed_sessions, model_input, tokenizer_sfreq
-from clef.errors import CheckpointMismatch, ClefError, InvalidStore
-from clef.fileio import atomic_write_json
-from clef.store import EmbeddingStore, model_fingerprint
-
-
-def _cohort_key(cohort) -> str:
-    return str(Path(cohort.root).resolve())
+from clef.errors import CheckpointMismatch, ClefError
+from clef.fileio import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    relative_path,
+)
+from clef.store import FAILURE_COLUMNS, EmbeddingStore, model_fingerprint
+from clef.thumbnails import pack as pack_thumbnails
+from clef.thumbnails import unpack as unpack_thumbnails
 
 
 def embed_cohort(cohort, checkpoint, out, config: EmbedConfig | None = None, *,
@@ -164,7 +180,7 @@ def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: Emb
     committed : list of int
         Committed shard numbers.
     """
-    previous = _previous_store(out, fp)
+    previous = previous_store(out, fp)
     run_path = parts.dir / "run.json"
     if run_path.is_file():
         run = json.loads(run_path.read_text())
@@ -175,14 +191,14 @@ def _resume_state(out: Path, parts: Parts, fp: dict, ckpt: str, cohort, cfg: Emb
                 f"{ckpt} has sha256 {fp['model_sha256']}. Fix: re-run with that run's "
                 "checkpoint, use a new --out folder, or pass --overwrite.")
     parts.dir.mkdir(parents=True, exist_ok=True)
-    parts.clean_uncommitted()
+    clean_uncommitted(parts.dir)
     if not run_path.is_file():
-        atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": _cohort_key(cohort),
+        atomic_write_json(run_path, {**fp, "checkpoint": ckpt, "cohort": cohort_key(cohort),
                                      "options": asdict(cfg)})
     done: set[str] = set()
     if previous is not None:
         done |= set(previous.session_ids) | set(previous.failures["session_id"].astype(str))
-    committed = parts.committed()
+    committed = committed_shards(parts.dir)
     for num in committed:
         done |= set(pd.read_parquet(parts.dir / f"part-{num:05d}.parquet",
                                     columns=["session_id"])["session_id"].astype(str))
@@ -193,7 +209,7 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
     from tqdm.auto import tqdm
 
     options = asdict(cfg)
-    cohort_dir = _cohort_key(cohort)
+    cohort_dir = cohort_key(cohort)
     stats = {"n_sessions": 0, "loads": {}, "chunk_errors": [], "work_s": 0.0}
     t0 = time.perf_counter()
     with tqdm(total=n_total, initial=n_done, desc="embed", unit="session",
@@ -233,21 +249,6 @@ def _run_chunks(cohort, ckpt, chunks, next_num, parts: Parts, cfg, client, n_tot
                 fut.release()
     stats["work_s"] = time.perf_counter() - t0
     return stats
-
-
-def _previous_store(out: Path, fp: dict) -> EmbeddingStore | None:
-    if not (out / "manifest.json").is_file():
-        return None
-    try:
-        store = EmbeddingStore.open(out)
-    except InvalidStore:
-        return None
-    if store.manifest.get("model_sha256") != fp["model_sha256"]:
-        raise CheckpointMismatch(
-            f"{out} already holds a store from model {store.manifest.get('model_name')} (sha256 "
-            f"{store.manifest.get('model_sha256')}); the checkpoint has sha256 "
-            f"{fp['model_sha256']}. Fix: use a new --out folder, or pass --overwrite.")
-    return store
 
 
 # ---- the work of a shard ---------------------------------------------------------------------
@@ -366,3 +367,124 @@ def embed_chunks_here(cohort_dir: str, checkpoint: str, chunks: list[list[str]],
     with closing(stream):
         for chunk in chunks:
             yield _encode_shard(model, cohort, itertools.islice(stream, len(chunk)), options)
+
+
+# ---- shards on disk and the final store -------------------------------------------------------
+
+class Parts:
+    """The ``OUT/parts/`` folder of a run: committed shards and the run description."""
+
+    def __init__(self, out: Path):
+        self.dir = out / "parts"
+
+    def read(self, num: int):
+        """(table, vectors, states or None, thumbnails: one Thumbnail or None per ok row)."""
+        table = pd.read_parquet(self.dir / f"part-{num:05d}.parquet")
+        vectors = np.load(self.dir / f"part-{num:05d}.npy", allow_pickle=False)
+        spath = self.dir / f"part-{num:05d}.states.npy"
+        states = np.load(spath, allow_pickle=False) if spath.is_file() else None
+        tpath = self.dir / f"part-{num:05d}.thumbs.npz"
+        thumbs = [None] * len(vectors)  # none in this shard (or a shard of an older run)
+        if tpath.is_file():
+            with np.load(tpath, allow_pickle=False) as z:
+                thumbs = unpack_thumbnails(z["images"], z["info"], z["freqs"])
+        return table, vectors, states, thumbs
+
+    def write(self, num: int, result: dict) -> None:
+        """Commit one shard: arrays first, then the parquet table (the commit mark)."""
+        ok, fail = result["ok_ids"], result["failures"]
+        vectors = np.asarray(result["vectors"], np.float32)  # (n_ok, D)
+        n_states = [0] * len(ok)
+        if result.get("states") is not None:
+            n_states = [len(s) for s in result["states"]]
+            stacked = (np.concatenate(result["states"]) if ok else
+                       np.zeros((0, vectors.shape[1]), np.float16))  # (sum W, D)
+            atomic_save_npy(self.dir / f"part-{num:05d}.states.npy", stacked)
+        packed = pack_thumbnails(result.get("thumbnails") or [])
+        if packed is not None:
+            buf = io.BytesIO()
+            np.savez(buf, images=packed[0], info=packed[1], freqs=packed[2])
+            atomic_write_bytes(self.dir / f"part-{num:05d}.thumbs.npz", buf.getvalue())
+        atomic_save_npy(self.dir / f"part-{num:05d}.npy", vectors)
+        table = pd.DataFrame({
+            "session_id": list(ok) + [f["session_id"] for f in fail],
+            "ok": [True] * len(ok) + [False] * len(fail),
+            "n_states": n_states + [0] * len(fail),
+            "path": [None] * len(ok) + [f["path"] for f in fail],
+            "error_type": [None] * len(ok) + [f["error_type"] for f in fail],
+            "message": [None] * len(ok) + [f["message"] for f in fail],
+        })
+        atomic_write_parquet(self.dir / f"part-{num:05d}.parquet", table)
+
+
+def consolidate(cohort, out: Path, parts: Parts, fp, ckpt, previous, run_info, created_by):
+    """Merge the previous store and committed shards into the final store (cohort order)."""
+    vec: dict[str, np.ndarray] = {}
+    states: dict[str, np.ndarray] = {}
+    thumbs: dict = {}  # session id -> Thumbnail
+    failures: dict[str, dict] = {}
+    has_states = False
+    if previous is not None:
+        emb = np.asarray(previous.embeddings)
+        prev_states = None
+        if (previous.path / "states.npy").is_file():
+            prev_states = np.load(previous.path / "states.npy", allow_pickle=False)
+            prev_off = np.load(previous.path / "state_offsets.npy", allow_pickle=False)
+            has_states = True
+        for i, sid in enumerate(previous.session_ids):
+            vec[sid] = emb[i]
+            if prev_states is not None:
+                states[sid] = prev_states[prev_off[i]:prev_off[i + 1]]
+            if (t := previous.thumbnail(sid)) is not None:
+                thumbs[sid] = t
+        for rec in previous.failures.to_dict("records"):
+            failures[str(rec["session_id"])] = rec
+    for num in committed_shards(parts.dir):
+        table, vectors, st, part_thumbs = parts.read(num)
+        offsets = np.concatenate([[0], np.cumsum(table.loc[table["ok"], "n_states"])])
+        for j, sid in enumerate(table.loc[table["ok"], "session_id"].astype(str)):
+            vec.setdefault(sid, vectors[j])  # first commit wins: never a duplicate row
+            if st is not None:
+                states.setdefault(sid, st[offsets[j]:offsets[j + 1]])
+                has_states = True
+            if part_thumbs[j] is not None:
+                thumbs.setdefault(sid, part_thumbs[j])
+        for rec in table.loc[~table["ok"], FAILURE_COLUMNS].to_dict("records"):
+            failures.setdefault(str(rec["session_id"]), rec)
+
+    sessions = cohort.sessions.copy()
+    sessions["session_id"] = sessions["session_id"].astype(str)
+    ok_mask = sessions["session_id"].isin(vec.keys()).to_numpy()
+    meta = sessions[ok_mask].reset_index(drop=True)
+    ids = meta["session_id"].tolist()
+    failed = [failures[s] for s in sessions["session_id"] if s in failures and s not in vec]
+    if not ids:
+        first = failed[0] if failed else {"error_type": "?", "message": "no sessions"}
+        raise ClefError(f"no session of {cohort.root} could be embedded ({len(failed)} failed; "
+                        f"first: {first['error_type']}: {first['message']}). Fix: check the "
+                        "recordings with `clef info PATH`, and the checkpoint.")
+    embeddings = np.stack([vec[s] for s in ids])  # (N, D)
+    labels = None
+    if len(cohort.tasks):
+        labels = cohort.labels().reindex(ids).reset_index()
+        labels["session_id"] = labels["session_id"].astype(str)
+    st_arr = st_off = None
+    if has_states:
+        lens = [len(states.get(s, ())) for s in ids]
+        st_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)  # (N + 1,)
+        st_arr = (np.concatenate([states[s] for s in ids if s in states])
+                  if st_off[-1] else np.zeros((0, embeddings.shape[1]), np.float16))
+    # paths relative to the store folder, so a copied or cloned bundle points at its own parts
+    extra = {"checkpoint": relative_path(ckpt, out), "checkpoint_sha256": checkpoint_file_sha(ckpt),
+             "cohort": relative_path(cohort.root, out),
+             "cohort_kind": cohort.meta.get("kind"), "run": run_info,
+             "states": bool(has_states),
+             "updated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    store = EmbeddingStore.write(out, embeddings, meta, model_info=fp,
+                                 failures=pd.DataFrame(failed, columns=FAILURE_COLUMNS),
+                                 labels=labels, states=st_arr, state_offsets=st_off,
+                                 thumbnails=[thumbs.get(s) for s in ids] if thumbs else None,
+                                 created_by=created_by, extra=extra,
+                                 normalize=False)  # unit rows from clef.embedding: checked, kept
+    shutil.rmtree(parts.dir, ignore_errors=True)  # everything is in the store now
+    return store

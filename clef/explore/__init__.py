@@ -68,6 +68,7 @@ from clef.explore.concepts import (
     timeline_figure,
     window_states,
 )
+from clef.explore.images import spectrogram_png, thumbnail_png, trace_png
 from clef.explore.model_page import (
     PROBE_TABLE_ORDER,
     ModelCard,
@@ -164,11 +165,8 @@ from clef.explore.viewer import (
     montage_window,
     session_spectrogram,
     spectrogram_figure,
-    spectrogram_png,
     step_state,
-    thumbnail_png,
     trace_figure,
-    trace_png,
     trace_window,
 )
 

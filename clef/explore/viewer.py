@@ -2,7 +2,6 @@
 spectrogram."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +9,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from clef.explore.colours import viridis_lut
 from clef.explore.montages import MONTAGE_LABELS, apply_display_montage, display_filter
 from clef.explore.qeeg import channel_spectra, region_spectrogram
 from clef.session import Session
@@ -199,7 +197,8 @@ def trace_window(session: Session, *, montage: str = "bipolar", start_s: float =
                        title=title)
 
 
-def _trace_height(n_ch: int) -> int:
+def trace_height(n_ch: int) -> int:
+    """Pixel height of the traces of ``n_ch`` derivations (chart and image alike)."""
     return max(320, 24 * n_ch + 80)
 
 
@@ -249,7 +248,7 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
                       annotation_font={"color": colour, "size": 11})
     n_ch = len(w.names)
     fig.update_layout(
-        height=_trace_height(n_ch), margin={"l": 70, "r": 10, "t": 30, "b": 40},
+        height=trace_height(n_ch), margin={"l": 70, "r": 10, "t": 30, "b": 40},
         xaxis={"title": "time (s)", "range": [w.start_s, w.start_s + w.window_s]},
         yaxis={"tickmode": "array", "tickvals": w.offsets.tolist(), "ticktext": w.names,
                "showgrid": False, "zeroline": False,
@@ -257,119 +256,6 @@ def trace_figure(session: Session, *, montage: str = "bipolar", start_s: float =
         title=w.title, dragmode="pan", showlegend=False,
     )
     return fig
-
-
-_FRAMES = threading.local()  # per thread: the traces' matplotlib figures, reused (trace_png)
-_TICK_STEPS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # s
-_MAX_TICKS = 13
-
-
-@dataclass
-class _Frame:
-    """A reused traces figure: its artists are updated, never re-made, per image."""
-
-    canvas: object  # FigureCanvasAgg
-    ax: object  # Axes, axis machinery off: labels and ticks are plain artists
-    lines: object  # LineCollection of the derivations
-    tick_marks: object  # LineCollection in (data x, axes y)
-    tick_labels: list  # _MAX_TICKS Text artists
-
-
-def _trace_frame(width: int, height: int, names: tuple[str, ...]) -> _Frame:
-    """This thread's figure for traces of this size and derivations, made once. Its axes draw no
-    Axis (ticks, tick labels): matplotlib re-makes and lays those out on every draw, which was
-    most of an image's time; the labels here are plain texts whose positions are updated."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection
-    from matplotlib.figure import Figure
-    from matplotlib.transforms import blended_transform_factory
-
-    frames = _FRAMES.__dict__.setdefault("frames", {})
-    key = (width, height, names)
-    if key not in frames:
-        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-        canvas = FigureCanvasAgg(fig)
-        ax = fig.add_axes((70 / width, 40 / height, 1 - 80 / width, 1 - 56 / height))
-        ax.set_axis_off()
-        lines = LineCollection([], linewidths=0.8, colors=["#1f3b73" if k % 2 else "#3a3a3a"
-                                                          for k in range(len(names))])
-        ax.add_collection(lines)
-        n = len(names)  # derivation k sits at (n - 1 - k) gains in (-1, n) gains: fixed fractions
-        for k, name in enumerate(names):
-            ax.text(-0.006, (n - k) / (n + 1), name, transform=ax.transAxes, ha="right",
-                    va="center", fontsize=8)
-        ax.plot([0, 0, 1], [1, 0, 0], transform=ax.transAxes, color="black", lw=0.8,
-                clip_on=False)  # left and bottom edges
-        xt = blended_transform_factory(ax.transData, ax.transAxes)
-        marks = LineCollection([], colors="black", linewidths=0.8, transform=xt, clip_on=False)
-        ax.add_collection(marks, autolim=False)
-        labels = [ax.text(0, -0.012, "", transform=xt, ha="center", va="top", fontsize=8)
-                  for _ in range(_MAX_TICKS)]
-        ax.text(0.5, -36 / (height - 56), "time (s)", transform=ax.transAxes, ha="center",
-                va="bottom", fontsize=8)
-        frames[key] = _Frame(canvas, ax, lines, marks, labels)
-    return frames[key]
-
-
-def _time_ticks(start_s: float, window_s: float) -> np.ndarray:
-    """Round tick times inside [start_s, start_s + window_s], at most _MAX_TICKS of them."""
-    step = next((s for s in _TICK_STEPS if window_s / s <= _MAX_TICKS - 1), _TICK_STEPS[-1])
-    first = np.ceil(start_s / step - 1e-9) * step
-    ticks = np.arange(first, start_s + window_s + 1e-9, step)
-    return ticks[:_MAX_TICKS]
-
-
-def trace_png(window: TraceWindow, width: int = 1300) -> bytes:
-    """The traces of :func:`trace_window` as a PNG image (no title: show ``window.title`` with it).
-
-    A new image paints in a fraction of a new chart's time in the browser, so the viewer, which
-    redraws its traces on every step, montage and filter, shows them this way; build the window
-    with ``max_points`` about ``2 * width`` (min/max per pixel column). Thread-safe: each thread
-    draws on its own figure.
-
-    Parameters
-    ----------
-    window : TraceWindow
-    width : int
-        Image width in pixels; the height follows the number of derivations.
-
-    Returns
-    -------
-    bytes
-        The PNG file (64 colours).
-    """
-    import io
-
-    from PIL import Image
-
-    w, n_ch = window, len(window.names)
-    height = _trace_height(n_ch) - 30  # the chart's height, less its title
-    f = _trace_frame(width, height, tuple(w.names))
-    ax = f.ax
-    for artist in [*ax.patches, *ax.texts[n_ch + _MAX_TICKS + 1:]]:  # the previous events
-        artist.remove()
-    for x0, x1, colour, label in w.spans:
-        ax.axvspan(x0, x1, color=colour, alpha=0.18, lw=0)
-        if label:
-            ax.text(max(x0, w.start_s), n_ch * w.gain_uv, label, color=colour, fontsize=8,
-                    va="bottom", ha="left", clip_on=False)
-    # (derivations, points, 2)
-    f.lines.set_segments(np.stack([np.broadcast_to(w.t, w.uv.shape),
-                                   w.uv + w.offsets[:, None]], axis=2))
-    ax.set_xlim(w.start_s, w.start_s + w.window_s)
-    ax.set_ylim(-w.gain_uv, n_ch * w.gain_uv)
-    ticks = _time_ticks(w.start_s, w.window_s)
-    f.tick_marks.set_segments([[(x, 0.0), (x, -0.008)] for x in ticks])
-    for i, label in enumerate(f.tick_labels):
-        label.set_visible(i < len(ticks))
-        if i < len(ticks):
-            label.set_x(ticks[i])
-            label.set_text(f"{ticks[i]:g}")
-    f.canvas.draw()
-    rgb = Image.fromarray(np.asarray(f.canvas.buffer_rgba())[..., :3])
-    buf = io.BytesIO()  # 64 colours: a third of the bytes, and quicker to encode
-    rgb.quantize(64, method=Image.Quantize.FASTOCTREE).save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def clamp_start(start_s: float, duration_s: float, window_s: float) -> float:
@@ -438,63 +324,6 @@ def spectrogram_figure(times: np.ndarray, freqs: np.ndarray, power_db: np.ndarra
                       xaxis_title="time (min)", yaxis_title="Hz",
                       dragmode="zoom", uirevision="spectrogram")
     return fig
-
-
-def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -> bytes:
-    """PNG thumbnail of a spectrogram (low frequencies at the bottom, Viridis, 2-98 % range).
-
-    An image paints in a fraction of a heatmap chart's time in the browser (4 thumbnails:
-    ~0.3 s vs ~0.6 s click-to-paint, headless Chromium), so lists of sessions use it.
-
-    Parameters
-    ----------
-    power_db : array, shape (n_freqs, n_times)
-        As :func:`spectrogram_figure` takes it (rows ascending in frequency).
-    width, height : int
-        Size of the image in pixels.
-
-    Returns
-    -------
-    bytes
-        The PNG file.
-    """
-    z = np.asarray(power_db, dtype=float)
-    if z.ndim != 2 or not z.size or not np.isfinite(z).any():
-        raise ValueError(f"spectrogram of shape {z.shape} has no finite values to draw")
-    lo, hi = np.nanpercentile(z, [2, 98])
-    u = np.nan_to_num(np.clip((z - lo) / max(hi - lo, 1e-12), 0.0, 1.0))
-    return _viridis_png((u * 255).round().astype(np.uint8), width, height)
-
-
-def thumbnail_png(thumb, width: int = 320, height: int = 160) -> bytes:
-    """PNG of a stored spectrogram thumbnail (:class:`clef.thumbnails.Thumbnail`, from the
-    embedding store: no signals read), drawn as :func:`spectrogram_png` draws a spectrogram.
-
-    Parameters
-    ----------
-    thumb : clef.thumbnails.Thumbnail
-    width, height : int
-        Size of the image in pixels.
-
-    Returns
-    -------
-    bytes
-        The PNG file.
-    """
-    return _viridis_png(np.asarray(thumb.image, dtype=np.uint8), width, height)
-
-
-def _viridis_png(u8: np.ndarray, width: int, height: int) -> bytes:
-    """(n_freqs, n_times) uint8, rows ascending in frequency -> Viridis PNG, low rows at the
-    bottom, resized bilinearly."""
-    import io
-
-    from PIL import Image
-
-    rgb = viridis_lut(256)[u8[::-1]]  # (n_freqs, n_times, 3)
-    buf = io.BytesIO()
-    Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def _add_spectrogram_marks(fig: go.Figure, marks, freqs) -> bool:
