@@ -9,6 +9,7 @@ map load once per process (``st.cache_resource``); tables and per-session result
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import sys
@@ -396,11 +397,41 @@ def spectrogram_thumbnail(session_id: str) -> tuple[bytes, str]:
     return explore.spectrogram_png(p), f"0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz"
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def topomap_png(session_id: str, window: int, band: str) -> bytes:
-    """PNG of the band-power topomap at one spectrogram window (cached: matplotlib is slow)."""
+# ---- the viewer's images, drawn ahead ---------------------------------------------------------
+# A step in time (▶) shows the next window: its traces and topomap are drawn on a background
+# thread while the user reads the current one, so the click only sends them (~0.2 s of drawing).
+
+@st.cache_resource(show_spinner=False)
+def _drawn() -> explore.DrawAhead:
+    return explore.DrawAhead(max_items=48)  # ~48 x 120 kB
+
+
+def _traces(session_id: str, width: int, params: dict) -> tuple[str, bytes]:
+    sess = session_signal(session_id)
+    w = explore.trace_window(sess, max_points=2 * width, marks=sess.annotations, **params)
+    return w.title, explore.trace_png(w, width=width)
+
+
+def traces_image(session_id: str, width: int, *, ahead: bool = False,
+                 **params) -> tuple[str, bytes] | None:
+    """(title, PNG) of a session's traces (:func:`clef.explore.trace_window` parameters:
+    montage, start_s, window_s, gain_uv, low_hz, high_hz, notch_hz); with ``ahead``, start
+    drawing it in the background and return None."""
+    key = ("traces", session_id, width, tuple(sorted(params.items())))
+    make = functools.partial(_traces, session_id, width, params)
+    if ahead:
+        return _drawn().ahead(key, make)
+    return _drawn().get(key, make)
+
+
+def topomap_png(session_id: str, window: int, band: str, *, ahead: bool = False) -> bytes | None:
+    """PNG of the band-power topomap at one spectrogram window (matplotlib and MNE: ~0.1 s);
+    with ``ahead``, start drawing it in the background and return None."""
     sp = session_spectra(session_id)
-    return explore.topomap_png(sp, float(sp.times[window]), band)
+    make = functools.partial(explore.topomap_png, sp, float(sp.times[window]), band)
+    if ahead:
+        return _drawn().ahead(("topomap", session_id, window, band), make)
+    return _drawn().get(("topomap", session_id, window, band), make)
 
 
 @st.cache_data(show_spinner="Embedding the session…", max_entries=16)

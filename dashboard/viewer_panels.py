@@ -55,14 +55,13 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
                        format_func=lambda v: f"{v:g}" if v else "off")
     notch = f3.selectbox("Notch (Hz)", explore.NOTCH_CHOICES, key="viewer_notch",
                          format_func=lambda v: f"{v:g}" if v else "off")
+    view = {"montage": montage, "window_s": window, "gain_uv": gain, "low_hz": lff,
+            "high_hz": hff, "notch_hz": notch}
     try:  # an image, not a chart: it paints in a fraction of a new chart's time (dashboard.md)
-        traces = explore.trace_window(
-            sess, montage=montage, start_s=float(st.session_state[START]), window_s=window,
-            gain_uv=gain, max_points=2 * TRACE_PX, marks=sess.annotations, low_hz=lff,
-            high_hz=hff, notch_hz=notch)
-        st.markdown(f"**{traces.title}**")
-        st.image(explore.trace_png(traces, width=TRACE_PX), width="stretch",
-                 output_format="PNG")  # (not "auto": that re-encodes it as a JPEG)
+        title, png = state.traces_image(sid, TRACE_PX, start_s=float(st.session_state[START]),
+                                        **view)
+        st.markdown(f"**{title}**")
+        st.image(png, width="stretch", output_format="PNG")  # ("auto" would make it a JPEG)
     except ValueError as exc:  # e.g. a low cut above the high cut
         widgets.show_error(exc)
     nav1, nav2, nav3, nav4 = st.columns([1, 7, 1, 3])
@@ -79,6 +78,10 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
                     horizontal=True)
     t1.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
              caption="band power at the cursor", width="stretch")
+    nxt = explore.clamp_start(start + window, sess.duration_s, window)  # what ▶ will show
+    if nxt != start:
+        state.traces_image(sid, TRACE_PX, start_s=nxt, ahead=True, **view)
+        state.topomap_png(sid, explore.window_at(spectra, nxt + window / 2), band, ahead=True)
     widgets.url_publish(page, url)
 
 

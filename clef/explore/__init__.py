@@ -25,6 +25,7 @@ the dashboard uses (``from clef import explore; explore.map_figure(...)``).
 from __future__ import annotations
 
 from clef.errors import SignalsUnavailable, error_message
+from clef.explore.ahead import DrawAhead
 from clef.explore.clusters import (
     N_CLUSTERS,
     add_cluster_labels,
@@ -196,6 +197,7 @@ __all__ = [
     "WEBGL_MIN",
     "WORKSHOP_QUERIES",
     "CohortProfile",
+    "DrawAhead",
     "ModelCard",
     "ProbeResults",
     "ProbeTable",

@@ -87,8 +87,10 @@ def map_clusters(sessions: pd.DataFrame, *, n_clusters: int = N_CLUSTERS, explod
 
 def add_cluster_labels(fig: go.Figure, clusters: pd.DataFrame) -> go.Figure:
     """Cluster names as text annotations at their centres (in place; returns ``fig``)."""
-    for r in clusters.itertuples():
-        fig.add_annotation(x=r.x, y=r.y, text=f"<b>{r.label}</b> ({r.n:,})", showarrow=False,
-                           font={"size": 11, "color": "#222"}, bgcolor="rgba(255,255,255,0.7)",
-                           bordercolor="#888", borderwidth=1, borderpad=2)
+    fig.update_layout(annotations=[  # one update: add_annotation per label took 3x as long
+        *fig.layout.annotations,
+        *({"x": float(r.x), "y": float(r.y), "text": f"<b>{r.label}</b> ({r.n:,})",
+           "showarrow": False, "font": {"size": 11, "color": "#222"},
+           "bgcolor": "rgba(255,255,255,0.7)", "bordercolor": "#888", "borderwidth": 1,
+           "borderpad": 2} for r in clusters.itertuples())])
     return fig
