@@ -406,8 +406,7 @@ def _drawn() -> explore.DrawAhead:
     return explore.DrawAhead(max_items=48)  # ~48 x 120 kB
 
 
-def _traces(session_id: str, width: int, params: dict) -> tuple[str, bytes]:
-    sess = session_signal(session_id)
+def _traces(sess, width: int, params: dict) -> tuple[str, bytes]:
     w = explore.trace_window(sess, max_points=2 * width, marks=sess.annotations, **params)
     return w.title, explore.trace_png(w, width=width)
 
@@ -416,9 +415,10 @@ def traces_image(session_id: str, width: int, *, ahead: bool = False,
                  **params) -> tuple[str, bytes] | None:
     """(title, PNG) of a session's traces (:func:`clef.explore.trace_window` parameters:
     montage, start_s, window_s, gain_uv, low_hz, high_hz, notch_hz); with ``ahead``, start
-    drawing it in the background and return None."""
+    drawing it in the background and return None. (The background thread calls no Streamlit
+    function: the session is read here.)"""
     key = ("traces", session_id, width, tuple(sorted(params.items())))
-    make = functools.partial(_traces, session_id, width, params)
+    make = functools.partial(_traces, session_signal(session_id), width, params)
     if ahead:
         return _drawn().ahead(key, make)
     return _drawn().get(key, make)

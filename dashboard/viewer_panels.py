@@ -78,11 +78,23 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
                     horizontal=True)
     t1.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
              caption="band power at the cursor", width="stretch")
+    _draw_ahead(sess, spectra, sid, start, view, band)
+    widgets.url_publish(page, url)
+
+
+def _draw_ahead(sess, spectra, sid: str, start: float, view: dict, band: str) -> None:
+    """Start drawing what the reader likely asks for next (:func:`state.traces_image`): the next
+    window (▶) and, when a session is opened, this window in the other montages."""
+    window = view["window_s"]
     nxt = explore.clamp_start(start + window, sess.duration_s, window)  # what ▶ will show
     if nxt != start:
         state.traces_image(sid, TRACE_PX, start_s=nxt, ahead=True, **view)
         state.topomap_png(sid, explore.window_at(spectra, nxt + window / 2), band, ahead=True)
-    widgets.url_publish(page, url)
+    if st.session_state.get("_viewer_ahead_id") != sid:
+        st.session_state["_viewer_ahead_id"] = sid
+        for montage in explore.MONTAGE_LABELS:
+            state.traces_image(sid, TRACE_PX, start_s=start, ahead=True,
+                               **{**view, "montage": montage})
 
 
 def events_panel(events) -> None:

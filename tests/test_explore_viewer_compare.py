@@ -156,6 +156,14 @@ def test_trace_window_is_what_both_renderers_draw():
     assert img.format == "PNG" and img.size[0] == 800 and img.size[1] > 300
     assert explore.trace_png(avg, width=800) != png
     assert explore.trace_png(w, width=800) == png  # the reused figure keeps nothing of the last
+    # a new thread (Streamlit runs each script run on one) reuses the figure, and draws the same
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clef.explore import images
+    n_frames = sum(len(v) for v in images._FREE_FRAMES.values())
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda _: explore.trace_png(w, width=800), range(4))) == [png] * 4
+    assert sum(len(v) for v in images._FREE_FRAMES.values()) <= n_frames + 1  # 2 at a time
     # the traces are drawn: dark pixels in every derivation's row band
     a = np.asarray(img.convert("L"), dtype=float)
     assert (a < 100).mean() > 0.005

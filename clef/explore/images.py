@@ -4,6 +4,7 @@ chart's time in the browser (benchmarks/results/dashboard_browser.md)."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,10 @@ import numpy as np
 from clef.explore.colours import viridis_lut
 from clef.explore.viewer import TraceWindow, trace_height
 
-_FRAMES = threading.local()  # per thread: the traces' matplotlib figures, reused (trace_png)
+# The traces' matplotlib figures, reused: free ones per (width, height, derivations), taken by
+# one drawing at a time. (Not per thread: Streamlit runs each script run on a new thread.)
+_FREE_FRAMES: dict[tuple, list] = {}
+_FRAMES_LOCK = threading.Lock()
 _TICK_STEPS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # s
 _MAX_TICKS = 13
 
@@ -28,44 +32,56 @@ class _Frame:
     background: object  # the static part (names, edges, "time (s)") as drawn once
 
 
-def _trace_frame(width: int, height: int, names: tuple[str, ...]) -> _Frame:
-    """This thread's figure for traces of this size and derivations, made once. Its axes draw no
-    Axis (ticks, tick labels): matplotlib re-makes and lays those out on every draw, which was
-    most of an image's time; the labels here are plain texts whose positions are updated. The
-    static part is drawn once and kept as a bitmap; each image draws only the traces, ticks and
-    events over it (blitting: text drawing was a third of an image's time)."""
+def _new_frame(width: int, height: int, names: tuple[str, ...]) -> _Frame:
+    """A figure for traces of this size and derivations (~0.1 s: made once, then reused). Its
+    axes draw no Axis (ticks, tick labels): matplotlib re-makes and lays those out on every draw,
+    which was most of an image's time; the labels here are plain texts whose positions are
+    updated. The static part is drawn once and kept as a bitmap; each image draws only the
+    traces, ticks and events over it (blitting: text drawing was a third of an image's time)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.transforms import blended_transform_factory
 
-    frames = _FRAMES.__dict__.setdefault("frames", {})
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((70 / width, 40 / height, 1 - 80 / width, 1 - 56 / height))
+    ax.set_axis_off()
+    lines = LineCollection([], linewidths=0.8, animated=True,
+                           colors=["#1f3b73" if k % 2 else "#3a3a3a" for k in range(len(names))])
+    ax.add_collection(lines)
+    n = len(names)  # derivation k sits at (n - 1 - k) gains in (-1, n) gains: fixed fractions
+    for k, name in enumerate(names):
+        ax.text(-0.006, (n - k) / (n + 1), name, transform=ax.transAxes, ha="right",
+                va="center", fontsize=8)
+    ax.plot([0, 0, 1], [1, 0, 0], transform=ax.transAxes, color="black", lw=0.8,
+            clip_on=False)  # left and bottom edges
+    xt = blended_transform_factory(ax.transData, ax.transAxes)
+    marks = LineCollection([], colors="black", linewidths=0.8, transform=xt, clip_on=False,
+                           animated=True)
+    ax.add_collection(marks, autolim=False)
+    labels = [ax.text(0, -0.012, "", transform=xt, ha="center", va="top", fontsize=8,
+                      animated=True) for _ in range(_MAX_TICKS)]
+    ax.text(0.5, -36 / (height - 56), "time (s)", transform=ax.transAxes, ha="center",
+            va="bottom", fontsize=8)
+    canvas.draw()  # the static part only: the animated artists are left out
+    return _Frame(canvas, ax, lines, marks, labels, canvas.copy_from_bbox(fig.bbox))
+
+
+@contextmanager
+def _frame(width: int, height: int, names: tuple[str, ...]):
+    """A free figure for these traces, taken for one drawing and given back after it."""
     key = (width, height, names)
-    if key not in frames:
-        fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-        canvas = FigureCanvasAgg(fig)
-        ax = fig.add_axes((70 / width, 40 / height, 1 - 80 / width, 1 - 56 / height))
-        ax.set_axis_off()
-        lines = LineCollection([], linewidths=0.8, animated=True,
-                               colors=["#1f3b73" if k % 2 else "#3a3a3a" for k in range(len(names))])
-        ax.add_collection(lines)
-        n = len(names)  # derivation k sits at (n - 1 - k) gains in (-1, n) gains: fixed fractions
-        for k, name in enumerate(names):
-            ax.text(-0.006, (n - k) / (n + 1), name, transform=ax.transAxes, ha="right",
-                    va="center", fontsize=8)
-        ax.plot([0, 0, 1], [1, 0, 0], transform=ax.transAxes, color="black", lw=0.8,
-                clip_on=False)  # left and bottom edges
-        xt = blended_transform_factory(ax.transData, ax.transAxes)
-        marks = LineCollection([], colors="black", linewidths=0.8, transform=xt, clip_on=False,
-                               animated=True)
-        ax.add_collection(marks, autolim=False)
-        labels = [ax.text(0, -0.012, "", transform=xt, ha="center", va="top", fontsize=8,
-                          animated=True) for _ in range(_MAX_TICKS)]
-        ax.text(0.5, -36 / (height - 56), "time (s)", transform=ax.transAxes, ha="center",
-                va="bottom", fontsize=8)
-        canvas.draw()  # the static part only: the animated artists are left out
-        frames[key] = _Frame(canvas, ax, lines, marks, labels, canvas.copy_from_bbox(fig.bbox))
-    return frames[key]
+    with _FRAMES_LOCK:
+        free = _FREE_FRAMES.setdefault(key, [])
+        f = free.pop() if free else None
+    if f is None:
+        f = _new_frame(width, height, names)
+    try:
+        yield f
+    finally:
+        with _FRAMES_LOCK:
+            _FREE_FRAMES[key].append(f)
 
 
 def _time_ticks(start_s: float, window_s: float) -> np.ndarray:
@@ -81,8 +97,8 @@ def trace_png(window: TraceWindow, width: int = 1300) -> bytes:
 
     A new image paints in a fraction of a new chart's time in the browser, so the viewer, which
     redraws its traces on every step, montage and filter, shows them this way; build the window
-    with ``max_points`` about ``2 * width`` (min/max per pixel column). Thread-safe: each thread
-    draws on its own figure.
+    with ``max_points`` about ``2 * width`` (min/max per pixel column). Thread-safe: a drawing
+    takes a free figure (made once per size and derivations) and gives it back.
 
     Parameters
     ----------
@@ -101,32 +117,32 @@ def trace_png(window: TraceWindow, width: int = 1300) -> bytes:
 
     w, n_ch = window, len(window.names)
     height = trace_height(n_ch) - 30  # the chart's height, less its title
-    f = _trace_frame(width, height, tuple(w.names))
-    ax = f.ax
-    for artist in [*ax.patches, *ax.texts[n_ch + _MAX_TICKS + 1:]]:  # the previous events
-        artist.remove()
-    events = []
-    for x0, x1, colour, label in w.spans:
-        events.append(ax.axvspan(x0, x1, color=colour, alpha=0.18, lw=0, animated=True))
-        if label:
-            events.append(ax.text(max(x0, w.start_s), n_ch * w.gain_uv, label, color=colour,
-                                  fontsize=8, va="bottom", ha="left", clip_on=False,
-                                  animated=True))
-    # (derivations, points, 2)
-    f.lines.set_segments(np.stack([np.broadcast_to(w.t, w.uv.shape),
-                                   w.uv + w.offsets[:, None]], axis=2))
-    ax.set_xlim(w.start_s, w.start_s + w.window_s)
-    ax.set_ylim(-w.gain_uv, n_ch * w.gain_uv)
-    ticks = _time_ticks(w.start_s, w.window_s)
-    f.tick_marks.set_segments([[(x, 0.0), (x, -0.008)] for x in ticks])
-    f.canvas.restore_region(f.background)
-    for artist in [*events, f.lines, f.tick_marks]:
-        ax.draw_artist(artist)
-    for x, label in zip(ticks, f.tick_labels):
-        label.set_x(x)
-        label.set_text(f"{x:g}")
-        ax.draw_artist(label)
-    rgb = Image.fromarray(np.asarray(f.canvas.buffer_rgba())[..., :3])
+    with _frame(width, height, tuple(w.names)) as f:  # (one drawing at a time on it)
+        ax = f.ax
+        for artist in [*ax.patches, *ax.texts[n_ch + _MAX_TICKS + 1:]]:  # the previous events
+            artist.remove()
+        events = []
+        for x0, x1, colour, label in w.spans:
+            events.append(ax.axvspan(x0, x1, color=colour, alpha=0.18, lw=0, animated=True))
+            if label:
+                events.append(ax.text(max(x0, w.start_s), n_ch * w.gain_uv, label, color=colour,
+                                      fontsize=8, va="bottom", ha="left", clip_on=False,
+                                      animated=True))
+        # (derivations, points, 2)
+        f.lines.set_segments(np.stack([np.broadcast_to(w.t, w.uv.shape),
+                                       w.uv + w.offsets[:, None]], axis=2))
+        ax.set_xlim(w.start_s, w.start_s + w.window_s)
+        ax.set_ylim(-w.gain_uv, n_ch * w.gain_uv)
+        ticks = _time_ticks(w.start_s, w.window_s)
+        f.tick_marks.set_segments([[(x, 0.0), (x, -0.008)] for x in ticks])
+        f.canvas.restore_region(f.background)
+        for artist in [*events, f.lines, f.tick_marks]:
+            ax.draw_artist(artist)
+        for x, label in zip(ticks, f.tick_labels):
+            label.set_x(x)
+            label.set_text(f"{x:g}")
+            ax.draw_artist(label)
+        rgb = Image.fromarray(np.asarray(f.canvas.buffer_rgba())[..., :3])
     buf = io.BytesIO()  # 64 colours: a third of the bytes, and quicker to encode
     rgb.quantize(64, method=Image.Quantize.FASTOCTREE).save(buf, "PNG", compress_level=1)
     return buf.getvalue()
