@@ -368,10 +368,11 @@ NOTES = """## Choices (what was measured, what was kept)
   drawn as an image: every session a small disc in a paletted PNG (`explore.points_image`, in the
   same colours as the legend), under an invisible 8-pixel hover grid (a Plotly `Heatmap` with
   opacity 0 that names the topmost session of each spot and how many more lie there) and
-  `IMAGE_SAMPLE` = 200 SVG points (clicks, legend, the lasso's events). Measured in Chromium at
-  10k sessions, a colour change took ~1.3-1.5 s with 10,000 WebGL points, ~1.5-1.9 s with the
-  image under 1,500 SVG points, 0.67 s with 400 and 0.57 s with 300 points (each 100 SVG points
-  cost ~0.1 s in the page), and 0.39-0.57 s as kept. A lasso on the image map is shown by a fresh
+  `IMAGE_SAMPLE` = 60 SVG points (to click one; a lasso's shape reaches the server with or
+  without points under it). Measured in Chromium at 10k sessions, a colour change took ~1.3-1.5 s
+  with 10,000 WebGL points, ~1.5-1.9 s with the image under 1,500 SVG points, 0.67 s with 400 and
+  0.57 s with 300 points (each 100 SVG points cost ~0.1 s in the page), 0.39-0.57 s with 200, and
+  0.44-0.46 s with 60 against 0.62-0.69 s with 200 (two alternating pairs, 2026-12-03 night). A lasso on the image map is shown by a fresh
   chart with the unselected sessions grey (the image cannot grey them itself). "scatter" draws
   every session as a point (WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000, SVG below);
   "density" is a log-count `Heatmap` of a 200 x 200 `histogram2d` under a 5,000-point subsample.
@@ -385,7 +386,21 @@ NOTES = """## Choices (what was measured, what was kept)
 - **plotly-resampler** was not needed: the viewer shows at most 60 s (12,000 samples per channel at
   200 Hz), min/max-decimated to two points per pixel column (`explore.minmax_decimate`, spikes
   kept) and drawn as a PNG (`explore.trace_png`: a new image paints in ~0.1 s where a new
-  18-trace chart took ~0.7-1 s in the page); the compare page keeps the interactive chart.
+  18-trace chart took ~0.7-1 s in the page; see "Viewer images" below); the compare page keeps
+  the interactive chart.
+- **Viewer images, drawn ahead.** The traces image reuses its matplotlib figures across script
+  runs (a pool of free figures: Streamlit runs every script run on a new thread, so figures kept
+  per thread were made anew each time, ~0.1-0.16 s), and draws only the traces, ticks and events
+  over a bitmap of the static part. The next window (what ▶ shows) and, when a session is opened,
+  its first window in every montage are drawn on one background thread while the reader looks
+  (`clef.explore.DrawAhead`, 48 images kept, a key made once): a ▶ step or a montage change then
+  only sends an image. The background thread calls no Streamlit function.
+- **Neighbour thumbnails** come from the store: `clef embed` keeps a 30 x 64 channel-mean
+  spectrogram per session (`thumbnails.npy`, made from its tokens), drawn in ~5 ms; from the
+  signals (a store without them) a thumbnail costs 0.2-0.5 s (regenerate or read, multitaper).
+- **Links to other pages** (map -> similar sessions, similar -> viewer or compare) are
+  `st.page_link`s: the browser opens the page without running the current one again (a button
+  and `st.switch_page` re-ran the map with its selection first, ~0.3 s).
 - **Caching.** The model, index, store, map and the (large, read-only) session and label tables
   are `st.cache_resource`: the `st.cache_data` pickle round trip of the session table (rows above)
   would cost more than the whole target per call. Small tables (task list) and per-query results

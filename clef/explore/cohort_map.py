@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from clef.explore.colours import viridis_lut
 
 IMAGE_MIN = 1_500  # "auto" draws more points than this as an image (+ a hover grid, a sample)
-IMAGE_SAMPLE = 200  # points drawn as points on an image map (to click, lasso, name the colours)
+IMAGE_SAMPLE = 60  # points drawn as points on an image map (to click; a lasso needs none)
 HOVER_CELL_PX = 8  # an image map's hover grid: one cell per this many pixels
 IMAGE_PX = (1200, 520)  # the image's size (width, height); Plotly stretches it over the axes
 UNSELECTED = {"marker": {"color": "#c8c8c8", "opacity": 0.3}}  # points outside a selection: grey
