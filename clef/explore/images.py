@@ -176,19 +176,8 @@ def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -
 
 def thumbnail_png(thumb, width: int = 320, height: int = 160) -> bytes:
     """PNG of a stored spectrogram thumbnail (:class:`clef.thumbnails.Thumbnail`, from the
-    embedding store: no signals read), drawn as :func:`spectrogram_png` draws a spectrogram.
-
-    Parameters
-    ----------
-    thumb : clef.thumbnails.Thumbnail
-    width, height : int
-        Size of the image in pixels.
-
-    Returns
-    -------
-    bytes
-        The PNG file.
-    """
+    embedding store: no signals read), drawn as :func:`spectrogram_png` draws a spectrogram, at
+    ``width`` x ``height`` pixels; returns the PNG file's bytes."""
     return _viridis_png(np.asarray(thumb.image, dtype=np.uint8), width, height)
 
 
