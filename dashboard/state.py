@@ -402,8 +402,13 @@ def spectrogram_thumbnail(session_id: str) -> tuple[bytes, str]:
 # thread while the user reads the current one, so the click only sends them (~0.2 s of drawing).
 
 @st.cache_resource(show_spinner=False)
-def _drawn() -> explore.DrawAhead:
+def _draw_ahead(cohort_key: str) -> explore.DrawAhead:
     return explore.DrawAhead(max_items=48)  # ~48 x 120 kB
+
+
+def _drawn() -> explore.DrawAhead:
+    """The viewer's drawn images of this bundle's cohort (its session ids name them)."""
+    return _draw_ahead(str(bundle().cohort))
 
 
 def _traces(sess, width: int, params: dict) -> tuple[str, bytes]:
