@@ -51,6 +51,13 @@ def _time_bins(power: np.ndarray, n_times: int) -> np.ndarray:
     return sums / counts[:, None]
 
 
+def to_u8(db: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """dB values as 0..255 between their 2nd and 98th percentiles (NaN -> 0), with those two."""
+    lo, hi = (float(v) for v in np.nanpercentile(db, [2, 98]))
+    u = np.nan_to_num(np.clip((np.asarray(db, float) - lo) / max(hi - lo, 1e-6), 0.0, 1.0))
+    return (u * 255).round().astype(np.uint8), lo, hi
+
+
 def thumbnail(density: np.ndarray, freqs: np.ndarray, span_s: float, *,
               n_times: int = THUMB_TIMES, fmax: float = THUMB_FMAX) -> Thumbnail:
     """The thumbnail of a per-channel spectrogram.
@@ -78,10 +85,8 @@ def thumbnail(density: np.ndarray, freqs: np.ndarray, span_s: float, *,
     keep = np.asarray(freqs) <= fmax
     mean = _time_bins(density[:, :, keep].mean(axis=0), n_times)  # (n_times, n_freqs)
     db = 10 * np.log10(np.maximum(mean, 1e-30) / DB_REF).T  # (n_freqs, n_times)
-    lo, hi = (float(v) for v in np.percentile(db, [2, 98]))
-    u = np.clip((db - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-    return Thumbnail((u * 255).round().astype(np.uint8), np.asarray(freqs)[keep].astype(np.float32),
-                     float(span_s), lo, hi)
+    image, lo, hi = to_u8(db)
+    return Thumbnail(image, np.asarray(freqs)[keep].astype(np.float32), float(span_s), lo, hi)
 
 
 def tokens_thumbnail(tokenizer, tokens, session_index: int = 0, **kwargs) -> Thumbnail | None:

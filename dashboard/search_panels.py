@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keys
 import numpy as np
+import session_data
 import state
 import streamlit as st
 import widgets
@@ -50,7 +51,7 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
             st.markdown(line)
     with right:
         try:
-            states, patch_s = state.window_states(sid)
+            states, patch_s = session_data.window_states(sid)
             tl = explore.concept_timeline(states, None, None, state.text_vector(query), patch_s)
             st.plotly_chart(explore.timeline_figure(tl, explore.short_heading(query, 40)),
                             width="stretch", key="search_timeline")
@@ -59,7 +60,7 @@ def evidence_panel(sid: str, row, query: str | None) -> None:
             for i, r in enumerate(search.top_minutes(tl, 3).itertuples()):
                 if cols[i].button(f"{r.start_min:.1f} min", key=f"search_minute_{i}"):
                     open_viewer(sid, r.start_min * 60.0)
-            regions = state.region_scores(sid, query)
+            regions = session_data.region_scores(sid, query)
             if len(regions):
                 st.caption("Regions: " + (search.laterality(regions) or "one side only"))
                 st.dataframe(regions.round(3), hide_index=True, key="search_regions")

@@ -4,6 +4,7 @@ views/similar_sessions.py)."""
 from __future__ import annotations
 
 import keys
+import session_data
 import state
 import streamlit as st
 import widgets
@@ -78,10 +79,9 @@ def spectrograms(label, upload, query_id, top: list[str]) -> None:
         try:
             if spec is not None:  # an upload's
                 t, fr, p = spec
-                png, span = (explore.spectrogram_png(p),
-                             f"0-{t[-1] / 60:.0f} min, {fr[0]:.0f}-{fr[-1]:.0f} Hz")
+                png, span = explore.spectrogram_png(p), explore.span_label(t[-1], fr[0], fr[-1])
             else:
-                png, span = state.spectrogram_thumbnail(sid)
+                png, span = session_data.spectrogram_thumbnail(sid)
             col.image(png, width="stretch", output_format="PNG", caption=f"{title} · {span}")
         except Exception as exc:  # noqa: BLE001 - e.g. a real cohort whose files moved
             col.warning(explore.error_message(exc))  # a warning: the other panels still show

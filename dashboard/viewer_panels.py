@@ -3,6 +3,7 @@ cursor (a fragment), the events list, left/right spectrograms and the asymmetry 
 EHR, the concept timeline (laid out by views/session_viewer.py)."""
 from __future__ import annotations
 
+import session_data
 import state
 import streamlit as st
 import widgets
@@ -58,7 +59,7 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
     view = {"montage": montage, "window_s": window, "gain_uv": gain, "low_hz": lff,
             "high_hz": hff, "notch_hz": notch}
     try:  # an image, not a chart: it paints in a fraction of a new chart's time (dashboard.md)
-        title, png = state.traces_image(sid, TRACE_PX, start_s=float(st.session_state[START]),
+        title, png = session_data.traces_image(sid, TRACE_PX, start_s=float(st.session_state[START]),
                                         **view)
         st.markdown(f"**{title}**")
         st.image(png, width="stretch", output_format="PNG")  # ("auto" would make it a JPEG)
@@ -76,24 +77,24 @@ def time_panel(sess, spectra, sid: str, gains, windows, page: str, url) -> None:
     t1, t2 = st.columns([1, 4])
     band = t2.radio("Topomap band", list(explore.BANDS), index=2, key="viewer_band",
                     horizontal=True)
-    t1.image(state.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
+    t1.image(session_data.topomap_png(sid, explore.window_at(spectra, start + window / 2), band),
              caption="band power at the cursor", width="stretch")
     _draw_ahead(sess, spectra, sid, start, view, band)
     widgets.url_publish(page, url)
 
 
 def _draw_ahead(sess, spectra, sid: str, start: float, view: dict, band: str) -> None:
-    """Start drawing what the reader likely asks for next (:func:`state.traces_image`): the next
+    """Start drawing what the reader likely asks for next (:func:`session_data.traces_image`): the next
     window (▶) and, when a session is opened, this window in the other montages."""
     window = view["window_s"]
     nxt = explore.clamp_start(start + window, sess.duration_s, window)  # what ▶ will show
     if nxt != start:
-        state.traces_image(sid, TRACE_PX, start_s=nxt, ahead=True, **view)
-        state.topomap_png(sid, explore.window_at(spectra, nxt + window / 2), band, ahead=True)
+        session_data.traces_image(sid, TRACE_PX, start_s=nxt, ahead=True, **view)
+        session_data.topomap_png(sid, explore.window_at(spectra, nxt + window / 2), band, ahead=True)
     if st.session_state.get("_viewer_ahead_id") != sid:
         st.session_state["_viewer_ahead_id"] = sid
         for montage in explore.MONTAGE_LABELS:
-            state.traces_image(sid, TRACE_PX, start_s=start, ahead=True,
+            session_data.traces_image(sid, TRACE_PX, start_s=start, ahead=True,
                                **{**view, "montage": montage})
 
 
@@ -144,7 +145,7 @@ def timeline_panel(sid: str) -> None:
     concept = st.text_input("Concept", "generalized slowing", key="viewer_concept")
     if concept and concept.strip():
         try:
-            states, patch_s = state.window_states(sid)
+            states, patch_s = session_data.window_states(sid)
             tl = explore.concept_timeline(states, None, None, state.text_vector(concept), patch_s)
             st.plotly_chart(explore.timeline_figure(tl, concept.strip()), width="stretch",
                             key="viewer_timeline", on_select="rerun", selection_mode="points")

@@ -99,3 +99,16 @@ def test_thumbnail_png_draws_low_frequencies_at_the_bottom():
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
     assert rgb.shape == (60, 120, 3)
     assert rgb[2].sum() > rgb[-2].sum() + 200 * 120  # Viridis: bright yellow on top, dark below
+
+
+def test_a_store_without_thumbnails_gets_the_same_kind_from_the_signals():
+    from clef.explore import Spectra, span_label, spectra_thumbnail
+
+    freqs = np.arange(0.5, 40.0, 0.25)
+    times = np.arange(2.0, 600.0, 2.0)
+    density = np.full((19, len(times), len(freqs)), 1e-12)  # (channels, windows, freqs)
+    density[:, :, (freqs >= 9) & (freqs < 11)] = 1e-10  # alpha all along
+    th = spectra_thumbnail(Spectra(times, freqs, density, [f"c{i}" for i in range(19)]))
+    assert th.image.shape == (int((freqs <= 30).sum()), THUMB_TIMES) and th.span_s == times[-1]
+    assert 9 <= th.freqs[np.argmax(th.image.mean(axis=1))] < 11
+    assert span_label(th.span_s, th.freqs[0], th.freqs[-1]) == "0-10 min, 0-30 Hz"

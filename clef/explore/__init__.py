@@ -69,7 +69,13 @@ from clef.explore.concepts import (
     timeline_figure,
     window_states,
 )
-from clef.explore.images import spectrogram_png, thumbnail_png, trace_png
+from clef.explore.images import (
+    span_label,
+    spectra_thumbnail,
+    spectrogram_png,
+    thumbnail_png,
+    trace_png,
+)
 from clef.explore.model_page import (
     PROBE_TABLE_ORDER,
     ModelCard,
@@ -278,6 +284,8 @@ __all__ = [
     "session_table",
     "short_heading",
     "similarity_figure",
+    "span_label",
+    "spectra_thumbnail",
     "spectrogram_figure",
     "spectrogram_png",
     "state_similarity",

@@ -11,6 +11,7 @@ import numpy as np
 
 from clef.explore.colours import viridis_lut
 from clef.explore.viewer import TraceWindow, trace_height
+from clef.thumbnails import Thumbnail, thumbnail, to_u8
 
 # The traces' matplotlib figures, reused: free ones per (width, height, derivations), taken by
 # one drawing at a time. (Not per thread: Streamlit runs each script run on a new thread.)
@@ -169,9 +170,7 @@ def spectrogram_png(power_db: np.ndarray, width: int = 320, height: int = 160) -
     z = np.asarray(power_db, dtype=float)
     if z.ndim != 2 or not z.size or not np.isfinite(z).any():
         raise ValueError(f"spectrogram of shape {z.shape} has no finite values to draw")
-    lo, hi = np.nanpercentile(z, [2, 98])
-    u = np.nan_to_num(np.clip((z - lo) / max(hi - lo, 1e-12), 0.0, 1.0))
-    return _viridis_png((u * 255).round().astype(np.uint8), width, height)
+    return _viridis_png(to_u8(z)[0], width, height)
 
 
 def thumbnail_png(thumb, width: int = 320, height: int = 160) -> bytes:
@@ -179,6 +178,17 @@ def thumbnail_png(thumb, width: int = 320, height: int = 160) -> bytes:
     embedding store: no signals read), drawn as :func:`spectrogram_png` draws a spectrogram, at
     ``width`` x ``height`` pixels; returns the PNG file's bytes."""
     return _viridis_png(np.asarray(thumb.image, dtype=np.uint8), width, height)
+
+
+def spectra_thumbnail(spectra) -> Thumbnail:
+    """The thumbnail ``clef embed`` would store, made from a session's :class:`Spectra` (for a
+    store without thumbnails)."""
+    return thumbnail(spectra.density, spectra.freqs, float(spectra.times[-1]))
+
+
+def span_label(span_s: float, f_lo: float, f_hi: float) -> str:
+    """The time and frequency range a spectrogram image spans, e.g. ``0-10 min, 1-30 Hz``."""
+    return f"0-{span_s / 60:.0f} min, {f_lo:.0f}-{f_hi:.0f} Hz"
 
 
 def _viridis_png(u8: np.ndarray, width: int, height: int) -> bytes:

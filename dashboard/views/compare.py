@@ -4,6 +4,7 @@ where the model's states agree minute by minute, and spectra per scalp region.
 from __future__ import annotations
 
 import keys
+import session_data
 import state
 import streamlit as st
 import widgets
@@ -34,8 +35,8 @@ with c2:
 montage = c3.radio("Montage", list(explore.MONTAGE_LABELS), horizontal=True,
                    format_func=explore.MONTAGE_LABELS.get, key="compare_montage")
 try:
-    sess = {s: state.session_signal(s) for s in (a, b)}
-    spec = {s: state.session_spectrogram(s) for s in (a, b)}
+    sess = {s: session_data.session_signal(s) for s in (a, b)}
+    spec = {s: session_data.session_spectrogram(s) for s in (a, b)}
 except Exception as exc:  # noqa: BLE001 - e.g. recordings not available for this cohort
     widgets.show_error(exc, stop=True)
 
@@ -65,11 +66,11 @@ for col, sid, tag in zip(cols, (a, b), ("a", "b")):
 st.subheader("Where they agree")
 left, right = st.columns([3, 2])
 try:
-    (sa, patch_s), (sb, _) = state.window_states(a), state.window_states(b)
+    (sa, patch_s), (sb, _) = session_data.window_states(a), session_data.window_states(b)
     left.plotly_chart(explore.similarity_figure(explore.state_similarity(sa, sb), patch_s, a, b),
                       width="stretch", key="compare_similarity")
 except Exception as exc:  # noqa: BLE001 - the model states may be unavailable
     widgets.show_error(exc, container=left)
 right.markdown("**Per region**: spectral correlation, and B − A band power (dB)")
-right.dataframe(explore.region_similarity(state.session_spectra(a), state.session_spectra(b)),
+right.dataframe(explore.region_similarity(session_data.session_spectra(a), session_data.session_spectra(b)),
                 hide_index=True, width="stretch", key="compare_regions")

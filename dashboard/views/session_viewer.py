@@ -5,6 +5,7 @@ time, montage, window, filters) lives in the URL: `/viewer?session=<id>&t=120` o
 from __future__ import annotations
 
 import keys
+import session_data
 import state
 import streamlit as st
 import viewer_panels
@@ -46,9 +47,9 @@ if st.session_state.get("_viewer_last_id") != sid:  # new session: back to the s
 row = sessions.loc[sessions["session_id"] == sid].iloc[0]
 
 try:
-    sess = state.session_signal(sid)
-    spectra = state.session_spectra(sid)
-    times, freqs, power = state.session_spectrogram(sid)
+    sess = session_data.session_signal(sid)
+    spectra = session_data.session_spectra(sid)
+    times, freqs, power = session_data.session_spectrogram(sid)
 except Exception as exc:  # noqa: BLE001 - e.g. recordings not available for this cohort
     widgets.show_error(exc, stop=True)
 
