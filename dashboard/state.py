@@ -9,6 +9,7 @@ map load once per process (``st.cache_resource``); tables and per-session result
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import sys
@@ -27,11 +28,16 @@ ENV = {"root": "CLEF_BUNDLE", "store": "CLEF_STORE", "index": "CLEF_INDEX",
 
 def bundle_args() -> dict:
     """Bundle paths from CLI args (after ``--``) overriding environment variables."""
+    return dict(_parsed_args(tuple(sys.argv[1:]), tuple(os.environ.get(e) for e in ENV.values())))
+
+
+@functools.lru_cache(maxsize=8)  # parsed once per (arguments, environment): ~1 ms a call
+def _parsed_args(argv: tuple, env: tuple) -> tuple:
     p = argparse.ArgumentParser(add_help=False)
     for name in ENV:
         p.add_argument(f"--{'bundle' if name == 'root' else name}", dest=name, default=None)
-    known, _ = p.parse_known_args(sys.argv[1:])
-    return {k: (getattr(known, k) or os.environ.get(env) or None) for k, env in ENV.items()}
+    known, _ = p.parse_known_args(list(argv))
+    return tuple((k, getattr(known, k) or e or None) for k, e in zip(ENV, env))
 
 
 @st.cache_resource(show_spinner=False)
@@ -40,9 +46,16 @@ def _bundle(root, store, index, checkpoint, cohort, map_) -> Bundle:
                          map=map_)
 
 
+_LOCATED: dict = {}  # bundle_args -> Bundle: a page asks ~10 times a run, at ~2 ms through the cache
+
+
 def bundle() -> Bundle:
     a = bundle_args()
-    return _bundle(a["root"], a["store"], a["index"], a["checkpoint"], a["cohort"], a["map"])
+    key = tuple(a.values())
+    b = _LOCATED.get(key)
+    if b is None:
+        b = _LOCATED[key] = _bundle(*key)
+    return b
 
 
 # Interactive requests are single queries: one thread each is fastest, and Streamlit serves every
@@ -102,14 +115,22 @@ WARM_UP_THREAD = "clef-model-warm-up"
 def limit_native_threads() -> None:
     """Hold every native thread pool (numpy's and scipy's OpenBLAS, OpenMP) at ``THREADS``.
 
-    Called at the start of every script run (under 1 ms; libraries loaded since the last run, such
-    as scipy's own OpenBLAS, are limited as they appear). Multi-threaded BLAS spin-waits on a busy
+    Called at the start of every script run; it looks for thread pools again only when modules
+    were imported since (``threadpoolctl`` walks every loaded library: ~5 ms), so libraries such as
+    scipy's own OpenBLAS are limited as they appear. Multi-threaded BLAS spin-waits on a busy
     machine: MNE's topomap took 0.8 s with 2 OpenBLAS threads vs 0.02 s with 1 on the shared 2-core
     machine of benchmarks/results/dashboard_browser.md.
     """
+    n_modules = len(sys.modules)  # native libraries arrive with imports: none new, nothing to do
+    if _limited["modules"] == n_modules:
+        return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(THREADS)
+    _limited["modules"] = n_modules
+
+
+_limited = {"modules": -1}  # len(sys.modules) when the pools were last limited
 
 
 def warm_up() -> None:
@@ -353,9 +374,7 @@ def query_reading(query: str) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def concept_scores(query: str) -> np.ndarray:
     """Cosine of every session (index row order) with a concept query."""
-    st_ = store()
-    emb = explore.embeddings_in_order(st_, index().session_ids)
-    return explore.concept_scores(emb, text_vector(query))
+    return explore.concept_scores(embeddings(), text_vector(query))
 
 
 @st.cache_data(show_spinner="Reading and embedding the upload…", max_entries=4)
@@ -401,12 +420,16 @@ def report_scores(query: str) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False)
 def _embeddings(store_path: str, index_path: str) -> np.ndarray:
-    return np.asarray(explore.embeddings_in_order(_store(store_path), _index(index_path)
-                                                  .session_ids), dtype=np.float32)
+    # a copy in memory: the store's memory map was read page by page on every query (0.4 s a
+    # concept query at 100k sessions, benchmarks/results/dashboard_browser.md)
+    e = np.array(explore.embeddings_in_order(_store(store_path), _index(index_path).session_ids),
+                 dtype=np.float32)
+    e.setflags(write=False)  # shared between reruns and browser sessions
+    return e
 
 
 def embeddings() -> np.ndarray:
-    """Session embeddings (N, D) in index row order (read-only, shared)."""
+    """Session embeddings (N, D) in index row order (in memory, read-only, shared)."""
     b = bundle()
     return _embeddings(str(b.store), str(b.index))
 

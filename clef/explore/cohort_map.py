@@ -9,7 +9,8 @@ from clef.explore.colours import viridis_lut
 
 IMAGE_MIN = 1_500  # "auto" draws more points than this as an image (+ a hover grid, a sample)
 IMAGE_SAMPLE = 60  # points drawn as points on an image map (to click; a lasso needs none)
-HOVER_CELL_PX = 8  # an image map's hover grid: one cell per this many pixels
+HOVER_CELL_PX = 12  # an image map's hover grid: one cell per this many pixels
+HOVER_GRID_LINES = 2  # lines of a session's hover text the grid keeps (id, age/sex/site; dx)
 IMAGE_PX = (1200, 520)  # the image's size (width, height); Plotly stretches it over the axes
 UNSELECTED = {"marker": {"color": "#c8c8c8", "opacity": 0.3}}  # points outside a selection: grey
 WEBGL_MIN = 2_000  # WebGL (Scattergl) from this many points; SVG below draws faster (measured)
@@ -180,7 +181,8 @@ def _add_points_image(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.nda
 def _add_hover_grid(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
                     hover: np.ndarray, extent: tuple) -> None:
     """An invisible heatmap over an image map: hovering a spot shows its topmost session (the
-    last of ``rows``, in drawing order, in that cell) and how many more lie there."""
+    last of ``rows``, in drawing order, in that cell; :func:`_first_lines` of its hover text) and
+    how many more lie there."""
     nx, ny = IMAGE_PX[0] // HOVER_CELL_PX, IMAGE_PX[1] // HOVER_CELL_PX
     x0, x1, y0, y1 = extent
     ix = np.clip(((x[rows] - x0) / (x1 - x0) * nx).astype(np.int64), 0, nx - 1)
@@ -190,14 +192,21 @@ def _add_hover_grid(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarr
     count = cell.value_counts()
     more = count.reindex(top.to_numpy()).to_numpy() - 1
     text = np.full(nx * ny, "", dtype=object)
-    text[top.to_numpy()] = np.asarray(hover, dtype=object)[rows[top.index.to_numpy()]]
+    text[top.to_numpy()] = [_first_lines(t) for t in
+                            np.asarray(hover, dtype=object)[rows[top.index.to_numpy()]]]
     text[top.to_numpy()] += np.where(more > 0, [f"<br>(+{m} more here)" for m in more], "")
-    z = np.full(nx * ny, np.nan)
+    z = np.full(nx * ny, np.nan, np.float32)
     z[top.to_numpy()] = 1.0
     fig.add_trace(go.Heatmap(
         x=x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx, y=y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny,
         z=z.reshape(ny, nx), text=text.reshape(ny, nx), hovertemplate="%{text}<extra></extra>",
-        hoverongaps=False, opacity=0, showscale=False, name="hover"))
+        hoverongaps=False, opacity=0, showscale=False, name="hover", zsmooth="fast"))
+
+
+def _first_lines(text: str, n: int = HOVER_GRID_LINES) -> str:
+    """The first ``n`` lines (``<br>``-separated) of a hover text: the grid is sent with every
+    figure (~4,000 spots), so it carries the short form; the sample points carry it whole."""
+    return "<br>".join(str(text).split("<br>", n)[:n])
 
 
 def map_view(n_points: int, mode: str = "auto", image_min: int = IMAGE_MIN) -> str:

@@ -215,7 +215,7 @@ def hybrid_results(eeg_scores: np.ndarray, report_scores: np.ndarray, sessions: 
         raise InvalidQuery(f"search mode {mode!r} is not one of {list(SEARCH_MODES)}.")
     eeg = np.asarray(eeg_scores, dtype=np.float64)
     depth = max(100, int(k))
-    fused = fuse(eeg, report_scores, sessions["session_id"].to_numpy(), k=len(eeg), mask=mask,
+    fused = fuse(eeg, report_scores, sessions["session_id"], k=len(eeg), mask=mask,
                  depth=depth)
     if mode == "eeg":
         fused = fused[fused["eeg_rank"] > 0].sort_values("eeg_rank", kind="stable")
