@@ -69,11 +69,14 @@ def _add_category_traces(fig: go.Figure, scatter, x: np.ndarray, y: np.ndarray, 
 def _category_levels(color: pd.Series) -> tuple[np.ndarray, dict[str, str]]:
     """Each point's colour level (the ``MAX_CATEGORIES`` commonest, the rest "other") and the
     levels' colours in descending frequency ("other", "n/a", "unlabelled" grey)."""
-    lab = color.astype("string").fillna("n/a").to_numpy(dtype=object)
-    counts = pd.Series(lab).value_counts()
-    keep = set(counts.index[:MAX_CATEGORIES])
-    lab = np.where(pd.Series(lab).isin(keep).to_numpy(), lab, "other")
-    order = list(counts.index[:MAX_CATEGORIES]) + (["other"] if len(counts) > MAX_CATEGORIES
+    codes, uniq = pd.factorize(color.astype("string").fillna("n/a"))  # (n,), (levels,)
+    uniq = np.asarray(uniq, dtype=object)
+    counts = np.bincount(codes, minlength=len(uniq))
+    ranked = np.argsort(-counts, kind="stable")  # commonest first; ties in order of appearance
+    kept = np.zeros(len(uniq), bool)
+    kept[ranked[:MAX_CATEGORIES]] = True
+    lab = np.where(kept, uniq, "other")[codes]
+    order = list(uniq[ranked[:MAX_CATEGORIES]]) + (["other"] if len(uniq) > MAX_CATEGORIES
                                                    else [])
     return lab, {str(level): "#b0b0b0" if level in ("other", "n/a", "unlabelled")
                  else CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
@@ -106,7 +109,8 @@ def _point_codes(color: pd.Series | None, n: int, cats: tuple | None
     index = {k: i + 1 for i, k in enumerate(colours)}
     for k, i in index.items():
         palette[i] = hex_to_rgb(colours[k])
-    return pd.Series(levels).map(index).to_numpy(np.uint8), palette
+    codes, uniq = pd.factorize(levels)  # each distinct level looked up once
+    return np.array([index[u] for u in uniq], np.uint8)[codes], palette
 
 
 def points_image(x: np.ndarray, y: np.ndarray, codes: np.ndarray, palette: np.ndarray,

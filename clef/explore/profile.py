@@ -46,13 +46,14 @@ def selection_mask(session_ids: pd.Series | Sequence[str], selected) -> np.ndarr
     np.ndarray
         bool, (n_sessions,).
     """
-    ids = pd.Index(np.asarray(session_ids, dtype=object))
     arr = np.asarray(list(selected) if not isinstance(selected, np.ndarray) else selected)
     if arr.dtype == bool:
-        if arr.shape != (len(ids),):
+        if arr.shape != (len(session_ids),):
             raise ValueError(f"selected: boolean mask has shape {arr.shape}, expected "
-                             f"({len(ids)},). Fix: pass one flag per session or a list of ids.")
+                             f"({len(session_ids)},). Fix: pass one flag per session or a list "
+                             "of ids.")
         return arr
+    ids = pd.Index(np.asarray(session_ids, dtype=object))
     return np.asarray(ids.isin(arr.astype(object)), dtype=bool)
 
 
@@ -105,7 +106,7 @@ def _fdr(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def _explode_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _explode_lists(values: pd.Series) -> tuple[np.ndarray, pd.Categorical]:
     """(row positions, items) of a list-valued column; an item repeated in one row counts once."""
     vals = values.to_numpy(dtype=object)
     is_list = np.fromiter((isinstance(v, (list, tuple, np.ndarray)) for v in vals), bool,
@@ -113,7 +114,8 @@ def _explode_lists(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ex = pd.Series(np.where(is_list, vals, None), index=np.arange(len(vals))).explode().dropna()
     pairs = pd.DataFrame({"pos": ex.index.to_numpy(np.int64), "item": ex.astype(str).to_numpy()})
     pairs = pairs.drop_duplicates()
-    return pairs["pos"].to_numpy(np.int64), pairs["item"].to_numpy(dtype=object)
+    # categorical: each profile factorizes the items again, which a Categorical makes cheap
+    return pairs["pos"].to_numpy(np.int64), pd.Categorical(pairs["item"].to_numpy(dtype=object))
 
 
 @dataclass
@@ -209,14 +211,14 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         if col in lists:
             pos, items = (exploded[col] if exploded is not None and col in exploded
                           else _explode_lists(sessions[col]))
+            codes, uniq = pd.factorize(items)  # (pairs,), (items,)
         else:
-            vals = sessions[col]
-            keep = vals.notna().to_numpy()
-            pos = np.flatnonzero(keep)
-            items = vals[keep].astype(str).to_numpy()
-        if items.size == 0:
+            codes, uniq = pd.factorize(sessions[col])  # (n,); -1: missing
+            pos = np.flatnonzero(codes >= 0)
+            codes = codes[pos]
+        if len(codes) == 0:
             continue
-        codes, uniq = pd.factorize(items)
+        uniq = np.asarray(uniq, dtype=object).astype(str)
         in_sel = sel[pos]
         a = np.bincount(codes[in_sel], minlength=len(uniq))
         c = np.bincount(codes[~in_sel], minlength=len(uniq))
