@@ -280,6 +280,28 @@ def filter_choices() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
+def _color_options(index_path: str, map_path: str | None) -> dict:
+    return explore.color_options(_sessions(index_path, map_path), _labels(index_path))
+
+
+def color_options() -> dict:
+    """The map's colour-by choices (:func:`clef.explore.color_options`), once per bundle."""
+    return _color_options(*_table_key())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _color_values(index_path: str, map_path: str | None, source: str) -> pd.Series:
+    return explore.color_values(source, _sessions(index_path, map_path), _labels(index_path))
+
+
+def color_values(source: str) -> pd.Series:
+    """Colour values of a :func:`color_options` source in :func:`sessions` row order, once per
+    source (a task's labels are looked up by session id: ~50 ms at 100k sessions). Shared: do
+    not modify."""
+    return _color_values(*_table_key(), source)
+
+
+@st.cache_resource(show_spinner=False)
 def _hover(index_path: str, map_path: str | None) -> np.ndarray:
     return explore.hover_text(_sessions(index_path, map_path))
 

@@ -19,8 +19,7 @@ if "x" not in sessions.columns:
     st.warning("This bundle has no cohort map (no `map/` folder inside the index). Fit one with "
                "`clef map --index INDEX` (or `clef index`, which fits it by default).")
     st.stop()
-labels = state.labels()
-options = explore.color_options(sessions, labels)
+options = state.color_options()
 CONCEPT = "concept score…"
 
 COLOURS = ["(none)", CONCEPT, *options]
@@ -50,7 +49,7 @@ try:
         color, color_name = explore.as_series(state.concept_scores(concept)), concept
         color_key = f"concept:{concept}"
     elif color_by in options:
-        color, color_name = explore.color_values(options[color_by], sessions, labels), color_by
+        color, color_name = state.color_values(options[color_by]), color_by
         color_key = options[color_by]
 except Exception as exc:  # noqa: BLE001 - bad query: tell the user, keep the map
     widgets.show_error(exc)
