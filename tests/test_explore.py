@@ -261,6 +261,24 @@ def test_map_figure_scatter_categories_and_customdata():
     assert len(cont.data) == 1 and cont.data[0].marker.showscale
 
 
+def test_map_colour_levels_keep_the_commonest():
+    n_levels = explore.cohort_map.MAX_CATEGORIES + 3
+    counts = np.arange(n_levels, 0, -1) * 3  # level i is the i-th commonest
+    values = pd.Series(np.repeat([f"L{i}" for i in range(n_levels)], counts)).sample(
+        frac=1, random_state=0).reset_index(drop=True)
+    values.iloc[:2] = None
+    labs, colours = explore.cohort_map._category_levels(values)
+    kept = [f"L{i}" for i in range(explore.cohort_map.MAX_CATEGORIES)]
+    assert list(colours) == kept + ["other"]
+    expected = values.fillna("n/a").where(values.fillna("n/a").isin(kept), "other")
+    assert list(labs) == expected.tolist()
+    codes, palette = explore.cohort_map._point_codes(values, len(values),
+                                                     (labs, colours))
+    for i in (0, 5, 99):  # each point's palette entry is its level's colour
+        want = colours[labs[i]].lstrip("#")
+        assert bytes(palette[codes[i]]).hex() == want.lower()
+
+
 def test_map_figure_density_view():
     coords = _coords(3000)
     fig = explore.map_figure(coords, mode="density", sample=500)
@@ -306,7 +324,8 @@ def test_map_figure_image_draws_every_point_under_a_sample():
     coords["x"] = np.where(np.arange(n) < n // 2, coords["x"] * 0.3, coords["x"] * 0.3 + 7)
     site = pd.Series(np.where(np.arange(n) < n // 2, "A", "B"))
     site.iloc[5] = "rare"  # one session: its level keeps a legend entry without sampled points
-    hover = np.array([f"session {i}" for i in range(n)], dtype=object)
+    hover = np.array([f"session {i}<br>dx: G40<br><i>report {i}</i>" for i in range(n)],
+                     dtype=object)
     fig = explore.map_figure(coords, color=site, color_name="site", hover=hover)
     assert len(fig.layout.images) == 1  # "auto" above IMAGE_MIN points
     points = [tr for tr in fig.data if tr.type != "heatmap"]
@@ -321,6 +340,10 @@ def test_map_figure_image_draws_every_point_under_a_sample():
         cell = text[np.abs(gy - coords["y"][i]).argmin(), np.abs(gx - coords["x"][i]).argmin()]
         assert cell.startswith("session "), cell
     filled = text[text != ""]
+    # the grid carries a session's first two hover lines (the sample points carry all of it)
+    assert all(t.split("<br>")[1] == "dx: G40" and "report" not in t for t in filled)
+    sample_text = [t for tr in points if tr.text is not None for t in tr.text]
+    assert sample_text and all(t.endswith("</i>") for t in sample_text)
     shown = sum(1 + (int(t.split("(+")[1].split()[0]) if "(+" in t else 0) for t in filled)
     assert shown == n  # each session is on top of its spot or counted under another
     img = _image(fig)

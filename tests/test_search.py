@@ -70,6 +70,12 @@ def test_fusion_ranks_and_sources():
     assert "s2" in out["session_id"].tolist()
     masked = search.fuse(eeg, rep, IDS, k=5, mask=np.array([0, 1, 1, 1, 1], bool))
     assert "s0" not in masked["session_id"].tolist()
+    # ids as a Series (Arrow strings, a shuffled index): taken by position, as str
+    ids = pd.Series(IDS, index=[4, 2, 0, 3, 1], dtype="string[pyarrow]")
+    for got in (search.fuse(eeg, rep, ids, k=5, depth=2),
+                search.single_source(eeg, ids, k=5)):
+        assert got["session_id"].tolist() == [IDS[r] for r in got["row"]]
+        assert all(type(s) is str for s in got["session_id"])
 
 
 def test_percentile_and_ranks():
