@@ -366,14 +366,19 @@ NOTES = """## Choices (what was measured, what was kept)
 
 - **Map drawing.** Above `clef.explore.IMAGE_MIN` = 1,500 sessions ("auto" view) the map is
   drawn as an image: every session a small disc in a paletted PNG (`explore.points_image`, in the
-  same colours as the legend), under an invisible 8-pixel hover grid (a Plotly `Heatmap` with
-  opacity 0 that names the topmost session of each spot and how many more lie there) and
+  same colours as the legend), under an invisible 12-pixel hover grid (a Plotly `Heatmap` with
+  opacity 0 that names the topmost session of each spot, by the first two lines of its hover
+  text, and how many more lie there: 215 KB of figure where an 8-pixel grid with whole hover
+  texts sent 660 KB with every colour change and lasso) and
   `IMAGE_SAMPLE` = 60 SVG points (to click one; a lasso's shape reaches the server with or
   without points under it). Measured in Chromium at 10k sessions, a colour change took ~1.3-1.5 s
   with 10,000 WebGL points, ~1.5-1.9 s with the image under 1,500 SVG points, 0.67 s with 400 and
   0.57 s with 300 points (each 100 SVG points cost ~0.1 s in the page), 0.39-0.57 s with 200, and
   0.44-0.46 s with 60 against 0.62-0.69 s with 200 (two alternating pairs, 2026-12-03 night). A lasso on the image map is shown by a fresh
-  chart with the unselected sessions grey (the image cannot grey them itself). "scatter" draws
+  chart with the unselected sessions grey (the image cannot grey them itself). Plotly (the copy
+  Streamlit bundles) reports a lasso only when its selection throttle (`SELECTDELAY`, 100 ms)
+  fires after the mouse is released: a Chromium trace shows the page idle for ~90 ms after the
+  `mouseup` before the selection is sent, so about 0.1 s of every lasso is Plotly's. "scatter" draws
   every session as a point (WebGL `Scattergl` from `clef.explore.WEBGL_MIN` = 2,000, SVG below);
   "density" is a log-count `Heatmap` of a 200 x 200 `histogram2d` under a 5,000-point subsample.
   Lasso/box selections are resolved on the server against every session's coordinates
@@ -405,7 +410,10 @@ NOTES = """## Choices (what was measured, what was kept)
   are `st.cache_resource`: the `st.cache_data` pickle round trip of the session table (rows above)
   would cost more than the whole target per call. Small tables (task list) and per-query results
   (text embeddings, concept scores, spectrograms, a session's signals) are `st.cache_data`. The
-  map's hover text, highlight mask and figure are `st.cache_resource` too (figure keyed by bundle,
+  session embeddings are held in memory (a concept query over the store's memory map paged it in
+  again: 0.4 s at 100k sessions), and the map's colour options and values (a task colouring looks
+  its labels up by session id), hover text, highlight mask and figure are `st.cache_resource` too
+  (figure keyed by bundle,
   colouring, view and a digest of the highlighted ids): a rerun that does not change the map only
   pays `st.plotly_chart`'s to_dict + JSON ("every rerun" rows above).
 - **Threads.** The dashboard sets torch and FAISS to one thread (`CLEF_DASHBOARD_THREADS`): the

@@ -194,10 +194,28 @@ def scores_panel(query, scores, sessions, labels) -> None:
             widgets.show_error(exc)
 
 
-@st.fragment
-def discordance_tab(sessions, labels) -> None:
-    """Report-EEG discordance, as a fragment: its widgets rerun this tab only."""
-    mentions = state.report_mentions()
+MENTIONS_POLL_S = 2.0  # how often the discordance tab looks whether the reports have been read
+
+
+def discordance(sessions, labels) -> None:
+    """The discordance tab as a fragment (its widgets rerun this tab only) that, while the reports
+    are being read in the background, looks again every :data:`MENTIONS_POLL_S` seconds."""
+    reading = state.report_mentions_if_read() is None
+    st.fragment(discordance_tab, run_every=MENTIONS_POLL_S if reading else None)(
+        sessions, labels, reading)
+
+
+def discordance_tab(sessions, labels, polling: bool = False) -> None:
+    """Report-EEG discordance; ``polling``: this fragment reruns on a timer until the reports
+    are read, and then reruns the page once (which stops the timer)."""
+    mentions = state.report_mentions_if_read()
+    if mentions is None:
+        st.info(f"Reading which findings each of the {len(sessions):,} reports names (about a "
+                "minute per 100,000 sessions, once per server start); this tab fills in by "
+                "itself. The other tabs work meanwhile.")
+        return
+    if polling:
+        st.rerun()  # the whole page: the next run draws this tab without the timer
     choices = explore.finding_choices(state.task_info(), mentions.columns)
     if not choices:
         st.info("This bundle has no finding tasks the report reader knows.")

@@ -14,6 +14,7 @@ import hashlib
 import os
 import sys
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -470,17 +471,37 @@ def null_stats() -> np.ndarray:
     return _null_stats(str(b.store), str(b.index), str(b.checkpoint))
 
 
-@st.cache_resource(show_spinner="Reading which findings each report names…")
-def _report_mentions(index_path: str) -> pd.DataFrame:
+# Reading every report for findings takes ~1 min at 100k sessions: it runs on a background thread
+# (one per process, started by the first page that asks), so a page shows the rest meanwhile.
+_MENTIONS: dict[str, Future] = {}  # index folder -> its report mentions, being read or read
+_MENTIONS_LOCK = threading.Lock()
+_MENTIONS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clef-report-mentions")
+
+
+def _mentions_future(index_path: str) -> Future:
     from clef.search import report_mentions
 
-    s = _index(index_path).sessions
-    return report_mentions(s["report"] if "report" in s else [None] * len(s), s["session_id"])
+    with _MENTIONS_LOCK:
+        fut = _MENTIONS.get(index_path)
+        if fut is None or (fut.done() and fut.exception() is not None):  # a failure: try again
+            s = _index(index_path).sessions  # read here: the thread calls no Streamlit function
+            reports = s["report"].tolist() if "report" in s else [None] * len(s)
+            fut = _MENTIONS[index_path] = _MENTIONS_POOL.submit(
+                report_mentions, reports, s["session_id"].astype(str).tolist())
+    return fut
 
 
 def report_mentions() -> pd.DataFrame:
-    """0/1 findings affirmed by each report (index row order, one column per finding)."""
-    return _report_mentions(str(bundle().index))
+    """0/1 findings affirmed by each report (index row order, one column per finding); waits
+    for them when they are still being read (:func:`report_mentions_if_read`)."""
+    return _mentions_future(str(bundle().index)).result()
+
+
+def report_mentions_if_read() -> pd.DataFrame | None:
+    """:func:`report_mentions` when read, else None; the first call starts reading them on a
+    background thread. A reading that failed raises its error (the next call tries again)."""
+    fut = _mentions_future(str(bundle().index))
+    return fut.result() if fut.done() else None
 
 
 def bundle_summary() -> dict:

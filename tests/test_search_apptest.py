@@ -199,3 +199,22 @@ def test_marked_result_reaches_the_concept_tab(page):
     page.button(key="search_mark_neg").click().run()
     _ok(page)
     assert page.multiselect(key=keys.CONCEPT_NEGATIVES).value == [ids[1]]
+
+
+def test_discordance_tab_fills_in_once_the_reports_are_read(page):
+    """The reports are read for findings on a background thread: the page does not wait for
+    them (a minute at 100k sessions); the tab says so, then shows the discordance table."""
+    import state  # dashboard/, on sys.path while the app runs
+
+    reading = [i for i in page.info if "Reading which findings" in i.value]
+    mentions = state._mentions_future(str(state.bundle().index)).result(timeout=120)
+    assert reading or mentions is not None  # (a quick reader may be done by the first run)
+    page.run()
+    _ok(page)
+    assert not any("Reading which findings" in i.value for i in page.info)
+    finding = page.selectbox(key="disc_finding")
+    table = next(d.value for d in page.dataframe if "report" in d.value.columns
+                 and "found by" not in d.value.columns)
+    assert len(table) > 0 and finding.value in mentions.columns
+    assert any(h.value.endswith(search.DIRECTIONS[page.radio(key="disc_direction").value])
+               for h in page.subheader)

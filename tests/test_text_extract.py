@@ -91,3 +91,20 @@ def test_extractor_against_synthetic_oracle():
     m = measure_extractor(test, oracle[oracle["category"] == "finding"]).set_index("concept")
     assert m.loc["micro", "precision"] > 0.9 and m.loc["micro", "recall"] > 0.8
     assert m.loc["micro", "n_true"] > 50
+
+
+def test_label_frame_reads_each_distinct_report_once(ex, monkeypatch):
+    reports = ["Frequent left temporal sharp waves.", "Normal awake EEG.",
+               "Frequent left temporal sharp waves.", "No epileptiform discharges.",
+               "Normal awake EEG."]
+    one_by_one = pd.DataFrame([ex.labels(r) for r in reports],
+                              columns=list(ex.synonyms)).astype("int8")
+    read = []
+    labels = ex.labels
+    monkeypatch.setattr(ex, "labels", lambda r, **kw: read.append(r) or labels(r, **kw))
+    frame = ex.label_frame(reports, index=[f"s{i}" for i in range(5)])
+    assert sorted(read) == sorted(set(reports))  # three distinct reports, read once each
+    assert frame.index.tolist() == [f"s{i}" for i in range(5)]
+    assert (frame.dtypes == "int8").all() and frame.values.any()
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), one_by_one)
+    assert ex.label_frame(reports).index.tolist() == list(range(5))

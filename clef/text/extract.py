@@ -228,8 +228,11 @@ class ConceptExtractor:
         uncertain : int
             See :meth:`labels`.
         """
-        rows = [self.labels(r, uncertain=uncertain) for r in reports]
-        return pd.DataFrame(rows, index=index, columns=list(self.synonyms)).astype("int8")
+        first: dict = {}  # each distinct report read once (templated normal reports repeat)
+        which = np.fromiter((first.setdefault(r, len(first)) for r in reports), np.int64)
+        rows = [self.labels(r, uncertain=uncertain) for r in first]
+        out = pd.DataFrame(rows, columns=list(self.synonyms)).astype("int8").iloc[which]
+        return out.set_axis(pd.RangeIndex(len(which)) if index is None else pd.Index(index))
 
 
 def measure_extractor(sessions_df: pd.DataFrame, oracle_df: pd.DataFrame,

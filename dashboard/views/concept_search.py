@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import state
 import streamlit as st
-from search_panels import discordance_tab, fewshot_tab, search_tab
+from search_panels import discordance, fewshot_tab, search_tab
 
 st.title("Concept search")
 _sessions, _labels = state.sessions(), state.labels()
@@ -12,6 +12,6 @@ t1, t2, t3 = st.tabs(["Search", "Report–EEG discordance", "Concept from exampl
 with t1:
     search_tab(_sessions, _labels)
 with t2:
-    discordance_tab(_sessions, _labels)
+    discordance(_sessions, _labels)
 with t3:
     fewshot_tab(_sessions, _labels)
