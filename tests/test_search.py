@@ -47,6 +47,22 @@ def test_keyword_reads_negation_sections_and_abbreviations(index):
     assert hits["session_id"].iloc[0] == "s3"
 
 
+def test_keyword_index_reads_a_repeated_report_once(monkeypatch):
+    import clef.search.keyword as kw
+
+    split = []
+    monkeypatch.setattr(kw, "split_statements", lambda r: split.append(r) or
+                        __import__("clef.text.statements", fromlist=["x"]).split_statements(r))
+    reports = REPORTS + [REPORTS[0], REPORTS[3], None]  # s5, s6 repeat s0, s3 word for word
+    idx = search.ReportIndex([f"s{i}" for i in range(len(reports))], reports)
+    assert sorted(split) == sorted({r for r in reports if isinstance(r, str)})
+    for q in ("LPDs", "sharp waves at T3", "no LPDs"):
+        s = idx.scores(q)
+        assert s[5] == s[0] and s[6] == s[3] and s[7] == 0, q
+    assert idx.has_report.tolist() == [True, True, False, True, True, True, True, False]
+    assert set(idx.search("LPDs")["session_id"]) == {"s0", "s5"}
+
+
 def test_keyword_mask_and_errors(index):
     mask = np.array([False, True, True, True, True])
     assert index.search("LPDs", mask=mask).empty

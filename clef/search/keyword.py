@@ -8,8 +8,9 @@ clinicians type them (:func:`clef.text.queries.parse_query`: "LPDs", "T3", "L te
 
 Why ``bm25s``: at 100k reports a query takes 7 ms (median, this class) against 62 ms for SQLite
 FTS5 and 159 ms for ``rank-bm25`` on the same reports (``benchmarks/search.py``, results in
-``benchmarks/results/search.md``). Building the index for 100k reports takes ~76 s (statement
-splitting), once per process.
+``benchmarks/results/search.md``). Building the index for 100k distinct reports takes ~76 s
+(statement splitting), once per process; a report repeated word for word (templated normal
+reports) is split once.
 """
 from __future__ import annotations
 
@@ -147,12 +148,15 @@ class ReportIndex:
         if len(reports) != len(self.session_ids):
             raise ValueError(f"{len(reports)} reports for {len(self.session_ids)} sessions. Fix: "
                              "pass one report (or None) per session.")
-        aff: list[list[str]] = []
-        neg: list[list[str]] = []
+        terms: dict = {}  # report text -> (affirmed, negated) terms: each distinct report read once
         for r in reports:
-            stmts = split_statements(r) if isinstance(r, str) else []
-            aff.append(statement_terms(" ".join(s.text for s in stmts if s.affirmed)))
-            neg.append(statement_terms(" ".join(s.text for s in stmts if not s.affirmed)))
+            if isinstance(r, str) and r not in terms:
+                stmts = split_statements(r)
+                terms[r] = (statement_terms(" ".join(s.text for s in stmts if s.affirmed)),
+                            statement_terms(" ".join(s.text for s in stmts if not s.affirmed)))
+        none: tuple[list[str], list[str]] = ([], [])
+        aff = [terms.get(r, none)[0] if isinstance(r, str) else [] for r in reports]
+        neg = [terms.get(r, none)[1] if isinstance(r, str) else [] for r in reports]
         self.has_report = np.array([bool(a or n) for a, n in zip(aff, neg)])
         self.vocabulary = frozenset(w for d in (*aff, *neg) for w in d)
         self._parts = {}
