@@ -268,6 +268,11 @@ def run_size(bundle: Path, repeats: int, log: Path,
                 q = page.get_by_label("Describe what you are looking for")
                 q.wait_for()
                 _idle(page)
+                # the reports' keyword index is built in the background meanwhile (the EEG
+                # ranks alone until then): time fused rankings
+                page.wait_for_function("() => !document.body.innerText.includes("
+                                       "'Indexing the words of')", timeout=TIMEOUT_MS)
+                _idle(page)
                 queries = ["generalized slowing", "left temporal sharp waves", "burst suppression",
                            "frontal intermittent rhythmic delta", "benzodiazepine effect",
                            "photic driving", "triphasic waves", "posterior dominant rhythm 9 Hz"]

@@ -2,6 +2,7 @@
 few-shot concepts (laid out by views/concept_search.py)."""
 from __future__ import annotations
 
+import background
 import keys
 import numpy as np
 import session_data
@@ -74,6 +75,11 @@ SEARCH_URL = [explore.UrlBinding("q", "search_query", str, "")]  # the typed que
 @st.fragment
 def search_tab(sessions, labels) -> None:
     """The search tab, as a fragment: a new query reruns this tab only, not the other two."""
+    rindex = background.report_index_if_built()  # None while it is being built
+    if rindex is None:
+        st.info(f"Indexing the words of {len(sessions):,} reports (about a minute per 100,000, "
+                "once per server start): until then the EEG model ranks alone. The page updates "
+                "by itself.")
     widgets.url_restore("search", SEARCH_URL)
     pick = st.pills("Workshop examples", explore.example_queries(), key="search_example")
     if pick and st.session_state.get("_search_last_pick") != pick:
@@ -114,20 +120,16 @@ def search_tab(sessions, labels) -> None:
             rep = np.zeros(len(scores), np.float32)
             title, query, mode = f"saved concept “{concept.name}”", None, "eeg"
         else:
-            scores, rep = state.concept_scores(query), state.report_scores(query)
+            scores = state.concept_scores(query)
+            rep = rindex.scores(query) if rindex is not None else np.zeros(len(scores),
+                                                                           np.float32)
+            mode = mode if rindex is not None else "eeg"
             title = f"“{explore.short_heading(query)}”"
     except Exception as exc:  # noqa: BLE001 - bad query or filter: message, page keeps working
         widgets.show_error(exc)
         return
     if not use_concept:
-        hits = int(((rep > 0) & (mask if mask is not None else True)).sum())
-        known = search.is_known_query(query, state.report_index().known_terms(query))
-        level, text = explore.trust_message(search.match_strength(scores, state.null_stats()),
-                                            hits, known)
-        {"warning": st.warning, "info": st.info}.get(level, st.caption)(text)
-        reading = state.query_reading(query)
-        if reading:
-            st.caption(reading)
+        query_notes(query, scores, rep, mask, rindex)
     results = explore.hybrid_results(scores, rep, sessions, k=k, mask=mask, mode=mode)
     st.subheader(f"Top {len(results)} sessions for {title}")
     if results.empty:
@@ -163,6 +165,20 @@ def search_tab(sessions, labels) -> None:
         scores_panel(query, scores, sessions, labels)
 
 
+def query_notes(query: str, scores, rep, mask, rindex) -> None:
+    """How far to trust a query's ranking (``rindex``, the reports' keyword index, None while it
+    is built: then the tab says so above and the EEG ranks alone), and how it was read."""
+    if rindex is not None:
+        hits = int(((rep > 0) & (mask if mask is not None else True)).sum())
+        known = search.is_known_query(query, rindex.known_terms(query))
+        level, text = explore.trust_message(search.match_strength(scores, state.null_stats()),
+                                            hits, known)
+        {"warning": st.warning, "info": st.info}.get(level, st.caption)(text)
+    reading = state.query_reading(query)
+    if reading:
+        st.caption(reading)
+
+
 def scores_panel(query, scores, sessions, labels) -> None:
     ev = explore.query_evaluation(query, scores, sessions, labels, state.task_info())
     c1, c2 = st.columns([2, 1])
@@ -194,28 +210,32 @@ def scores_panel(query, scores, sessions, labels) -> None:
             widgets.show_error(exc)
 
 
-MENTIONS_POLL_S = 2.0  # how often the discordance tab looks whether the reports have been read
+POLL_S = 2.0  # how often a page waiting for work in the background looks whether it is done
 
 
-def discordance(sessions, labels) -> None:
-    """The discordance tab as a fragment (its widgets rerun this tab only) that, while the reports
-    are being read in the background, looks again every :data:`MENTIONS_POLL_S` seconds."""
-    reading = state.report_mentions_if_read() is None
-    st.fragment(discordance_tab, run_every=MENTIONS_POLL_S if reading else None)(
-        sessions, labels, reading)
+def rerun_on_progress(status) -> None:
+    """While ``status()`` (a tuple of bools: which background jobs are done) holds a False, a
+    fragment on a :data:`POLL_S` timer that reruns the page when it changes (the run after the
+    last job draws no timer)."""
+    now = status()
+    if not all(now):
+        st.fragment(_rerun_if_changed, run_every=POLL_S)(status, now)
 
 
-def discordance_tab(sessions, labels, polling: bool = False) -> None:
-    """Report-EEG discordance; ``polling``: this fragment reruns on a timer until the reports
-    are read, and then reruns the page once (which stops the timer)."""
-    mentions = state.report_mentions_if_read()
+def _rerun_if_changed(status, before: tuple) -> None:
+    if status() != before:
+        st.rerun()
+
+
+@st.fragment
+def discordance_tab(sessions, labels) -> None:
+    """Report-EEG discordance, as a fragment: its widgets rerun this tab only."""
+    mentions = background.report_mentions_if_read()
     if mentions is None:
         st.info(f"Reading which findings each of the {len(sessions):,} reports names (about a "
                 "minute per 100,000 sessions, once per server start); this tab fills in by "
                 "itself. The other tabs work meanwhile.")
         return
-    if polling:
-        st.rerun()  # the whole page: the next run draws this tab without the timer
     choices = explore.finding_choices(state.task_info(), mentions.columns)
     if not choices:
         st.info("This bundle has no finding tasks the report reader knows.")

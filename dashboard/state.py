@@ -14,7 +14,6 @@ import hashlib
 import os
 import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -422,25 +421,6 @@ def neighbour_reference(k: int = 10) -> np.ndarray:
 
 # ---- search (issue 17): keyword index, null distribution, report mentions, region scores ----
 
-@st.cache_resource(show_spinner="Indexing the reports…")
-def _report_index(index_path: str):
-    from clef.search import ReportIndex
-
-    s = _index(index_path).sessions
-    return ReportIndex(s["session_id"], s["report"] if "report" in s else [None] * len(s))
-
-
-def report_index():
-    """BM25 index of the reports (:class:`clef.search.ReportIndex`), in index row order."""
-    return _report_index(str(bundle().index))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def report_scores(query: str) -> np.ndarray:
-    """BM25 score of every session's report for a query (index row order)."""
-    return report_index().scores(query)
-
-
 @st.cache_resource(show_spinner=False)
 def _embeddings(store_path: str, index_path: str) -> np.ndarray:
     # a copy in memory: the store's memory map was read page by page on every query (0.4 s a
@@ -469,39 +449,6 @@ def null_stats() -> np.ndarray:
     per bundle (:func:`clef.search.top_lift`)."""
     b = bundle()
     return _null_stats(str(b.store), str(b.index), str(b.checkpoint))
-
-
-# Reading every report for findings takes ~1 min at 100k sessions: it runs on a background thread
-# (one per process, started by the first page that asks), so a page shows the rest meanwhile.
-_MENTIONS: dict[str, Future] = {}  # index folder -> its report mentions, being read or read
-_MENTIONS_LOCK = threading.Lock()
-_MENTIONS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clef-report-mentions")
-
-
-def _mentions_future(index_path: str) -> Future:
-    from clef.search import report_mentions
-
-    with _MENTIONS_LOCK:
-        fut = _MENTIONS.get(index_path)
-        if fut is None or (fut.done() and fut.exception() is not None):  # a failure: try again
-            s = _index(index_path).sessions  # read here: the thread calls no Streamlit function
-            reports = s["report"].tolist() if "report" in s else [None] * len(s)
-            fut = _MENTIONS[index_path] = _MENTIONS_POOL.submit(
-                report_mentions, reports, s["session_id"].astype(str).tolist())
-    return fut
-
-
-def report_mentions() -> pd.DataFrame:
-    """0/1 findings affirmed by each report (index row order, one column per finding); waits
-    for them when they are still being read (:func:`report_mentions_if_read`)."""
-    return _mentions_future(str(bundle().index)).result()
-
-
-def report_mentions_if_read() -> pd.DataFrame | None:
-    """:func:`report_mentions` when read, else None; the first call starts reading them on a
-    background thread. A reading that failed raises its error (the next call tries again)."""
-    fut = _mentions_future(str(bundle().index))
-    return fut.result() if fut.done() else None
 
 
 def bundle_summary() -> dict:

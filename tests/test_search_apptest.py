@@ -35,8 +35,19 @@ def page(bundle_root, monkeypatch, tmp_path):
     at.run()
     at.switch_page("views/concept_search.py")
     at.run()
-    _ok(at)
+    _reports_read(at)
     return at
+
+
+def _reports_read(at) -> None:
+    """Wait for the reports' keyword index and findings (read on a background thread; the page
+    reruns by itself in a browser), then run the page again."""
+    import background  # dashboard/, on sys.path while the app runs
+
+    background.report_index()
+    background.report_mentions()
+    at.run()
+    _ok(at)
 
 
 def _ok(at) -> None:
@@ -204,17 +215,52 @@ def test_marked_result_reaches_the_concept_tab(page):
 def test_discordance_tab_fills_in_once_the_reports_are_read(page):
     """The reports are read for findings on a background thread: the page does not wait for
     them (a minute at 100k sessions); the tab says so, then shows the discordance table."""
-    import state  # dashboard/, on sys.path while the app runs
+    import threading
 
-    reading = [i for i in page.info if "Reading which findings" in i.value]
-    mentions = state._mentions_future(str(state.bundle().index)).result(timeout=120)
-    assert reading or mentions is not None  # (a quick reader may be done by the first run)
+    import background  # dashboard/, on sys.path while the app runs
+    import state
+
+    index_path = str(state.bundle().index)
+    release = threading.Event()
+    background._POOL.submit(release.wait, 60)  # the one background thread is busy
+    background._JOBS.pop(("report mentions", index_path))  # so they are read again, after it
+    try:
+        _query(page, "generalized slowing")  # the search tab works meanwhile
+        assert any("Reading which findings" in i.value for i in page.info)
+        assert len(_results(page)) > 0
+    finally:
+        release.set()
+    mentions = background.report_mentions()
     page.run()
     _ok(page)
     assert not any("Reading which findings" in i.value for i in page.info)
     finding = page.selectbox(key="disc_finding")
-    table = next(d.value for d in page.dataframe if "report" in d.value.columns
-                 and "found by" not in d.value.columns)
-    assert len(table) > 0 and finding.value in mentions.columns
+    table = next(d.value for d in page.dataframe if "report mentions" in d.value.columns)
+    assert finding.value in mentions.columns and "EEG percentile" in table.columns
     assert any(h.value.endswith(search.DIRECTIONS[page.radio(key="disc_direction").value])
                for h in page.subheader)
+
+
+def test_search_ranks_by_the_eeg_while_the_reports_are_indexed(page):
+    """Until the reports' keyword index is built (in the background, ~1 min per 100k reports)
+    a query is answered by the EEG alone, with a note; then the fused ranking returns."""
+    import threading
+
+    import background  # dashboard/, on sys.path while the app runs
+    import state
+
+    index_path = str(state.bundle().index)
+    release = threading.Event()
+    background._POOL.submit(release.wait, 60)
+    background._JOBS.pop(("report index", index_path))
+    try:
+        _query(page, "burst suppression")
+        assert any("Indexing the words of" in i.value for i in page.info)
+        assert set(_results(page)["found by"]) == {"EEG"}
+    finally:
+        release.set()
+    background.report_index()
+    page.run()
+    _ok(page)
+    assert not any("Indexing the words of" in i.value for i in page.info)
+    assert set(_results(page)["found by"]) & {"both", "report"}  # the reports count again

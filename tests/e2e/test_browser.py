@@ -118,6 +118,19 @@ def _shot(page, name: str) -> Path:
     return path
 
 
+INDEXING = "Indexing the words of"  # the search page's note while the reports are indexed
+
+
+def _reports_indexed(page) -> None:
+    """Wait until the search page no longer ranks by the EEG alone: the reports' keyword index is
+    built on a background thread and the page reruns by itself when it is. (The note, when
+    shown, comes before the query box.)"""
+    page.get_by_label("Describe what you are looking for").wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(f"() => !document.body.innerText.includes({INDEXING!r})",
+                           timeout=UI_TIMEOUT_MS)
+    _idle(page)
+
+
 def _idle(page) -> None:
     """Wait until Streamlit has finished the current script run (or fragment run, which may not
     show the status widget)."""
@@ -167,6 +180,7 @@ def test_deep_links(page, server, path):
 
 def test_concept_search_ranked_results(page, server):
     page.goto(f"{server}/search")
+    _reports_indexed(page)
     box = page.get_by_label("Describe what you are looking for")
     box.fill("generalized slowing")
     box.press("Enter")

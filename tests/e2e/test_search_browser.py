@@ -12,6 +12,7 @@ import pytest
 from test_browser import (  # noqa: F401 - pytest fixtures, used by name
     _idle,
     _no_exception,
+    _reports_indexed,
     _shot,
     browser,
     bundle_root,
@@ -28,6 +29,7 @@ PLANTED_TASK = "generalized_slowing"
 
 def _search(page, server, text: str) -> None:
     page.goto(f"{server}/search")
+    _reports_indexed(page)  # searched with the reports' words too
     box = page.get_by_label("Describe what you are looking for")
     box.fill(text)
     box.press("Enter")

@@ -1,0 +1,76 @@
+"""Work the dashboard does on a background thread: reading every report (its words for keyword
+search, its findings for discordance) takes about a minute per 100k distinct reports, so a page
+shows what it can meanwhile and says what it waits for."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pandas as pd
+import state
+
+_JOBS: dict[tuple[str, str], Future] = {}  # (what, index folder) -> its result, made or making
+_LOCK = threading.Lock()
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clef-reports")
+
+
+def _submit(what: str, index_path: str, make) -> Future:
+    """``make(session_table)`` of the index at ``index_path`` on the background thread, once
+    per ``what`` and index (again after a failure). The table is loaded here, in the script run:
+    the background thread calls no Streamlit function."""
+    sessions = state._index(index_path).sessions
+    with _LOCK:
+        fut = _JOBS.get((what, index_path))
+        if fut is None or (fut.done() and fut.exception() is not None):
+            fut = _JOBS[(what, index_path)] = _POOL.submit(make, sessions)
+    return fut
+
+
+def _reports(sessions: pd.DataFrame) -> tuple[list, list]:
+    """(session ids, reports) of a session table."""
+    return (sessions["session_id"].astype(str).tolist(),
+            sessions["report"].tolist() if "report" in sessions else [None] * len(sessions))
+
+
+def _report_index_future(index_path: str) -> Future:
+    from clef.search import ReportIndex
+
+    return _submit("report index", index_path, lambda s: ReportIndex(*_reports(s)))
+
+
+def report_index():
+    """BM25 index of the reports (:class:`clef.search.ReportIndex`), in index row order; waits
+    for it while it is being built (:func:`report_index_if_built`)."""
+    return _report_index_future(str(state.bundle().index)).result()
+
+
+def report_index_if_built():
+    """:func:`report_index` when built, else None; the first call starts building it on a
+    background thread (~1 min per 100k distinct reports). A failed build raises its error (the
+    next call tries again)."""
+    fut = _report_index_future(str(state.bundle().index))
+    return fut.result() if fut.done() else None
+
+
+def _mentions_future(index_path: str) -> Future:
+    from clef.search import report_mentions
+
+    def read(sessions):
+        ids, reports = _reports(sessions)
+        return report_mentions(reports, ids)
+
+    return _submit("report mentions", index_path, read)
+
+
+def report_mentions() -> pd.DataFrame:
+    """0/1 findings affirmed by each report (index row order, one column per finding); waits
+    for them when they are still being read (:func:`report_mentions_if_read`)."""
+    return _mentions_future(str(state.bundle().index)).result()
+
+
+def report_mentions_if_read() -> pd.DataFrame | None:
+    """:func:`report_mentions` when read, else None; the first call starts reading them on a
+    background thread. A reading that failed raises its error (the next call tries again)."""
+    fut = _mentions_future(str(state.bundle().index))
+    return fut.result() if fut.done() else None
+
