@@ -301,13 +301,18 @@ def run_size(bundle: Path, repeats: int, log: Path,
                 # window ahead), so going back and forth between two would time a cached one
                 montages = ["Average reference", "Transverse bipolar", "Cz reference",
                             "Laplacian (CSD)", "Double banana"]
+                # armed only once the traces' image has loaded: armed before, the image
+                # loading would count as the update (an 11-ms "step" was once recorded)
+                drawn = f"() => ({SIG_TRACES}) !== null"
                 for i in range(n):
                     label = page.locator('[data-testid="stRadio"]').first.get_by_text(
                         montages[i % len(montages)], exact=True)
+                    page.wait_for_function(drawn, timeout=TIMEOUT_MS)
                     rec("viewer: change montage -> traces",
                         timed("click", SIG_TRACES, label.click))
                 nxt = page.get_by_role("button", name="▶")
                 for _ in range(n):
+                    page.wait_for_function(drawn, timeout=TIMEOUT_MS)
                     rec("viewer: move in time (▶) -> traces",
                         timed("click", SIG_TRACES, nxt.click))
 
