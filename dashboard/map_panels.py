@@ -83,18 +83,18 @@ def selectable_map(sessions, figure, fig_key: str, page: str, image: bool) -> st
 
 def selection_panel(sessions, rows) -> None:
     """The selected sessions: table, CSV, profile against the rest, hand-off to similar."""
-    selected = sessions.iloc[rows]
-    st.session_state[keys.MAP_SELECTED_IDS] = selected["session_id"].tolist()
-    st.subheader(f"Selected cohort: {len(selected):,} of {len(sessions):,} sessions")
-    widgets.session_table(selected.head(SHOW_ROWS), "map_selected_table", height=260)
-    if len(selected) > SHOW_ROWS:
-        st.caption(f"Showing the first {SHOW_ROWS:,}; the CSV holds all {len(selected):,}.")
+    ids = sessions["session_id"].iloc[rows]  # (only the shown rows are copied whole)
+    st.session_state[keys.MAP_SELECTED_IDS] = ids.tolist()
+    st.subheader(f"Selected cohort: {len(rows):,} of {len(sessions):,} sessions")
+    widgets.session_table(sessions.iloc[rows[:SHOW_ROWS]], "map_selected_table", height=260)
+    if len(rows) > SHOW_ROWS:
+        st.caption(f"Showing the first {SHOW_ROWS:,}; the CSV holds all {len(rows):,}.")
     st.download_button("Download selection (CSV)",
-                       functools.partial(explore.to_csv_bytes, selected),
+                       functools.partial(_csv, sessions, rows),
                        file_name="selected_sessions.csv", mime="text/csv", key="map_download")
 
     profile = explore.cohort_profile(sessions, explore.rows_to_mask(rows, len(sessions)),
-                                     exploded=state.exploded())
+                                     prepared=state.profile_prep())
     st.subheader("Profile against the rest")
     left, right = st.columns([1, 2])
     left.dataframe(profile.numeric.round(3), hide_index=True, width="stretch", key="map_numeric")
@@ -104,4 +104,9 @@ def selection_panel(sessions, rows) -> None:
     st.dataframe(explore.profile_table(profile, names=names), hide_index=True, width="stretch",
                  height=320, key="map_profile_table")
     widgets.open_link("Find sessions similar to the first selected", page=keys.PAGE_SIMILAR,
-                      query_params={keys.VIEWER_PARAM_SESSION: str(selected["session_id"].iloc[0])})
+                      query_params={keys.VIEWER_PARAM_SESSION: str(ids.iloc[0])})
+
+
+def _csv(sessions, rows) -> bytes:
+    """The selected rows as CSV, made when the download is asked for."""
+    return explore.to_csv_bytes(sessions.iloc[rows])

@@ -237,13 +237,14 @@ def task_info() -> pd.DataFrame:
 
 
 @st.cache_resource(show_spinner=False)
-def _exploded(index_path: str, map_path: str | None) -> dict:
-    return explore.explode_lists(_sessions(index_path, map_path))
+def _prepared(index_path: str, map_path: str | None):
+    return explore.prepare_profile(_sessions(index_path, map_path))
 
 
-def exploded() -> dict:
-    """Diagnoses/medications as (row, item) pairs, computed once for cohort profiles."""
-    return _exploded(*_table_key())
+def profile_prep():
+    """What every cohort profile reuses (:func:`clef.explore.prepare_profile`: list columns
+    exploded, numeric columns ranked), computed once per bundle."""
+    return _prepared(*_table_key())
 
 
 @st.cache_resource(show_spinner=False)
@@ -259,7 +260,7 @@ def diagnosis_names() -> dict:
 @st.cache_resource(show_spinner="Naming the map's clusters…")
 def _clusters(index_path: str, map_path: str | None) -> pd.DataFrame:
     return explore.map_clusters(_sessions(index_path, map_path),
-                                exploded=_exploded(index_path, map_path),
+                                prepared=_prepared(index_path, map_path),
                                 names=_names(index_path, map_path))
 
 

@@ -424,12 +424,14 @@ def test_two_query_figure_subsamples_but_correlates_all():
     assert f"{np.corrcoef(a, b)[0, 1]:.2f}" in fig.layout.title.text
 
 
-def test_profile_reuses_exploded_lists():
+def test_profile_reuses_its_preparation():
     df = _cohort(80)
     mask = df["site"].eq("B").to_numpy()
-    ex = explore.explode_lists(df)
-    pd.testing.assert_frame_equal(explore.cohort_profile(df, mask, exploded=ex).categorical,
-                                  explore.cohort_profile(df, mask).categorical)
+    prep = explore.prepare_profile(df)
+    assert set(prep.lists) == {"diagnoses", "medications"} and "age" in prep.ranks
+    again, fresh = explore.cohort_profile(df, mask, prepared=prep), explore.cohort_profile(df, mask)
+    pd.testing.assert_frame_equal(again.categorical, fresh.categorical)
+    pd.testing.assert_frame_equal(again.numeric, fresh.numeric)
 
 
 # ---- tables, filters, evaluation, neighbours ------------------------------------------------

@@ -33,7 +33,7 @@ def with_name(code: str, names: dict[str, str]) -> str:
     return f"{code} {name}" if name else str(code)
 
 
-def map_clusters(sessions: pd.DataFrame, *, n_clusters: int = N_CLUSTERS, exploded=None,
+def map_clusters(sessions: pd.DataFrame, *, n_clusters: int = N_CLUSTERS, prepared=None,
                  names: dict[str, str] | None = None, seed: int = 0,
                  n_terms: int = 2) -> pd.DataFrame:
     """Clusters of the map (k-means on ``x``, ``y``) with names from their enriched items.
@@ -44,8 +44,8 @@ def map_clusters(sessions: pd.DataFrame, *, n_clusters: int = N_CLUSTERS, explod
         Session table with ``x``, ``y`` (NaN: not on the map), ``session_id``, and list columns
         ``diagnoses`` / ``medications``.
     n_clusters : int
-    exploded : dict, optional
-        :func:`clef.explore.explode_lists` of the table (reused).
+    prepared : ProfilePrep, optional
+        :func:`clef.explore.prepare_profile` of the table (reused).
     names : dict, optional
         Code -> diagnosis name (:func:`diagnosis_names`).
     seed : int
@@ -74,7 +74,7 @@ def map_clusters(sessions: pd.DataFrame, *, n_clusters: int = N_CLUSTERS, explod
         members = on[km.labels_ == k]
         mask = np.zeros(len(sessions), dtype=bool)
         mask[members] = True
-        prof = cohort_profile(sessions, mask, numeric=(), categorical=(), exploded=exploded)
+        prof = cohort_profile(sessions, mask, numeric=(), categorical=(), prepared=prepared)
         top = prof.categorical
         top = top[(top["effect"] > 0) & (top["q_value"] < 0.05)].head(n_terms)
         terms = [names.get(str(r.level), str(r.level)) if r.variable == "diagnoses"

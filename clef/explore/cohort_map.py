@@ -245,8 +245,8 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
     mode : {"auto", "image", "scatter", "density"}
         ``image``: every point drawn in an image, under an invisible grid that shows the
         topmost session of each spot on hover, and ``image_sample`` points to click (a colour
-        change paints in ~0.6 s in headless Chromium at 10,000 sessions, against ~1.4 s for
-        10,000 WebGL points: benchmarks/results/dashboard.md). ``scatter``: every point as a
+        change paints in 0.2-0.3 s in headless Chromium at 10,000 and 100,000 sessions, where
+        10,000 WebGL points took ~1.4 s: benchmarks/results/dashboard_browser.md). ``scatter``: every point as a
         point (WebGL from ``webgl_min``). ``density``: binned counts with a ``sample``-point
         subsample. ``auto``: ``image`` above ``image_min`` points, else ``scatter``.
     selected : array of int, optional

@@ -147,6 +147,32 @@ class CohortProfile:
         return df.head(n)
 
 
+@dataclass(frozen=True)
+class ProfilePrep:
+    """What :func:`cohort_profile` computes once per table (:func:`prepare_profile`).
+
+    Attributes
+    ----------
+    lists : dict
+        ``{column: (row positions, items)}`` of list-valued columns (:func:`explode_lists`).
+    ranks : dict
+        ``{column: RankedValues}`` of numeric columns (:func:`clef.metrics.rank_values`).
+    """
+
+    lists: dict
+    ranks: dict
+
+
+def prepare_profile(sessions: pd.DataFrame, numeric: Iterable[str] = PROFILE_NUMERIC,
+                    lists: Iterable[str] = PROFILE_LISTS) -> ProfilePrep:
+    """The slow, selection-free parts of a profile at 100k sessions, for :func:`cohort_profile`:
+    list columns exploded and numeric columns ranked (so each Mann-Whitney test is one sum)."""
+    from clef.metrics import rank_values
+
+    return ProfilePrep(explode_lists(sessions, lists),
+                       {c: rank_values(sessions[c]) for c in numeric if c in sessions.columns})
+
+
 def explode_lists(sessions: pd.DataFrame, columns: Iterable[str] = PROFILE_LISTS
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{column: (row positions, items)}`` of list-valued columns, for :func:`cohort_profile`
@@ -157,7 +183,7 @@ def explode_lists(sessions: pd.DataFrame, columns: Iterable[str] = PROFILE_LISTS
 def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] = PROFILE_NUMERIC,
                    categorical: Iterable[str] = PROFILE_CATEGORICAL,
                    lists: Iterable[str] = PROFILE_LISTS, min_count: int = 1,
-                   exploded: dict | None = None) -> CohortProfile:
+                   prepared: ProfilePrep | None = None) -> CohortProfile:
     """Compare a selection of sessions with the rest of the cohort.
 
     Parameters
@@ -170,13 +196,15 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         Columns to profile; missing ones are skipped.
     min_count : int
         Drop levels/items seen fewer than this many times in the whole cohort.
-    exploded : dict, optional
-        :func:`explode_lists` of this same table (reused instead of recomputed).
+    prepared : ProfilePrep, optional
+        :func:`prepare_profile` of this same table (reused instead of recomputed).
 
     Returns
     -------
     CohortProfile
     """
+    from clef.metrics import mannwhitney_split, rank_values
+
     if "session_id" not in sessions.columns:
         raise ValueError("sessions: no 'session_id' column. Fix: pass the cohort's session table.")
     sel = selection_mask(sessions["session_id"], selected)
@@ -186,7 +214,9 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
     for col in numeric:
         if col not in sessions.columns:
             continue
-        v = pd.to_numeric(sessions[col], errors="coerce").to_numpy(float)
+        ranked = (prepared.ranks.get(col) if prepared is not None else None) \
+            or rank_values(sessions[col])
+        v = ranked.values
         x1, x0 = v[sel & np.isfinite(v)], v[~sel & np.isfinite(v)]
         m1 = float(x1.mean()) if x1.size else np.nan
         m0 = float(x0.mean()) if x0.size else np.nan
@@ -196,9 +226,7 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         pooled = (np.sqrt(((x1.size - 1) * s1**2 + (x0.size - 1) * s0**2) / dof)
                   if dof > 0 and x1.size > 1 and x0.size > 1 else np.nan)
         d = (m1 - m0) / pooled if pooled and np.isfinite(pooled) and pooled > 0 else np.nan
-        from scipy import stats
-
-        p = (float(stats.mannwhitneyu(x1, x0).pvalue) if x1.size and x0.size else np.nan)
+        p = mannwhitney_split(ranked, sel)
         num_rows.append({"variable": col, "mean_sel": m1, "mean_rest": m0, "sd_sel": s1,
                          "sd_rest": s0, "effect": d, "p_value": p})
     num_df = pd.DataFrame(num_rows, columns=["variable", "mean_sel", "mean_rest", "sd_sel",
@@ -209,7 +237,7 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
         if col not in sessions.columns:
             continue
         if col in lists:
-            pos, items = (exploded[col] if exploded is not None and col in exploded
+            pos, items = (prepared.lists[col] if prepared is not None and col in prepared.lists
                           else _explode_lists(sessions[col]))
             codes, uniq = pd.factorize(items)  # (pairs,), (items,)
         else:
