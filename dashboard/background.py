@@ -16,12 +16,13 @@ _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clef-reports")
 
 def _submit(what: str, index_path: str, make) -> Future:
     """``make(session_table)`` of the index at ``index_path`` on the background thread, once
-    per ``what`` and index (again after a failure). The table is loaded here, in the script run:
-    the background thread calls no Streamlit function."""
-    sessions = state._index(index_path).sessions
+    per ``what`` and index and process (a failure is kept and reported, not retried on every
+    rerun). The table is loaded here, in the script run: the background thread calls no
+    Streamlit function."""
+    sessions = state.index().sessions
     with _LOCK:
         fut = _JOBS.get((what, index_path))
-        if fut is None or (fut.done() and fut.exception() is not None):
+        if fut is None:
             fut = _JOBS[(what, index_path)] = _POOL.submit(make, sessions)
     return fut
 
@@ -38,6 +39,12 @@ def _report_index_future(index_path: str) -> Future:
     return _submit("report index", index_path, lambda s: ReportIndex(*_reports(s)))
 
 
+def report_index_done() -> bool:
+    """Whether building the keyword index has ended (built, or failed: then
+    :func:`report_index_if_built` raises why); the first call starts it."""
+    return _report_index_future(str(state.bundle().index)).done()
+
+
 def report_index():
     """BM25 index of the reports (:class:`clef.search.ReportIndex`), in index row order; waits
     for it while it is being built (:func:`report_index_if_built`)."""
@@ -46,8 +53,7 @@ def report_index():
 
 def report_index_if_built():
     """:func:`report_index` when built, else None; the first call starts building it on a
-    background thread (~1 min per 100k distinct reports). A failed build raises its error (the
-    next call tries again)."""
+    background thread (~1 min per 100k distinct reports). A failed build raises its error."""
     fut = _report_index_future(str(state.bundle().index))
     return fut.result() if fut.done() else None
 
@@ -62,6 +68,12 @@ def _mentions_future(index_path: str) -> Future:
     return _submit("report mentions", index_path, read)
 
 
+def report_mentions_done() -> bool:
+    """Whether reading the reports' findings has ended (read, or failed: then
+    :func:`report_mentions_if_read` raises why); the first call starts it."""
+    return _mentions_future(str(state.bundle().index)).done()
+
+
 def report_mentions() -> pd.DataFrame:
     """0/1 findings affirmed by each report (index row order, one column per finding); waits
     for them when they are still being read (:func:`report_mentions_if_read`)."""
@@ -70,7 +82,7 @@ def report_mentions() -> pd.DataFrame:
 
 def report_mentions_if_read() -> pd.DataFrame | None:
     """:func:`report_mentions` when read, else None; the first call starts reading them on a
-    background thread. A reading that failed raises its error (the next call tries again)."""
+    background thread. A reading that failed raises its error."""
     fut = _mentions_future(str(state.bundle().index))
     return fut.result() if fut.done() else None
 

@@ -75,8 +75,12 @@ SEARCH_URL = [explore.UrlBinding("q", "search_query", str, "")]  # the typed que
 @st.fragment
 def search_tab(sessions, labels) -> None:
     """The search tab, as a fragment: a new query reruns this tab only, not the other two."""
-    rindex = background.report_index_if_built()  # None while it is being built
-    if rindex is None:
+    try:
+        rindex = background.report_index_if_built()  # None while it is being built
+    except Exception as exc:  # noqa: BLE001 - the reports could not be indexed: the EEG alone
+        widgets.show_error(exc)
+        rindex = None
+    if rindex is None and not background.report_index_done():
         st.info(f"Indexing the words of {len(sessions):,} reports (about a minute per 100,000, "
                 "once per server start): until then the EEG model ranks alone. The page updates "
                 "by itself.")
@@ -230,7 +234,11 @@ def _rerun_if_changed(status, before: tuple) -> None:
 @st.fragment
 def discordance_tab(sessions, labels) -> None:
     """Report-EEG discordance, as a fragment: its widgets rerun this tab only."""
-    mentions = background.report_mentions_if_read()
+    try:
+        mentions = background.report_mentions_if_read()
+    except Exception as exc:  # noqa: BLE001 - the reports could not be read: say why
+        widgets.show_error(exc)
+        return
     if mentions is None:
         st.info(f"Reading which findings each of the {len(sessions):,} reports names (about a "
                 "minute per 100,000 sessions, once per server start); this tab fills in by "

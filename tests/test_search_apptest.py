@@ -264,3 +264,27 @@ def test_search_ranks_by_the_eeg_while_the_reports_are_indexed(page):
     _ok(page)
     assert not any("Indexing the words of" in i.value for i in page.info)
     assert set(_results(page)["found by"]) & {"both", "report"}  # the reports count again
+
+
+def test_search_says_why_when_the_reports_cannot_be_indexed(page, monkeypatch):
+    import background  # dashboard/, on sys.path while the app runs
+    import state
+
+    import clef.search
+
+    def broken(ids, reports):
+        raise ValueError("reports unreadable. Fix: check the index's sessions.parquet.")
+
+    monkeypatch.setattr(clef.search, "ReportIndex", broken)
+    key = ("report index", str(state.bundle().index))
+    kept = background._JOBS.pop(key)
+    try:
+        background.report_index_done()  # starts it
+        background._JOBS[key].exception(timeout=60)
+        page.text_input(key="search_query").set_value("burst suppression").run()
+        assert not page.exception, [e.message for e in page.exception]
+        assert any("reports unreadable" in e.value for e in page.error), [e.value for e in page.error]
+        assert not any("Indexing the words of" in i.value for i in page.info)
+        assert set(_results(page)["found by"]) == {"EEG"}  # the EEG still answers
+    finally:
+        background._JOBS[key] = kept

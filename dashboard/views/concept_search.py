@@ -17,5 +17,4 @@ with t2:
 with t3:
     fewshot_tab(_sessions, _labels)
 # reports read in the background (keyword index, then findings): the page reruns as each is ready
-rerun_on_progress(lambda: (background.report_index_if_built() is not None,
-                           background.report_mentions_if_read() is not None))
+rerun_on_progress(lambda: (background.report_index_done(), background.report_mentions_done()))
