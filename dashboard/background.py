@@ -3,15 +3,46 @@ search, its findings for discordance) takes about a minute per 100k distinct rep
 shows what it can meanwhile and says what it waits for."""
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import pandas as pd
 import state
 
+
+class _Worker:
+    """One daemon thread running jobs in turn (a ThreadPoolExecutor's thread would hold the
+    server's exit until a minute-long job ends)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args) -> Future:
+        fut: Future = Future()
+        self._jobs.put((fut, fn, args))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="clef-reports",
+                                                daemon=True)
+                self._thread.start()
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            fut, fn, args = self._jobs.get()
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - kept for whoever asks
+                    fut.set_exception(exc)
+
+
 _JOBS: dict[tuple[str, str], Future] = {}  # (what, index folder) -> its result, made or making
 _LOCK = threading.Lock()
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clef-reports")
+_POOL = _Worker()
 
 
 def _submit(what: str, index_path: str, make) -> Future:
