@@ -40,22 +40,14 @@ def _parsed_args(argv: tuple, env: tuple) -> tuple:
     return tuple((k, getattr(known, k) or e or None) for k, e in zip(ENV, env))
 
 
-@st.cache_resource(show_spinner=False)
+@functools.lru_cache(maxsize=8)  # a page asks ~10 times a run: st.cache_resource took ~1 ms each
 def _bundle(root, store, index, checkpoint, cohort, map_) -> Bundle:
     return Bundle.locate(root, store=store, index=index, checkpoint=checkpoint, cohort=cohort,
                          map=map_)
 
 
-_LOCATED: dict = {}  # bundle_args -> Bundle: a page asks ~10 times a run, at ~2 ms through the cache
-
-
 def bundle() -> Bundle:
-    a = bundle_args()
-    key = tuple(a.values())
-    b = _LOCATED.get(key)
-    if b is None:
-        b = _LOCATED[key] = _bundle(*key)
-    return b
+    return _bundle(*bundle_args().values())
 
 
 # Interactive requests are single queries: one thread each is fastest, and Streamlit serves every
@@ -112,6 +104,9 @@ _warm = {"started": False}
 WARM_UP_THREAD = "clef-model-warm-up"
 
 
+_limited = {"modules": -1}  # len(sys.modules) when the pools were last limited
+
+
 def limit_native_threads() -> None:
     """Hold every native thread pool (numpy's and scipy's OpenBLAS, OpenMP) at ``THREADS``.
 
@@ -128,9 +123,6 @@ def limit_native_threads() -> None:
 
     threadpool_limits(THREADS)
     _limited["modules"] = n_modules
-
-
-_limited = {"modules": -1}  # len(sys.modules) when the pools were last limited
 
 
 def warm_up() -> None:

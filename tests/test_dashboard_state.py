@@ -3,7 +3,6 @@ reruns and when they look again."""
 from __future__ import annotations
 
 import sys
-import threading
 import types
 from pathlib import Path
 
@@ -70,18 +69,3 @@ def test_embeddings_in_memory_in_index_order(state, bundle_env):
     want = (e @ q) / np.linalg.norm(e, axis=1) / np.linalg.norm(q)
     np.testing.assert_allclose(scores, want, rtol=1e-5, atol=1e-6)  # float32 sums
 
-
-def test_background_worker_runs_jobs_in_turn_on_a_daemon_thread(state):
-    import background  # dashboard/, on sys.path (the state fixture)
-
-    w = background._Worker()
-    release, order = threading.Event(), []
-    first = w.submit(lambda: (release.wait(10), order.append(1)))
-    second = w.submit(order.append, 2)
-    failing = w.submit(lambda: 1 / 0)
-    assert not second.done()  # waits for the first
-    release.set()
-    second.result(timeout=10)
-    assert first.done() and order == [1, 2]
-    assert isinstance(failing.exception(timeout=10), ZeroDivisionError)
-    assert w._thread.daemon  # the server's exit does not wait for a long job

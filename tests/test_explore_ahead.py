@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from clef import explore
 from clef.explore import DrawAhead
 
 
@@ -56,3 +57,21 @@ def test_a_failure_ahead_is_raised_by_get():
     with pytest.raises(ValueError, match="low cut above high cut"):
         d.get("k", bad)
     assert d.get("k", lambda: "fixed") == "fixed"
+
+
+def test_background_jobs_once_per_key_in_turn_on_a_daemon_thread():
+    jobs = explore.BackgroundJobs("test-jobs")
+    release, order = threading.Event(), []
+    first = jobs.start("a", lambda: (release.wait(10), order.append("a")))
+    second = jobs.start("b", order.append, "b")
+    assert jobs.start("b", order.append, "again") is second  # once per key
+    failing = jobs.start("c", lambda: 1 / 0)
+    assert not second.done()  # waits for the first
+    release.set()
+    second.result(timeout=10)
+    assert first.done() and order == ["a", "b"]
+    assert isinstance(failing.exception(timeout=10), ZeroDivisionError)
+    assert jobs.start("c", lambda: 1) is failing  # a failure is kept, not retried
+    jobs.forget("c")
+    assert jobs.start("c", lambda: 1).result(timeout=10) == 1
+    assert jobs._thread.daemon  # a server's exit does not wait for a long job

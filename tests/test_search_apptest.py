@@ -222,8 +222,8 @@ def test_discordance_tab_fills_in_once_the_reports_are_read(page):
 
     index_path = str(state.bundle().index)
     release = threading.Event()
-    background._POOL.submit(release.wait, 60)  # the one background thread is busy
-    background._JOBS.pop(("report mentions", index_path))  # so they are read again, after it
+    background.JOBS.start(("held", release), release.wait, 60)  # the one thread is busy
+    background.JOBS.forget(("report mentions", index_path))  # so they are read again, after it
     try:
         _query(page, "generalized slowing")  # the search tab works meanwhile
         assert any("Reading which findings" in i.value for i in page.info)
@@ -251,8 +251,8 @@ def test_search_ranks_by_the_eeg_while_the_reports_are_indexed(page):
 
     index_path = str(state.bundle().index)
     release = threading.Event()
-    background._POOL.submit(release.wait, 60)
-    background._JOBS.pop(("report index", index_path))
+    background.JOBS.start(("held", release), release.wait, 60)
+    background.JOBS.forget(("report index", index_path))
     try:
         _query(page, "burst suppression")
         assert any("Indexing the words of" in i.value for i in page.info)
@@ -267,6 +267,8 @@ def test_search_ranks_by_the_eeg_while_the_reports_are_indexed(page):
 
 
 def test_search_says_why_when_the_reports_cannot_be_indexed(page, monkeypatch):
+    import time
+
     import background  # dashboard/, on sys.path while the app runs
     import state
 
@@ -277,14 +279,16 @@ def test_search_says_why_when_the_reports_cannot_be_indexed(page, monkeypatch):
 
     monkeypatch.setattr(clef.search, "ReportIndex", broken)
     key = ("report index", str(state.bundle().index))
-    kept = background._JOBS.pop(key)
+    background.JOBS.forget(key)
     try:
-        background.report_index_done()  # starts it
-        background._JOBS[key].exception(timeout=60)
+        for _ in range(600):  # starts building it (with the broken class), waits for the end
+            if background.report_index_done():
+                break
+            time.sleep(0.1)
         page.text_input(key="search_query").set_value("burst suppression").run()
         assert not page.exception, [e.message for e in page.exception]
         assert any("reports unreadable" in e.value for e in page.error), [e.value for e in page.error]
         assert not any("Indexing the words of" in i.value for i in page.info)
         assert set(_results(page)["found by"]) == {"EEG"}  # the EEG still answers
     finally:
-        background._JOBS[key] = kept
+        background.JOBS.forget(key)  # the next test builds it again

@@ -76,6 +76,7 @@ from clef.explore.images import (
     thumbnail_png,
     trace_png,
 )
+from clef.explore.jobs import BackgroundJobs
 from clef.explore.model_page import (
     PROBE_TABLE_ORDER,
     ModelCard,
@@ -204,6 +205,7 @@ __all__ = [
     "UPLOAD_SUFFIXES",
     "WEBGL_MIN",
     "WORKSHOP_QUERIES",
+    "BackgroundJobs",
     "CohortProfile",
     "DrawAhead",
     "ModelCard",

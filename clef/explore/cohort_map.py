@@ -204,7 +204,7 @@ def _add_hover_grid(fig: go.Figure, x: np.ndarray, y: np.ndarray, rows: np.ndarr
     fig.add_trace(go.Heatmap(
         x=x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx, y=y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny,
         z=z.reshape(ny, nx), text=text.reshape(ny, nx), hovertemplate="%{text}<extra></extra>",
-        hoverongaps=False, opacity=0, showscale=False, name="hover", zsmooth="fast"))
+        hoverongaps=False, opacity=0, showscale=False, name="hover"))
 
 
 def _first_lines(text: str, n: int = HOVER_GRID_LINES) -> str:
@@ -246,8 +246,8 @@ def map_figure(coords: pd.DataFrame, *, color: pd.Series | None = None, color_na
         ``image``: every point drawn in an image, under an invisible grid that shows the
         topmost session of each spot on hover, and ``image_sample`` points to click (a colour
         change paints in 0.2-0.3 s in headless Chromium at 10,000 and 100,000 sessions, where
-        10,000 WebGL points took ~1.4 s: benchmarks/results/dashboard_browser.md). ``scatter``: every point as a
-        point (WebGL from ``webgl_min``). ``density``: binned counts with a ``sample``-point
+        10,000 WebGL points took ~1.4 s: benchmarks/results/dashboard_browser.md). ``scatter``:
+        every point as a point (WebGL from ``webgl_min``). ``density``: binned counts with a ``sample``-point
         subsample. ``auto``: ``image`` above ``image_min`` points, else ``scatter``.
     selected : array of int, optional
         Row positions drawn as selected; every other point grey.

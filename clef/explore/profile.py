@@ -174,7 +174,7 @@ def prepare_profile(sessions: pd.DataFrame, numeric: Iterable[str] = PROFILE_NUM
 
 
 def explode_lists(sessions: pd.DataFrame, columns: Iterable[str] = PROFILE_LISTS
-                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  ) -> dict[str, tuple[np.ndarray, pd.Categorical]]:
     """``{column: (row positions, items)}`` of list-valued columns, for :func:`cohort_profile`
     (compute once per table: it is the slow part of a profile at 100k sessions)."""
     return {c: _explode_lists(sessions[c]) for c in columns if c in sessions.columns}
@@ -214,8 +214,9 @@ def cohort_profile(sessions: pd.DataFrame, selected, *, numeric: Iterable[str] =
     for col in numeric:
         if col not in sessions.columns:
             continue
-        ranked = (prepared.ranks.get(col) if prepared is not None else None) \
-            or rank_values(sessions[col])
+        ranked = prepared.ranks.get(col) if prepared is not None else None
+        if ranked is None:
+            ranked = rank_values(sessions[col])
         v = ranked.values
         x1, x0 = v[sel & np.isfinite(v)], v[~sel & np.isfinite(v)]
         m1 = float(x1.mean()) if x1.size else np.nan
