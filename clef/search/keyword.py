@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from clef.errors import InvalidQuery
+from clef.text.distinct import read_each_once
 from clef.text.queries import expand, parse_query
 from clef.text.statements import split_statements
 
@@ -115,6 +116,13 @@ class _Part:
     doc_row: np.ndarray  # (n_docs,) session row of each indexed document
 
 
+def _report_terms(report) -> tuple[list[str], list[str]]:
+    """BM25 terms of a report's affirmed statements and of its negated ones (none without one)."""
+    stmts = split_statements(report) if isinstance(report, str) else []
+    return (statement_terms(" ".join(s.text for s in stmts if s.affirmed)),
+            statement_terms(" ".join(s.text for s in stmts if not s.affirmed)))
+
+
 def _bm25(docs: list[list[str]]):
     import bm25s
 
@@ -148,15 +156,9 @@ class ReportIndex:
         if len(reports) != len(self.session_ids):
             raise ValueError(f"{len(reports)} reports for {len(self.session_ids)} sessions. Fix: "
                              "pass one report (or None) per session.")
-        terms: dict = {}  # report text -> (affirmed, negated) terms: each distinct report read once
-        for r in reports:
-            if isinstance(r, str) and r not in terms:
-                stmts = split_statements(r)
-                terms[r] = (statement_terms(" ".join(s.text for s in stmts if s.affirmed)),
-                            statement_terms(" ".join(s.text for s in stmts if not s.affirmed)))
-        none: tuple[list[str], list[str]] = ([], [])
-        aff = [terms.get(r, none)[0] if isinstance(r, str) else [] for r in reports]
-        neg = [terms.get(r, none)[1] if isinstance(r, str) else [] for r in reports]
+        terms, which = read_each_once(reports, _report_terms)
+        aff = [terms[i][0] for i in which]
+        neg = [terms[i][1] for i in which]
         self.has_report = np.array([bool(a or n) for a, n in zip(aff, neg)])
         self.vocabulary = frozenset(w for d in (*aff, *neg) for w in d)
         self._parts = {}

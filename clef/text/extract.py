@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clef.text.distinct import read_each_once
+
 # Trigger phrases (lowercase). "pre" triggers act on mentions after them, "post" on mentions before.
 NEG_PRE = ("no", "not", "without", "absence of", "absent", "no evidence of", "no definite",
            "no clear", "no clear evidence of", "negative for", "free of", "neither", "nor",
@@ -228,9 +230,7 @@ class ConceptExtractor:
         uncertain : int
             See :meth:`labels`.
         """
-        first: dict = {}  # each distinct report read once (templated normal reports repeat)
-        which = np.fromiter((first.setdefault(r, len(first)) for r in reports), np.int64)
-        rows = [self.labels(r, uncertain=uncertain) for r in first]
+        rows, which = read_each_once(reports, lambda r: self.labels(r, uncertain=uncertain))
         out = pd.DataFrame(rows, columns=list(self.synonyms)).astype("int8").iloc[which]
         return out.set_axis(pd.RangeIndex(len(which)) if index is None else pd.Index(index))
 
